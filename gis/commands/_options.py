@@ -1,0 +1,37 @@
+"""Options shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--province``: which configuration and province to run on."""
+    p.add_argument("--config", type=Path, default=None,
+                   help="config file (default: ./config.toml, else the built-in defaults)")
+    p.add_argument("--province", default=None,
+                   help='province code or name, e.g. 42, "Hà Tĩnh", "ha tinh" (overrides config)')
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--out`` and ``--overwrite``: outputs are never overwritten silently."""
+    p.add_argument("--out", type=Path, default=None, help="output folder (overrides config)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs (default: refuse if they exist)")
+
+
+@contextmanager
+def step(label: str, *, quiet: bool = False) -> Iterator[None]:
+    """Show progress for a step on stderr: its name, then its duration when over a second."""
+    start = time.perf_counter()
+    if not quiet:
+        print(f"… {label}", file=sys.stderr, flush=True)
+    yield
+    elapsed = time.perf_counter() - start
+    if not quiet and elapsed >= 1.0:
+        print(f"  done in {elapsed:.1f} s", file=sys.stderr, flush=True)
