@@ -1,0 +1,312 @@
+"""Configuration: ``config.toml`` loaded once into frozen dataclasses, validated at load.
+
+Unknown keys, wrong types and impossible values raise :class:`gis.errors.ConfigError` naming the
+key (``travel.speed_kmh.motorbike``) and what is expected. Functions of the library take plain
+keyword arguments; only the pipeline and the CLI read this object.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gis.errors import ConfigError
+
+TIERS = ("central", "provincial", "regional", "station", "branch")
+DECAYS = ("step", "gaussian")
+
+
+@dataclass(frozen=True)
+class ProvinceConfig:
+    name: str = "42"
+    crs: str = "auto"
+    population_total: float = 0.0
+
+
+@dataclass(frozen=True)
+class LayersConfig:
+    communes: str = ""
+    communes_layer: str = ""
+    communes_population_field: str = "population"
+    legacy_population: str = ""
+    legacy_population_field: str = "population"
+    facilities: str = ""
+    roads: str = ""
+    population_raster: str = ""
+
+
+@dataclass(frozen=True)
+class DemandConfig:
+    cell_size_m: float = 500.0
+
+
+@dataclass(frozen=True)
+class TravelConfig:
+    mode: str = "motorbike"
+    detour_factor: float = 1.4
+    cutoff_min: float = 180.0
+    speed_kmh: dict[str, float] = field(
+        default_factory=lambda: {"motorbike": 30.0, "walking": 4.5, "car": 40.0}
+    )
+    road_speed_kmh: dict[str, float] = field(default_factory=lambda: {"default": 25.0})
+
+
+@dataclass(frozen=True)
+class E2sfcaConfig:
+    catchment_min: float = 60.0
+    decay: str = "gaussian"
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    thresholds_min: dict[str, tuple[float, ...]] = field(
+        default_factory=lambda: {
+            "station": (15.0, 30.0, 60.0),
+            "regional": (30.0, 60.0, 90.0),
+            "provincial": (60.0, 120.0),
+        }
+    )
+    e2sfca: E2sfcaConfig = field(default_factory=E2sfcaConfig)
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    doctors_per_10k: float = 14.6
+    beds_per_10k: float = 45.0
+    doctors_per_station: float = 4.0
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    folder: str = "output"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. ``base_dir`` is the folder relative paths are resolved against."""
+
+    province: ProvinceConfig = field(default_factory=ProvinceConfig)
+    layers: LayersConfig = field(default_factory=LayersConfig)
+    demand: DemandConfig = field(default_factory=DemandConfig)
+    travel: TravelConfig = field(default_factory=TravelConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    base_dir: Path = field(default_factory=Path.cwd)
+    source: str = "<defaults>"
+
+    def path(self, value: str) -> Path | None:
+        """Resolve a configured path against ``base_dir``; ``""`` gives None."""
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def with_province(self, name: str) -> Config:
+        """A copy for another province. Province-specific inputs (layers, population total) are
+        dropped unless the province is unchanged, since they describe the configured province."""
+        if name == self.province.name:
+            return self
+        return replace(self, province=ProvinceConfig(name=name, crs="auto", population_total=0.0),
+                       layers=LayersConfig())
+
+
+# --- loading -------------------------------------------------------------------------------
+
+_SECTIONS: dict[str, type] = {
+    "province": ProvinceConfig,
+    "layers": LayersConfig,
+    "demand": DemandConfig,
+    "travel": TravelConfig,
+    "access": AccessConfig,
+    "targets": TargetsConfig,
+    "output": OutputConfig,
+}
+
+
+def _number(key: str, value: Any, *, positive: bool = True, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"{key}: expected a number, found {value!r} ({type(value).__name__})"
+        raise ConfigError(msg)
+    v = float(value)
+    if not math.isfinite(v):
+        msg = f"{key}: expected a finite number, found {value!r}"
+        raise ConfigError(msg)
+    if positive and (v < 0 or (v == 0 and not allow_zero)):
+        need = "zero or more" if allow_zero else "more than zero"
+        msg = f"{key}: expected a number {need}, found {value!r}"
+        raise ConfigError(msg)
+    return v
+
+
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        msg = f"{key}: expected a string, found {value!r} ({type(value).__name__})"
+        raise ConfigError(msg)
+    return value
+
+
+def _table(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        msg = f"{key}: expected a table ([{key}]), found {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
+def _check_keys(key: str, table: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        where = f"[{key}]" if key else "top level"
+        msg = (f"unknown key{'s' if len(unknown) > 1 else ''} in {where}: "
+               f"{', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(msg)
+
+
+def _speeds(key: str, value: Any) -> dict[str, float]:
+    table = _table(key, value)
+    return {str(k): _number(f"{key}.{k}", v) for k, v in table.items()}
+
+
+def _parse_province(t: dict[str, Any]) -> ProvinceConfig:
+    d = ProvinceConfig()
+    name = t.get("name", d.name)
+    if isinstance(name, int) and not isinstance(name, bool):
+        name = f"{name:02d}"
+    return ProvinceConfig(
+        name=_string("province.name", name),
+        crs=_string("province.crs", t.get("crs", d.crs)),
+        population_total=_number("province.population_total",
+                                 t.get("population_total", d.population_total), allow_zero=True),
+    )
+
+
+def _parse_layers(t: dict[str, Any]) -> LayersConfig:
+    return LayersConfig(**{f.name: _string(f"layers.{f.name}", t.get(f.name, f.default))
+                           for f in fields(LayersConfig)})
+
+
+def _parse_demand(t: dict[str, Any]) -> DemandConfig:
+    size = _number("demand.cell_size_m", t.get("cell_size_m", DemandConfig.cell_size_m))
+    if not 10 <= size <= 50_000:
+        msg = f"demand.cell_size_m: expected 10 to 50000 metres, found {size:g}"
+        raise ConfigError(msg)
+    return DemandConfig(cell_size_m=size)
+
+
+def _parse_travel(t: dict[str, Any]) -> TravelConfig:
+    d = TravelConfig()
+    speeds = _speeds("travel.speed_kmh", t.get("speed_kmh", d.speed_kmh))
+    mode = _string("travel.mode", t.get("mode", d.mode))
+    if mode not in speeds:
+        msg = (f"travel.mode: {mode!r} has no speed; add travel.speed_kmh.{mode} or choose one of "
+               f"{', '.join(sorted(speeds))}")
+        raise ConfigError(msg)
+    detour = _number("travel.detour_factor", t.get("detour_factor", d.detour_factor))
+    if detour < 1:
+        msg = (f"travel.detour_factor: expected 1 or more (travelled distance is never shorter "
+               f"than the straight line), found {detour:g}")
+        raise ConfigError(msg)
+    road = _speeds("travel.road_speed_kmh", t.get("road_speed_kmh", d.road_speed_kmh))
+    if "default" not in road:
+        msg = "travel.road_speed_kmh.default: missing; give the speed for unlisted road classes"
+        raise ConfigError(msg)
+    return TravelConfig(mode=mode, detour_factor=detour,
+                        cutoff_min=_number("travel.cutoff_min", t.get("cutoff_min", d.cutoff_min)),
+                        speed_kmh=speeds, road_speed_kmh=road)
+
+
+def _parse_access(t: dict[str, Any]) -> AccessConfig:
+    d = AccessConfig()
+    _check_keys("access", t, {"thresholds_min", "e2sfca"})
+    raw = _table("access.thresholds_min", t.get("thresholds_min", d.thresholds_min))
+    thresholds: dict[str, tuple[float, ...]] = {}
+    for tier, values in raw.items():
+        key = f"access.thresholds_min.{tier}"
+        if tier not in TIERS:
+            msg = f"{key}: unknown tier {tier!r}; tiers are {', '.join(TIERS)}"
+            raise ConfigError(msg)
+        if not isinstance(values, list | tuple) or not values:
+            msg = f"{key}: expected a non-empty list of minutes, e.g. [15, 30, 60]"
+            raise ConfigError(msg)
+        nums = tuple(_number(f"{key}[{i}]", v) for i, v in enumerate(values))
+        if list(nums) != sorted(set(nums)):
+            msg = f"{key}: expected increasing minutes without repeats, found {list(values)}"
+            raise ConfigError(msg)
+        thresholds[tier] = nums
+    e = _table("access.e2sfca", t.get("e2sfca", {}))
+    _check_keys("access.e2sfca", e, {"catchment_min", "decay"})
+    decay = _string("access.e2sfca.decay", e.get("decay", E2sfcaConfig.decay))
+    if decay not in DECAYS:
+        msg = f"access.e2sfca.decay: expected one of {', '.join(DECAYS)}, found {decay!r}"
+        raise ConfigError(msg)
+    catchment = _number("access.e2sfca.catchment_min",
+                        e.get("catchment_min", E2sfcaConfig.catchment_min))
+    return AccessConfig(thresholds_min=thresholds,
+                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay))
+
+
+def _parse_targets(t: dict[str, Any]) -> TargetsConfig:
+    return TargetsConfig(**{f.name: _number(f"targets.{f.name}", t.get(f.name, f.default))
+                            for f in fields(TargetsConfig)})
+
+
+def _parse_output(t: dict[str, Any]) -> OutputConfig:
+    folder = _string("output.folder", t.get("folder", OutputConfig.folder))
+    if not folder:
+        msg = "output.folder: expected a folder path, found an empty string"
+        raise ConfigError(msg)
+    return OutputConfig(folder=folder)
+
+
+_PARSERS = {
+    "province": _parse_province,
+    "layers": _parse_layers,
+    "demand": _parse_demand,
+    "travel": _parse_travel,
+    "access": _parse_access,
+    "targets": _parse_targets,
+    "output": _parse_output,
+}
+
+
+def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>") -> Config:
+    """Validate a parsed TOML document and build a :class:`Config`."""
+    try:
+        _check_keys("", data, set(_SECTIONS))
+        parts: dict[str, Any] = {}
+        for name, cls in _SECTIONS.items():
+            table = _table(name, data.get(name, {}))
+            if name != "access":
+                _check_keys(name, table, {f.name for f in fields(cls)})
+            parts[name] = _PARSERS[name](table)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return Config(**parts, base_dir=base_dir, source=source)
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load ``config.toml``.
+
+    Parameters
+    ----------
+    path : path, optional
+        The file. Default: ``./config.toml`` if it exists, else the built-in defaults (Ha Tinh).
+    """
+    if path is None:
+        candidate = Path.cwd() / "config.toml"
+        if not candidate.exists():
+            return Config(base_dir=Path.cwd())
+        path = candidate
+    path = Path(path)
+    if not path.exists():
+        msg = f"{path}: config file not found; pass --config with an existing file"
+        raise ConfigError(msg)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML: {exc}"
+        raise ConfigError(msg) from None
+    return parse_config(data, base_dir=path.resolve().parent, source=str(path))
