@@ -1,0 +1,20 @@
+"""Helpers shared by subcommands: loading the configuration with command-line overrides."""
+
+from __future__ import annotations
+
+import argparse
+
+from gis.config import Config, load_config
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """Load ``--config`` (or ./config.toml, or the defaults) and apply ``--province``."""
+    cfg = load_config(getattr(args, "config", None))
+    if getattr(args, "province", None):
+        from gis.registry import find_province
+
+        wanted = find_province(args.province)
+        current = find_province(cfg.province.name)
+        if wanted.code != current.code:
+            cfg = cfg.with_province(wanted.code)
+    return cfg

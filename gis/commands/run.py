@@ -1,0 +1,48 @@
+"""``gis run``: the main job on the configured province (default: Ha Tinh)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gis.commands._common import config_from_args
+from gis.commands._options import add_config_options, add_output_options, step
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run every analysis and write maps, layers and reports",
+                       description="Config -> layers -> analyses -> outputs for one province.")
+    add_config_options(p)
+    add_output_options(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gis.pipeline import run
+
+    cfg = config_from_args(args)
+    out = args.out
+    if out is None:
+        from gis.registry import find_province
+
+        out = cfg.path(cfg.output.folder) / find_province(cfg.province.name).key
+    quiet = args.quiet > 0
+    result = run(cfg, out_dir=Path(out), overwrite=args.overwrite,
+                 step=lambda label: step(label, quiet=quiet))
+    if not quiet:
+        s = result.summary
+        c = s["counts"]
+        pop = s["population"]
+        total = f"{pop['total']:,.0f}" if pop["total"] is not None else "unknown"
+        print(f"{s['province']['name']} ({s['province']['code']}): {c['legacy_communes']} "
+              f"pre-2025 communes -> {c['new_communes']} communes; {c['stations']} stations, "
+              f"{c['hospitals']} hospitals; population {total} ({pop['source']})")
+        print(f"outputs in {result.out_dir}:")
+        for f in result.files:
+            print(f"  {f}")
+    if args.verbose:
+        json.dump(result.summary, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    return 0

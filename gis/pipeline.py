@@ -1,0 +1,208 @@
+"""The main job: config -> layers -> analyses -> outputs.
+
+:func:`prepare` reads and builds the province's layers (the only input step); :func:`run` runs
+the analyses and writes every output into a temporary folder that replaces the output folder
+only when all went well, so a failure never leaves half-written or mixed outputs behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from gis import __version__
+from gis import layers as L
+from gis.config import Config
+from gis.errors import OutputError
+from gis.registry import ProvinceRegistry, load_registry
+
+log = logging.getLogger(__name__)
+
+StepFn = Callable[[str], Any]  # returns a context manager shown as progress
+
+
+@dataclass
+class Prepared:
+    """A province's registry and layers, ready for the analyses."""
+
+    config: Config
+    registry: ProvinceRegistry
+    layers: L.Layers
+    sources: dict[str, str]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced: the output folder, its files and the summary."""
+
+    out_dir: Path
+    files: list[Path]
+    summary: dict[str, Any]
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+
+
+def prepare(cfg: Config) -> Prepared:
+    """Read, validate and build the layers of the configured province."""
+    reg = load_registry(cfg.province.name)
+    crs = L.working_crs(reg, cfg.province.crs)
+    lc = cfg.layers
+    sources: dict[str, str] = {"registry": "vietnamadminunits (communes before and after "
+                                           "1 July 2025, old->new mapping)"}
+    communes = None
+    if p := cfg.path(lc.communes):
+        communes = L.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
+                                   population_field=lc.communes_population_field)
+        sources["communes"] = str(p)
+    legacy_pop = None
+    if p := cfg.path(lc.legacy_population):
+        legacy_pop = L.read_population_table(p, reg, population_field=lc.legacy_population_field)
+        sources["legacy_population"] = str(p)
+    facilities = None
+    if p := cfg.path(lc.facilities):
+        facilities = L.read_facilities(p, reg, crs=crs)
+        sources["facilities"] = str(p)
+    total = cfg.province.population_total or None
+    layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
+                            population_total=total, facilities=facilities,
+                            legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
+                                                     f"field {lc.legacy_population_field}"))
+    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources)
+
+
+def _population_source(gdf: gpd.GeoDataFrame) -> str:
+    sources = sorted(set(gdf["population_source"]))
+    return sources[0] if len(sources) == 1 else "mixed: " + " | ".join(sources)
+
+
+def base_summary(prep: Prepared) -> dict[str, Any]:
+    """Counts, population and sources of the province's layers."""
+    lay = prep.layers
+    fac = lay.facilities
+    active = fac[fac["status"] == "active"]
+    reg = prep.registry
+    com_pop = lay.communes["population"]
+    leg_pop = lay.communes_legacy["population"]
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gis_version": __version__,
+        "province": {"code": reg.province.code, "name": reg.province.name,
+                     "short_name": reg.province.short, "crs": lay.crs.to_string()},
+        "counts": {
+            "legacy_communes": int(len(lay.communes_legacy)),
+            "legacy_communes_split": int(lay.communes_legacy["split"].sum()),
+            "new_communes": int(len(lay.communes)),
+            "stations": int((active["tier"] == "station").sum()),
+            "hospitals": int(active["tier"].isin(["central", "provincial", "regional"]).sum()),
+            "hospitals_by_tier": {t: int((active["tier"] == t).sum())
+                                  for t in ("central", "provincial", "regional")},
+            "facilities_ended": int((fac["status"] == "ended").sum()),
+        },
+        "population": {
+            "total": float(com_pop.sum()) if com_pop.notna().any() else None,
+            "source": _population_source(lay.communes),
+            "is_estimate": bool(lay.communes["population_source"].str.startswith("estimate").any()),
+            "legacy_total": float(leg_pop.sum()) if leg_pop.notna().any() else None,
+            "legacy_source": _population_source(lay.communes_legacy),
+            "legacy_unknown": int(leg_pop.isna().sum()),
+        },
+        "estimates": list(lay.notes),
+        "sources": prep.sources,
+    }
+
+
+@contextmanager
+def staging_dir(out_dir: Path, *, overwrite: bool) -> Iterator[Path]:
+    """A temporary folder beside ``out_dir`` that replaces it on success, vanishes on failure."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
+        msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
+        raise OutputError(msg)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        yield tmp
+        old = None
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(obj: Any, path: Path) -> Path:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False,
+                               default=_json_default), encoding="utf-8")
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    msg = f"not JSON-serialisable: {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
+        step: StepFn | None = None) -> RunResult:
+    """Run the main job for the configured province and write every output.
+
+    Parameters
+    ----------
+    cfg : Config
+    out_dir : path, optional
+        Output folder (default: ``output.folder`` of the config, per province).
+    overwrite : bool
+        Replace an existing non-empty output folder (otherwise :class:`OutputError`).
+    step : callable, optional
+        ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
+    """
+    step = step or (lambda label: nullcontext())
+    if out_dir is None:
+        out_dir = cfg.path(cfg.output.folder)
+        assert out_dir is not None
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
+        msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
+        raise OutputError(msg)
+    with step("reading and building layers"):
+        prep = prepare(cfg)
+    summary = base_summary(prep)
+    layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    files: list[Path] = []
+    with staging_dir(out_dir, overwrite=overwrite) as tmp:
+        with step("writing layers and maps"):
+            L.write_layers_gpkg(layers, tmp / "layers.gpkg")
+            from gis import maps
+
+            maps.overview_map(prep.layers, title=f"{prep.registry.province.short}: communes and "
+                                                 "health facilities",
+                              sources=prep.sources).save(tmp / "overview.html")
+        write_json(summary, tmp / "summary.json")
+        files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
+    return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
+                     layers=layers)
