@@ -44,7 +44,7 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 
 # Population estimate (used only when no population is given): a province total split among
 # communes in proportion to  area_km2 ** AREA_EXPONENT * TYPE_WEIGHT[commune_type].
-# Fitted by least squares of log(population) on log(area) and the commune type over the 3,305
+# Fitted by least squares of log(population) on log(area) and the commune type over the 3,320
 # inhabited post-2025 communes of Vietnam with their 2025 population (sapnhap.bando.com.vn, as
 # republished in ../shared/data/vn2025); tests/test_layers.py refits it and checks these values.
 # Larger communes are the rural and mountain ones, hence fewer people per commune, not more.
