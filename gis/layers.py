@@ -6,7 +6,8 @@ raises one :class:`gis.errors.LayerError` listing all problems (file, layer, fie
 Layers produced (GeoDataFrames in the working CRS, metres):
 
 - ``communes`` (post-2025): commune_code, commune_name, commune_type, province_code, area_km2,
-  population, population_source, geometry_source; MultiPolygon.
+  population, population_source, geometry_source, admin_center (seat of the commune
+  government where the layer gives it, else ""); MultiPolygon.
 - ``communes_legacy`` (pre-2025): commune_code, commune_name, commune_type, district_name,
   new_commune_code (the new commune it maps to; for a commune split among several, the
   registry's default), new_commune_codes (all, ``;``-separated), split, population,
@@ -269,6 +270,8 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         "population_source": np.where(population.isna(), "unknown",
                                       f"layer: {path.name}, field {population_field}"),
         "geometry_source": f"layer: {path.name}",
+        "admin_center": (gdf["admin_center"].fillna("").astype(str).to_numpy()
+                         if "admin_center" in gdf else ""),
     }, geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs).to_crs(crs)
     out["geometry"] = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
                        for g in out.geometry]
@@ -543,6 +546,7 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
                                geometry=[_multi(c) for c in cells], crs=crs)
         com["population"] = np.nan
         com["population_source"] = "unknown"
+        com["admin_center"] = ""
         com["geometry_source"] = ("estimate: Voronoi cell of the registry centre, clipped to the "
                                   "union of the registry's commune bounding boxes")
         notes.append("commune polygons are estimates (Voronoi cells of registry centres)")
@@ -566,7 +570,7 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
                            label=legacy_population_label, notes=notes)
     fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities)
     cols = ["commune_code", "commune_name", "commune_type", "province_code", "area_km2",
-            "population", "population_source", "geometry_source", "geometry"]
+            "population", "population_source", "geometry_source", "admin_center", "geometry"]
     return Layers(communes=com[cols].reset_index(drop=True), communes_legacy=legacy,
                   facilities=fac, crs=crs, notes=notes)
 

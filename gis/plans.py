@@ -1,0 +1,487 @@
+"""Consolidation plans: read and validate, build the official plan, evaluate scenarios.
+
+A plan gives, per commune health station, an action:
+
+- ``keep``: the main station of a post-2025 commune (``target_commune_code``);
+- ``branch``: a former station kept as a branch point (outpost) of the station of
+  ``target_commune_code`` (Official Letter 2147/BYT-TCCB, 2025);
+- ``close``: no longer a service point;
+- ``new``: a new site (``lon``, ``lat`` in EPSG:4326), main station or branch (``role``).
+
+Evaluation compares scenarios on a demand surface and a sparse cost table (see
+:mod:`gis.costs`): population within each threshold, travel-time statistics, people who lose
+access, population per station and doctors needed for the per-station norm.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis import _validate as V
+from gis.costs import CostTable
+from gis.errors import PlanError
+from gis.registry import ProvinceRegistry, normalise
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("keep", "branch", "close", "new")
+SERVICE_TIERS = ("station", "branch")
+RULE_SINGLE = "the only former station of the commune"
+RULE_SEAT = "the former station at the seat of the commune government"
+RULE_DISTRICT_SEAT = "the former station of the former district seat (thị trấn)"
+RULE_NEAREST = "the former station nearest to the registry centre of the new commune"
+MAIN_RULE_TEXT = (
+    "Main station per post-2025 commune: the only former station if there is one; else the one "
+    "of the pre-2025 commune named as the seat of the commune government (field admin_center); "
+    "else, when the seat is a former district or town government, the station of the former "
+    "district seat (the thị trấn); else the one nearest to the registry centre of the commune."
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated plan.
+
+    Attributes
+    ----------
+    name : str
+    actions : DataFrame
+        One row per station: ``facility_id``, ``action``, ``target_commune_code``, ``rule``
+        (why this action, for generated plans), ``name``, and for new sites ``x``, ``y``
+        (working CRS) and ``role`` (main or branch).
+    note : str
+        How the plan was made (for generated plans, the rule).
+    """
+
+    name: str
+    actions: pd.DataFrame
+    note: str = ""
+
+    def open_ids(self, *, with_branches: bool = True) -> list[str]:
+        keep = ["keep", "new"] + (["branch"] if with_branches else [])
+        a = self.actions
+        is_open = a["action"].isin(keep)
+        if not with_branches:
+            is_open &= ~((a["action"] == "new") & (a["role"] == "branch"))
+        return a.loc[is_open, "facility_id"].tolist()
+
+    def main_ids(self) -> list[str]:
+        a = self.actions
+        main = (a["action"] == "keep") | ((a["action"] == "new") & (a["role"] != "branch"))
+        return a.loc[main, "facility_id"].tolist()
+
+    def counts(self) -> dict[str, int]:
+        c = self.actions["action"].value_counts()
+        return {k: int(c.get(k, 0)) for k in ACTIONS}
+
+
+# --- reading and validation -----------------------------------------------------------------
+
+def read_plan(path: Path | str, facilities: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
+              name: str | None = None) -> Plan:
+    """Read a plan from CSV (facility_id, action, target_commune_code[, lon, lat, name, role])
+    or TOML (``[[station]]`` tables with the same keys) and validate it.
+
+    Raises
+    ------
+    PlanError
+        Listing every problem with its row (CSV line or TOML entry number).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlanError(str(path), ["file not found: check the path"])
+    if path.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise PlanError(str(path), [f"not valid TOML: {exc}"]) from None
+        unknown = sorted(set(data) - {"name", "station"})
+        if unknown:
+            raise PlanError(str(path), [f"unknown key(s) {', '.join(unknown)}: a plan TOML has "
+                                        "`name` and [[station]] tables"])
+        df = pd.DataFrame(data.get("station", []), dtype=object)
+        df[V.ROW] = [f"[[station]] #{i + 1}" for i in range(len(df))]
+        name = name or data.get("name")
+    else:
+        from gis.layers import read_any
+
+        df = pd.DataFrame(read_any(path))
+        if "geometry" in df:
+            lonlat = gpd.GeoSeries(df["geometry"]).get_coordinates(include_z=False)
+            df = df.drop(columns="geometry")
+            df["lon"], df["lat"] = lonlat["x"].to_numpy(), lonlat["y"].to_numpy()
+    return validate_plan(df, facilities, reg, source=str(path), name=name or path.stem)
+
+
+def validate_plan(df: pd.DataFrame, facilities: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
+                  source: str, name: str) -> Plan:
+    """Check a plan table against the facilities and the registry; all problems at once."""
+    df = df.copy()
+    if V.ROW not in df:
+        df[V.ROW] = np.arange(2, len(df) + 2)
+    problems = V.missing_fields(df, ["facility_id", "action", "target_commune_code"])
+    if problems:
+        raise PlanError(source, problems)
+    from gis.layers import normalise_code
+
+    df["facility_id"] = df["facility_id"].astype(str).str.strip()
+    df["action"] = df["action"].astype(str).str.strip().str.lower()
+    df["target_commune_code"] = df["target_commune_code"].map(normalise_code)
+    for col in ("role", "name"):
+        df[col] = df[col].fillna("").astype(str).str.strip().str.lower() if col in df else ""
+    problems += V.duplicate_ids(df, "facility_id")
+    bad = ~df["action"].isin(ACTIONS)
+    if bad.any():
+        problems.append(f"field 'action', {V.rows_text(df, bad, id_field='facility_id')}: unknown "
+                        f"action; use one of {', '.join(ACTIONS)}")
+    stations = facilities[facilities["tier"].isin(SERVICE_TIERS)]
+    known = set(stations["facility_id"])
+    is_new = df["action"] == "new"
+    unknown = ~is_new & ~df["facility_id"].isin(known)
+    if unknown.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, unknown, id_field='facility_id')}:"
+                        f" not a station of the facilities layer; use the station ids "
+                        f"(e.g. {stations['facility_id'].iloc[0] if len(stations) else 'TYT-…'})")
+    clash = is_new & df["facility_id"].isin(set(facilities["facility_id"]))
+    if clash.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, clash, id_field='facility_id')}: "
+                        f"a new site needs an id not used by an existing facility")
+    missing = sorted(known - set(df["facility_id"]))
+    if missing:
+        listed = ", ".join(missing[:V.MAX_LISTED]) + (" …" if len(missing) > V.MAX_LISTED else "")
+        problems.append(f"field 'facility_id': {len(missing)} stations have no action: {listed}; "
+                        f"give each station keep, branch or close")
+    codes = set(reg.new["commune_code"])
+    needs_target = df["action"] != "close"
+    bad_target = needs_target & ~df["target_commune_code"].isin(codes)
+    if bad_target.any():
+        problems.append(f"field 'target_commune_code', "
+                        f"{V.rows_text(df, bad_target, id_field='facility_id')}: not a post-2025 "
+                        f"commune of {reg.province.short}; use 5-digit codes "
+                        f"(`gis registry {reg.province.code}`)")
+    bad_role = is_new & ~df["role"].isin(["", "main", "branch"])
+    if bad_role.any():
+        problems.append(f"field 'role', {V.rows_text(df, bad_role, id_field='facility_id')}: use "
+                        f"main or branch for a new site")
+    # New sites need coordinates inside the province.
+    x = np.full(len(df), np.nan)
+    y = np.full(len(df), np.nan)
+    if is_new.any():
+        lon = pd.to_numeric(df["lon"], errors="coerce") if "lon" in df else pd.Series(np.nan,
+                                                                                       df.index)
+        lat = pd.to_numeric(df["lat"], errors="coerce") if "lat" in df else pd.Series(np.nan,
+                                                                                       df.index)
+        no_xy = is_new & (lon.isna() | lat.isna())
+        if no_xy.any():
+            problems.append(f"fields 'lon', 'lat', {V.rows_text(df, no_xy, id_field='facility_id')}"
+                            f": a new site needs its coordinates (EPSG:4326 degrees)")
+        has = (is_new & ~no_xy).to_numpy()
+        if has.any():
+            from gis.layers import _province_bounds
+
+            pts = np.column_stack([lon[has], lat[has]])
+            problems += V.location_problems(pts, df[has], bounds=_province_bounds(reg),
+                                            province=reg.province.short, id_field="facility_id")
+            xy = gpd.GeoSeries(shapely.points(pts), crs=4326).to_crs(facilities.crs)
+            x[has], y[has] = xy.x.to_numpy(), xy.y.to_numpy()
+    df["x"], df["y"] = x, y
+    main = (df["action"] == "keep") | (is_new & (df["role"] != "branch"))
+    mains = df[main].groupby("target_commune_code")["facility_id"].apply(list)
+    two = mains[mains.map(len) > 1]
+    names = reg.new.set_index("commune_code")["commune_name"]
+    for code, ids in two.items():
+        rows = V.rows_text(df, df["facility_id"].isin(ids), id_field="facility_id")
+        problems.append(f"field 'action', {rows}: two main stations in commune {code} "
+                        f"{names.get(code, '')}; keep one and make the others branch")
+    without = sorted(codes - set(mains.index))
+    if without:
+        listed = ", ".join(f"{c} {names[c]}" for c in without[:V.MAX_LISTED])
+        problems.append(f"{len(without)} post-2025 communes have no main station: {listed}"
+                        f"{' …' if len(without) > V.MAX_LISTED else ''}; give each one station "
+                        f"with action keep (or a new site)")
+    branch = (df["action"] == "branch") | (is_new & (df["role"] == "branch"))
+    orphan = branch & df["target_commune_code"].isin(codes) & ~df["target_commune_code"].isin(
+        set(mains.index))
+    if orphan.any():
+        problems.append(f"field 'target_commune_code', "
+                        f"{V.rows_text(df, orphan, id_field='facility_id')}: a branch points to a "
+                        f"commune without a main station; add its main station first")
+    if problems:
+        raise PlanError(source, problems)
+    df["role"] = np.where(df["action"] == "new", np.where(df["role"] == "", "main", df["role"]),
+                          df["role"])
+    if "rule" not in df:
+        df["rule"] = ""
+    cols = ["facility_id", "action", "target_commune_code", "role", "rule", "x", "y"]
+    return Plan(name=name, actions=df[cols].reset_index(drop=True))
+
+
+# --- the official plan ----------------------------------------------------------------------
+
+def choose_main_stations(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                         reg: ProvinceRegistry) -> pd.DataFrame:
+    """One main station per post-2025 commune among its former stations (see ``MAIN_RULE_TEXT``).
+
+    Returns
+    -------
+    DataFrame
+        ``commune_code``, ``facility_id``, ``rule`` (which step of the rule decided).
+    """
+    st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
+    lg = reg.legacy.set_index("commune_code")
+    centres = gpd.GeoSeries(shapely.points(reg.new["lon"], reg.new["lat"]), crs=4326,
+                            index=reg.new["commune_code"]).to_crs(facilities.crs)
+    seats = (communes.set_index("commune_code")["admin_center"]
+             if "admin_center" in communes else pd.Series(dtype=str))
+    rows = []
+    for code in reg.new["commune_code"]:
+        members = st[st["commune_code"] == code]
+        if members.empty:
+            continue
+        if len(members) == 1:
+            rows.append((code, members["facility_id"].iloc[0], RULE_SINGLE))
+            continue
+        seat = normalise(seats.get(code, "") or "")
+        names = members["legacy_commune_code"].map(lg["commune_name"]).fillna("").map(normalise)
+        hits = [(len(n), fid) for n, fid in zip(names, members["facility_id"], strict=True)
+                if n and n in seat]
+        if seat and hits:
+            rows.append((code, max(hits)[1], f"{RULE_SEAT} ({seats[code]})"))
+            continue
+        types = members["legacy_commune_code"].map(lg["commune_type"])
+        district_seat = any(k in seat for k in ("huyen", "thixa", "thiuy", "thanhpho"))
+        if district_seat and (types == "Thị trấn").sum() == 1:
+            rows.append((code, members.loc[types == "Thị trấn", "facility_id"].iloc[0],
+                         f"{RULE_DISTRICT_SEAT} ({seats[code]})"))
+            continue
+        d = members.geometry.distance(centres[code])
+        rows.append((code, members.loc[d.idxmin(), "facility_id"], RULE_NEAREST))
+    return pd.DataFrame(rows, columns=["commune_code", "facility_id", "rule"])
+
+
+def official_plan(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                  reg: ProvinceRegistry, *, branches: bool = True,
+                  main: pd.DataFrame | None = None, name: str | None = None) -> Plan:
+    """The reform's plan built from the registry: one main station per post-2025 commune and
+    the other former stations as branch points (``branches=True``) or closed.
+
+    Parameters
+    ----------
+    main : DataFrame, optional
+        ``commune_code``, ``facility_id``, ``rule`` of the main stations (default:
+        :func:`choose_main_stations`).
+    """
+    if main is None:
+        main = choose_main_stations(facilities, communes, reg)
+    st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
+    is_main = st["facility_id"].isin(main["facility_id"])
+    rule = st["facility_id"].map(main.set_index("facility_id")["rule"]).fillna(
+        "kept as a branch point of the new commune's station" if branches
+        else "closed: not the main station of its new commune")
+    df = pd.DataFrame({
+        "facility_id": st["facility_id"].to_numpy(),
+        "action": np.where(is_main, "keep", "branch" if branches else "close"),
+        "target_commune_code": st["commune_code"].to_numpy(),
+        "rule": rule.to_numpy(),
+    })
+    label = name or (f"{len(main)} + branch points" if branches else f"{len(main)} only")
+    plan = validate_plan(df, facilities, reg, source=f"plan '{label}'", name=label)
+    return Plan(name=plan.name, actions=plan.actions, note=MAIN_RULE_TEXT)
+
+
+def baseline_plan(facilities: gpd.GeoDataFrame, *, name: str = "today") -> Plan:
+    """Every active station open, as today."""
+    st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
+    df = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(), "action": "keep",
+                       "target_commune_code": st["commune_code"].to_numpy(), "role": "",
+                       "rule": "open today", "x": np.nan, "y": np.nan})
+    return Plan(name=name, actions=df)
+
+
+def plan_facilities(plan: Plan, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The station layer under a plan: existing stations with their action and role, plus new
+    sites as points. Columns of the facilities layer plus ``action``, ``plan_role``,
+    ``target_commune_code``."""
+    a = plan.actions.set_index("facility_id")
+    st = facilities[facilities["facility_id"].isin(a.index)].copy()
+    st["action"] = st["facility_id"].map(a["action"])
+    st["target_commune_code"] = st["facility_id"].map(a["target_commune_code"])
+    new = a[a["action"] == "new"]
+    if len(new):
+        add = gpd.GeoDataFrame({
+            "facility_id": new.index.to_numpy(), "name": [f"New site {i}" for i in new.index],
+            "tier": "station", "commune_code": new["target_commune_code"].to_numpy(),
+            "status": "planned", "location_source": "plan", "source": f"plan '{plan.name}'",
+            "action": "new", "target_commune_code": new["target_commune_code"].to_numpy(),
+        }, geometry=shapely.points(new["x"].to_numpy(), new["y"].to_numpy()),
+            crs=facilities.crs)
+        st = gpd.GeoDataFrame(pd.concat([st, add], ignore_index=True), crs=facilities.crs)
+    main = set(plan.main_ids())
+    st["plan_role"] = np.where(st["facility_id"].isin(main), "main station",
+                               np.where(st["action"] == "close", "closed", "branch point"))
+    return st
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def nearest_open_time(costs: CostTable, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Time (min) to, and position of, the nearest open destination for every origin.
+
+    Parameters
+    ----------
+    costs : CostTable
+    open_mask : ndarray of bool, shape (n_dests,)
+
+    Returns
+    -------
+    time_min : ndarray, shape (n_origins,)
+        ``inf`` where no open destination is within the table's cut-off.
+    dest : ndarray of int, shape (n_origins,)
+        Position of the nearest open destination, -1 where none.
+    """
+    keep = open_mask[costs.dest]
+    o, d, t = costs.origin[keep], costs.dest[keep], costs.time_min[keep]
+    best = np.full(costs.n_origins, np.inf)
+    arg = np.full(costs.n_origins, -1, dtype=np.int64)
+    if len(o):
+        order = np.lexsort((t, o))  # by origin, then time: the first of each origin is nearest
+        o, d, t = o[order], d[order], t[order]
+        first = np.r_[True, o[1:] != o[:-1]]
+        best[o[first]] = t[first]
+        arg[o[first]] = d[first]
+    return best, arg
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Scenario figures on a demand surface.
+
+    Attributes
+    ----------
+    scenario : str
+    province : dict
+        Province figures (JSON-serialisable).
+    communes : DataFrame
+        Per post-2025 commune: population, covered per threshold, mean time, people losing
+        access, stations, population per station, doctors needed.
+    time_min : ndarray
+        Time to the nearest open station per demand cell (inf beyond the cut-off).
+    """
+
+    scenario: str
+    province: dict
+    communes: pd.DataFrame
+    time_min: np.ndarray = field(repr=False)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    if cum[-1] <= 0:
+        return float("nan")
+    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(v[min(i, len(v) - 1)])
+
+
+def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
+             costs: CostTable, thresholds_min: tuple[float, ...],
+             doctors_per_station: float, baseline_time_min: np.ndarray | None = None,
+             with_branches: bool = True, station_doctors: pd.Series | None = None) -> Evaluation:
+    """Evaluate one scenario: who is how far from the nearest open station.
+
+    Parameters
+    ----------
+    plan : Plan
+    population : ndarray
+        Persons per demand cell (origin of ``costs``).
+    commune_codes : ndarray
+        Post-2025 commune of each demand cell.
+    costs : CostTable
+        Demand cells -> stations (destinations must include the plan's new sites).
+    thresholds_min : tuple of float
+        Inclusive thresholds in minutes.
+    doctors_per_station : float
+        Norm (Ha Tinh: 4 doctors per commune health unit by 2027).
+    baseline_time_min : ndarray, optional
+        Times of the baseline scenario; people within a threshold there but not here "lose
+        access".
+    with_branches : bool
+        Whether branch points count as service points.
+    station_doctors : Series, optional
+        Doctors per station id, when known; otherwise the shortfall is reported as unknown.
+    """
+    population = np.asarray(population, dtype=float)
+    open_ids = set(plan.open_ids(with_branches=with_branches))
+    open_mask = np.array([i in open_ids for i in costs.dest_ids])
+    missing = open_ids - set(costs.dest_ids)
+    if missing:
+        msg = f"plan '{plan.name}': open sites missing from the cost table: {sorted(missing)[:5]}"
+        raise PlanError(f"plan '{plan.name}'", [msg])
+    t, _ = nearest_open_time(costs, open_mask)
+    reach = np.isfinite(t)
+    pop_total = float(population.sum())
+    prov: dict = {"scenario": plan.name, "service_points": int(open_mask.sum()),
+                  "main_stations": int(len(plan.main_ids())), "population": pop_total}
+    for thr in thresholds_min:
+        cov = float(population[t <= thr].sum())
+        prov[f"covered_{thr:g}min"] = cov
+        prov[f"covered_{thr:g}min_share"] = cov / pop_total if pop_total else None
+        if baseline_time_min is not None:
+            lose = (baseline_time_min <= thr) & (t > thr)
+            prov[f"losing_{thr:g}min"] = float(population[lose].sum())
+    w = population[reach]
+    prov["mean_time_min"] = float(np.average(t[reach], weights=w)) if w.sum() > 0 else None
+    prov["p90_time_min"] = _weighted_quantile(t[reach], w, 0.9) if w.sum() > 0 else None
+    prov["max_time_min"] = float(t[reach & (population > 0)].max()) if (reach & (population > 0)
+                                                                         ).any() else None
+    prov["population_beyond_cutoff"] = float(population[~reach].sum())
+    prov["cutoff_min"] = costs.cutoff_min
+    n_main = len(plan.main_ids())
+    prov["population_per_main_station"] = pop_total / n_main if n_main else None
+    prov["population_per_service_point"] = (pop_total / open_mask.sum() if open_mask.sum()
+                                            else None)
+    prov["doctors_needed"] = doctors_per_station * n_main
+    if station_doctors is not None and station_doctors.notna().all():
+        have = float(station_doctors.reindex(plan.main_ids()).fillna(0).sum())
+        prov["doctors_shortfall"] = max(prov["doctors_needed"] - have, 0.0)
+    else:
+        prov["doctors_shortfall"] = None
+        prov["doctors_shortfall_note"] = "unknown: doctors per station not given"
+    # Per commune
+    df = pd.DataFrame({"commune_code": commune_codes, "population": population, "time": t})
+    df["pt"] = np.where(reach, t, 0) * population
+    df["reach_pop"] = np.where(reach, population, 0)
+    g = df.groupby("commune_code")
+    out = pd.DataFrame({"population": g["population"].sum()})
+    for thr in thresholds_min:
+        out[f"covered_{thr:g}min"] = (df["population"] * (df["time"] <= thr)).groupby(
+            df["commune_code"]).sum()
+        if baseline_time_min is not None:
+            lose = (baseline_time_min <= thr) & (t > thr)
+            out[f"losing_{thr:g}min"] = (df["population"] * lose).groupby(df["commune_code"]).sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["mean_time_min"] = g["pt"].sum() / g["reach_pop"].sum()
+    a = plan.actions
+    mains = a[a["facility_id"].isin(plan.main_ids())].groupby("target_commune_code").size()
+    pts = a[a["facility_id"].isin(open_ids)].groupby("target_commune_code").size()
+    out["main_stations"] = mains.reindex(out.index).fillna(0).astype(int)
+    out["service_points"] = pts.reindex(out.index).fillna(0).astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["population_per_station"] = out["population"] / out["main_stations"].replace(0, np.nan)
+    out["doctors_needed"] = out["main_stations"] * doctors_per_station
+    return Evaluation(scenario=plan.name, province=prov, communes=out.reset_index(),
+                      time_min=t)
+
+
+def comparison_table(evaluations: list[Evaluation]) -> pd.DataFrame:
+    """One row per scenario with the province figures (for JSON, CSV and the report)."""
+    return pd.DataFrame([e.province for e in evaluations])
