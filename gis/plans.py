@@ -36,7 +36,7 @@ ACTIONS = ("keep", "branch", "close", "new")
 SERVICE_TIERS = ("station", "branch")
 RULE_SINGLE = "the only former station of the commune"
 RULE_SEAT = "the former station at the seat of the commune government"
-RULE_DISTRICT_SEAT = "the former station of the former district seat (thị trấn)"
+RULE_DISTRICT_SEAT = "the former station of the former district seat, a thị trấn"
 RULE_NEAREST = "the former station nearest to the registry centre of the new commune"
 MAIN_RULE_TEXT = (
     "Main station per post-2025 commune: the only former station if there is one; else the one "

@@ -1,0 +1,225 @@
+"""Plans: validation with rows, the official plan, evaluation on hand-checkable cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis import layers as L
+from gis import plans as P
+from gis.costs import straight_line_costs
+from gis.errors import PlanError
+from gis.registry import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return load_registry("42")
+
+
+@pytest.fixture(scope="module")
+def lay(reg):
+    return L.build_layers(reg, crs=L.working_crs(reg), population_total=1_623_061)
+
+
+@pytest.fixture(scope="module")
+def official(lay, reg):
+    return P.official_plan(lay.facilities, lay.communes, reg)
+
+
+def test_official_plan_has_one_main_station_per_new_commune(official, lay, reg):
+    counts = official.counts()
+    assert counts == {"keep": 69, "branch": 140, "close": 0, "new": 0}
+    a = official.actions
+    mains = a[a["action"] == "keep"]
+    assert mains["target_commune_code"].is_unique
+    assert set(mains["target_commune_code"]) == set(reg.new["commune_code"])
+    assert official.note == P.MAIN_RULE_TEXT
+    # every main station lies in the commune it serves
+    fac = lay.facilities.set_index("facility_id")
+    assert (fac.loc[mains["facility_id"], "commune_code"].to_numpy()
+            == mains["target_commune_code"].to_numpy()).all()
+    only = P.official_plan(lay.facilities, lay.communes, reg, branches=False)
+    assert only.counts() == {"keep": 69, "branch": 0, "close": 140, "new": 0}
+    assert only.name == "69 only" and official.name == "69 + branch points"
+
+
+def test_main_station_rule_uses_the_seat(reg, lay):
+    communes = lay.communes.copy()
+    # Cẩm Bình's seat: "UBND xã Cẩm Bình" -> the station of pre-2025 Cẩm Bình (18685)
+    code = reg.legacy.set_index("commune_code").loc["18685", "new_commune_code"]
+    communes.loc[communes["commune_code"] == code, "admin_center"] = "UBND xã Cẩm Bình"
+    main = P.choose_main_stations(lay.facilities, communes, reg).set_index("commune_code")
+    assert main.loc[code, "facility_id"] == "TYT-18685"
+    assert main.loc[code, "rule"].startswith(P.RULE_SEAT)
+    # Without seats: the nearest to the registry centre, or the only one
+    main0 = P.choose_main_stations(lay.facilities, lay.communes, reg)
+    assert set(main0["rule"]) <= {P.RULE_NEAREST, P.RULE_SINGLE}
+
+
+def test_plan_validation_lists_every_problem_with_rows(tmp_path, lay, reg, official):
+    df = official.actions[["facility_id", "action", "target_commune_code"]].copy()
+    # make a mess: unknown id, unknown action, two mains in one commune, a commune left
+    # without a main station, a branch pointing there, a new site without coordinates
+    first_main = df.index[df["action"] == "keep"][0]
+    code_a = df.loc[first_main, "target_commune_code"]
+    second_main = df.index[df["action"] == "keep"][1]
+    code_b = df.loc[second_main, "target_commune_code"]
+    df.loc[second_main, "target_commune_code"] = code_a      # two mains in code_a; none in code_b
+    df.loc[5, "action"] = "demolish"
+    df = pd.concat([df, pd.DataFrame([
+        {"facility_id": "TYT-99999", "action": "keep", "target_commune_code": code_a},
+        {"facility_id": "NEW-1", "action": "new", "target_commune_code": code_a},
+    ])], ignore_index=True)
+    path = tmp_path / "plan.csv"
+    df.to_csv(path, index=False)
+    with pytest.raises(PlanError) as err:
+        P.read_plan(path, lay.facilities, reg)
+    text = str(err.value)
+    assert str(path) in text
+    assert "field 'action', row 7 (facility_id" in text and "unknown action" in text
+    assert "row 211 (facility_id TYT-99999): not a station" in text
+    assert "fields 'lon', 'lat', row 212 (facility_id NEW-1): a new site needs its coordinates" in text
+    assert f"two main stations in commune {code_a}" in text
+    assert f"post-2025 communes have no main station: {code_b}" in text
+    assert "a branch points to a commune without a main station" in text
+
+
+def test_plan_toml_with_new_site(tmp_path, lay, reg, official):
+    a = official.actions
+    lines = ['name = "with a new site"']
+    for r in a.itertuples():
+        lines += ["[[station]]", f'facility_id = "{r.facility_id}"', f'action = "{r.action}"',
+                  f'target_commune_code = "{r.target_commune_code}"']
+    code = a["target_commune_code"].iloc[0]
+    lines += ["[[station]]", 'facility_id = "NEW-1"', 'action = "new"', 'role = "branch"',
+              f'target_commune_code = "{code}"', "lon = 105.70", "lat = 18.30"]
+    path = tmp_path / "plan.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    plan = P.read_plan(path, lay.facilities, reg)
+    assert plan.name == "with a new site"
+    assert plan.counts()["new"] == 1
+    assert "NEW-1" in plan.open_ids() and "NEW-1" not in plan.main_ids()
+    new = plan.actions.set_index("facility_id").loc["NEW-1"]
+    assert np.isfinite(new["x"]) and np.isfinite(new["y"])
+    layer = P.plan_facilities(plan, lay.facilities)
+    assert layer.set_index("facility_id").loc["NEW-1", "plan_role"] == "branch point"
+
+
+def _line_case():
+    """Three cells on a line and three stations, 1 km apart; 60 km/h straight: 1 min per km.
+
+    cells at x = 0, 1, 2 km with 100, 200, 300 people; stations A at 0, B at 1, C at 2 km.
+    """
+    cells = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0]])
+    stations = np.array([[0.0, 0.0], [1000.0, 0.0], [2000.0, 0.0]])
+    costs = straight_line_costs(cells, stations, speed_kmh=60, detour_factor=1.0, cutoff_min=1.5,
+                                dest_ids=np.array(["A", "B", "C"]))
+    pop = np.array([100.0, 200.0, 300.0])
+    codes = np.array(["X", "X", "Y"])
+    return cells, costs, pop, codes
+
+
+def _plan(actions: dict[str, tuple[str, str]]) -> P.Plan:
+    df = pd.DataFrame([{"facility_id": k, "action": a, "target_commune_code": c, "role": "",
+                        "rule": "", "x": np.nan, "y": np.nan} for k, (a, c) in actions.items()])
+    return P.Plan(name="test", actions=df)
+
+
+def test_evaluate_hand_checked():
+    _, costs, pop, codes = _line_case()
+    base = P.evaluate(_plan({"A": ("keep", "X"), "B": ("keep", "X"), "C": ("keep", "Y")}),
+                      population=pop, commune_codes=codes, costs=costs, thresholds_min=(0.5, 1.0),
+                      doctors_per_station=4)
+    assert base.province["covered_0.5min"] == 600
+    assert base.province["mean_time_min"] == 0
+    # Close B: cell 1 is 1 min from A and from C (inclusive threshold): covered at 1 min, not 0.5
+    plan = _plan({"A": ("keep", "X"), "B": ("close", "X"), "C": ("keep", "Y")})
+    ev = P.evaluate(plan, population=pop, commune_codes=codes, costs=costs,
+                    thresholds_min=(0.5, 1.0), doctors_per_station=4,
+                    baseline_time_min=base.time_min)
+    p = ev.province
+    assert p["covered_0.5min"] == 400 and p["covered_1min"] == 600
+    assert p["losing_0.5min"] == 200 and p["losing_1min"] == 0
+    assert p["mean_time_min"] == pytest.approx(200 * 1.0 / 600)
+    assert p["max_time_min"] == pytest.approx(1.0)
+    assert p["doctors_needed"] == 8 and p["doctors_shortfall"] is None
+    assert p["population_per_main_station"] == 300
+    per = ev.communes.set_index("commune_code")
+    assert per.loc["X", "losing_0.5min"] == 200 and per.loc["Y", "losing_0.5min"] == 0
+    # Close A and B: cell 0 is 2 min from C, beyond the 1.5 min cut-off of the table
+    ev2 = P.evaluate(_plan({"A": ("close", "X"), "B": ("close", "X"), "C": ("keep", "Y")}),
+                     population=pop, commune_codes=codes, costs=costs, thresholds_min=(1.0,),
+                     doctors_per_station=4, baseline_time_min=base.time_min)
+    assert ev2.province["population_beyond_cutoff"] == 100
+    assert ev2.province["losing_1min"] == 100
+
+
+def test_doctor_shortfall_only_when_known():
+    _, costs, pop, codes = _line_case()
+    plan = _plan({"A": ("keep", "X"), "B": ("branch", "X"), "C": ("keep", "Y")})
+    ev = P.evaluate(plan, population=pop, commune_codes=codes, costs=costs, thresholds_min=(1.0,),
+                    doctors_per_station=4, station_doctors=pd.Series({"A": 3.0, "B": 1.0,
+                                                                      "C": 2.0}))
+    assert ev.province["doctors_needed"] == 8
+    assert ev.province["doctors_shortfall"] == 3   # 8 - (3 + 2); branch doctors not counted
+    part = P.evaluate(plan, population=pop, commune_codes=codes, costs=costs,
+                      thresholds_min=(1.0,), doctors_per_station=4,
+                      station_doctors=pd.Series({"A": 3.0, "B": np.nan, "C": 2.0}))
+    assert part.province["doctors_shortfall"] is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_closing_never_shortens_and_adding_never_lengthens(seed):
+    rng = np.random.default_rng(seed)
+    cells = rng.uniform(0, 20_000, (200, 2))
+    sites = rng.uniform(0, 20_000, (15, 2))
+    costs = straight_line_costs(cells, sites, speed_kmh=30, detour_factor=1.3, cutoff_min=40)
+    open_mask = rng.random(15) < 0.5
+    t_before, _ = P.nearest_open_time(costs, open_mask)
+    for j in range(15):
+        changed = open_mask.copy()
+        changed[j] = not changed[j]
+        t_after, _ = P.nearest_open_time(costs, changed)
+        if open_mask[j]:   # closing j
+            assert (t_after >= t_before - 1e-12).all()
+        else:              # opening j
+            assert (t_after <= t_before + 1e-12).all()
+
+
+def test_nearest_open_time_matches_brute_force():
+    rng = np.random.default_rng(7)
+    cells = rng.uniform(0, 10_000, (50, 2))
+    sites = rng.uniform(0, 10_000, (8, 2))
+    costs = straight_line_costs(cells, sites, speed_kmh=30, detour_factor=1.0, cutoff_min=15)
+    mask = np.array([True, False, True, True, False, False, True, False])
+    t, arg = P.nearest_open_time(costs, mask)
+    d = np.hypot(*(cells[:, None, :] - sites[None, mask, :]).transpose(2, 0, 1)) / 500.0
+    brute = d.min(axis=1)
+    brute[brute > 15] = np.inf
+    assert np.allclose(t, brute)
+    open_pos = np.flatnonzero(mask)
+    ok = np.isfinite(brute)
+    assert (arg[ok] == open_pos[d.argmin(axis=1)][ok]).all()
+    assert (arg[~ok] == -1).all()
+
+
+def test_real_ha_tinh_official_plan_uses_real_seats(communes_2025_path, reg):
+    crs = L.working_crs(reg)
+    communes = L.read_communes(communes_2025_path, reg, crs=crs,
+                               population_field="population_2025")
+    lay = L.build_layers(reg, crs=crs, communes=communes)
+    main = P.choose_main_stations(lay.facilities, lay.communes, reg)
+    rules = main["rule"].str.replace(r" \(.*\)$", "", regex=True).value_counts().to_dict()
+    assert len(main) == 69
+    assert rules == {P.RULE_SEAT: 57, P.RULE_NEAREST: 6, P.RULE_DISTRICT_SEAT: 4, P.RULE_SINGLE: 2}
+    # Thạch Hà: "UBND xã ..." seats resolve to the named pre-2025 commune's station
+    row = main[main["rule"].str.contains("UBND xã Cẩm Bình")]
+    assert row["facility_id"].tolist() == ["TYT-18685"]
