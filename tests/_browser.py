@@ -1,0 +1,236 @@
+"""Headless Chromium harness: load an HTML page as a user would, with no internet, and report.
+
+The page is copied with a probe script injected first in ``<head>``, served from a local
+``http.server`` on 127.0.0.1, and loaded by Debian's ``chromium`` in headless mode with every
+host name except 127.0.0.1 unresolvable (so any CDN or tile request fails, and is reported).
+The probe records JavaScript errors (``window.onerror``, unhandled rejections, ``alert`` /
+``confirm`` / ``prompt`` calls), counts drawn features (``path.leaflet-interactive``) and markers
+(``.leaflet-marker-icon``) at start and after switching every overlay on in the layer control,
+gathers the HTML of every popup and tooltip, lists the URLs the page fetched, and writes all of
+it as JSON into the DOM, which ``--dump-dom`` prints after a virtual-time budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import http.server
+import json
+import os
+import re
+import shutil
+import socketserver
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+
+_PROBE = r"""
+<script>
+(function () {
+  var probe = {errors: [], alerts: [], start: null, all: null, popups: [], tooltips: [],
+               resources: [], layers: [], title: null};
+  window.__probe = probe;
+  window.addEventListener("error", function (e) {
+    probe.errors.push(String(e.message || (e.target && (e.target.src || e.target.href)) ||
+                             "error") + (e.filename ? " @ " + e.filename + ":" + e.lineno : ""));
+  }, true);
+  window.addEventListener("unhandledrejection", function (e) {
+    probe.errors.push("unhandled rejection: " + String(e.reason));
+  });
+  ["alert", "confirm", "prompt"].forEach(function (name) {
+    window[name] = function (msg) { probe.alerts.push(name + "(" + String(msg) + ")"); };
+  });
+  function count() {
+    return {paths: document.querySelectorAll("path.leaflet-interactive").length,
+            markers: document.querySelectorAll(".leaflet-marker-icon").length};
+  }
+  function findMap() {
+    for (var k in window) {
+      try { if (window.L && window[k] instanceof L.Map) { return window[k]; } } catch (e) {}
+    }
+    return null;
+  }
+  function finish() {
+    try {
+      var shot = location.search.indexOf("shot") >= 0;
+      var map = findMap();
+      probe.start = count();
+      probe.title = document.title;
+      document.querySelectorAll(".leaflet-control-layers-overlays label").forEach(function (l) {
+        probe.layers.push(l.textContent.trim());
+      });
+      if (!shot) {
+        document.querySelectorAll("input.leaflet-control-layers-selector").forEach(function (i) {
+          if (i.type === "checkbox" && !i.checked) { i.click(); }
+        });
+        probe.all = count();
+        var box = document.createElement("div");
+        box.id = "__probe_content";
+        box.style.display = "none";
+        document.body.appendChild(box);
+        if (map) {
+          map.eachLayer(function (l) {
+            var p = l.getPopup && l.getPopup(), t = l.getTooltip && l.getTooltip();
+            function html(x) {
+              var c = x.getContent();
+              return typeof c === "string" ? c : c.outerHTML;
+            }
+            if (p) { probe.popups.push(html(p)); }
+            if (t) { probe.tooltips.push(html(t)); }
+          });
+        }
+        // parse every popup/tooltip as the browser would: unescaped markup would create
+        // elements here and an onerror handler would call alert()
+        box.innerHTML = probe.popups.join("\n") + "\n" + probe.tooltips.join("\n");
+        probe.scripts_in_content = box.querySelectorAll("script").length;
+        probe.content_text = box.textContent;
+      } else if (map) {
+        var target = null;
+        map.eachLayer(function (l) {
+          var t = l.getTooltip && l.getTooltip();
+          if (!target && l.getPopup && l.getPopup() && l instanceof L.Marker && t &&
+              String(t.getContent()).indexOf("alert(1)") >= 0) { target = l; }
+        });
+        if (target) {
+          var st = document.createElement("style");
+          st.textContent = ".leaflet-popup{transition:none!important;opacity:1!important}";
+          document.head.appendChild(st);
+          // pan the facility to the middle so its popup clears the layer list, let the
+          // vector renderer redraw, then open the popup
+          map.panTo(target.getLatLng(), {animate: false});
+          map.fire("moveend");
+          setTimeout(function () { target.openPopup(); }, 300);
+        }
+      }
+      probe.resources = performance.getEntriesByType("resource").map(function (r) {
+        return r.name;
+      });
+    } catch (e) {
+      probe.errors.push("probe: " + e);
+    }
+    var out = document.createElement("pre");
+    out.id = "__probe";
+    out.textContent = JSON.stringify(probe);
+    out.style.display = "none";
+    document.body.appendChild(out);
+  }
+  window.addEventListener("load", function () { setTimeout(finish, 1000); });
+})();
+</script>
+"""
+
+
+def find_chromium() -> str | None:
+    """Path of the Chromium binary, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def require_chromium() -> str:
+    """Chromium's path; fail under CI (env ``CI`` set), skip elsewhere when missing."""
+    path = find_chromium()
+    if path:
+        return path
+    msg = "chromium not found: install it with .ci/system-packages.sh (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@dataclass
+class PageReport:
+    """What the probe saw in one page."""
+
+    errors: list[str]
+    alerts: list[str]
+    start: dict[str, int]
+    all: dict[str, int] | None
+    popups: list[str]
+    tooltips: list[str]
+    resources: list[str]
+    layers: list[str]
+    title: str | None
+    scripts_in_content: int = 0
+    content_text: str = ""
+    dom: str = field(default="", repr=False)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (free port) for the duration of the block; yield base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    socketserver.TCPServer.allow_reuse_address = True
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        finally:
+            httpd.shutdown()
+
+
+def _chromium_args(chromium: str, profile: Path) -> list[str]:
+    return [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
+        "--mute-audio", f"--user-data-dir={profile}",
+        # no internet: every name but the local server fails to resolve
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
+
+
+def load_page(html_file: Path, *, screenshot: Path | None = None, budget_ms: int = 6000,
+              timeout_s: float = 60.0) -> PageReport:
+    """Load ``html_file`` in headless Chromium with the probe; optionally save a screenshot.
+
+    The screenshot run shows the page as it opens (no overlay switched on) with the popup of the
+    facility named ``<script>alert(1)</script>`` opened when there is one.
+    """
+    chromium = require_chromium()
+    with tempfile.TemporaryDirectory(prefix="gis-browser-") as tmp:
+        root = Path(tmp) / "site"
+        root.mkdir()
+        text = html_file.read_text(encoding="utf-8")
+        text, n = re.subn(r"<head>", lambda m: m.group(0) + _PROBE, text, count=1)
+        assert n == 1, f"{html_file}: no <head> to inject the probe into"
+        (root / "page.html").write_text(text, encoding="utf-8")
+        with serve(root) as base:
+            args = _chromium_args(chromium, Path(tmp) / "profile")
+            run = subprocess.run(
+                [*args, f"--virtual-time-budget={budget_ms}", "--dump-dom", f"{base}/page.html"],
+                capture_output=True, text=True, timeout=timeout_s, check=False)
+            if screenshot is not None:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                shot = subprocess.run(
+                    [*args, f"--virtual-time-budget={budget_ms}", "--window-size=1280,860",
+                     f"--screenshot={screenshot}", f"{base}/page.html?shot=1"],
+                    capture_output=True, text=True, timeout=timeout_s, check=False)
+                assert screenshot.exists(), f"no screenshot written: {shot.stderr[-2000:]}"
+    dom = run.stdout
+    match = re.search(r'<pre id="__probe"[^>]*>(.*?)</pre>', dom, flags=re.S)
+    assert match, (f"probe output missing (rc={run.returncode}); stderr tail:\n"
+                   f"{run.stderr[-3000:]}\nDOM head:\n{dom[:2000]}")
+    data = json.loads(html.unescape(match.group(1)))
+    return PageReport(
+        errors=data["errors"], alerts=data["alerts"], start=data["start"], all=data["all"],
+        popups=data["popups"], tooltips=data["tooltips"], resources=data["resources"],
+        layers=data["layers"], title=data["title"],
+        scripts_in_content=data.get("scripts_in_content", 0),
+        content_text=data.get("content_text", ""), dom=dom)
