@@ -714,3 +714,46 @@ def write_layers_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path | str, *,
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
+               speed_field: str = "speed_kmh", class_field: str = "highway") -> gpd.GeoDataFrame:
+    """Read and validate a road line layer for the road travel model.
+
+    Any GDAL line layer (an OSM export, national road data). Optional fields: ``highway`` (the
+    road class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
+    ``oneway`` (yes/true/1). Multi-part lines are split into parts.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``road_class`` (str, "" when unknown), ``speed_kmh`` (float, NaN = from the class),
+        ``oneway`` (bool); LineString in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf):
+        raise LayerError(source, ["no geometry: a roads layer needs line geometries"])
+    problems = _check_crs(gdf)
+    geom, probs = V.geometry_problems(gdf, allowed=("LineString", "MultiLineString"),
+                                      id_field=None, source=source)
+    problems += probs
+    speed, probs = V.numeric_field(gdf, speed_field, id_field=None, allow_missing=True,
+                                   what="speed")
+    problems += probs
+    zero = speed == 0
+    if zero.any():
+        problems.append(f"field '{speed_field}', {V.rows_text(gdf, zero, id_field=None)}: speed 0;"
+                        f" leave it empty to use the class speed, or remove impassable roads")
+    if problems:
+        raise LayerError(source, problems)
+    oneway = (gdf["oneway"].astype(str).str.strip().str.lower().isin(["yes", "true", "1"])
+              if "oneway" in gdf else pd.Series(False, index=gdf.index))
+    out = gpd.GeoDataFrame({
+        "road_class": (gdf[class_field].fillna("").astype(str) if class_field in gdf
+                       else pd.Series("", index=gdf.index)).to_numpy(),
+        "speed_kmh": speed.to_numpy(),
+        "oneway": oneway.to_numpy(bool),
+    }, geometry=shapely.force_2d(geom.to_numpy()), crs=gdf.crs).to_crs(crs)
+    return out.explode(index_parts=False).reset_index(drop=True)

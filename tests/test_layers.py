@@ -337,3 +337,28 @@ def test_estimate_constants_match_a_refit(communes_2025_path):
     assert beta[1] == pytest.approx(L.AREA_EXPONENT, abs=5e-4)
     assert np.exp(beta[2]) == pytest.approx(L.TYPE_WEIGHT["Phường"], abs=5e-3)
     assert np.exp(beta[3]) == pytest.approx(L.TYPE_WEIGHT["Đặc khu"], abs=5e-3)
+
+
+def test_roads_layer(tmp_path):
+    lines = gpd.GeoDataFrame(
+        {"highway": ["primary", None, "track"], "speed_kmh": [None, "45", "0"],
+         "oneway": ["yes", "no", None]},
+        geometry=[shapely.LineString([(105.7, 18.3), (105.8, 18.3)]),
+                  shapely.MultiLineString([[(105.8, 18.3), (105.8, 18.4)],
+                                           [(105.8, 18.4), (105.9, 18.4)]]),
+                  shapely.Point(105.7, 18.3)], crs=4326)
+    path = tmp_path / "roads.gpkg"
+    lines.to_file(path, driver="GPKG")
+    with pytest.raises(LayerError) as err:
+        L.read_roads(path, crs=32648)
+    text = str(err.value)
+    assert "geometry, row 3: Point where LineString or MultiLineString is expected" in text
+    assert "field 'speed_kmh', row 3: speed 0" in text
+    good = lines.iloc[:2]
+    good.to_file(path, driver="GPKG")
+    roads = L.read_roads(path, crs=32648)
+    assert len(roads) == 3   # the multi-line is split in two
+    assert roads["road_class"].tolist() == ["primary", "", ""]
+    assert roads["oneway"].tolist() == [True, False, False]
+    assert roads["speed_kmh"].iloc[1] == 45
+    assert roads.crs.to_epsg() == 32648
