@@ -130,6 +130,9 @@ def staging_dir(out_dir: Path, *, overwrite: bool) -> Iterator[Path]:
         raise OutputError(msg)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs are for sharing
     try:
         yield tmp
         old = None
@@ -168,7 +171,7 @@ def _json_default(value: Any) -> Any:
 
 
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
-        step: StepFn | None = None) -> RunResult:
+        offline: bool = False, step: StepFn | None = None) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -178,6 +181,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         Output folder (default: ``output.folder`` of the config, per province).
     overwrite : bool
         Replace an existing non-empty output folder (otherwise :class:`OutputError`).
+    offline : bool
+        Inline Leaflet into the HTML maps so they open with no internet.
     step : callable, optional
         ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
     """
@@ -199,9 +204,12 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             L.write_layers_gpkg(layers, tmp / "layers.gpkg")
             from gis import maps
 
-            maps.overview_map(prep.layers, title=f"{prep.registry.province.short}: communes and "
-                                                 "health facilities",
-                              sources=prep.sources).save(tmp / "overview.html")
+            lay = prep.layers
+            m = maps.overview_map(lay.communes, lay.facilities, communes_legacy=lay.communes_legacy,
+                                  title=f"{prep.registry.province.short}: communes and health "
+                                        "facilities", sources=list(prep.sources.values()),
+                                  estimate_notes=lay.notes, offline=offline)
+            maps.write_map(m, tmp / "overview.html")
         write_json(summary, tmp / "summary.json")
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,

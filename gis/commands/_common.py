@@ -17,4 +17,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
         current = find_province(cfg.province.name)
         if wanted.code != current.code:
             cfg = cfg.with_province(wanted.code)
+    total = getattr(args, "population_total", None)
+    if total is not None:
+        from dataclasses import replace
+
+        from gis.errors import ConfigError
+
+        if not total > 0:
+            msg = f"--population-total: expected a number of persons above 0, found {total:g}"
+            raise ConfigError(msg)
+        cfg = replace(cfg, province=replace(cfg.province, population_total=total))
     return cfg

@@ -16,6 +16,9 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
                    help="config file (default: ./config.toml, else the built-in defaults)")
     p.add_argument("--province", default=None,
                    help='province code or name, e.g. 42, "Hà Tĩnh", "ha tinh" (overrides config)')
+    p.add_argument("--population-total", type=float, default=None, metavar="PERSONS",
+                   help="province population to split among communes when no population layer "
+                        "is given (an estimate, labelled as such)")
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:

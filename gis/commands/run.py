@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Config -> layers -> analyses -> outputs for one province.")
     add_config_options(p)
     add_output_options(p)
+    p.add_argument("--offline", action="store_true",
+                   help="inline Leaflet into the maps so they open with no internet")
     p.set_defaults(func=_run)
 
 
@@ -29,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
 
         out = cfg.path(cfg.output.folder) / find_province(cfg.province.name).key
     quiet = args.quiet > 0
-    result = run(cfg, out_dir=Path(out), overwrite=args.overwrite,
+    result = run(cfg, out_dir=Path(out), overwrite=args.overwrite, offline=args.offline,
                  step=lambda label: step(label, quiet=quiet))
     if not quiet:
         s = result.summary
