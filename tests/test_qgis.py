@@ -1,0 +1,225 @@
+"""GeoPackage + QGIS project: opened by real QGIS (Debian python3-qgis) in a subprocess.
+
+``gis`` never imports QGIS; the test runs ``/usr/bin/python3`` (where Debian's QGIS bindings
+live) with ``QT_QPA_PLATFORM=offscreen`` on a copy of the output folder in another place (so
+relative paths are proven), and checks every layer: valid, feature count equal to the
+GeoPackage's, renderer type, labels, groups. It also renders the project to
+tests/_artifacts/qgis_project.png. Under CI (env ``CI`` set) a missing QGIS is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from gis import qgis
+from gis.errors import OutputError
+from tests import _synthetic_outputs as syn
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+
+_OPEN_PROJECT = r"""
+import json, sys
+from qgis.core import (QgsApplication, QgsProject, QgsMapSettings, QgsMapRendererSequentialJob,
+                       QgsLayerTreeGroup, QgsLayerTreeLayer)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False)
+app.initQgis()
+project_path, png = sys.argv[1], sys.argv[2]
+proj = QgsProject.instance()
+ok = proj.read(project_path)
+out = {"read": ok, "title": proj.title(), "crs": proj.crs().authid(),
+       "absolute": proj.readBoolEntry("Paths", "/Absolute", True)[0], "layers": [],
+       "groups": {}}
+root = proj.layerTreeRoot()
+for g in root.children():
+    if isinstance(g, QgsLayerTreeGroup):
+        out["groups"][g.name()] = [c.name() for c in g.children()]
+for node in root.findLayers():
+    lyr = node.layer()
+    rec = {"name": node.name(), "valid": bool(lyr and lyr.isValid()),
+           "visible": node.isVisible()}
+    if lyr is not None:
+        rec.update(source=lyr.source(), features=lyr.featureCount(),
+                   renderer=lyr.renderer().type() if lyr.renderer() else None,
+                   labels=lyr.labelsEnabled(), crs=lyr.crs().authid(),
+                   layername=lyr.source().split("layername=")[-1],
+                   saved_source=proj.writePath(lyr.source()))
+        r = lyr.renderer()
+        if rec["renderer"] == "categorizedSymbol":
+            rec["attr"] = r.classAttribute()
+            rec["classes"] = [c.value() for c in r.categories()]
+        elif rec["renderer"] == "graduatedSymbol":
+            rec["attr"] = r.classAttribute()
+            rec["classes"] = [[x.lowerValue(), x.upperValue()] for x in r.ranges()]
+        if rec["labels"]:
+            rec["label_field"] = lyr.labeling().settings().fieldName
+    out["layers"].append(rec)
+settings = QgsMapSettings()
+settings.setLayers([n.layer() for n in root.findLayers() if n.isVisible()])
+settings.setDestinationCrs(proj.crs())
+settings.setBackgroundColor(QColor(255, 255, 255))
+settings.setOutputSize(QSize(1000, 700))
+settings.setExtent(proj.viewSettings().defaultViewExtent())
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+out["png"] = job.renderedImage().save(png, "png")
+print("RESULT " + json.dumps(out))
+app.exitQgis()
+"""
+
+
+def require_qgis() -> str:
+    """/usr/bin/python3 when it can import qgis; fail under CI, skip elsewhere."""
+    ok = Path(SYSTEM_PYTHON).exists() and subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).returncode == 0
+    if ok:
+        return SYSTEM_PYTHON
+    msg = (f"{SYSTEM_PYTHON} cannot import qgis: install python3-qgis "
+           "(.ci/system-packages.sh)")
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def all_layers() -> dict[str, gpd.GeoDataFrame]:
+    return {"communes": syn.communes(), "communes_legacy": syn.communes_legacy(),
+            "facilities": syn.facilities(), "cells": syn.cells(), "coverage": syn.coverage(),
+            "underserved": syn.underserved(), "plan": syn.plan(),
+            "losing_access": syn.losing_access(), "edges": syn.edges(), "hubs": syn.hubs()}
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, qgis.QgisOutput, Path]:
+    python = require_qgis()
+    folder = tmp_path_factory.mktemp("qgis") / "out"
+    written = qgis.write_qgis_project(folder, {**all_layers(), "absent": None},
+                                      name="ha_tinh", title="Hà Tĩnh <test> & co")
+    # move the whole folder elsewhere: the project must still find its data
+    moved = tmp_path_factory.mktemp("copied") / "elsewhere"
+    shutil.copytree(folder, moved)
+    shutil.rmtree(folder)
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = ARTIFACTS / "qgis_project.png"
+    run = subprocess.run([python, "-c", _OPEN_PROJECT, str(moved / "ha_tinh.qgz"), str(png)],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, f"QGIS run failed (rc={run.returncode}):\n{run.stderr[-3000:]}"
+    return json.loads(lines[-1][7:]), written, moved
+
+
+def test_project_opens_with_every_layer_valid(opened) -> None:
+    result, written, moved = opened
+    assert result["read"] is True
+    assert result["title"] == "Hà Tĩnh <test> & co"
+    assert result["crs"] == "EPSG:32648"
+    assert result["layers"], "no layer in the project"
+    for rec in result["layers"]:
+        assert rec["valid"], rec
+        assert rec["crs"] == "EPSG:32648"
+
+
+def test_feature_counts_equal_the_geopackage(opened) -> None:
+    result, written, moved = opened
+    gpkg = moved / "ha_tinh.gpkg"
+    in_gpkg = {name: pyogrio.read_info(gpkg, layer=name)["features"]
+               for name, _ in pyogrio.list_layers(gpkg)}
+    assert in_gpkg == written.layers
+    assert "absent" not in in_gpkg
+    for rec in result["layers"]:
+        assert rec["features"] == in_gpkg[rec["layername"]], rec
+    # every GeoPackage layer is in the project
+    assert {r["layername"] for r in result["layers"]} == set(in_gpkg)
+
+
+def test_paths_are_relative(opened) -> None:
+    result, _, moved = opened
+    assert result["absolute"] is False
+    for rec in result["layers"]:
+        assert rec["saved_source"].startswith("./ha_tinh.gpkg|layername="), rec
+        assert rec["source"].startswith(str(moved)), rec  # resolved against the new place
+    with zipfile.ZipFile(moved / "ha_tinh.qgz") as zf:
+        xml = zf.read("ha_tinh.qgs").decode("utf-8")
+    assert str(moved) not in xml and "/tmp" not in xml
+
+
+def test_groups_renderers_and_labels(opened) -> None:
+    result, _, _ = opened
+    assert list(result["groups"]) == ["Inputs", "Access", "Plans", "Network"]
+    assert result["groups"]["Inputs"] == ["Communes after 1 July 2025",
+                                          "Communes before 1 July 2025", "Facilities by tier"]
+    by_name = {r["name"]: r for r in result["layers"]}
+    fac = by_name["Facilities by tier"]
+    assert fac["renderer"] == "categorizedSymbol" and fac["attr"] == "tier"
+    assert fac["classes"] == ["central", "provincial", "regional", "station", "branch", ""]
+    assert fac["labels"] and fac["label_field"] == "name"
+    st = by_name["Travel time to the nearest commune health station (min)"]
+    assert st["renderer"] == "graduatedSymbol" and st["attr"] == "station_time_min"
+    assert [c[1] for c in st["classes"]][:3] == [15, 30, 60]
+    rg = by_name["Travel time to the nearest regional hospital (min)"]
+    assert rg["attr"] == "regional_time_min" and not rg["visible"]
+    assert by_name["Coverage per commune: station_30min_share"]["renderer"] == "graduatedSymbol"
+    assert by_name["Under-served areas"]["renderer"] == "singleSymbol"
+    assert by_name["Under-served areas"]["label_field"] == "rank"
+    plan = by_name["Plan: action per facility"]
+    assert plan["renderer"] == "categorizedSymbol" and plan["attr"] == "action"
+    edges = by_name["Referral and satellite links"]
+    assert edges["renderer"] == "categorizedSymbol" and edges["classes"][:2] == [
+        "referral", "satellite"]
+    assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
+    assert not by_name["Communes before 1 July 2025"]["visible"]
+
+
+def test_project_renders(opened) -> None:
+    result, _, _ = opened
+    assert result["png"] is True
+    png = ARTIFACTS / "qgis_project.png"
+    assert png.stat().st_size > 5_000
+
+
+def test_geopackage_keeps_user_text_and_lists(tmp_path: Path) -> None:
+    out = qgis.write_qgis_project(tmp_path, {"facilities": syn.facilities(),
+                                             "underserved": syn.underserved().assign(
+                                                 reasons=[["far", "no doctor"], [syn.EVIL]])})
+    fac = gpd.read_file(out.geopackage, layer="facilities")
+    assert syn.EVIL in set(fac["name"])
+    und = gpd.read_file(out.geopackage, layer="underserved")
+    assert list(und["reasons"]) == ["far; no doctor", syn.EVIL]
+    with zipfile.ZipFile(out.project) as zf:
+        assert zf.namelist() == ["gis.qgs"]
+
+
+def test_refuses_to_overwrite_and_leaves_nothing(tmp_path: Path) -> None:
+    qgis.write_qgis_project(tmp_path, {"facilities": syn.facilities()})
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with pytest.raises(OutputError, match=r"gis\.gpkg.*gis\.qgz.*--overwrite"):
+        qgis.write_qgis_project(tmp_path, {"facilities": syn.facilities()})
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    qgis.write_qgis_project(tmp_path, {"facilities": syn.facilities()}, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gis.gpkg", "gis.qgz"]
+
+
+def test_mixed_or_missing_crs_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="share one CRS.*to_crs"):
+        qgis.write_qgis_project(tmp_path, {"facilities": syn.facilities(),
+                                           "communes": syn.communes().to_crs(4326)})
+    bad = gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(0, 0)])
+    with pytest.raises(OutputError, match="no CRS.*set_crs"):
+        qgis.write_qgis_project(tmp_path, {"facilities": bad})
+    with pytest.raises(OutputError, match="no layer to write"):
+        qgis.write_qgis_project(tmp_path, {"facilities": None})
+    assert list(tmp_path.iterdir()) == []
