@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -44,11 +45,19 @@ import pyogrio
 from pyproj import CRS
 
 from gis import _io
-from gis.errors import OutputError
+from gis.errors import LayerError, OutputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GROUPS", "QgisOutput", "layer_specs", "write_geopackage", "write_qgis_project"]
+__all__ = [
+    "GROUPS",
+    "KEY_ALIASES",
+    "QgisOutput",
+    "layer_specs",
+    "write_geopackage",
+    "write_project_for_geopackage",
+    "write_qgis_project",
+]
 
 QGIS_VERSION = "3.22.16-Białowieża"
 GROUPS = ("Inputs", "Access", "Plans", "Network", "Other")
@@ -72,6 +81,16 @@ _TARGET_LABEL = {"station": "commune health station", "regional": "regional hosp
 DEFAULT_TIME_FIELDS = {"station": "station_time_min", "regional": "regional_time_min"}
 DEFAULT_THRESHOLDS_MIN = {"station": (15, 30, 60), "regional": (30, 60, 90),
                           "provincial": (60, 120)}
+
+
+#: Other names the layers go by (e.g. in the GeoPackage of ``gis run``) -> key of the table.
+KEY_ALIASES = {
+    "communes_2025": "communes", "communes_post2025": "communes",
+    "demand": "cells", "demand_cells": "cells", "access_cells": "cells",
+    "commune_coverage": "coverage", "underserved_areas": "underserved",
+    "plan_facilities": "plan", "stations_plan": "plan", "network_edges": "edges",
+    "referral_edges": "edges", "network_hubs": "hubs",
+}
 
 
 @dataclass(frozen=True)
@@ -351,22 +370,23 @@ def layer_specs(
     fields = dict(DEFAULT_TIME_FIELDS if time_fields is None else time_fields)
     limits = {**DEFAULT_THRESHOLDS_MIN, **(thresholds_min or {})}
     specs: list[LayerSpec] = []
-    for key, gdf in layers.items():
+    for name, gdf in layers.items():
+        key = KEY_ALIASES.get(name, name)
         cols = set(gdf.columns)
         if key == "facilities":
             cats = [(t, lab, marker(c, s, shape)) for t, (c, s, shape, lab) in
                     _TIER_COLORS.items()]
             r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"))
                  if "tier" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(key, "Facilities by tier", "Inputs", r,
+            specs.append(LayerSpec(name, "Facilities by tier", "Inputs", r,
                                    labeling("name") if "name" in cols else None))
         elif key == "communes":
-            specs.append(LayerSpec(key, "Communes after 1 July 2025", "Inputs",
+            specs.append(LayerSpec(name, "Communes after 1 July 2025", "Inputs",
                                    single_renderer(fill(None, "#41ab5d", outline_width=0.5)),
                                    labeling("commune_name", size_pt=7, color="#2b6b3a")
                                    if "commune_name" in cols else None))
         elif key == "communes_legacy":
-            specs.append(LayerSpec(key, "Communes before 1 July 2025", "Inputs",
+            specs.append(LayerSpec(name, "Communes before 1 July 2025", "Inputs",
                                    single_renderer(fill(None, "#807dba", outline_width=0.3,
                                                         outline_style="dash")),
                                    visible=False))
@@ -381,7 +401,7 @@ def layer_specs(
                 r = graduated_renderer(field, _bands(field, limits.get(target, (15, 30, 60)),
                                                      values))
                 label = _TARGET_LABEL.get(target, target)
-                specs.append(LayerSpec(key, f"Travel time to the nearest {label} (min)",
+                specs.append(LayerSpec(name, f"Travel time to the nearest {label} (min)",
                                        "Access", r, visible=first))
                 first = False
         elif key == "coverage":
@@ -397,9 +417,10 @@ def layer_specs(
                 ranges = [(lo * k, hi * k, f"{100 * lo:.0f}–{100 * hi:.0f} %",
                            fill(c, "#555555", outline_width=0.2, alpha=0.8))
                           for lo, hi, c in classes]
-                specs.append(LayerSpec(key, f"Coverage per commune: {col}", "Access",
+                specs.append(LayerSpec(name, f"Coverage per commune: {col}", "Access",
                                        graduated_renderer(col, ranges),
-                                       visible=n == 0 and "cells" not in layers))
+                                       visible=n == 0 and not any(
+                                           KEY_ALIASES.get(k, k) == "cells" for k in layers)))
         elif key == "underserved":
             sym = _symbol("0", "fill", [
                 ("SimpleFill", {"color": _rgba("#e31a1c", 0.25), "style": "solid",
@@ -411,7 +432,7 @@ def layer_specs(
                                 "outline_width": "0", "outline_width_unit": "MM",
                                 "joinstyle": "bevel", "offset": "0,0", "offset_unit": "MM"}),
             ])
-            specs.append(LayerSpec(key, "Under-served areas", "Access", single_renderer(sym),
+            specs.append(LayerSpec(name, "Under-served areas", "Access", single_renderer(sym),
                                    labeling("rank", size_pt=9, color="#b30000")
                                    if "rank" in cols else None))
         elif key == "plan":
@@ -419,10 +440,10 @@ def layer_specs(
                     _ACTION_COLORS.items()]
             r = (categorized_renderer("action", cats, marker("#636363", 2.0, "triangle"))
                  if "action" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(key, "Plan: action per facility", "Plans", r,
+            specs.append(LayerSpec(name, "Plan: action per facility", "Plans", r,
                                    labeling("name", size_pt=7) if "name" in cols else None))
         elif key == "losing_access":
-            specs.append(LayerSpec(key, "People losing access", "Plans",
+            specs.append(LayerSpec(name, "People losing access", "Plans",
                                    single_renderer(fill("#f768a1", "#7a0177", alpha=0.55,
                                                         outline_width=0.1))))
         elif key == "edges":
@@ -433,7 +454,7 @@ def layer_specs(
                     for i, k in enumerate(kinds)]
             r = (categorized_renderer("kind", cats, line("#636363", 0.5)) if cats
                  else single_renderer(line("#08519c", 0.6)))
-            specs.append(LayerSpec(key, "Referral and satellite links", "Network", r))
+            specs.append(LayerSpec(name, "Referral and satellite links", "Network", r))
         elif key == "hubs":
             if load_field in cols and pd.to_numeric(gdf[load_field]).notna().any():
                 v = pd.to_numeric(gdf[load_field], errors="coerce")
@@ -445,7 +466,7 @@ def layer_specs(
                 r = graduated_renderer(load_field, ranges, method="GraduatedSize")
             else:
                 r = single_renderer(marker("#9e9ac8", 5.0, outline="#54278f"))
-            specs.append(LayerSpec(key, "Hubs (size: load)", "Network", r,
+            specs.append(LayerSpec(name, "Hubs (size: load)", "Network", r,
                                    labeling("name", size_pt=8) if "name" in cols else None,
                                    opacity=0.8))
         else:
@@ -456,7 +477,7 @@ def layer_specs(
                 sym = line("#636363", 0.5)
             else:
                 sym = fill("#bdbdbd", "#636363", alpha=0.5)
-            specs.append(LayerSpec(key, key.replace("_", " ").capitalize(), "Other",
+            specs.append(LayerSpec(name, name.replace("_", " ").capitalize(), "Other",
                                    single_renderer(sym)))
     return specs
 
@@ -496,7 +517,7 @@ def _layer_id(spec: LayerSpec) -> str:
 
 def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFrame], *,
                 gpkg_name: str, crs: CRS, title: str) -> bytes:
-    """The QGIS 3.22 project (.qgs) XML for ``specs`` reading ``./<gpkg_name>``.
+    """The QGIS 3.22 project (.qgs) XML for ``specs`` reading the GeoPackage ``gpkg_name``.
 
     Parameters
     ----------
@@ -505,7 +526,8 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
     layers : mapping of str to GeoDataFrame
         The GeoPackage layers (for geometry types, CRS and extents).
     gpkg_name : str
-        File name of the GeoPackage, in the same folder as the project.
+        Path of the GeoPackage relative to the project's folder (``layers.gpkg``,
+        ``../layers.gpkg``), POSIX separators.
     crs : pyproj.CRS
         Project CRS (the working CRS).
     title : str
@@ -537,7 +559,8 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
     for spec in specs:
         gdf = layers[spec.source_layer]
         lid = _layer_id(spec)
-        source = f"./{gpkg_name}|layername={spec.source_layer}"
+        ref = gpkg_name if gpkg_name.startswith(("./", "../")) else f"./{gpkg_name}"
+        source = f"{ref}|layername={spec.source_layer}"
         node = ET.SubElement(groups[spec.group], "layer-tree-layer", {
             "id": lid, "name": spec.title, "source": source, "providerKey": "ogr",
             "checked": "Qt::Checked" if spec.visible else "Qt::Unchecked", "expanded": "1"})
@@ -684,3 +707,70 @@ def write_qgis_project(
     log.info("QGIS project %s: %d layers from %s", qgz, len(specs), gpkg.name)
     return QgisOutput(geopackage=gpkg, project=qgz, layers=counts)
 
+
+
+def write_project_for_geopackage(
+    gpkg: str | Path,
+    *,
+    project: str | Path | None = None,
+    title: str | None = None,
+    time_fields: Mapping[str, str] | None = None,
+    thresholds_min: Mapping[str, Sequence[float]] | None = None,
+    coverage_fields: Sequence[str] | None = None,
+    load_field: str = "load",
+    overwrite: bool = False,
+) -> Path:
+    """Write a styled QGIS project for an existing GeoPackage (every layer), without copying it.
+
+    Parameters
+    ----------
+    gpkg : path-like
+        An output GeoPackage (e.g. ``layers.gpkg`` of ``gis run``). Layer names are keys of the
+        module table or their aliases (:data:`KEY_ALIASES`).
+    project : path-like, optional
+        The ``.qgz`` to write (default: beside the GeoPackage, same stem). The GeoPackage is
+        referenced by a path relative to the project's folder.
+    title : str, optional
+        Project title (default: the GeoPackage's stem).
+    time_fields, thresholds_min, coverage_fields, load_field, overwrite
+        As in :func:`write_qgis_project`.
+
+    Returns
+    -------
+    pathlib.Path
+        The project written.
+
+    Raises
+    ------
+    LayerError
+        The GeoPackage is missing, unreadable or has no layer.
+    OutputError
+        The project exists without ``overwrite``; layers in different CRSs.
+    """
+    gpkg = Path(gpkg)
+    if not gpkg.is_file():
+        raise LayerError(str(gpkg), ["file not found: give the GeoPackage written by "
+                                     "`gis run` (layers.gpkg in the output folder)"])
+    qgz = Path(project) if project is not None else gpkg.with_suffix(".qgz")
+    _io.check_writable([qgz], overwrite=overwrite)
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
+        layers = {n: gpd.read_file(gpkg, layer=n) for n in names}
+    except Exception as exc:  # noqa: BLE001 - GDAL errors: report the file
+        raise LayerError(str(gpkg), [f"cannot read as a GeoPackage: {exc}"]) from exc
+    present = {k: v for k, v in layers.items() if len(v) and v.crs is not None}
+    if not present:
+        raise LayerError(str(gpkg), ["no layer with features and a CRS to put in a project"])
+    crss = {CRS.from_user_input(v.crs).to_string() for v in present.values()}
+    if len(crss) > 1:
+        msg = f"{gpkg}: layers are in different CRSs ({', '.join(sorted(crss))})"
+        raise OutputError(msg)
+    ref = Path(os.path.relpath(gpkg.resolve(), qgz.resolve().parent)).as_posix()
+    specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
+                        coverage_fields=coverage_fields, load_field=load_field)
+    crs = CRS.from_user_input(next(iter(present.values())).crs)
+    xml = project_xml(specs, present, gpkg_name=ref, crs=crs, title=title or gpkg.stem)
+    with _io.atomic_path(qgz, overwrite=overwrite) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"{qgz.stem}.qgs", xml)
+    return qgz

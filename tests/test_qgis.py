@@ -223,3 +223,66 @@ def test_mixed_or_missing_crs_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="no layer to write"):
         qgis.write_qgis_project(tmp_path, {"facilities": None})
     assert list(tmp_path.iterdir()) == []
+
+
+# --- gis export -----------------------------------------------------------------------------
+
+def _run_gpkg(folder: Path) -> Path:
+    """A GeoPackage shaped like the one `gis run` writes (layers.gpkg)."""
+    gpkg = folder / "layers.gpkg"
+    qgis.write_geopackage({"communes_2025": syn.communes(),
+                           "communes_legacy": syn.communes_legacy(),
+                           "facilities": syn.facilities()}, gpkg)
+    return gpkg
+
+
+def test_export_qgis_opens_in_qgis(tmp_path: Path) -> None:
+    from gis.cli import main
+
+    python = require_qgis()
+    gpkg = _run_gpkg(tmp_path / "run")
+    proj_dir = tmp_path / "projects"
+    proj_dir.mkdir()
+    assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 0
+    assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 2
+    run = subprocess.run([python, "-c", _OPEN_PROJECT, str(proj_dir / "p.qgz"),
+                          str(tmp_path / "p.png")], capture_output=True, text=True,
+                         timeout=120, check=False,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert lines, run.stderr[-3000:]
+    result = json.loads(lines[-1][7:])
+    assert [r["name"] for r in result["layers"]] == [
+        "Communes after 1 July 2025", "Communes before 1 July 2025", "Facilities by tier"]
+    assert all(r["valid"] for r in result["layers"])
+    assert {r["features"] for r in result["layers"]} == {6, 12}
+    assert all(r["saved_source"].startswith("../run/layers.gpkg|") for r in result["layers"])
+
+
+def test_export_geojson_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gis.cli import main
+
+    gpkg = _run_gpkg(tmp_path)
+    out = tmp_path / "x"
+    assert main(["export", "geojson", str(gpkg), "--out", str(out)]) == 0
+    fac = gpd.read_file(out / "facilities.geojson")
+    assert fac.crs.to_epsg() == 4326 and len(fac) == 12
+    assert syn.EVIL in set(fac["name"])
+    assert main(["export", "csv", str(gpkg), "--out", str(out), "--layer", "communes_2025",
+                 "--wkt"]) == 0
+    raw = (out / "communes_2025.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets read the diacritics right
+    import pandas as pd
+    table = pd.read_csv(out / "communes_2025.csv", encoding="utf-8-sig")
+    assert list(table.columns[-3:]) == ["lon", "lat", "wkt"] and len(table) == 6
+    assert table["lon"].between(105.8, 106.1).all() and table["lat"].between(18.2, 18.4).all()
+    assert "Xã A" in set(table["commune_name"])
+    # refuses to overwrite, names the file; unknown layer named with the list of layers
+    assert main(["export", "csv", str(gpkg), "--out", str(out), "--layer",
+                 "communes_2025"]) == 2
+    assert "communes_2025.csv" in capsys.readouterr().err
+    assert main(["export", "csv", str(gpkg), "--layer", "nope"]) == 2
+    assert "no layer 'nope'; layers: communes_2025, communes_legacy, facilities" in \
+        capsys.readouterr().err
+    assert main(["export", "qgis", str(tmp_path / "missing.gpkg")]) == 2
+    assert "file not found" in capsys.readouterr().err
