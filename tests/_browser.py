@@ -197,7 +197,8 @@ def _chromium_args(chromium: str, profile: Path) -> list[str]:
 
 
 def load_page(html_file: Path, *, screenshot: Path | None = None, budget_ms: int = 6000,
-              timeout_s: float = 60.0) -> PageReport:
+              timeout_s: float = 60.0, window_size: tuple[int, int] = (1280, 860)
+              ) -> PageReport:
     """Load ``html_file`` in headless Chromium with the probe; optionally save a screenshot.
 
     The screenshot run shows the page as it opens (no overlay switched on) with the popup of the
@@ -219,7 +220,8 @@ def load_page(html_file: Path, *, screenshot: Path | None = None, budget_ms: int
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 shot = subprocess.run(
-                    [*args, f"--virtual-time-budget={budget_ms}", "--window-size=1280,860",
+                    [*args, f"--virtual-time-budget={budget_ms}",
+                     f"--window-size={window_size[0]},{window_size[1]}",
                      f"--screenshot={screenshot}", f"{base}/page.html?shot=1"],
                     capture_output=True, text=True, timeout=timeout_s, check=False)
                 assert screenshot.exists(), f"no screenshot written: {shot.stderr[-2000:]}"

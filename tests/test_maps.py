@@ -98,6 +98,19 @@ def test_user_text_shows_as_text_not_code(written: dict, pages: dict, key: str) 
     assert "${alert(2)}" in report.content_text or key == "plan"
 
 
+def test_folium_popup_would_not_escape() -> None:
+    """Why the maps never hand user text to folium's Popup/Tooltip: they insert it raw (Popup
+    inside a JavaScript template literal), so a name could run code. Guard: if folium starts
+    escaping, this test tells us we could use them again."""
+    import folium
+
+    m = folium.Map(tiles=None)
+    folium.Marker([18.3, 105.9], popup=folium.Popup(syn.EVIL), tooltip=syn.EVIL2).add_to(m)
+    text = m.get_root().render()
+    assert syn.EVIL in text  # raw markup in the page
+    assert "${alert(2)}" in text
+
+
 def test_title_escaped_and_page_title(written: dict) -> None:
     path, _ = written["overview"]
     text = path.read_text(encoding="utf-8")

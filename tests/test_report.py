@@ -106,7 +106,8 @@ def test_report_escapes_user_text(tmp_path: Path) -> None:
     assert syn.EVIL not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script" not in page.lower()  # the report has no script at all
-    shown = load_page(paths["html"], screenshot=ARTIFACTS / "report.png")
+    shown = load_page(paths["html"], screenshot=ARTIFACTS / "report.png",
+                      window_size=(1280, 3400))
     assert shown.errors == [] and shown.alerts == []
     assert syn.EVIL in shown.dom.replace("&lt;", "<").replace("&gt;", ">")
     assert shown.resources == [] or all(u.startswith("http://127.0.0.1:")
