@@ -1123,7 +1123,7 @@ def plan_map(
                 props = {"c": {"radius": 6, "color": "#7a0177", "fillColor": "#f768a1",
                                "fillOpacity": 0.8, "weight": 1.5}, "p": _table(rows), "t": tip}
             else:
-                props = {"s": {"color": "#7a0177", "weight": 0.4, "fillColor": "#f768a1",
+                props = {"s": {"stroke": False, "fillColor": "#f768a1",
                                "fillOpacity": 0.55}, "p": _table(rows), "t": tip}
             feats.append(_feature(geom, props))
         layer = b.add(feats, "People losing access")
