@@ -171,7 +171,9 @@ def _lonlat_points(geom: gpd.GeoSeries) -> np.ndarray:
 
 
 def _codes(gdf: pd.DataFrame, fieldname: str) -> pd.Series:
-    return gdf[fieldname].map(normalise_code) if fieldname in gdf else pd.Series("", index=gdf.index)
+    if fieldname not in gdf:
+        return pd.Series("", index=gdf.index)
+    return gdf[fieldname].map(normalise_code)
 
 
 def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set[str],
@@ -236,8 +238,9 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
     problems += V.duplicate_ids(gdf, "commune_code")
     unknown = ~gdf["commune_code"].isin(known) & (gdf["commune_code"] != "")
     if unknown.any():
-        problems.append(f"field 'commune_code', {V.rows_text(gdf, unknown, id_field='commune_code')}"
-                        f": codes unknown to the registry as {what} communes of "
+        rows = V.rows_text(gdf, unknown, id_field="commune_code")
+        problems.append(f"field 'commune_code', {rows}: codes unknown to the registry as "
+                        f"{what} communes of "
                         f"{reg.province.short}; use the 5-digit national codes "
                         f"(`gis registry {reg.province.code}` lists them)")
     missing = sorted(known - set(gdf["commune_code"]))
@@ -674,8 +677,9 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
                            predicate="within", how="left", rsuffix="poly")
         for idx, row in joined.iterrows():
             allowed = lg.loc[idx, "new_commune_codes"].split(";")
-            if isinstance(row.get("commune_code_poly"), str) and row["commune_code_poly"] in allowed:
-                stations.loc[idx, "commune_code"] = row["commune_code_poly"]
+            inside = row.get("commune_code_poly")
+            if isinstance(inside, str) and inside in allowed:
+                stations.loc[idx, "commune_code"] = inside
     parts = [stations]
     if extra is not None and len(extra):
         ex = extra.to_crs(crs).copy()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 from gis import layers as L
 from gis import plans as P
@@ -86,7 +84,8 @@ def test_plan_validation_lists_every_problem_with_rows(tmp_path, lay, reg, offic
     assert str(path) in text
     assert "field 'action', row 7 (facility_id" in text and "unknown action" in text
     assert "row 211 (facility_id TYT-99999): not a station" in text
-    assert "fields 'lon', 'lat', row 212 (facility_id NEW-1): a new site needs its coordinates" in text
+    assert ("fields 'lon', 'lat', row 212 (facility_id NEW-1): a new site needs its "
+            "coordinates") in text
     assert f"two main stations in commune {code_a}" in text
     assert f"post-2025 communes have no main station: {code_b}" in text
     assert "a branch points to a commune without a main station" in text

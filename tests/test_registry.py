@@ -18,7 +18,8 @@ def test_find_ha_tinh_by_code_name_or_key(query):
 
 
 def test_unknown_province_lists_close_matches():
-    with pytest.raises(RegistryError, match=r"unknown province 'Ha Tnh': did you mean Hà Tĩnh \(42\)"):
+    with pytest.raises(RegistryError,
+                       match=r"unknown province 'Ha Tnh': did you mean Hà Tĩnh \(42\)"):
         find_province("Ha Tnh")
 
 
