@@ -170,6 +170,48 @@ def _json_default(value: Any) -> Any:
     raise TypeError(msg)
 
 
+def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFrame],
+                  summary: dict[str, Any], *, offline: bool = False) -> dict[str, Path]:
+    """Write the HTML maps, the GeoPackage with its QGIS project, the report and summary.json.
+
+    ``layers`` maps GeoPackage layer names to layers; the known names (communes_2025,
+    communes_legacy, facilities, demand_cells, coverage_communes, underserved, plan_stations,
+    losing_access, referral_edges, hubs, ...) get their maps and QGIS styles.
+    """
+    from gis import maps, qgis, report
+
+    province = prep.registry.province
+    cfg = prep.config
+    name = province.key
+    sources = list(prep.sources.values())
+    notes = list(prep.layers.notes)
+    thresholds = {k: list(v) for k, v in cfg.access.thresholds_min.items()}
+    time_fields = {t: f"{t}_time_min" for t in ("station", "regional", "provincial")}
+    written = maps.write_maps(
+        folder, province=province.short,
+        communes=layers.get("communes_2025"), communes_legacy=layers.get("communes_legacy"),
+        facilities=layers.get("facilities"), cells=layers.get("demand_cells"),
+        coverage=layers.get("coverage_communes"), underserved=layers.get("underserved"),
+        plan=layers.get("plan_stations"), losing_access=layers.get("losing_access"),
+        edges=layers.get("referral_edges"), hubs=layers.get("hubs"),
+        time_fields={k: v for k, v in time_fields.items()
+                     if "demand_cells" in layers and v in layers["demand_cells"]} or None,
+        thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
+    out = qgis.write_qgis_project(folder, layers, name=name,
+                                  title=f"{province.name}: health facility network",
+                                  time_fields=time_fields, thresholds_min=thresholds)
+    summary.setdefault("outputs", {})
+    summary["outputs"].update({
+        "maps": {k: p.name for k, p in written.items()},
+        "geopackage": out.geopackage.name, "qgis_project": out.project.name,
+        "report": "report.html",
+    })
+    rep = report.write_report(folder, summary, maps=written,
+                              title=f"{province.name}: health facility network planning")
+    write_json(summary, folder / "summary.json")
+    return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
+
+
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None) -> RunResult:
     """Run the main job for the configured province and write every output.
@@ -198,19 +240,9 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         prep = prepare(cfg)
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
-    files: list[Path] = []
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
-        with step("writing layers and maps"):
-            L.write_layers_gpkg(layers, tmp / "layers.gpkg")
-            from gis import maps
-
-            lay = prep.layers
-            m = maps.overview_map(lay.communes, lay.facilities, communes_legacy=lay.communes_legacy,
-                                  title=f"{prep.registry.province.short}: communes and health "
-                                        "facilities", sources=list(prep.sources.values()),
-                                  estimate_notes=lay.notes, offline=offline)
-            maps.write_map(m, tmp / "overview.html")
-        write_json(summary, tmp / "summary.json")
+        with step("writing maps, GeoPackage, QGIS project and report"):
+            write_outputs(tmp, prep, layers, summary, offline=offline)
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
                      layers=layers)

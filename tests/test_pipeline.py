@@ -31,7 +31,9 @@ def test_default_run_summary(default_run):
     assert s["population"]["is_estimate"] is True
     assert s["population"]["source"].startswith("estimate")
     assert (default_run / "overview.html").stat().st_size < 5_000_000
-    assert (default_run / "layers.gpkg").exists()
+    assert (default_run / "hatinh.gpkg").exists() and (default_run / "hatinh.qgz").exists()
+    assert (default_run / "report.html").exists()
+    assert s["outputs"]["qgis_project"] == "hatinh.qgz"
 
 
 def test_refuses_to_overwrite_and_keeps_outputs_on_bad_input(default_run, tmp_path, capsys):
