@@ -1,0 +1,109 @@
+"""Population surface: areal weighting preserves every commune's total exactly."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from gis.demand import population_surface
+from gis.errors import GisError
+
+
+def _communes():
+    """Three communes in EPSG:32648 (metres):
+
+    A: a 1000 x 1000 m square at the origin, 400 people -> 4 cells of 500 m, 100 each.
+    B: the 1000 x 500 m rectangle east of A, 0 people (uninhabited).
+    C: a 100 x 100 m square (smaller than a cell) at (1200, 1200), 30 people.
+    """
+    geoms = [shapely.box(0, 0, 1000, 1000), shapely.box(1000, 0, 2000, 500),
+             shapely.box(1200, 1200, 1300, 1300)]
+    return gpd.GeoDataFrame({"commune_code": ["A", "B", "C"], "population": [400.0, 0.0, 30.0]},
+                            geometry=geoms, crs=32648)
+
+
+def test_areal_weighting_by_hand():
+    d = population_surface(_communes(), cell_size_m=500)
+    a = d[d["commune_code"] == "A"]
+    assert len(a) == 4 and np.allclose(a["population"], 100)
+    assert np.allclose(a["area_m2"], 250_000)
+    assert d.loc[d["commune_code"] == "B", "population"].sum() == 0
+    c = d[d["commune_code"] == "C"]
+    assert len(c) == 1 and c["population"].iloc[0] == pytest.approx(30)
+    assert c["area_m2"].iloc[0] == pytest.approx(10_000)
+    # points lie inside their piece; ids are unique
+    assert shapely.contains_properly(d.geometry.to_numpy(),
+                                     shapely.points(d["x"], d["y"])).all()
+    assert d["unit_id"].is_unique
+
+
+def test_cell_split_between_communes_is_two_units():
+    # a 300 m offset grid: cells straddle A's edge; each commune keeps its own pieces
+    com = _communes()
+    d = population_surface(com, cell_size_m=300)
+    sums = d.groupby("commune_code")["population"].sum()
+    assert sums.to_dict() == pytest.approx({"A": 400.0, "B": 0.0, "C": 30.0})
+    shared = d.groupby("cell_id")["commune_code"].nunique()
+    assert (shared > 1).any()
+
+
+def test_legacy_pieces_carry_both_codes():
+    com = _communes()
+    legacy = gpd.GeoDataFrame(
+        {"commune_code": ["a1", "a2", "b1", "c1"], "new_commune_code": ["A", "A", "B", "C"]},
+        geometry=[shapely.box(0, 0, 500, 1000), shapely.box(500, 0, 1000, 1000),
+                  shapely.box(1000, 0, 2000, 500), shapely.box(1200, 1200, 1300, 1300)],
+        crs=32648)
+    d = population_surface(com, cell_size_m=500, legacy=legacy)
+    by = d.groupby("legacy_commune_code")["population"].sum()
+    assert by.to_dict() == pytest.approx({"a1": 200.0, "a2": 200.0, "b1": 0.0, "c1": 30.0})
+    assert d.groupby("legacy_commune_code")["commune_code"].first().to_dict() == {
+        "a1": "A", "a2": "A", "b1": "B", "c1": "C"}
+
+
+def test_raster_weights_keep_commune_totals(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    # 100 m pixels over A: all raster people in A's south-west cell
+    data = np.zeros((10, 10), dtype="float32")
+    data[5:, :5] = 7.0    # rows 5-9 are y 0..500, cols 0-4 are x 0..500
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:32648",
+                       transform=from_origin(0, 1000, 100, 100)) as dst:
+        dst.write(data, 1)
+    d = population_surface(_communes(), cell_size_m=500, raster=path)
+    a = d[d["commune_code"] == "A"].set_index("cell_id")["population"]
+    assert a["0_0"] == pytest.approx(400) and a.drop("0_0").sum() == pytest.approx(0)
+    # C has no raster people: areal weighting there, total kept
+    assert d.loc[d["commune_code"] == "C", "population"].sum() == pytest.approx(30)
+
+
+def test_unknown_population_and_bad_crs_are_errors():
+    com = _communes()
+    com.loc[1, "population"] = np.nan
+    with pytest.raises(GisError, match=r"population unknown for 1 communes \(B\)"):
+        population_surface(com)
+    with pytest.raises(GisError, match=r"projected CRS"):
+        population_surface(_communes().to_crs(4326))
+    with pytest.raises(GisError, match=r"cell_size_m"):
+        population_surface(_communes(), cell_size_m=0)
+
+
+def test_real_ha_tinh_totals_per_commune(communes_2025_path):
+    from gis import layers as L
+    from gis.registry import load_registry
+
+    reg = load_registry("42")
+    crs = L.working_crs(reg)
+    com = L.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
+    lay = L.build_layers(reg, crs=crs, communes=com)
+    d = population_surface(lay.communes, cell_size_m=500, legacy=lay.communes_legacy)
+    sums = d.groupby("commune_code")["population"].sum()
+    expected = lay.communes.set_index("commune_code")["population"]
+    assert np.allclose(sums.reindex(expected.index), expected, rtol=0, atol=1e-6)
+    assert d["population"].sum() == pytest.approx(1_623_061)
+    assert d["legacy_commune_code"].nunique() == 209
