@@ -1,0 +1,556 @@
+"""Access metrics on the sparse cost table: nearest facility per tier, coverage, (E)2SFCA,
+indicators against targets, and under-served areas.
+
+All functions are pure: arrays and GeoDataFrames in, new objects out. Times are minutes,
+distances metres, populations persons; thresholds are inclusive (a person exactly at the
+threshold is covered).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.costs import CostTable, road_costs, straight_line_costs
+from gis.demand import population_surface
+from gis.errors import GisError
+
+log = logging.getLogger(__name__)
+
+ACCESS_TIERS = ("station", "regional", "provincial", "central")
+DECAYS = ("step", "gaussian", "none")
+# Luo & Qi (2009) step weights of the enhanced 2SFCA over three equal sub-zones.
+STEP_WEIGHTS = (1.0, 0.68, 0.22)
+
+
+# --- nearest facility -----------------------------------------------------------------------
+
+def nearest(costs: CostTable, dest_mask: np.ndarray) -> pd.DataFrame:
+    """Nearest destination among ``dest_mask`` for every origin.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by origin position: ``dest`` (position, -1 if none within the cut-off),
+        ``time_min`` and ``dist_m`` (NaN if none).
+    """
+    n = costs.n_origins
+    sel = np.asarray(dest_mask, bool)[costs.dest]
+    o, d, t, m = costs.origin[sel], costs.dest[sel], costs.time_min[sel], costs.dist_m[sel]
+    best_t = np.full(n, np.inf)
+    _segment_min(o, t, best_t)
+    is_best = t <= best_t[o]
+    # First stored pair reaching the minimum (ties: lowest destination position).
+    first = np.zeros(n, bool)
+    dest = np.full(n, -1, np.int64)
+    dist = np.full(n, np.nan)
+    idx = np.flatnonzero(is_best)
+    oo = o[idx]
+    keep = np.r_[True, oo[1:] != oo[:-1]] if len(oo) else np.zeros(0, bool)
+    dest[oo[keep]] = d[idx[keep]]
+    dist[oo[keep]] = m[idx[keep]]
+    first[oo[keep]] = True
+    time = np.where(first, best_t, np.nan)
+    return pd.DataFrame({"dest": dest, "time_min": time, "dist_m": dist})
+
+
+def _segment_min(o: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+    """Minimum of ``t`` per origin for ``o`` sorted ascending (the cost table's order)."""
+    if len(o) == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+    out[o[starts]] = np.minimum.reduceat(t, starts)
+
+
+def nearest_by_tier(costs: CostTable, tiers: np.ndarray, *,
+                    tier_names: Sequence[str] = ACCESS_TIERS) -> pd.DataFrame:
+    """Nearest facility of each tier per origin: ``<tier>_id``, ``<tier>_time_min``,
+    ``<tier>_dist_m`` (id "" and NaN when none is within the cut-off)."""
+    cols: dict[str, Any] = {}
+    tiers = np.asarray(tiers)
+    for tier in tier_names:
+        mask = tiers == tier
+        if not mask.any():
+            continue
+        near = nearest(costs, mask)
+        ids = np.where(near["dest"] >= 0, costs.dest_ids[np.maximum(near["dest"], 0)], "")
+        cols[f"{tier}_id"] = ids
+        cols[f"{tier}_time_min"] = near["time_min"].to_numpy()
+        cols[f"{tier}_dist_m"] = near["dist_m"].to_numpy()
+    return pd.DataFrame(cols)
+
+
+# --- coverage -------------------------------------------------------------------------------
+
+def coverage_table(population: np.ndarray, times: pd.DataFrame,
+                   thresholds_min: Mapping[str, Sequence[float]],
+                   groups: np.ndarray | None = None) -> pd.DataFrame:
+    """Population within each threshold per tier (inclusive), per group or in total.
+
+    Columns ``population``, ``<tier>_<T>min`` (persons covered) and ``<tier>_<T>min_share``.
+    """
+    population = np.asarray(population, float)
+    key = np.asarray(groups) if groups is not None else np.zeros(len(population), int)
+    df = pd.DataFrame({"g": key, "population": population})
+    for tier, ths in thresholds_min.items():
+        col = f"{tier}_time_min"
+        if col not in times:
+            continue
+        t = times[col].to_numpy()
+        for thr in ths:
+            df[f"{tier}_{thr:g}min"] = np.where(t <= thr, population, 0.0)
+    out = df.groupby("g").sum()
+    for c in [c for c in out.columns if c != "population"]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{c}_share"] = out[c] / out["population"]
+    out.index.name = "group"
+    return out
+
+
+# --- floating catchment ---------------------------------------------------------------------
+
+def decay_weights(time_min: np.ndarray, *, catchment_min: float, decay: str) -> np.ndarray:
+    """Distance-decay weight of each pair within the catchment (0 beyond).
+
+    ``none``: 1 (plain 2SFCA). ``step``: 1, 0.68, 0.22 over the three thirds of the catchment
+    (Luo & Qi 2009). ``gaussian``: exp(-t^2 / (2 sigma^2)) with sigma = catchment / 2, the form
+    of PySAL access's ``weights.gaussian``.
+    """
+    t = np.asarray(time_min, float)
+    inside = t <= catchment_min
+    if decay == "none":
+        w = np.ones_like(t)
+    elif decay == "step":
+        edges = np.array([1, 2, 3]) * catchment_min / 3.0
+        w = np.select([t <= edges[0], t <= edges[1], t <= edges[2]], list(STEP_WEIGHTS), 0.0)
+    elif decay == "gaussian":
+        sigma = catchment_min / 2.0
+        w = np.exp(-t * t / (2 * sigma**2))
+    else:
+        msg = f"decay: expected one of {', '.join(DECAYS)}, found {decay!r}"
+        raise GisError(msg)
+    return np.where(inside, w, 0.0)
+
+
+def fca(costs: CostTable, demand: np.ndarray, supply: np.ndarray, *, catchment_min: float,
+        decay: str = "none", per: float = 10_000.0) -> np.ndarray:
+    """Two-step floating catchment area accessibility, per origin.
+
+    Step 1: R_j = S_j / sum_i P_i W(t_ij); step 2: A_i = sum_j R_j W(t_ij), over pairs with
+    t_ij <= catchment (W = 1 for 2SFCA, a decay for E2SFCA). Returned as supply per ``per``
+    people (e.g. beds per 10,000).
+
+    Parameters
+    ----------
+    demand : ndarray, shape (n_origins,)
+        Persons per origin.
+    supply : ndarray, shape (n_dests,)
+        Supply per destination (doctors, beds); NaN is not allowed here (see
+        :func:`fca_known`).
+    """
+    w = decay_weights(costs.time_min, catchment_min=catchment_min, decay=decay)
+    demand = np.asarray(demand, float)
+    supply = np.asarray(supply, float)
+    if np.isnan(supply).any():
+        msg = "fca: supply has unknown (NaN) values; use fca_known to drop them explicitly"
+        raise GisError(msg)
+    weighted_demand = np.bincount(costs.dest, weights=demand[costs.origin] * w,
+                                  minlength=costs.n_dests)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(weighted_demand > 0, supply / weighted_demand, 0.0)
+    return np.bincount(costs.origin, weights=ratio[costs.dest] * w,
+                       minlength=costs.n_origins) * per
+
+
+@dataclass(frozen=True)
+class SupplyKnowledge:
+    """How much of a supply figure is known."""
+
+    known: int
+    total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.known == self.total and self.total > 0
+
+    def text(self, what: str) -> str:
+        if self.total == 0:
+            return f"no facilities for {what}"
+        if self.known == 0:
+            return f"{what} unknown for all {self.total} facilities"
+        if self.complete:
+            return f"{what} known for all {self.total} facilities"
+        return f"{what} known for {self.known} of {self.total} facilities: a lower bound"
+
+
+def fca_known(costs: CostTable, demand: np.ndarray, supply: np.ndarray, **kw: Any
+              ) -> tuple[np.ndarray | None, SupplyKnowledge]:
+    """:func:`fca` over the facilities whose supply is known; None when none is known."""
+    supply = np.asarray(supply, float)
+    known = ~np.isnan(supply)
+    info = SupplyKnowledge(known=int(known.sum()), total=len(supply))
+    if not known.any():
+        return None, info
+    return fca(costs, demand, np.where(known, supply, 0.0), **kw), info
+
+
+# --- indicators -----------------------------------------------------------------------------
+
+def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
+               doctors_per_10k: float, beds_per_10k: float,
+               doctors_per_station: float) -> list[dict[str, Any]]:
+    """Province indicators against targets; unknown inputs give ``value: None``, never 0.
+
+    Returns
+    -------
+    list of dict
+        ``name``, ``value``, ``target``, ``unit``, ``higher_is_better``, ``is_estimate``,
+        ``lower_bound`` (value computed from partial data), ``gap`` (and ``gap_unit``),
+        ``gap_people`` (people beyond what the supply covers at the target ratio), ``note``.
+    """
+    act = facilities[facilities["status"] == "active"]
+    hospitals = act[act["tier"].isin(["central", "provincial", "regional"])]
+    stations = act[act["tier"] == "station"]
+    out = []
+
+    def per_10k(values: pd.Series, target: float, what: str, unit: str) -> dict[str, Any]:
+        k = SupplyKnowledge(known=int(values.notna().sum()), total=len(values))
+        item: dict[str, Any] = {"name": f"{what} per 10,000 people", "target": target,
+                                "unit": unit, "higher_is_better": True, "is_estimate": False,
+                                "note": k.text(what)}
+        if k.known == 0 or population_total <= 0:
+            item.update(value=None, lower_bound=False, gap=None, gap_people=None)
+            return item
+        total = float(values.sum())
+        value = total / population_total * 10_000
+        needed = target * population_total / 10_000
+        item.update(value=value, lower_bound=not k.complete,
+                    gap=None if not k.complete else max(needed - total, 0.0),
+                    gap_unit=what, gap_people=None if not k.complete else
+                    max(population_total - total * 10_000 / target, 0.0),
+                    needed=needed)
+        if not k.complete:
+            item["gap_upper_bound"] = max(needed - total, 0.0)
+        return item
+
+    out.append(per_10k(act["doctors"], doctors_per_10k, "doctors", "doctors / 10,000"))
+    out.append(per_10k(hospitals["beds"], beds_per_10k, "beds", "beds / 10,000"))
+    k = SupplyKnowledge(known=int(stations["doctors"].notna().sum()), total=len(stations))
+    st: dict[str, Any] = {"name": "doctors per commune station", "target": doctors_per_station,
+                          "unit": "doctors / station", "higher_is_better": True,
+                          "is_estimate": False, "note": k.text("station doctors"),
+                          "needed": doctors_per_station * len(stations)}
+    if k.complete:
+        have = float(stations["doctors"].sum())
+        st.update(value=have / len(stations), lower_bound=False,
+                  gap=float(np.maximum(doctors_per_station - stations["doctors"], 0).sum()),
+                  gap_unit="doctors")
+    else:
+        st.update(value=None, lower_bound=False, gap=None)
+    out.append(st)
+    return out
+
+
+# --- under-served areas ---------------------------------------------------------------------
+
+def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
+                      rules_min: Mapping[str, float],
+                      facility_names: Mapping[str, str] | None = None,
+                      extra_reasons: Mapping[str, np.ndarray] | None = None
+                      ) -> gpd.GeoDataFrame:
+    """Contiguous areas of demand units failing a rule, ranked by population.
+
+    Parameters
+    ----------
+    demand : GeoDataFrame
+        Demand units (``population``, geometry) aligned with ``times``.
+    times : DataFrame
+        From :func:`nearest_by_tier`.
+    rules_min : mapping
+        Tier -> minutes: a unit fails when its nearest facility of the tier is farther (or none
+        is within the cut-off), e.g. ``{"station": 30, "regional": 60}``.
+    extra_reasons : mapping, optional
+        Reason text -> boolean array of failing units (e.g. below a supply target).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``rank``, ``population``, ``units``, ``area_km2``, ``reasons``, ``commune_codes``,
+        ``nearest_id``, ``nearest_name``, ``nearest_time_min`` (for the first reason's tier:
+        the facility nearest the most people of the area), geometry (Polygon).
+    """
+    names = dict(facility_names or {})
+    fails: dict[str, np.ndarray] = {}
+    tier_of: dict[str, str] = {}
+    for tier, limit in rules_min.items():
+        col = f"{tier}_time_min"
+        if col not in times:
+            continue
+        t = times[col].to_numpy()
+        reason = f"more than {limit:g} min from a {tier}" + (
+            " hospital" if tier in ("regional", "provincial", "central") else "")
+        fails[reason] = ~(t <= limit)
+        tier_of[reason] = tier
+    for reason, mask in (extra_reasons or {}).items():
+        fails[reason] = np.asarray(mask, bool)
+    cols = ["rank", "population", "units", "area_km2", "reasons", "commune_codes", "nearest_id",
+            "nearest_name", "nearest_time_min"]
+    if not fails:
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=demand.crs)
+    reasons = list(fails)
+    matrix = np.column_stack([fails[r] for r in reasons])
+    any_fail = matrix.any(axis=1)
+    if not any_fail.any():
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=demand.crs)
+    idx = np.flatnonzero(any_fail)
+    geoms = demand.geometry.to_numpy()[idx]
+    # Contiguous parts: union of the failing units, split into parts; units join the part
+    # their representative point lies in.
+    merged = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, 0.01)))
+    tree = shapely.STRtree(merged)
+    pts = shapely.points(demand["x"].to_numpy()[idx], demand["y"].to_numpy()[idx])
+    pi, part = tree.query(pts, predicate="within")
+    part_of = np.full(len(idx), -1)
+    part_of[pi] = part
+    if (part_of < 0).any():  # points on a part's edge: nearest part
+        miss = np.flatnonzero(part_of < 0)
+        part_of[miss] = tree.nearest(pts[miss])
+    pop = demand["population"].to_numpy()[idx]
+    rows = []
+    for p in range(len(merged)):
+        members = idx[part_of == p]
+        if len(members) == 0:
+            continue
+        mpop = demand["population"].to_numpy()[members]
+        sub = matrix[members]
+        share = (sub * mpop[:, None]).sum(axis=0)
+        present = [reasons[k] for k in range(len(reasons)) if sub[:, k].any()]
+        first = next((r for r in present if r in tier_of), None)
+        near_id, near_name, near_t = "", "", np.nan
+        if first is not None:
+            tier = tier_of[first]
+            ids = times[f"{tier}_id"].to_numpy()[members]
+            tt = times[f"{tier}_time_min"].to_numpy()[members]
+            has = ids != ""
+            if has.any():
+                by = pd.Series(mpop[has]).groupby(ids[has]).sum()
+                near_id = str(by.idxmax())
+                near_name = names.get(near_id, "")
+                pick = ids == near_id
+                near_t = float(np.average(tt[pick], weights=np.maximum(mpop[pick], 1e-9)))
+        rows.append({
+            "population": float(mpop.sum()), "units": int(len(members)),
+            "area_km2": float(shapely.area(merged[p]) / 1e6),
+            "reasons": "; ".join(f"{r} ({share[reasons.index(r)]:,.0f} people)"
+                                 for r in present),
+            "commune_codes": ";".join(sorted(set(demand["commune_code"].to_numpy()[members]))),
+            "nearest_id": near_id, "nearest_name": near_name, "nearest_time_min": near_t,
+            "geometry": merged[p],
+        })
+    del pop
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=demand.crs)
+    out = out.sort_values("population", ascending=False, ignore_index=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+# --- the front function ---------------------------------------------------------------------
+
+@dataclass
+class AccessResult:
+    """Everything :func:`run_access` computed.
+
+    Attributes
+    ----------
+    demand : GeoDataFrame
+        Demand units with the nearest facility per tier and the (E)2SFCA values.
+    costs : CostTable
+        Demand units -> active facilities (``dest_ids`` = facility_id).
+    layers : dict
+        For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
+        ``underserved``.
+    summary : dict
+        JSON-serialisable ``access`` section of summary.json.
+    """
+
+    demand: gpd.GeoDataFrame
+    costs: CostTable
+    layers: dict[str, gpd.GeoDataFrame]
+    summary: dict[str, Any]
+    road_report: Any = field(default=None)
+
+
+def _share_dict(table: pd.DataFrame, thresholds_min: Mapping[str, Sequence[float]]
+                ) -> dict[str, dict[str, dict[str, float]]]:
+    row = table.iloc[0]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for tier, ths in thresholds_min.items():
+        if f"{tier}_{ths[0]:g}min" not in table:
+            continue
+        out[tier] = {f"{thr:g}": {"population": float(row[f"{tier}_{thr:g}min"]),
+                                  "share": float(row[f"{tier}_{thr:g}min_share"]),
+                                  "beyond": float(row["population"] - row[f"{tier}_{thr:g}min"])}
+                     for thr in ths}
+    return out
+
+
+def run_access(
+    communes: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    legacy: gpd.GeoDataFrame | None = None,
+    cell_size_m: float = 500.0,
+    speed_kmh: float = 30.0,
+    detour_factor: float = 1.4,
+    cutoff_min: float = 180.0,
+    thresholds_min: Mapping[str, Sequence[float]] | None = None,
+    underserved_min: Mapping[str, float] | None = None,
+    catchment_min: float = 60.0,
+    decay: str = "gaussian",
+    doctors_per_10k: float = 14.6,
+    beds_per_10k: float = 45.0,
+    doctors_per_station: float = 4.0,
+    roads: gpd.GeoDataFrame | None = None,
+    road_speeds_kmh: Mapping[str, float] | None = None,
+    walking_speed_kmh: float = 4.5,
+    raster: Any = None,
+) -> AccessResult:
+    """Population surface, travel costs and every access metric for a province.
+
+    Parameters
+    ----------
+    communes, facilities, legacy : GeoDataFrame
+        Layers of :mod:`gis.layers` in the working CRS (metres).
+    cell_size_m : float
+        Demand grid cell side, metres.
+    speed_kmh, detour_factor : float
+        Straight-line model (used when ``roads`` is None).
+    cutoff_min : float
+        Pairs beyond this time are not stored; beyond it a facility counts as out of reach.
+    thresholds_min : mapping
+        Tier -> inclusive thresholds in minutes for coverage.
+    underserved_min : mapping
+        Tier -> minutes for the under-served rule (default: station 30, regional 60).
+    catchment_min, decay : float, str
+        E2SFCA catchment and decay (``step`` or ``gaussian``); plain 2SFCA is computed too.
+    doctors_per_10k, beds_per_10k, doctors_per_station : float
+        Targets.
+    roads : GeoDataFrame, optional
+        Road lines (see :func:`gis.layers.read_roads`): the road model is used.
+    """
+    thresholds_min = dict(thresholds_min or {"station": (15, 30, 60), "regional": (30, 60, 90),
+                                             "provincial": (60, 120)})
+    underserved_min = dict(underserved_min or {"station": 30.0, "regional": 60.0})
+    demand = population_surface(communes, cell_size_m=cell_size_m, legacy=legacy, raster=raster)
+    fac = facilities[facilities["status"] == "active"].reset_index(drop=True)
+    xy = np.column_stack([demand["x"].to_numpy(), demand["y"].to_numpy()])
+    fxy = fac.geometry.get_coordinates().to_numpy()
+    road_report = None
+    if roads is not None:
+        costs, road_report = road_costs(
+            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
+            walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
+            origin_ids=demand["unit_id"].to_numpy(), dest_ids=fac["facility_id"].to_numpy())
+        model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
+                 "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
+                 **road_report.as_dict()}
+    else:
+        costs = straight_line_costs(xy, fxy, speed_kmh=speed_kmh, detour_factor=detour_factor,
+                                    cutoff_min=cutoff_min, origin_ids=demand["unit_id"].to_numpy(),
+                                    dest_ids=fac["facility_id"].to_numpy(), mode="straight_line")
+        model = {"model": "straight line x detour factor / speed", "speed_kmh": speed_kmh,
+                 "detour_factor": detour_factor, "cutoff_min": cutoff_min,
+                 "is_estimate": True}
+    tiers = fac["tier"].to_numpy()
+    times = nearest_by_tier(costs, tiers)
+    pop = demand["population"].to_numpy()
+    out = demand.copy()
+    for c in times.columns:
+        out[c] = times[c].to_numpy()
+    # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
+    fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
+    for what, supply_tiers in (("doctors", None), ("beds", ("central", "provincial",
+                                                           "regional"))):
+        supply = fac[what].to_numpy(float)
+        relevant = (np.isin(tiers, supply_tiers) if supply_tiers is not None
+                    else np.ones(len(fac), bool))
+        known = relevant & ~np.isnan(supply)
+        sub_known = SupplyKnowledge(known=int(known.sum()), total=int(relevant.sum()))
+        for label, dec in (("2sfca", "none"), ("e2sfca", decay)):
+            out[f"{label}_{what}_per_10k"] = (
+                fca(costs, pop, np.where(known, supply, 0.0), catchment_min=catchment_min,
+                    decay=dec) if sub_known.known else np.nan)
+        fca_summary[what] = {"knowledge": sub_known.text(what),
+                             "lower_bound": not sub_known.complete and sub_known.known > 0,
+                             "known": sub_known.known, "total": sub_known.total}
+    # Coverage tables
+    prov = coverage_table(pop, times, thresholds_min)
+    per_new = coverage_table(pop, times, thresholds_min, demand["commune_code"].to_numpy())
+    com = communes[["commune_code", "commune_name", "geometry"]].merge(
+        per_new, left_on="commune_code", right_index=True, how="left")
+    for what in ("doctors", "beds"):
+        col = f"e2sfca_{what}_per_10k"
+        w = out.groupby("commune_code").apply(
+            lambda g, c=col: np.average(g[c], weights=g["population"])
+            if g["population"].sum() > 0 and g[c].notna().all() else np.nan,
+            include_groups=False)
+        com[col] = com["commune_code"].map(w)
+    for tier in ("station", "regional", "provincial"):
+        col = f"{tier}_time_min"
+        if col in out:
+            reach = out[col].notna()
+            pt = (out[col].fillna(0) * out["population"]).groupby(out["commune_code"]).sum()
+            pr = out["population"].where(reach, 0).groupby(out["commune_code"]).sum()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                com[f"{tier}_mean_time_min"] = com["commune_code"].map(pt / pr)
+    com = gpd.GeoDataFrame(com, geometry="geometry", crs=communes.crs)
+    layers: dict[str, gpd.GeoDataFrame] = {"demand_cells": out, "coverage_communes": com}
+    if legacy is not None:
+        per_old = coverage_table(pop, times, thresholds_min,
+                                 demand["legacy_commune_code"].to_numpy())
+        lg = legacy[["commune_code", "commune_name", "new_commune_code", "geometry"]].merge(
+            per_old, left_on="commune_code", right_index=True, how="left")
+        layers["coverage_legacy"] = gpd.GeoDataFrame(lg, geometry="geometry", crs=legacy.crs)
+    extra: dict[str, np.ndarray] = {}
+    for what, target in (("beds", beds_per_10k), ("doctors", doctors_per_10k)):
+        if fca_summary[what]["known"] == fca_summary[what]["total"] > 0:
+            extra[f"{what} per 10,000 below the target of {target:g} (E2SFCA)"] = (
+                out[f"e2sfca_{what}_per_10k"].to_numpy() < target)
+    under = underserved_areas(out, times, rules_min=underserved_min,
+                              facility_names=dict(zip(fac["facility_id"], fac["name"],
+                                                      strict=True)), extra_reasons=extra)
+    layers["underserved"] = under
+    total = float(pop.sum())
+    summary = {
+        "travel_model": model,
+        "demand": {"units": int(len(demand)), "cell_size_m": cell_size_m,
+                   "population": total, "pairs_within_cutoff": int(len(costs))},
+        "coverage": _share_dict(prov, thresholds_min),
+        "covered_share": {tier: {f"covered_{thr}min_share": v["share"]
+                                 for thr, v in d.items()}
+                          for tier, d in _share_dict(prov, thresholds_min).items()},
+        "population_unreached_within_cutoff": {
+            tier: float(pop[np.isnan(times[f"{tier}_time_min"].to_numpy())].sum())
+            for tier in ("station", "regional", "provincial") if f"{tier}_time_min" in times},
+        "fca": fca_summary,
+        "indicators": indicators(facilities, total, doctors_per_10k=doctors_per_10k,
+                                 beds_per_10k=beds_per_10k,
+                                 doctors_per_station=doctors_per_station),
+        "underserved": {
+            "rules_min": underserved_min,
+            "areas": int(len(under)),
+            "population": float(under["population"].sum()) if len(under) else 0.0,
+            "top": [{k: (None if isinstance(v, float) and np.isnan(v) else v)
+                     for k, v in r.items() if k != "geometry"}
+                    for r in under.head(10).to_dict("records")],
+        },
+    }
+    return AccessResult(demand=out, costs=costs, layers=layers, summary=summary,
+                        road_report=road_report)

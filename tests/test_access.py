@@ -1,0 +1,216 @@
+"""Access metrics: hand-checkable grid, PySAL access as the independent reference, real data."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis import access as A
+from gis.costs import straight_line_costs
+from gis.errors import GisError
+
+
+def _line():
+    """Origins at x = 0, 1, 2, 3 km (100, 200, 300, 400 people); facilities S1 at 0 km
+    (station, 2 doctors), S2 at 3 km (station, 1 doctor), R at 1 km (regional, 50 beds).
+    60 km/h straight: 1 min per km; cut-off 2.5 min."""
+    o = np.array([[0.0, 0], [1000, 0], [2000, 0], [3000, 0]])
+    d = np.array([[0.0, 0], [3000, 0], [1000, 0]])
+    costs = straight_line_costs(o, d, speed_kmh=60, detour_factor=1.0, cutoff_min=2.5,
+                                dest_ids=np.array(["S1", "S2", "R"]))
+    pop = np.array([100.0, 200.0, 300.0, 400.0])
+    tiers = np.array(["station", "station", "regional"])
+    return costs, pop, tiers
+
+
+def test_nearest_by_tier_by_hand():
+    costs, _, tiers = _line()
+    t = A.nearest_by_tier(costs, tiers)
+    assert t["station_id"].tolist() == ["S1", "S1", "S2", "S2"]   # x=1: S1 at 1 min; x=2: S2 at 1
+    assert t["station_time_min"].tolist() == [0.0, 1.0, 1.0, 0.0]
+    # regional R at 1 km: x=3 is 2 min away (within the 2.5 min cut-off)
+    assert t["regional_time_min"].tolist() == [1.0, 0.0, 1.0, 2.0]
+    assert t["regional_dist_m"].tolist() == [1000.0, 0.0, 1000.0, 2000.0]
+    # ties go to the first facility: x=1.5 km is 1.5 min from S1 and from S2
+    c2 = straight_line_costs(np.array([[1500.0, 0]]), np.array([[0.0, 0], [3000, 0]]),
+                             speed_kmh=60, detour_factor=1.0, cutoff_min=2.5,
+                             dest_ids=np.array(["S1", "S2"]))
+    n = A.nearest(c2, np.array([True, True]))
+    assert n["dest"].tolist() == [0] and n["time_min"].tolist() == [1.5]
+    # nothing within the cut-off: id "" and NaN
+    far = A.nearest(c2, np.array([False, False]))
+    assert far["dest"].tolist() == [-1] and np.isnan(far["time_min"]).all()
+
+
+def test_coverage_inclusive_per_group():
+    costs, pop, tiers = _line()
+    t = A.nearest_by_tier(costs, tiers)
+    cov = A.coverage_table(pop, t, {"station": (0.0, 1.0), "regional": (1.0,)},
+                           np.array(["X", "X", "Y", "Y"]))
+    assert cov.loc["X", "station_0min"] == 100 and cov.loc["Y", "station_0min"] == 400
+    assert cov.loc["X", "station_1min"] == 300   # exactly 1 min counts as covered
+    assert cov.loc["Y", "regional_1min"] == 300 and cov.loc["Y", "regional_1min_share"] == 3 / 7
+    total = A.coverage_table(pop, t, {"regional": (1.0,)})
+    assert total["regional_1min"].iloc[0] == 600
+
+
+def test_two_step_by_hand():
+    costs, pop, _ = _line()
+    # catchment 1 min, plain 2SFCA, doctors S1 = 2, S2 = 1, R = 0.
+    # Step 1: S1 serves x=0,1 (100 + 200 = 300) -> 2/300; S2 serves x=2,3 (700) -> 1/700;
+    #         R serves x=0,1,2 (600) -> 0.
+    # Step 2: x=0: 2/300; x=1: 2/300; x=2: 1/700; x=3: 1/700; per 10,000.
+    a = A.fca(costs, pop, np.array([2.0, 1.0, 0.0]), catchment_min=1.0, decay="none")
+    assert np.allclose(a, np.array([2 / 300, 2 / 300, 1 / 700, 1 / 700]) * 10_000)
+    # supply conserved: sum_i A_i P_i / 10,000 = total supply whose catchment has demand
+    assert (a * pop).sum() / 10_000 == pytest.approx(3.0)
+    # step decay over thirds of a 3 min catchment: weights 1 (<= 1), 0.68 (<= 2), 0.22 (<= 3)
+    w = A.decay_weights(np.array([0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 3.1]), catchment_min=3,
+                        decay="step")
+    assert w.tolist() == [1.0, 1.0, 0.68, 0.68, 0.22, 0.22, 0.0]
+    with pytest.raises(GisError, match="unknown \\(NaN\\)"):
+        A.fca(costs, pop, np.array([2.0, np.nan, 0.0]), catchment_min=1.0)
+    with pytest.raises(GisError, match="decay: expected one of"):
+        A.decay_weights(np.array([1.0]), catchment_min=3, decay="linear")
+
+
+@pytest.mark.parametrize("decay", ["none", "step", "gaussian"])
+def test_fca_equals_pysal_access(decay):
+    from access import Access, weights
+
+    rng = np.random.default_rng(11)
+    o = rng.uniform(0, 30_000, (300, 2))
+    d = rng.uniform(0, 30_000, (25, 2))
+    catchment = 30.0
+    costs = straight_line_costs(o, d, speed_kmh=30, detour_factor=1.3, cutoff_min=catchment)
+    pop = rng.integers(0, 2000, 300).astype(float)
+    supply = rng.integers(0, 20, 25).astype(float)
+    ours = A.fca(costs, pop, supply, catchment_min=catchment, decay=decay, per=1.0)
+    fn = {"none": None,
+          "step": weights.step_fn({catchment / 3: 1.0, 2 * catchment / 3: 0.68,
+                                   catchment: 0.22}),
+          "gaussian": weights.gaussian(catchment / 2)}[decay]
+    frame = costs.to_frame().rename(columns={"origin_id": "origin", "dest_id": "dest",
+                                             "time_min": "cost"})
+    demand = pd.DataFrame({"geoid": np.arange(300), "pop": pop})
+    sup = pd.DataFrame({"geoid": np.arange(25), "doc": supply})
+    acc = Access(demand_df=demand, demand_index="geoid", demand_value="pop", supply_df=sup,
+                 supply_index="geoid", supply_value="doc", cost_df=frame, cost_origin="origin",
+                 cost_dest="dest", cost_name="cost")
+    if decay == "none":
+        ref = acc.two_stage_fca(name="f", max_cost=catchment)["f_doc"]
+    else:
+        ref = acc.enhanced_two_stage_fca(name="f", max_cost=catchment, weight_fn=fn)["f_doc"]
+    ref = ref.reindex(np.arange(300)).fillna(0.0).to_numpy()
+    assert np.allclose(ours, ref, rtol=0, atol=1e-9)
+    assert ours.max() > 0
+
+
+def test_indicators_unknown_is_unknown_not_zero():
+    fac = gpd.GeoDataFrame({
+        "facility_id": ["S1", "S2", "H1", "H2"], "tier": ["station", "station", "regional",
+                                                         "provincial"],
+        "beds": [np.nan, np.nan, 100.0, np.nan], "doctors": [np.nan, np.nan, np.nan, np.nan],
+        "status": "active"}, geometry=shapely.points([(0, 0)] * 4), crs=32648)
+    ind = {i["name"]: i for i in A.indicators(fac, 100_000, doctors_per_10k=14.6,
+                                                beds_per_10k=45, doctors_per_station=4)}
+    assert ind["doctors per 10,000 people"]["value"] is None
+    beds = ind["beds per 10,000 people"]
+    assert beds["value"] == pytest.approx(10.0) and beds["lower_bound"] is True
+    assert beds["gap"] is None and beds["gap_upper_bound"] == pytest.approx(350.0)
+    assert "beds known for 1 of 2 facilities: a lower bound" in beds["note"]
+    assert ind["doctors per commune station"]["needed"] == 8
+    fac["beds"] = [np.nan, np.nan, 100.0, 200.0]
+    fac["doctors"] = [1.0, 5.0, 50.0, 90.0]
+    ind = {i["name"]: i for i in A.indicators(fac, 100_000, doctors_per_10k=14.6,
+                                                beds_per_10k=45, doctors_per_station=4)}
+    beds = ind["beds per 10,000 people"]
+    assert beds["value"] == pytest.approx(30.0) and beds["lower_bound"] is False
+    assert beds["gap"] == pytest.approx(150.0)           # 450 needed - 300
+    assert beds["gap_people"] == pytest.approx(100_000 - 300 * 10_000 / 45)
+    doc = ind["doctors per 10,000 people"]
+    assert doc["value"] == pytest.approx(14.6) and doc["gap"] == pytest.approx(0.0)
+    st = ind["doctors per commune station"]
+    assert st["value"] == 3.0 and st["gap"] == 3.0      # S1 lacks 3, S2 has 5
+
+
+def _grid():
+    """A 4 x 1 row of 1 km cells, 100 people each, and one station in the west cell.
+    60 km/h: cells 0..3 are 0, 1, 2, 3 min from it."""
+    geoms = [shapely.box(i * 1000, 0, (i + 1) * 1000, 1000) for i in range(4)]
+    demand = gpd.GeoDataFrame({"unit_id": range(4), "population": [100.0] * 4,
+                               "commune_code": ["X", "X", "Y", "Y"],
+                               "x": [500.0, 1500, 2500, 3500], "y": [500.0] * 4},
+                              geometry=geoms, crs=32648)
+    costs = straight_line_costs(demand[["x", "y"]].to_numpy(), np.array([[500.0, 500]]),
+                                speed_kmh=60, detour_factor=1.0, cutoff_min=2.5,
+                                dest_ids=np.array(["S"]))
+    return demand, costs
+
+
+def test_underserved_areas_merge_contiguous_cells():
+    demand, costs = _grid()
+    times = A.nearest_by_tier(costs, np.array(["station"]))
+    # cell 2 is 2 min away (fails > 1.5 min), cell 3 is beyond the cut-off: one area of 2 cells
+    under = A.underserved_areas(demand, times, rules_min={"station": 1.5},
+                                facility_names={"S": "Station <S>"})
+    assert len(under) == 1
+    row = under.iloc[0]
+    assert row["rank"] == 1 and row["population"] == 200 and row["units"] == 2
+    assert row["area_km2"] == pytest.approx(2.0, rel=1e-3)
+    assert row["nearest_id"] == "S" and row["nearest_name"] == "Station <S>"
+    assert row["nearest_time_min"] == pytest.approx(2.0)
+    assert "more than 1.5 min from a station (200 people)" in row["reasons"]
+    assert row["commune_codes"] == "Y"
+    # a generous rule still flags cell 3: no station within the 2.5 min cut-off at all
+    beyond = A.underserved_areas(demand, times, rules_min={"station": 10})
+    assert beyond["population"].tolist() == [100.0]
+    times_all = A.nearest_by_tier(
+        straight_line_costs(demand[["x", "y"]].to_numpy(), np.array([[500.0, 500]]),
+                            speed_kmh=60, detour_factor=1.0, cutoff_min=10,
+                            dest_ids=np.array(["S"])), np.array(["station"]))
+    assert len(A.underserved_areas(demand, times_all, rules_min={"station": 10})) == 0
+
+
+@pytest.fixture(scope="module")
+def ha_tinh(communes_2025_path):
+    from pathlib import Path
+
+    from gis import layers as L
+    from gis.registry import load_registry
+
+    reg = load_registry("42")
+    crs = L.working_crs(reg)
+    com = L.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
+    fac = L.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
+                            crs=crs)
+    lay = L.build_layers(reg, crs=crs, communes=com, facilities=fac)
+    return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)
+
+
+def test_real_ha_tinh_access(ha_tinh):
+    """Figures written in the README (straight line x 1.4 at 30 km/h, 500 m cells)."""
+    s = ha_tinh.summary
+    cov = s["coverage"]
+    assert s["demand"]["population"] == pytest.approx(1_623_061)
+    assert cov["station"]["30"]["share"] == pytest.approx(0.9964, abs=5e-4)
+    assert cov["station"]["30"]["beyond"] == pytest.approx(5_891, abs=50)
+    assert cov["regional"]["60"]["share"] == pytest.approx(0.9848, abs=5e-4)
+    assert cov["regional"]["60"]["beyond"] == pytest.approx(24_727, abs=100)
+    u = s["underserved"]
+    assert u["areas"] == 9
+    assert u["population"] == pytest.approx(27_832, abs=100)
+    assert u["top"][0]["population"] == pytest.approx(11_393, abs=50)
+    beds = next(i for i in s["indicators"] if i["name"].startswith("beds"))
+    assert beds["lower_bound"] is True and beds["value"] == pytest.approx(8.01, abs=0.01)
+    doctors = next(i for i in s["indicators"] if i["name"].startswith("doctors per 10"))
+    assert doctors["value"] is None
+    # layers for the GeoPackage, with per-commune coverage
+    cells = ha_tinh.layers["demand_cells"]
+    assert {"station_time_min", "regional_time_min", "e2sfca_beds_per_10k"} <= set(cells)
+    com = ha_tinh.layers["coverage_communes"]
+    assert len(com) == 69 and com["population"].sum() == pytest.approx(1_623_061)
+    assert len(ha_tinh.layers["coverage_legacy"]) == 209
