@@ -212,8 +212,44 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
     return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
 
 
+STAGES = ("access", "plans", "network")
+
+
+def run_access_stage(prep: Prepared):
+    """Demand, travel costs and access metrics with the configured model; None when the
+    population is unknown."""
+    from gis.access import run_access
+
+    lay = prep.layers
+    cfg = prep.config
+    if lay.communes["population"].isna().any():
+        log.warning("population unknown: access analyses skipped")
+        return None
+    roads = None
+    if p := cfg.path(cfg.layers.roads):
+        roads = L.read_roads(p, crs=lay.crs)
+        prep.sources["roads"] = str(p)
+    raster = cfg.path(cfg.layers.population_raster)
+    if raster is not None:
+        prep.sources["population_raster"] = str(raster)
+    t = cfg.travel
+    th = cfg.access.thresholds_min
+    return run_access(
+        lay.communes, lay.facilities, legacy=lay.communes_legacy,
+        cell_size_m=cfg.demand.cell_size_m, speed_kmh=t.speed_kmh[t.mode],
+        detour_factor=t.detour_factor, cutoff_min=t.cutoff_min, thresholds_min=th,
+        underserved_min={tier: v[len(v) // 2] for tier, v in th.items()
+                         if tier in ("station", "regional")},
+        catchment_min=cfg.access.e2sfca.catchment_min, decay=cfg.access.e2sfca.decay,
+        doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
+        doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
+        road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
+        raster=raster)
+
+
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
-        offline: bool = False, step: StepFn | None = None) -> RunResult:
+        offline: bool = False, step: StepFn | None = None,
+        stages: tuple[str, ...] = STAGES) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -225,6 +261,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         Replace an existing non-empty output folder (otherwise :class:`OutputError`).
     offline : bool
         Inline Leaflet into the HTML maps so they open with no internet.
+    stages : tuple of str
+        Analyses to run (default all: access, plans, network).
     step : callable, optional
         ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
     """
@@ -240,6 +278,16 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         prep = prepare(cfg)
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    acc = None
+    if "access" in stages:
+        with step("population surface, travel costs and access metrics"):
+            acc = run_access_stage(prep)
+        if acc is None:
+            summary["access"] = {"skipped": "population unknown: give a communes layer with "
+                                            "population or province.population_total"}
+        else:
+            layers.update(acc.layers)
+            summary["access"] = acc.summary
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
         with step("writing maps, GeoPackage, QGIS project and report"):
             write_outputs(tmp, prep, layers, summary, offline=offline)

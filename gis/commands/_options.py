@@ -11,7 +11,12 @@ from pathlib import Path
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
-    """``--config`` and ``--province``: which configuration and province to run on."""
+    """``--config`` and ``--province``: which configuration and province to run on; ``-v/-q``
+    are accepted after the subcommand too."""
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                   help="more log output")
+    p.add_argument("-q", "--quiet", action="count", default=argparse.SUPPRESS,
+                   help="less output")
     p.add_argument("--config", type=Path, default=None,
                    help="config file (default: ./config.toml, else the built-in defaults)")
     p.add_argument("--province", default=None,

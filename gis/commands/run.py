@@ -14,11 +14,15 @@ from gis.commands._options import add_config_options, add_output_options, step
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run every analysis and write maps, layers and reports",
                        description="Config -> layers -> analyses -> outputs for one province.")
+    add_run_options(p)
+    p.set_defaults(func=_run, stages=None)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
     add_config_options(p)
     add_output_options(p)
     p.add_argument("--offline", action="store_true",
                    help="inline Leaflet into the maps so they open with no internet")
-    p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
 
         out = cfg.path(cfg.output.folder) / find_province(cfg.province.name).key
     quiet = args.quiet > 0
+    stages = {} if args.stages is None else {"stages": args.stages}
     result = run(cfg, out_dir=Path(out), overwrite=args.overwrite, offline=args.offline,
+                 **stages,
                  step=lambda label: step(label, quiet=quiet))
     if not quiet:
         s = result.summary
