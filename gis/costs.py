@@ -69,6 +69,17 @@ class CostTable:
         )
 
 
+def subset_dests(costs: CostTable, dest_mask: np.ndarray) -> CostTable:
+    """The table restricted to some destinations (renumbered 0..k-1, order kept)."""
+    dest_mask = np.asarray(dest_mask, bool)
+    new_pos = np.cumsum(dest_mask) - 1
+    keep = dest_mask[costs.dest]
+    return CostTable(origin=costs.origin[keep], dest=new_pos[costs.dest[keep]],
+                     dist_m=costs.dist_m[keep], time_min=costs.time_min[keep],
+                     origin_ids=costs.origin_ids, dest_ids=costs.dest_ids[dest_mask],
+                     cutoff_min=costs.cutoff_min, mode=costs.mode)
+
+
 def _sorted_table(
     origin: np.ndarray,
     dest: np.ndarray,

@@ -485,3 +485,166 @@ def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
 def comparison_table(evaluations: list[Evaluation]) -> pd.DataFrame:
     """One row per scenario with the province figures (for JSON, CSV and the report)."""
     return pd.DataFrame([e.province for e in evaluations])
+
+
+# --- the scenario set of `gis run` ----------------------------------------------------------
+
+@dataclass
+class PlansResult:
+    """Scenarios evaluated for a province.
+
+    Attributes
+    ----------
+    plans : dict
+        Scenario name -> :class:`Plan`.
+    evaluations : list of Evaluation
+    table : DataFrame
+        :func:`comparison_table` of the scenarios (also written as CSV and JSON).
+    layers : dict
+        ``plan_stations`` (the official "69 only" plan: main stations and closed sites),
+        ``plan_stations_branches`` (the "69 + branch points" plan), ``losing_access`` (demand
+        units that lose access within the station threshold under "69 only"),
+        ``plan_communes`` (per post-2025 commune figures of each scenario).
+    summary : dict
+        The ``plans`` section of summary.json.
+    """
+
+    plans: dict[str, Plan]
+    evaluations: list[Evaluation]
+    table: pd.DataFrame
+    layers: dict[str, gpd.GeoDataFrame]
+    summary: dict
+
+
+def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+              reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame, costs: CostTable,
+              thresholds_min: tuple[float, ...], doctors_per_station: float,
+              cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
+              optimise: bool = True, curve_ks: tuple[int, ...] | None = None) -> PlansResult:
+    """Evaluate the reform's scenarios and the best alternatives.
+
+    Scenarios: every station open today; the official plan with the other former stations as
+    branch points, and with them closed; the best main station per commune (minimum
+    population-weighted travel inside the commune), branch points closed; the fewest branch
+    points that keep everyone within ``cover_min`` of a station with the main stations fixed
+    open (set cover); the unconstrained p-median over the same sites with p = number of
+    communes (the price of the one-station-per-commune rule); plus ``extra_plans``.
+
+    Parameters
+    ----------
+    demand : GeoDataFrame
+        Demand units (``population``, ``commune_code``), the origins of ``costs``.
+    costs : CostTable
+        Demand units -> facilities (destinations may include hospitals: only stations count).
+    thresholds_min : tuple of float
+        Station thresholds, minutes (inclusive).
+    cover_min : float
+        T of the set-cover scenario, minutes.
+    """
+    from gis.costs import subset_dests
+
+    st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
+    pop = demand["population"].to_numpy(float)
+    codes = demand["commune_code"].to_numpy()
+    official = official_plan(facilities, communes, reg, branches=True)
+    only = official_plan(facilities, communes, reg, branches=False)
+    n = len(official.main_ids())
+    today = baseline_plan(facilities, name=f"{len(st)} today")
+    plans: dict[str, Plan] = {today.name: today, official.name: official, only.name: only}
+    station_mask = np.isin(costs.dest_ids, st["facility_id"].to_numpy())
+    sc = subset_dests(costs, station_mask)
+    notes: dict[str, dict] = {}
+    if optimise:
+        from gis import siting
+
+        site_commune = st.set_index("facility_id")["commune_code"].reindex(sc.dest_ids)
+        best = siting.best_in_groups(sc, pop, codes, site_commune.to_numpy())
+        main = pd.DataFrame({"commune_code": best["group"].to_numpy(),
+                             "facility_id": best["dest_id"].to_numpy(),
+                             "rule": "minimum population-weighted travel time inside the "
+                                     "commune"})
+        best_plan = official_plan(facilities, communes, reg, branches=False, main=main,
+                                  name=f"{n} with best main stations")
+        plans[best_plan.name] = best_plan
+        notes[best_plan.name] = {"rule": "per commune, the former station minimising the "
+                                         "population-weighted travel time of its people",
+                                 "exact": True, "gap": 0.0}
+        cover = siting.set_cover(sc, pop, cover_min, fixed_open=official.main_ids())
+        branches = sorted(set(cover.open_ids) - set(official.main_ids()))
+        a = official.actions.copy()
+        a["action"] = np.where(a["facility_id"].isin(official.main_ids()), "keep",
+                               np.where(a["facility_id"].isin(branches), "branch", "close"))
+        name = f"{n} + fewest branch points for T = {cover_min:g} min"
+        plans[name] = Plan(name=name, actions=a, note="set cover with the main stations open")
+        notes[name] = {"branch_points": len(branches), "gap": cover.gap,
+                       "status": cover.status,
+                       "uncoverable_population": cover.uncovered_population}
+        pm = siting.p_median(sc, pop, n)
+        free = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
+                             "action": np.where(st["facility_id"].isin(pm.open_ids), "keep",
+                                                "close"),
+                             "target_commune_code": st["commune_code"].to_numpy(),
+                             "role": "", "rule": "p-median", "x": np.nan, "y": np.nan})
+        name = f"{n} best sites ignoring commune borders (p-median)"
+        plans[name] = Plan(name=name, actions=free, note="unconstrained p-median: a benchmark, "
+                           "not a valid plan (some communes get two stations, some none)")
+        notes[name] = {"gap": pm.gap, "status": pm.status,
+                       "communes_without_station": int(len(set(communes["commune_code"]) - set(
+                           st.loc[st["facility_id"].isin(pm.open_ids), "commune_code"])))}
+        ks = curve_ks or tuple(sorted({0, 5, 10, 20, 40, 70, len(st) - n}))
+        curve = siting.coverage_curve(sc, pop, cover_min, fixed_open=official.main_ids(),
+                                      ks=[k for k in ks if 0 <= k <= len(st) - n])
+        notes["coverage_curve"] = {"time_min": cover_min, "points": [
+            {"branch_points": c["k"], "covered_population": c["covered_population"],
+             "gap": c.get("gap")} for c in curve]}
+    for p in extra_plans or []:
+        plans[p.name] = p
+    base = evaluate(today, population=pop, commune_codes=codes, costs=costs,
+                    thresholds_min=thresholds_min, doctors_per_station=doctors_per_station)
+    evals = [base] + [evaluate(p, population=pop, commune_codes=codes, costs=costs,
+                               thresholds_min=thresholds_min,
+                               doctors_per_station=doctors_per_station,
+                               baseline_time_min=base.time_min)
+                      for name, p in plans.items() if name != today.name]
+    for e in evals:
+        extra = notes.get(e.scenario, {})
+        e.province.update({k: v for k, v in extra.items() if k in ("gap", "branch_points")})
+    table = comparison_table(evals)
+    # Layers
+    ev_only = next(e for e in evals if e.scenario == only.name)
+    thr = cover_min if cover_min in thresholds_min else thresholds_min[len(thresholds_min) // 2]
+    lose = (base.time_min <= thr) & (ev_only.time_min > thr)
+    losing = demand.loc[lose, ["unit_id", "commune_code", "legacy_commune_code", "population",
+                               "geometry"]].copy()
+    losing["time_before_min"] = base.time_min[lose]
+    losing["time_after_min"] = np.where(np.isfinite(ev_only.time_min[lose]),
+                                        ev_only.time_min[lose], np.nan)
+    losing["threshold_min"] = thr
+    per_commune = []
+    for e in evals:
+        df = e.communes.copy()
+        df.insert(0, "scenario", e.scenario)
+        per_commune.append(df)
+    pc = pd.concat(per_commune, ignore_index=True)
+    layers = {
+        "plan_stations": plan_facilities(only, facilities),
+        "plan_stations_branches": plan_facilities(official, facilities),
+        "losing_access": gpd.GeoDataFrame(losing, geometry="geometry", crs=demand.crs),
+        "plan_communes": gpd.GeoDataFrame(
+            pc.merge(communes[["commune_code", "commune_name", "geometry"]], on="commune_code",
+                     how="left"), geometry="geometry", crs=communes.crs),
+    }
+    main_rules = official.actions.loc[official.actions["action"] == "keep", "rule"]
+    summary = {
+        "main_station_rule": MAIN_RULE_TEXT,
+        "main_station_rule_counts": main_rules.str.replace(r" \(.*\)$", "", regex=True)
+        .value_counts().to_dict(),
+        "scenarios": table.to_dict("records"),
+        "notes": {k: v for k, v in notes.items() if k != "coverage_curve"},
+        "coverage_curve": notes.get("coverage_curve"),
+        "losing_access": {"scenario": only.name, "threshold_min": thr,
+                          "population": float(losing["population"].sum()),
+                          "communes": int(losing["commune_code"].nunique())},
+    }
+    return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
+                       summary=summary)

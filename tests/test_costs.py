@@ -74,3 +74,17 @@ def test_road_model_cutoff_is_inclusive():
     t2, rep = road_costs(np.array([[0.0, 0.0]]), np.array([[1000.0, 1000.0]]), _roads(),
                          speeds_kmh=SPEEDS, walking_speed_kmh=4.5, cutoff_min=4.99)
     assert len(t2) == 0 and list(rep.unreachable_dests) == [0]
+
+
+def test_subset_dests_renumbers_and_keeps_pairs():
+    from gis.costs import subset_dests
+
+    o = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    d = np.array([[0.0, 0.0], [500.0, 0.0], [1000.0, 0.0]])
+    t = straight_line_costs(o, d, speed_kmh=60, detour_factor=1.0, cutoff_min=5,
+                            dest_ids=np.array(["a", "b", "c"]))
+    s = subset_dests(t, np.array([True, False, True]))
+    assert list(s.dest_ids) == ["a", "c"]
+    f = s.to_frame()
+    assert set(zip(f["origin_id"], f["dest_id"], f["time_min"], strict=True)) == {
+        (0, "a", 0.0), (0, "c", 1.0), (1, "a", 1.0), (1, "c", 0.0)}
