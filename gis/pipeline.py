@@ -148,26 +148,13 @@ def staging_dir(out_dir: Path, *, overwrite: bool) -> Iterator[Path]:
 
 
 def write_json(obj: Any, path: Path) -> Path:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False,
-                               default=_json_default), encoding="utf-8")
+    """Write ``obj`` as JSON: NaN/inf as null, numpy values as Python numbers
+    (:func:`gis.report.to_jsonable`)."""
+    from gis.report import to_jsonable
+
+    path.write_text(json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False),
+                    encoding="utf-8")
     return path
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    msg = f"not JSON-serialisable: {type(value).__name__}"
-    raise TypeError(msg)
 
 
 def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFrame],
@@ -247,9 +234,40 @@ def run_access_stage(prep: Prepared):
         raster=raster)
 
 
+def station_thresholds(cfg: Config) -> tuple[float, ...]:
+    """The station thresholds of the config (minutes), used by the plan scenarios."""
+    return tuple(cfg.access.thresholds_min.get("station", (15.0, 30.0, 60.0)))
+
+
+def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
+    """Read and validate plan files (CSV or TOML) against the province's facilities."""
+    from gis.plans import read_plan
+
+    out = []
+    for p in plan_files:
+        out.append(read_plan(p, prep.layers.facilities, prep.registry))
+        prep.sources[f"plan {Path(p).name}"] = str(p)
+    return out
+
+
+def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = ()):
+    """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
+    ``extra_plans`` (see :func:`read_plans`)."""
+    from gis.plans import run_plans
+
+    cfg = prep.config
+    th = station_thresholds(cfg)
+    lay = prep.layers
+    return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
+                     costs=acc.costs, thresholds_min=th,
+                     doctors_per_station=cfg.targets.doctors_per_station,
+                     cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
+
+
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
-        stages: tuple[str, ...] = STAGES) -> RunResult:
+        stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
+        optimise: bool = True) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -263,6 +281,11 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         Inline Leaflet into the HTML maps so they open with no internet.
     stages : tuple of str
         Analyses to run (default all: access, plans, network).
+    plan_files : tuple of path
+        Plans (CSV or TOML) evaluated beside the built-in scenarios.
+    optimise : bool
+        Run the location models of the plans stage (best main stations, fewest branch points,
+        unconstrained p-median, the coverage curve).
     step : callable, optional
         ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
     """
@@ -276,6 +299,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         raise OutputError(msg)
     with step("reading and building layers"):
         prep = prepare(cfg)
+        extra_plans = read_plans(prep, tuple(plan_files))
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
     acc = None
@@ -288,9 +312,18 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         else:
             layers.update(acc.layers)
             summary["access"] = acc.summary
+    tables: dict[str, Any] = {}
+    if "plans" in stages and acc is not None:
+        with step("consolidation scenarios and location models"):
+            pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans)
+        layers.update(pr.layers)
+        summary["plans"] = pr.summary
+        tables["scenarios"] = pr.table
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
         with step("writing maps, GeoPackage, QGIS project and report"):
             write_outputs(tmp, prep, layers, summary, offline=offline)
+            for name, table in tables.items():
+                table.to_csv(tmp / f"{name}.csv", index=False)
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
                      layers=layers)

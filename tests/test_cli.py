@@ -73,3 +73,48 @@ def test_unknown_province_in_config(tmp_path, capsys, bad):
     cfg.write_text(bad, encoding="utf-8")
     assert main(["layers", "build", "--config", str(cfg), "--out", str(tmp_path / "x.gpkg")]) == 2
     assert "unknown province 'Atlantis'" in capsys.readouterr().err
+
+
+def test_plan_official_round_trip_through_evaluate(tmp_path, capsys):
+    plan = tmp_path / "official.csv"
+    assert main(["plan", "official", "--config", str(ROOT / "config.toml"), "--no-branches",
+                 "--out", str(plan)]) == 0
+    import pandas as pd
+
+    df = pd.read_csv(plan, dtype=str)
+    assert df["action"].value_counts().to_dict() == {"close": 140, "keep": 69}
+    assert df.loc[df["action"] == "keep", "target_commune_code"].is_unique
+    # an edited plan: reopen one closed station as a branch point of its commune
+    closed = df.index[df["action"] == "close"][0]
+    df.loc[closed, "action"] = "branch"
+    edited = tmp_path / "edited.csv"
+    df.to_csv(edited, index=False)
+    out = tmp_path / "eval"
+    capsys.readouterr()
+    assert main(["plan", "evaluate", str(edited), "--config", str(ROOT / "config.toml"),
+                 "--no-optimise", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "edited" in printed and "69 only" in printed
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
+    assert rows["edited"]["service_points"] == 70 and rows["69 only"]["service_points"] == 69
+    # one more service point never leaves anyone farther from a station
+    assert rows["edited"]["mean_time_min"] <= rows["69 only"]["mean_time_min"]
+    assert rows["edited"]["covered_30min"] >= rows["69 only"]["covered_30min"]
+    table = pd.read_csv(out / "scenarios.csv")
+    assert list(table["scenario"]) == list(rows)
+
+
+def test_plan_evaluate_bad_plan_exits_2_naming_rows(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("facility_id,action,target_commune_code\nTYT-18073,keep,18073\n"
+                   "TYT-99999,shut,18073\n", encoding="utf-8")
+    out = tmp_path / "eval"
+    assert main(["plan", "evaluate", str(bad), "--config", str(ROOT / "config.toml"),
+                 "--no-optimise", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv: 4 problems found" in err
+    assert "field 'action', row 3 (facility_id TYT-99999): unknown action" in err
+    assert "row 3 (facility_id TYT-99999): not a station of the facilities layer" in err
+    assert "208 stations have no action" in err and "68 post-2025 communes have no main" in err
+    assert not out.exists()

@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     quiet = args.quiet > 0
     stages = {} if args.stages is None else {"stages": args.stages}
     result = run(cfg, out_dir=Path(out), overwrite=args.overwrite, offline=args.offline,
-                 **stages,
+                 **stages, plan_files=tuple(getattr(args, "plan_files", ())),
+                 optimise=getattr(args, "optimise", True),
                  step=lambda label: step(label, quiet=quiet))
     if not quiet:
         s = result.summary
@@ -47,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{s['province']['name']} ({s['province']['code']}): {c['legacy_communes']} "
               f"pre-2025 communes -> {c['new_communes']} communes; {c['stations']} stations, "
               f"{c['hospitals']} hospitals; population {total} ({pop['source']})")
+        print_scenarios(s)
         print(f"outputs in {result.out_dir}:")
         for f in result.files:
             print(f"  {f}")
@@ -54,3 +56,22 @@ def _run(args: argparse.Namespace) -> int:
         json.dump(result.summary, sys.stdout, ensure_ascii=False, indent=2)
         print()
     return 0
+
+
+def print_scenarios(summary: dict) -> None:
+    """The scenario comparison of the plans stage as a text table (nothing if absent)."""
+    rows = summary.get("plans", {}).get("scenarios", [])
+    if not rows:
+        return
+    cover = [k for k in rows[0] if k.startswith("covered_") and k.endswith("min_share")]
+    labels = [k.removeprefix("covered_").removesuffix("_share") for k in cover]
+    print(f"{'scenario':<56} {'points':>6} " + " ".join(f"{x:>7}" for x in labels)
+          + f" {'mean':>6} {'max':>6}")
+    for r in rows:
+        shares = " ".join(f"{100 * r[k]:6.1f}%" if r[k] is not None else f"{'-':>7}"
+                          for k in cover)
+        times = " ".join(f"{r[k]:6.1f}" if r.get(k) is not None else f"{'-':>6}"
+                         for k in ("mean_time_min", "max_time_min"))
+        print(f"{str(r['scenario'])[:56]:<56} {r['service_points']:>6} {shares} {times}")
+    print("(share of people within each time of a station; mean/max: minutes to the nearest "
+          "station)")
