@@ -382,6 +382,24 @@ def _scenario_plot(scenarios: Sequence[Mapping[str, Any]], *, x_key: str) -> str
         y_label="population covered", y_percent=True) + "</figure>"
 
 
+def _coverage_curve_plot(curve: Mapping[str, Any] | None, population: float | None) -> str:
+    """Branch points kept (besides the main stations) against the share of people within the
+    curve's time of a service point."""
+    points = (curve or {}).get("points") or []
+    if not points or not population:
+        return ""
+    pts = [(p["branch_points"], p["covered_population"] / population,
+            f"{p['branch_points']}") for p in points
+           if isinstance(p.get("covered_population"), int | float)]
+    if not pts:
+        return ""
+    t = curve.get("time_min")
+    return "<figure>" + svg_xy_chart(
+        {f"within {t:g} min": pts}, title="Branch points kept against population covered",
+        x_label="branch points kept besides the main stations (best choice for each number)",
+        y_label=f"population within {t:g} min", y_percent=True) + "</figure>"
+
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
  background:#fafafa}
@@ -482,10 +500,14 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     plans = dict(summary.get("plans") or {})
     if plans:
         scen = plans.pop("scenarios", None)
+        curve = plans.pop("coverage_curve", None)
         content = ""
         if scen:
             content += "<h3>Scenario comparison</h3>" + _records_table(scen)
             content += _scenario_plot(scen, x_key=x_key)
+            content += _coverage_curve_plot(curve, scen[0].get("population"))
+        if curve:
+            content += "<h3>Coverage curve</h3>" + _generic(curve)
         content += _generic(plans) if plans else ""
         section("plans", "Scenarios", content)
     if summary.get("network"):

@@ -51,6 +51,7 @@ def summary() -> dict:
         },
         "plans": {"scenarios": [
             {"scenario": "today", "service_points": 209, "main_stations": 209,
+             "population": 1_000_000.0,
              "covered_15min_share": 0.71, "covered_30min_share": 0.97, "losing_30min": 0.0,
              "mean_time_min": 11.2},
             {"scenario": "official: 69 + branches", "service_points": 150, "main_stations": 69,
@@ -59,7 +60,11 @@ def summary() -> dict:
             {"scenario": syn.EVIL, "service_points": 69, "main_stations": 69,
              "covered_15min_share": 0.41, "covered_30min_share": 0.83, "losing_30min": 190000.0,
              "mean_time_min": 19.5},
-        ], "rule": "main station per commune: seat of the commune government"},
+        ], "rule": "main station per commune: seat of the commune government",
+            "coverage_curve": {"time_min": 30, "points": [
+                {"branch_points": 0, "covered_population": 800_000.0, "gap": 0.0},
+                {"branch_points": 10, "covered_population": 950_000.0, "gap": 0.0},
+                {"branch_points": 40, "covered_population": 1_000_000.0, "gap": 0.0}]}},
         "network": {"referral_links": 223, "satellite_links": 4,
                     "hubs": [{"name": "BVĐK tỉnh", "load": 1623061}]},
         "extra_section": {"note": "kept, shown generically"},
@@ -90,6 +95,11 @@ def test_report_contents(tmp_path: Path) -> None:
     plot = re.search(r"<svg[^>]*>(?:(?!</svg>).)*Service points kept(?:(?!</svg>).)*</svg>",
                      page, re.S)
     assert plot and plot.group(0).count("<circle") == 6
+    # coverage curve: one point per number of branch points, y = share of the population
+    curve = re.search(r"<svg[^>]*>(?:(?!</svg>).)*Branch points kept(?:(?!</svg>).)*</svg>",
+                      page, re.S)
+    assert curve and curve.group(0).count("<circle") == 3
+    assert "population within 30 min" in curve.group(0) and ">100 %</text>" in curve.group(0)
     # coverage bars: NaN share drawn as unknown
     assert "Population covered: Regional (%)" in page and ">unknown</text>" in page
     # maps linked relative to the report
