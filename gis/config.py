@@ -36,6 +36,8 @@ class LayersConfig:
     facilities: str = ""
     roads: str = ""
     population_raster: str = ""
+    referrals: str = ""
+    satellite_links: str = ""
 
 
 @dataclass(frozen=True)

@@ -761,3 +761,55 @@ def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = No
         "oneway": oneway.to_numpy(bool),
     }, geometry=shapely.force_2d(geom.to_numpy()), crs=gdf.crs).to_crs(crs)
     return out.explode(index_parts=False).reset_index(drop=True)
+
+
+def read_referrals(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a referral table: which facility each facility refers patients to.
+
+    Any GDAL table or CSV with fields ``from_id`` (the referring facility) and ``to_id`` (its
+    referral parent); optional ``note``. Rows override the network's rule for their
+    ``from_id`` (see :mod:`gis.network`); ids are checked against the facilities when the
+    network is built.
+
+    Returns
+    -------
+    DataFrame
+        ``from_id``, ``to_id``, ``note``, ``_row`` (line number in the file).
+
+    Raises
+    ------
+    NetworkError
+        Listing every problem with its rows (missing fields, empty ids, a facility referring
+        to itself or given twice).
+    """
+    from gis.network import check_referral_table
+
+    path = Path(path)
+    return check_referral_table(pd.DataFrame(read_any(path, layer=layer)),
+                                source=_label(path, layer))
+
+
+def read_satellite_links(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read satellite-hospital links: a core (hub) hospital and its satellites.
+
+    Any GDAL table or CSV with fields ``core_id`` and ``satellite_id``; optional ``specialty``
+    (what the core transfers) and ``since`` (a year or YYYY-MM-DD). Ids must be facilities of
+    the facilities layer (a central hospital outside the province is a row there with its
+    lon/lat); they are checked when the network is built.
+
+    Returns
+    -------
+    DataFrame
+        ``core_id``, ``satellite_id``, ``specialty``, ``since``, ``_row``.
+
+    Raises
+    ------
+    NetworkError
+        Listing every problem with its rows (missing fields, empty ids, a hospital linked to
+        itself, repeated links, a ``since`` that is not a year or date).
+    """
+    from gis.network import check_satellite_links
+
+    path = Path(path)
+    return check_satellite_links(pd.DataFrame(read_any(path, layer=layer)),
+                                 source=_label(path, layer))
