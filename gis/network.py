@@ -580,6 +580,14 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
             rows = V.rows_text(down, np.ones(len(down), bool), id_field="from_id")
             warnings.append(f"referral table: {rows} refer to a facility of the same or a "
                             f"lower tier")
+    if plan is not None and referrals is not None:
+        active = set(facilities.loc[facilities["status"] == "active", "facility_id"])
+        gone = (referrals["from_id"].isin(active) & ~referrals["from_id"].isin(node_ids)) | (
+            referrals["to_id"].isin(active) & ~referrals["to_id"].isin(node_ids))
+        if gone.any():
+            rows = V.rows_text(referrals, gone, id_field="from_id")
+            warnings.append(f"referral table: {rows} name a facility the plan closes: ignored "
+                            f"(the rule applies)")
     parents, reasons, more = _assign_parents(nodes, dense, cutoff_min=cutoff_min,
                                              referrals=referrals, cores_of=cores_of)
     warnings += more
@@ -797,6 +805,8 @@ def _chains(G: nx.DiGraph, index: pd.Index,
 def _thresholds(thresholds_min: Mapping[str, float | Sequence[float]]) -> dict[str, tuple]:
     out: dict[str, tuple[float, ...]] = {}
     for key, v in thresholds_min.items():
+        if key == "branch":  # a config tier without a level of its own: first contact is station
+            continue
         if key not in THRESHOLD_KEYS:
             msg = (f"thresholds_min: unknown level {key!r}; use {', '.join(THRESHOLD_KEYS)} "
                    f"(station = first contact, chain = the whole chain)")
@@ -1258,7 +1268,9 @@ def plan_satellites(costs: CostTable, population: np.ndarray, *, offering: Seque
         order.append(j)
         value += float(gain[j])
         got |= A[j]
-    bound = min(bound, value / (1 - 1 / math.e))
+    last = (A & ~got).astype(float) @ w
+    last[order] = 0.0
+    bound = min(bound, value + float(np.sort(last)[::-1][:k].sum()), value / (1 - 1 / math.e))
     return SatelliteChoice([candidates[j] for j in order], gains_in_order(order), base,
                            base + value, base + max(bound, value), "greedy", combos)
 

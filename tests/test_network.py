@@ -473,3 +473,40 @@ def test_real_ha_tinh_network_after_the_official_plan(ha_tinh):
     assert sum(r["branches_after"] for r in cmp_["per_regional"]) == 140
     reg = cmp_["chains"]["regional"]
     assert reg["mean_time_min"]["after"] > reg["mean_time_min"]["before"]
+
+
+def test_central_hospitals_and_satellite_cores(fac, demand):
+    # two central hospitals far away; P is a satellite of the farther one, which it refers to
+    sites = [*SITES, ("C1", "central", "general", 300, "", 2000.0, "active"),
+             ("C2", "central", "general", 200, "", np.nan, "active")]
+    fac = _facilities(sites)
+    links = pd.DataFrame({"core_id": ["C1"], "satellite_id": ["P"], "specialty": ["oncology"]})
+    G = _graph(fac, satellite_links=links)
+    assert list(G.successors("P")) == ["C1"]  # (its referral parent; the core -> P edge too)
+    assert G.edges["P", "C1"]["source"] == "its satellite core (central hospital)"
+    assert G.edges["C1", "P"]["kind"] == "satellite"
+    assert G.edges["C1", "P"]["time_min"] == pytest.approx(280)
+    assert list(G.successors("PE")) == ["C2"]  # nearest central hospital
+    ch = N.referral_chains(G, demand=demand, costs=_costs(fac, demand))
+    assert ch["central_id"].tolist() == ["C1"] * 5
+    assert ch["central_chain_time_min"].tolist() == pytest.approx([300, 300, 310, 320, 322])
+    assert N.offering(G, "oncology") == ["C1", "P"]
+
+
+def test_road_model_between_facilities(fac):
+    # one road along the line at 60 km/h: times as the straight line; central pairs straight
+    roads = gpd.GeoDataFrame({"road_class": ["primary"], "speed_kmh": [60.0],
+                              "oneway": [False]},
+                             geometry=[shapely.segmentize(
+                                 shapely.LineString([(-10_000, 0), (100_000, 0)]), 1000)],
+                             crs=CRS)
+    sites = [*SITES, ("C1", "central", "general", 300, "", np.nan, "active")]
+    fac = _facilities(sites)
+    fc = N.facility_costs(fac, roads=roads, road_speeds_kmh={"default": 60.0}, **MODEL)
+    t = fc.to_frame().set_index(["origin_id", "dest_id"])["time_min"]
+    assert t[("S4", "R2")] == pytest.approx(20.0)
+    assert t[("S1", "C1")] == pytest.approx(300.0)
+    assert fc.mode.startswith("road")
+    G = N.build_graph(fac, facility_costs=fc, cutoff_min=100)
+    assert list(G.successors("S3")) == ["R2"] and G.edges["S3", "R2"]["time_min"] == \
+        pytest.approx(10.0)
