@@ -1058,6 +1058,10 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
             nb, na = node_chains(g), sc0
         level = "station" if tier in FIRST_CONTACT_TIERS else tier
         same = fac[(fac["tier"] == tier) & (fac["status"] == "active") & (fac.index != fid)]
+        if tier == "provincial":  # only a general hospital takes over a general one's role
+            gen = _is_general(fac.at[fid, "specialty"]) if "specialty" in fac else False
+            same = same[same["specialty"].map(_is_general) == gen] if "specialty" in fac \
+                else same
         here = same.index[same.geometry.distance(fac.at[fid, "geometry"]) < 1.0].tolist()
         rec = {"facility_id": fid, "name": fac.at[fid, "name"], "tier": tier, "status": status,
                "scenario": scenario,
@@ -1676,6 +1680,19 @@ def compare_networks(before: dict[str, Any], after: dict[str, Any], *,
         "population_changing_regional_hospital": float(pop[changed].sum()),
         "consistency_problems": checks,
     }
+
+
+def skip_reason(facilities: gpd.GeoDataFrame) -> str | None:
+    """Why no referral network can be built from these facilities, or None when it can.
+
+    A network needs hospitals: with stations alone (the registry's default layers) every
+    station would lack its regional hospital. Callers skip the network stage with this text.
+    """
+    active = facilities[facilities["status"] == "active"]
+    if not (active["tier"] == "regional").any():
+        return ("no active regional hospital in the facilities layer: give the province's "
+                "hospitals in layers.facilities (tier regional, provincial, central)")
+    return None
 
 
 def run_network(

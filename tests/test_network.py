@@ -291,6 +291,8 @@ def test_station_without_regional_in_reach_is_named(fac):
     G = _graph(fac, cutoff_min=12, strict=False)
     assert any("S4" in p for p in G.graph["problems"])
     no_regional = fac[fac["tier"] != "regional"]
+    assert "no active regional hospital" in N.skip_reason(no_regional)
+    assert N.skip_reason(fac) is None
     with pytest.raises(NetworkError, match="no active regional hospital in the facilities"):
         _graph(no_regional)
 
