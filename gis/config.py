@@ -82,6 +82,14 @@ class TargetsConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    transfer_mode: str = "car"
+    satellite_specialties: tuple[str, ...] = ()
+    satellite_k: int = 3
+    satellite_time_min: float = 60.0
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     folder: str = "output"
 
@@ -96,6 +104,7 @@ class Config:
     travel: TravelConfig = field(default_factory=TravelConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     base_dir: Path = field(default_factory=Path.cwd)
     source: str = "<defaults>"
@@ -108,12 +117,14 @@ class Config:
         return p if p.is_absolute() else self.base_dir / p
 
     def with_province(self, name: str) -> Config:
-        """A copy for another province. Province-specific inputs (layers, population total) are
-        dropped unless the province is unchanged, since they describe the configured province."""
+        """A copy for another province. Province-specific inputs (layers, population total, the
+        satellite specialties of its hospitals) are dropped unless the province is unchanged,
+        since they describe the configured province."""
         if name == self.province.name:
             return self
         return replace(self, province=ProvinceConfig(name=name, crs="auto", population_total=0.0),
-                       layers=LayersConfig())
+                       layers=LayersConfig(),
+                       network=replace(self.network, satellite_specialties=()))
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -125,6 +136,7 @@ _SECTIONS: dict[str, type] = {
     "travel": TravelConfig,
     "access": AccessConfig,
     "targets": TargetsConfig,
+    "network": NetworkConfig,
     "output": OutputConfig,
 }
 
@@ -255,6 +267,25 @@ def _parse_targets(t: dict[str, Any]) -> TargetsConfig:
                             for f in fields(TargetsConfig)})
 
 
+def _parse_network(t: dict[str, Any]) -> NetworkConfig:
+    d = NetworkConfig()
+    mode = _string("network.transfer_mode", t.get("transfer_mode", d.transfer_mode))
+    specs = t.get("satellite_specialties", list(d.satellite_specialties))
+    if not isinstance(specs, list) or not all(isinstance(x, str) and x.strip() for x in specs):
+        msg = ('network.satellite_specialties: expected a list of specialty names, e.g. '
+               '["eye", "lung"], or [] for none')
+        raise ConfigError(msg)
+    k = t.get("satellite_k", d.satellite_k)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        msg = f"network.satellite_k: expected a whole number of links, 1 or more, found {k!r}"
+        raise ConfigError(msg)
+    within = _number("network.satellite_time_min",
+                     t.get("satellite_time_min", d.satellite_time_min))
+    return NetworkConfig(transfer_mode=mode,
+                         satellite_specialties=tuple(x.strip() for x in specs),
+                         satellite_k=k, satellite_time_min=within)
+
+
 def _parse_output(t: dict[str, Any]) -> OutputConfig:
     folder = _string("output.folder", t.get("folder", OutputConfig.folder))
     if not folder:
@@ -270,6 +301,7 @@ _PARSERS = {
     "travel": _parse_travel,
     "access": _parse_access,
     "targets": _parse_targets,
+    "network": _parse_network,
     "output": _parse_output,
 }
 
@@ -284,6 +316,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
             if name != "access":
                 _check_keys(name, table, {f.name for f in fields(cls)})
             parts[name] = _PARSERS[name](table)
+        mode = parts["network"].transfer_mode
+        if mode not in parts["travel"].speed_kmh:
+            msg = (f"network.transfer_mode: {mode!r} has no speed; add travel.speed_kmh.{mode} "
+                   f"or choose one of {', '.join(sorted(parts['travel'].speed_kmh))}")
+            raise ConfigError(msg)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return Config(**parts, base_dir=base_dir, source=source)

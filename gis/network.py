@@ -279,7 +279,7 @@ def _is_general(specialty: object) -> bool:
     return any(w in text for w in GENERAL_WORDS)
 
 
-def _specialties(text: object) -> set[str]:
+def specialties(text: object) -> set[str]:
     return {s.strip().lower() for s in re.split(r"[;,/]", str(text or "")) if s.strip()}
 
 
@@ -1300,9 +1300,9 @@ def offering(G: nx.DiGraph, specialty: str) -> list[str]:
     """Nodes offering ``specialty``: in their ``specialty`` field, or as the core or the
     satellite of a link for it."""
     s = specialty.strip().lower()
-    out = {n for n, d in G.nodes(data=True) if s in _specialties(d.get("specialty"))}
+    out = {n for n, d in G.nodes(data=True) if s in specialties(d.get("specialty"))}
     for u, v, d in G.edges(data=True):
-        if d.get("kind") == SATELLITE and s in _specialties(d.get("specialty")):
+        if d.get("kind") == SATELLITE and s in specialties(d.get("specialty")):
             out |= {u, v}
     return sorted(out)
 
@@ -1807,7 +1807,7 @@ def run_network(
         cores: dict[str, int] = {}
         for u, _, _ in sat:
             cores[u] = cores.get(u, 0) + 1
-        specs = sorted({s for *_, d in sat for s in _specialties(d.get("specialty"))})
+        specs = sorted({s for *_, d in sat for s in specialties(d.get("specialty"))})
         summary["satellites"] = {"links": len(sat), "rows": int(len(satellite_links)),
                                  "satellites_per_core": dict(sorted(cores.items())),
                                  "specialties": specs}

@@ -40,6 +40,9 @@ class Prepared:
     registry: ProvinceRegistry
     layers: L.Layers
     sources: dict[str, str]
+    roads: gpd.GeoDataFrame | None = None
+    referrals: Any = None
+    satellite_links: Any = None
 
 
 @dataclass
@@ -72,12 +75,23 @@ def prepare(cfg: Config) -> Prepared:
     if p := cfg.path(lc.facilities):
         facilities = L.read_facilities(p, reg, crs=crs)
         sources["facilities"] = str(p)
+    roads = referrals = links = None
+    if p := cfg.path(lc.roads):
+        roads = L.read_roads(p, crs=crs)
+        sources["roads"] = str(p)
+    if p := cfg.path(lc.referrals):
+        referrals = L.read_referrals(p)
+        sources["referrals"] = str(p)
+    if p := cfg.path(lc.satellite_links):
+        links = L.read_satellite_links(p)
+        sources["satellite_links"] = str(p)
     total = cfg.province.population_total or None
     layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
                             population_total=total, facilities=facilities,
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
-    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources)
+    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
+                    referrals=referrals, satellite_links=links)
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -157,6 +171,19 @@ def write_json(obj: Any, path: Path) -> Path:
     return path
 
 
+def _network_edges(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+    """Referral, satellite and proposed satellite links in one layer for the network map
+    (column ``kind`` tells them apart)."""
+    import pandas as pd
+
+    parts = [layers[k] for k in ("referral_edges", "satellite_edges", "satellite_proposals")
+             if k in layers and not layers[k].empty]
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
+                            crs=parts[0].crs)
+
+
 def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFrame],
                   summary: dict[str, Any], *, offline: bool = False) -> dict[str, Path]:
     """Write the HTML maps, the GeoPackage with its QGIS project, the report and summary.json.
@@ -180,7 +207,7 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
         facilities=layers.get("facilities"), cells=layers.get("demand_cells"),
         coverage=layers.get("coverage_communes"), underserved=layers.get("underserved"),
         plan=layers.get("plan_stations"), losing_access=layers.get("losing_access"),
-        edges=layers.get("referral_edges"), hubs=layers.get("hubs"),
+        edges=_network_edges(layers), hubs=layers.get("hubs"), load_label="people behind",
         time_fields={k: v for k, v in time_fields.items()
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
@@ -212,10 +239,7 @@ def run_access_stage(prep: Prepared):
     if lay.communes["population"].isna().any():
         log.warning("population unknown: access analyses skipped")
         return None
-    roads = None
-    if p := cfg.path(cfg.layers.roads):
-        roads = L.read_roads(p, crs=lay.crs)
-        prep.sources["roads"] = str(p)
+    roads = prep.roads
     raster = cfg.path(cfg.layers.population_raster)
     if raster is not None:
         prep.sources["population_raster"] = str(raster)
@@ -262,6 +286,57 @@ def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: 
                      costs=acc.costs, thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
                      cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
+
+
+def _offered_specialties(prep: Prepared) -> set[str]:
+    """Specialties some active facility offers (field specialty) or a satellite link carries."""
+    from gis.network import specialties
+
+    fac = prep.layers.facilities
+    out: set[str] = set()
+    for text in fac.loc[fac["status"] == "active", "specialty"]:
+        out |= specialties(text)
+    if prep.satellite_links is not None and "specialty" in prep.satellite_links:
+        for text in prep.satellite_links["specialty"]:
+            out |= specialties(text)
+    return out
+
+
+def run_network_stage(prep: Prepared, acc, *, plan=None):
+    """The referral and satellite-hospital network on the access demand, before and after
+    ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
+    hold no hospitals."""
+    from gis.errors import ConfigError
+    from gis.network import SatelliteRequest, run_network, skip_reason
+
+    lay = prep.layers
+    cfg = prep.config
+    why = skip_reason(lay.facilities)
+    if why is not None:
+        log.warning("network skipped: %s", why)
+        return None, why
+    t = cfg.travel
+    net_cfg = cfg.network
+    missing = [sp for sp in net_cfg.satellite_specialties
+               if sp.strip().lower() not in _offered_specialties(prep)]
+    if missing:
+        msg = (f"{cfg.source}: network.satellite_specialties: no active facility offers "
+               f"{', '.join(map(repr, missing))}; use specialties of the facilities layer "
+               f"(field specialty) or of the satellite links, or []")
+        raise ConfigError(msg)
+    requests = [SatelliteRequest(specialty=sp, k=net_cfg.satellite_k,
+                                 within_min=net_cfg.satellite_time_min)
+                for sp in net_cfg.satellite_specialties]
+    net = run_network(
+        lay.facilities, lay.communes, demand=acc.demand, costs=acc.costs,
+        speed_kmh=t.speed_kmh[net_cfg.transfer_mode], detour_factor=t.detour_factor,
+        cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
+        beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
+        satellite_links=prep.satellite_links, plan=plan, roads=prep.roads,
+        road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
+        satellite_requests=requests)
+    net.summary["travel_model"]["transfer_mode"] = net_cfg.transfer_mode
+    return net, None
 
 
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
@@ -313,17 +388,40 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             layers.update(acc.layers)
             summary["access"] = acc.summary
     tables: dict[str, Any] = {}
+    pr = None
     if "plans" in stages and acc is not None:
         with step("consolidation scenarios and location models"):
             pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans)
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    graphs: dict[str, Any] = {}
+    if "network" in stages and acc is not None:
+        with step("referral and satellite-hospital network"):
+            plan = pr.official if pr is not None else None
+            if plan is None:
+                from gis.plans import official_plan
+
+                plan = official_plan(prep.layers.facilities, prep.layers.communes, prep.registry)
+            net, why = run_network_stage(prep, acc, plan=plan)
+        if net is None:
+            summary["network"] = {"skipped": why}
+        else:
+            layers.update(net.layers)
+            summary["network"] = net.summary
+            graphs["network.graphml"] = net.graph
+            if net.graph_plan is not None:
+                graphs["network_plan.graphml"] = net.graph_plan
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
         with step("writing maps, GeoPackage, QGIS project and report"):
             write_outputs(tmp, prep, layers, summary, offline=offline)
             for name, table in tables.items():
                 table.to_csv(tmp / f"{name}.csv", index=False)
+            if graphs:
+                from gis.network import write_graphml
+
+                for fname, graph in graphs.items():
+                    write_graphml(graph, tmp / fname)
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
                      layers=layers)

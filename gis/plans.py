@@ -507,6 +507,8 @@ class PlansResult:
         ``plan_communes`` (per post-2025 commune figures of each scenario).
     summary : dict
         The ``plans`` section of summary.json.
+    official : Plan
+        The official plan with branch points (the reform's plan).
     """
 
     plans: dict[str, Plan]
@@ -514,6 +516,7 @@ class PlansResult:
     table: pd.DataFrame
     layers: dict[str, gpd.GeoDataFrame]
     summary: dict
+    official: Plan | None = None
 
 
 def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
@@ -647,4 +650,4 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                           "communes": int(losing["commune_code"].nunique())},
     }
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
-                       summary=summary)
+                       summary=summary, official=official)

@@ -88,8 +88,21 @@ KEY_ALIASES = {
     "communes_2025": "communes", "communes_post2025": "communes",
     "demand": "cells", "demand_cells": "cells", "access_cells": "cells",
     "commune_coverage": "coverage", "underserved_areas": "underserved",
-    "plan_facilities": "plan", "stations_plan": "plan", "network_edges": "edges",
-    "referral_edges": "edges", "network_hubs": "hubs",
+    "plan_facilities": "plan", "stations_plan": "plan", "plan_stations": "plan",
+    "plan_stations_branches": "plan", "network_edges": "edges", "referral_edges": "edges",
+    "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
+    "network_hubs": "hubs", "hubs_plan": "hubs",
+}
+
+#: Layer titles in the project where several layers share a style key (the layer name of the
+#: GeoPackage -> title); other layers take the title of their key.
+LAYER_TITLES = {
+    "plan_stations": "Plan: main stations only (other former stations closed)",
+    "plan_stations_branches": "Plan: main stations + branch points",
+    "referral_edges_plan": "Referral links after the plan",
+    "satellite_edges": "Satellite-hospital links",
+    "satellite_proposals": "Proposed satellite links",
+    "hubs_plan": "Hubs after the plan (size: people behind)",
 }
 
 
@@ -440,7 +453,8 @@ def layer_specs(
                     _ACTION_COLORS.items()]
             r = (categorized_renderer("action", cats, marker("#636363", 2.0, "triangle"))
                  if "action" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(name, "Plan: action per facility", "Plans", r,
+            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Plan: action per facility"),
+                                   "Plans", r,
                                    labeling("name", size_pt=7) if "name" in cols else None))
         elif key == "losing_access":
             specs.append(LayerSpec(name, "People losing access", "Plans",
@@ -454,7 +468,8 @@ def layer_specs(
                     for i, k in enumerate(kinds)]
             r = (categorized_renderer("kind", cats, line("#636363", 0.5)) if cats
                  else single_renderer(line("#08519c", 0.6)))
-            specs.append(LayerSpec(name, "Referral and satellite links", "Network", r))
+            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Referral and satellite links"),
+                                   "Network", r, visible=not name.endswith("_plan")))
         elif key == "hubs":
             if load_field in cols and pd.to_numeric(gdf[load_field]).notna().any():
                 v = pd.to_numeric(gdf[load_field], errors="coerce")
@@ -466,9 +481,9 @@ def layer_specs(
                 r = graduated_renderer(load_field, ranges, method="GraduatedSize")
             else:
                 r = single_renderer(marker("#9e9ac8", 5.0, outline="#54278f"))
-            specs.append(LayerSpec(name, "Hubs (size: load)", "Network", r,
-                                   labeling("name", size_pt=8) if "name" in cols else None,
-                                   opacity=0.8))
+            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Hubs (size: load)"), "Network",
+                                   r, labeling("name", size_pt=8) if "name" in cols else None,
+                                   opacity=0.8, visible=not name.endswith("_plan")))
         else:
             geom = set(gdf.geom_type.dropna())
             if geom <= {"Point", "MultiPoint"}:

@@ -51,6 +51,11 @@ def test_config_is_frozen():
         ({"targets": {"beds_per_10k": True}}, r"targets.beds_per_10k: expected a number"),
         ({"output": {"folder": ""}}, r"output.folder"),
         ({"province": {"population_total": float("nan")}}, r"province.population_total"),
+        ({"network": {"transfer_mode": "boat"}}, r"network.transfer_mode: 'boat' has no speed"),
+        ({"network": {"satellite_k": 0}}, r"network.satellite_k: expected a whole number"),
+        ({"network": {"satellite_specialties": "eye"}}, r"network.satellite_specialties"),
+        ({"network": {"satellite_time_min": -1}}, r"network.satellite_time_min"),
+        ({"network": {"k": 3}}, r"unknown key in \[network\]: k"),
     ],
 )
 def test_bad_config_names_the_key(data, match):
@@ -79,3 +84,7 @@ def test_with_province_drops_province_specific_inputs():
     assert other.layers.facilities == ""
     assert other.province.population_total == 0
     assert other.targets == cfg.targets
+    # the satellite specialties name the configured province's hospitals
+    assert cfg.network.satellite_specialties == ("eye", "lung", "mental health")
+    assert other.network.satellite_specialties == ()
+    assert other.network.transfer_mode == cfg.network.transfer_mode
