@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gis.cli import main
@@ -69,11 +70,137 @@ def test_other_province_runs_from_the_registry(tmp_path):
     assert s["population"]["is_estimate"] is True
 
 
-def test_real_data_run(tmp_path, communes_2025_path, census_2019_path):
-    out = tmp_path / "real"
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """``gis run`` on Ha Tinh's real polygons and census (../shared/data), maps offline."""
+    from tests.conftest import CENSUS_2019, COMMUNES_2025, require_shared
+
+    require_shared(COMMUNES_2025)
+    require_shared(CENSUS_2019)
+    out = tmp_path_factory.mktemp("real") / "hatinh"
     cfg = ROOT / "examples" / "hatinh_shared_data.toml"
-    assert main(["-q", "run", "--config", str(cfg), "--out", str(out)]) == 0
-    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert main(["-q", "run", "--config", str(cfg), "--out", str(out), "--offline"]) == 0
+    return out, json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_real_data_run(real_run):
+    out, s = real_run
     assert s["population"]["total"] == 1_623_061
     assert s["population"]["is_estimate"] is False
     assert s["population"]["legacy_total"] == 1_288_866
+    assert s["counts"]["legacy_communes"] == 209 and s["counts"]["new_communes"] == 69
+    # access: shares of people within the thresholds, consistent with their populations
+    st = s["access"]["coverage"]["station"]
+    assert 0.99 < st["30"]["share"] <= st["60"]["share"] == 1.0
+    assert st["30"]["population"] + st["30"]["beyond"] == pytest.approx(1_623_061)
+    assert s["access"]["underserved"]["areas"] >= 1
+
+
+def test_real_data_scenarios(real_run):
+    out, s = real_run
+    rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
+    assert list(rows) == ["209 today", "69 + branch points", "69 only",
+                          "69 with best main stations", "69 + fewest branch points for T = 30 min",
+                          "69 best sites ignoring commune borders (p-median)"]
+    today, only = rows["209 today"], rows["69 only"]
+    branches, best = rows["69 + branch points"], rows["69 with best main stations"]
+    cover = rows["69 + fewest branch points for T = 30 min"]
+    free = rows["69 best sites ignoring commune borders (p-median)"]
+    assert today["service_points"] == branches["service_points"] == 209
+    assert only["service_points"] == only["main_stations"] == best["main_stations"] == 69
+    # keeping every former station as a branch point keeps today's access exactly
+    assert branches["mean_time_min"] == pytest.approx(today["mean_time_min"])
+    assert branches["losing_30min"] == 0
+    # closing 140 stations: people lose access within 15 and 30 minutes
+    assert only["losing_30min"] > 0 and only["mean_time_min"] > today["mean_time_min"]
+    # the best main stations beat the rule's; the p-median beats both (it is the optimum
+    # without the one-station-per-commune rule); both proven optimal
+    assert best["mean_time_min"] <= only["mean_time_min"]
+    assert free["mean_time_min"] <= best["mean_time_min"]
+    assert free["gap"] <= 1e-4 and best["gap"] == 0
+    # fewest branch points: everyone coverable within 30 min is covered, as today
+    assert cover["covered_30min"] == pytest.approx(today["covered_30min"])
+    assert 69 < cover["service_points"] < 209 and cover["gap"] == 0
+    curve = s["plans"]["coverage_curve"]["points"]
+    covered = [p["covered_population"] for p in curve]
+    assert covered == sorted(covered)  # more branch points never cover fewer people
+    assert covered[-1] == pytest.approx(today["covered_30min"])
+    table = pd.read_csv(out / "scenarios.csv")
+    assert list(table["scenario"]) == list(rows)
+
+
+def test_real_data_network(real_run):
+    out, s = real_run
+    n = s["network"]
+    assert n["nodes"]["by_tier"] == {"provincial": 6, "regional": 13, "station": 209}
+    assert n["edges"]["referral"] == 209 + 13
+    per = n["stations_per_regional"]
+    assert len(per) == 13 and sum(r["stations"] for r in per) == 209
+    assert sum(r["population"] for r in per) == pytest.approx(1_623_061)
+    ranking = n["loss_impact"]["ranking"]
+    assert {r["facility_id"] for r in ranking} >= {"HT-MHS", "HT-PGH", "HT-RKA", "HT-RHK"}
+    assert n["plan"]["consistency_problems"] == []
+    assert n["plan"]["actions"] == {"keep": 69, "branch": 140, "close": 0, "new": 0}
+    import networkx as nx
+
+    G = nx.read_graphml(out / "network.graphml")
+    stations = [v for v, d in G.nodes(data=True) if d["tier"] == "station"]
+    assert len(stations) == 209
+    refer = [(u, v) for u, v, d in G.edges(data=True) if d["kind"] == "referral"]
+    parents = pd.Series(dict(refer))
+    assert all(G.nodes[parents[v]]["tier"] == "regional" for v in stations)
+    assert {parents[v] for v, d in G.nodes(data=True) if d["tier"] == "regional"} == {"HT-PGH"}
+    after = nx.read_graphml(out / "network_plan.graphml")
+    roles = pd.Series({v: d.get("role") for v, d in after.nodes(data=True)
+                       if d["tier"] in ("station", "branch")})
+    assert roles.value_counts().to_dict() == {"branch point": 140, "main station": 69}
+
+
+MAP_FEATURES = {
+    # map: (paths after every overlay is switched on, markers after) from the layers drawn
+    "overview": (69 + 209, 209 + 20),
+    "plan": (None, 209 + 69 + 140 + 20),
+    "network": (69 + (209 + 13) + 19 + 9, 209 + 20),
+}
+
+
+@pytest.mark.parametrize("key", ["overview", "access", "plan", "network"])
+def test_real_maps_draw_in_chromium(real_run, key):
+    from tests._browser import ARTIFACTS, load_page
+
+    out, s = real_run
+    path = out / f"{key}.html"
+    assert path.stat().st_size < 5_000_000
+    page = load_page(path, screenshot=ARTIFACTS / f"real_{key}.png")
+    assert page.errors == [] and page.alerts == []
+    assert not [r for r in page.resources if not r.startswith(("data:", "http://127.0.0.1"))]
+    paths, markers = MAP_FEATURES.get(key, (None, 209 + 20))
+    if paths is not None:
+        assert page.all["paths"] == paths
+    else:
+        assert page.all["paths"] > 69
+    assert page.all["markers"] == markers
+
+
+def test_real_qgis_project_opens(real_run, tmp_path):
+    import pyogrio
+
+    from tests._qgis import open_project
+
+    out, s = real_run
+    result = open_project(out / "hatinh.qgz", tmp_path / "real.png")
+    assert result["read"] is True
+    layers = result["layers"]
+    assert layers and all(r["valid"] for r in layers), [r["name"] for r in layers
+                                                        if not r["valid"]]
+    counts = {name: pyogrio.read_info(out / "hatinh.gpkg", layer=name)["features"]
+              for name, _ in pyogrio.list_layers(out / "hatinh.gpkg")}
+    for r in layers:
+        assert r["features"] == counts[r["layername"]], r["name"]
+    assert set(counts) <= {r["layername"] for r in layers}
+    by_name = {r["name"]: r for r in layers}
+    assert by_name["Facilities by tier"]["renderer"] == "categorizedSymbol"
+    assert by_name["Referral and satellite links"]["renderer"] == "categorizedSymbol"
+    assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
+    assert by_name["Plan: main stations only (other former stations closed)"]["attr"] == "action"
+    assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network"}

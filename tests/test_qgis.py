@@ -9,10 +9,7 @@ tests/_artifacts/qgis_project.png. Under CI (env ``CI`` set) a missing QGIS is a
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -24,76 +21,9 @@ from shapely.geometry import Point
 from gis import qgis
 from gis.errors import OutputError
 from tests import _synthetic_outputs as syn
+from tests._qgis import open_project, require_qgis
 
-SYSTEM_PYTHON = "/usr/bin/python3"
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
-
-_OPEN_PROJECT = r"""
-import json, sys
-from qgis.core import (QgsApplication, QgsProject, QgsMapSettings, QgsMapRendererSequentialJob,
-                       QgsLayerTreeGroup, QgsLayerTreeLayer)
-from qgis.PyQt.QtCore import QSize
-from qgis.PyQt.QtGui import QColor
-app = QgsApplication([], False)
-app.initQgis()
-project_path, png = sys.argv[1], sys.argv[2]
-proj = QgsProject.instance()
-ok = proj.read(project_path)
-out = {"read": ok, "title": proj.title(), "crs": proj.crs().authid(),
-       "absolute": proj.readBoolEntry("Paths", "/Absolute", True)[0], "layers": [],
-       "groups": {}}
-root = proj.layerTreeRoot()
-for g in root.children():
-    if isinstance(g, QgsLayerTreeGroup):
-        out["groups"][g.name()] = [c.name() for c in g.children()]
-for node in root.findLayers():
-    lyr = node.layer()
-    rec = {"name": node.name(), "valid": bool(lyr and lyr.isValid()),
-           "visible": node.isVisible()}
-    if lyr is not None:
-        rec.update(source=lyr.source(), features=lyr.featureCount(),
-                   renderer=lyr.renderer().type() if lyr.renderer() else None,
-                   labels=lyr.labelsEnabled(), crs=lyr.crs().authid(),
-                   layername=lyr.source().split("layername=")[-1],
-                   saved_source=proj.writePath(lyr.source()))
-        r = lyr.renderer()
-        if rec["renderer"] == "categorizedSymbol":
-            rec["attr"] = r.classAttribute()
-            rec["classes"] = [c.value() for c in r.categories()]
-        elif rec["renderer"] == "graduatedSymbol":
-            rec["attr"] = r.classAttribute()
-            rec["classes"] = [[x.lowerValue(), x.upperValue()] for x in r.ranges()]
-        if rec["labels"]:
-            rec["label_field"] = lyr.labeling().settings().fieldName
-    out["layers"].append(rec)
-settings = QgsMapSettings()
-settings.setLayers([n.layer() for n in root.findLayers() if n.isVisible()])
-settings.setDestinationCrs(proj.crs())
-settings.setBackgroundColor(QColor(255, 255, 255))
-settings.setOutputSize(QSize(1000, 700))
-settings.setExtent(proj.viewSettings().defaultViewExtent())
-job = QgsMapRendererSequentialJob(settings)
-job.start()
-job.waitForFinished()
-out["png"] = job.renderedImage().save(png, "png")
-print("RESULT " + json.dumps(out))
-app.exitQgis()
-"""
-
-
-def require_qgis() -> str:
-    """/usr/bin/python3 when it can import qgis; fail under CI, skip elsewhere."""
-    ok = Path(SYSTEM_PYTHON).exists() and subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, check=False,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}).returncode == 0
-    if ok:
-        return SYSTEM_PYTHON
-    msg = (f"{SYSTEM_PYTHON} cannot import qgis: install python3-qgis "
-           "(.ci/system-packages.sh)")
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
 
 def all_layers() -> dict[str, gpd.GeoDataFrame]:
     return {"communes": syn.communes(), "communes_legacy": syn.communes_legacy(),
@@ -104,7 +34,7 @@ def all_layers() -> dict[str, gpd.GeoDataFrame]:
 
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, qgis.QgisOutput, Path]:
-    python = require_qgis()
+    require_qgis()
     folder = tmp_path_factory.mktemp("qgis") / "out"
     written = qgis.write_qgis_project(folder, {**all_layers(), "absent": None},
                                       name="ha_tinh", title="Hà Tĩnh <test> & co")
@@ -114,12 +44,7 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, qgis.QgisOut
     shutil.rmtree(folder)
     ARTIFACTS.mkdir(exist_ok=True)
     png = ARTIFACTS / "qgis_project.png"
-    run = subprocess.run([python, "-c", _OPEN_PROJECT, str(moved / "ha_tinh.qgz"), str(png)],
-                         capture_output=True, text=True, timeout=120, check=False,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, f"QGIS run failed (rc={run.returncode}):\n{run.stderr[-3000:]}"
-    return json.loads(lines[-1][7:]), written, moved
+    return open_project(moved / "ha_tinh.qgz", png), written, moved
 
 
 def test_project_opens_with_every_layer_valid(opened) -> None:
@@ -239,19 +164,13 @@ def _run_gpkg(folder: Path) -> Path:
 def test_export_qgis_opens_in_qgis(tmp_path: Path) -> None:
     from gis.cli import main
 
-    python = require_qgis()
+    require_qgis()
     gpkg = _run_gpkg(tmp_path / "run")
     proj_dir = tmp_path / "projects"
     proj_dir.mkdir()
     assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 0
     assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 2
-    run = subprocess.run([python, "-c", _OPEN_PROJECT, str(proj_dir / "p.qgz"),
-                          str(tmp_path / "p.png")], capture_output=True, text=True,
-                         timeout=120, check=False,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert lines, run.stderr[-3000:]
-    result = json.loads(lines[-1][7:])
+    result = open_project(proj_dir / "p.qgz", tmp_path / "p.png")
     assert [r["name"] for r in result["layers"]] == [
         "Communes after 1 July 2025", "Communes before 1 July 2025", "Facilities by tier"]
     assert all(r["valid"] for r in result["layers"])
