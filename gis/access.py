@@ -9,8 +9,8 @@ threshold is covered).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.costs import CostTable, road_costs, straight_line_costs
+from gis.costs import CostTable, road_costs, straight_line_costs, straight_line_nearest
 from gis.demand import population_surface
 from gis.errors import GisError
 
@@ -155,18 +155,52 @@ def fca(costs: CostTable, demand: np.ndarray, supply: np.ndarray, *, catchment_m
         Supply per destination (doctors, beds); NaN is not allowed here (see
         :func:`fca_known`).
     """
-    w = decay_weights(costs.time_min, catchment_min=catchment_min, decay=decay)
-    demand = np.asarray(demand, float)
     supply = np.asarray(supply, float)
+    if decay not in DECAYS:
+        decay_weights(np.zeros(0), catchment_min=catchment_min, decay=decay)  # raises
     if np.isnan(supply).any():
         msg = "fca: supply has unknown (NaN) values; use fca_known to drop them explicitly"
         raise GisError(msg)
-    weighted_demand = np.bincount(costs.dest, weights=demand[costs.origin] * w,
-                                  minlength=costs.n_dests)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(weighted_demand > 0, supply / weighted_demand, 0.0)
-    return np.bincount(costs.origin, weights=ratio[costs.dest] * w,
-                       minlength=costs.n_origins) * per
+    return _fca_many(costs, demand, [supply], catchment_min=catchment_min, decay=decay,
+                     per=per)[0]
+
+
+# Pairs per block of the floating catchment: bounds its temporary arrays (a few float64 per
+# pair) whatever the size of the table.
+_FCA_BLOCK = 4_000_000
+
+
+def _fca_many(costs: CostTable, demand: np.ndarray, supplies: Sequence[np.ndarray], *,
+              catchment_min: float, decay: str, per: float) -> list[np.ndarray]:
+    """:func:`fca` for several supplies on one table: step 1's weighted demand does not depend
+    on the supply, so it is summed once. Pairs are taken in blocks cut at origin boundaries
+    (step 2 sums each origin's pairs in table order, as one ``bincount`` would)."""
+    demand = np.asarray(demand, float)
+    n_o, n_d = costs.n_origins, costs.n_dests
+    o_all, d_all, t_all = costs.origin, costs.dest, costs.time_min
+    cuts = np.searchsorted(o_all, o_all[np.arange(_FCA_BLOCK, len(o_all), _FCA_BLOCK)])
+    bounds = [0, *np.unique(cuts).tolist(), len(o_all)]
+    blocks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    weighted_demand = np.zeros(n_d)
+    for a, b in blocks:
+        w = decay_weights(t_all[a:b], catchment_min=catchment_min, decay=decay)
+        weighted_demand += np.bincount(d_all[a:b], weights=demand[o_all[a:b]] * w,
+                                       minlength=n_d)
+    ratios = []
+    for supply in supplies:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios.append(np.where(weighted_demand > 0,
+                                   np.asarray(supply, float) / weighted_demand, 0.0))
+    out = [np.zeros(n_o) for _ in supplies]
+    for a, b in blocks:
+        w = decay_weights(t_all[a:b], catchment_min=catchment_min, decay=decay)
+        o, d = o_all[a:b], d_all[a:b]
+        first, last = int(o[0]), int(o[-1])
+        local = o - first
+        for acc, ratio in zip(out, ratios, strict=True):
+            acc[first:last + 1] += np.bincount(local, weights=ratio[d] * w,
+                                               minlength=last - first + 1)
+    return [acc * per for acc in out]
 
 
 @dataclass(frozen=True)
@@ -363,7 +397,6 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
 
 # --- the front function ---------------------------------------------------------------------
 
-@dataclass
 class AccessResult:
     """Everything :func:`run_access` computed.
 
@@ -372,19 +405,42 @@ class AccessResult:
     demand : GeoDataFrame
         Demand units with the nearest facility per tier and the (E)2SFCA values.
     costs : CostTable
-        Demand units -> active facilities (``dest_ids`` = facility_id).
+        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id), for
+        the plans and location models. With the straight-line model it is built on first use:
+        the access metrics themselves need only the nearest facility per tier and the pairs
+        within the catchment, so a run that never asks for it never holds it.
     layers : dict
         For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
         ``underserved``.
     summary : dict
         JSON-serialisable ``access`` section of summary.json.
+    road_report : RoadReport or None
     """
 
-    demand: gpd.GeoDataFrame
-    costs: CostTable
-    layers: dict[str, gpd.GeoDataFrame]
-    summary: dict[str, Any]
-    road_report: Any = field(default=None)
+    def __init__(self, demand: gpd.GeoDataFrame,
+                 costs: CostTable | Callable[[], CostTable],
+                 layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
+                 road_report: Any = None) -> None:
+        self.demand = demand
+        self.layers = layers
+        self.summary = summary
+        self.road_report = road_report
+        self._costs = costs if isinstance(costs, CostTable) else None
+        self._build_costs = None if isinstance(costs, CostTable) else costs
+
+    @property
+    def costs(self) -> CostTable:
+        if self._costs is None:
+            assert self._build_costs is not None
+            log.info("building the cost table of every pair within the cut-off")
+            self._costs = self._build_costs()
+            self._build_costs = None
+        return self._costs
+
+    def __repr__(self) -> str:
+        built = "built" if self._costs is not None else "built on first use"
+        return (f"AccessResult(demand={len(self.demand)} units, costs {built}, "
+                f"layers={sorted(self.layers)})")
 
 
 def _share_dict(table: pd.DataFrame, thresholds_min: Mapping[str, Sequence[float]]
@@ -433,7 +489,17 @@ def run_access(
     speed_kmh, detour_factor : float
         Straight-line model (used when ``roads`` is None).
     cutoff_min : float
-        Pairs beyond this time are not stored; beyond it a facility counts as out of reach.
+        Beyond this time a facility counts as out of reach (its time is NaN).
+
+    Notes
+    -----
+    Each metric gets a table only as deep as it needs (straight-line model): the nearest
+    facility of each tier (one pair per unit and tier, up to ``cutoff_min``) serves nearest
+    times, coverage and under-served areas; the pairs within ``min(catchment_min,
+    cutoff_min)`` of the facilities with a known supply serve the floating catchments. The
+    table of every pair within ``cutoff_min`` (``AccessResult.costs``) is built only if asked
+    for. The road model searches each facility's graph up to ``cutoff_min`` and keeps one
+    table. ``summary["cost_tables"]`` gives each table's pairs and depth.
     thresholds_min : mapping
         Tier -> inclusive thresholds in minutes for coverage.
     underserved_min : mapping
@@ -452,41 +518,76 @@ def run_access(
     fac = facilities[facilities["status"] == "active"].reset_index(drop=True)
     xy = np.column_stack([demand["x"].to_numpy(), demand["y"].to_numpy()])
     fxy = fac.geometry.get_coordinates().to_numpy()
-    road_report = None
-    if roads is not None:
-        costs, road_report = road_costs(
-            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
-            walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
-            origin_ids=demand["unit_id"].to_numpy(), dest_ids=fac["facility_id"].to_numpy())
-        model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
-                 "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
-                 **road_report.as_dict()}
-    else:
-        costs = straight_line_costs(xy, fxy, speed_kmh=speed_kmh, detour_factor=detour_factor,
-                                    cutoff_min=cutoff_min, origin_ids=demand["unit_id"].to_numpy(),
-                                    dest_ids=fac["facility_id"].to_numpy(), mode="straight_line")
-        model = {"model": "straight line x detour factor / speed", "speed_kmh": speed_kmh,
-                 "detour_factor": detour_factor, "cutoff_min": cutoff_min,
-                 "is_estimate": True}
     tiers = fac["tier"].to_numpy()
-    times = nearest_by_tier(costs, tiers)
+    unit_ids = demand["unit_id"].to_numpy()
+    fac_ids = fac["facility_id"].to_numpy()
     pop = demand["population"].to_numpy()
-    out = demand.copy()
-    for c in times.columns:
-        out[c] = times[c].to_numpy()
-    # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
-    fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
+    # Supply of the floating catchments: doctors of every facility, beds of hospitals; unknown
+    # values count as 0 (the figures are then lower bounds, said in the summary).
+    supplies: dict[str, np.ndarray] = {}
+    knowledge: dict[str, SupplyKnowledge] = {}
     for what, supply_tiers in (("doctors", None), ("beds", ("central", "provincial",
                                                            "regional"))):
         supply = fac[what].to_numpy(float)
         relevant = (np.isin(tiers, supply_tiers) if supply_tiers is not None
                     else np.ones(len(fac), bool))
         known = relevant & ~np.isnan(supply)
-        sub_known = SupplyKnowledge(known=int(known.sum()), total=int(relevant.sum()))
-        for label, dec in (("2sfca", "none"), ("e2sfca", decay)):
-            out[f"{label}_{what}_per_10k"] = (
-                fca(costs, pop, np.where(known, supply, 0.0), catchment_min=catchment_min,
-                    decay=dec) if sub_known.known else np.nan)
+        knowledge[what] = SupplyKnowledge(known=int(known.sum()), total=int(relevant.sum()))
+        supplies[what] = np.where(known, supply, 0.0)
+    with_fca = [what for what in supplies if knowledge[what].known]
+    # Facilities with no supply add nothing to either step: the catchment table leaves them out.
+    supplying = np.zeros(len(fac), bool)
+    for what in with_fca:
+        supplying |= supplies[what] != 0
+    catchment_depth_min = min(catchment_min, cutoff_min)
+    road_report = None
+    if roads is not None:
+        costs, road_report = road_costs(
+            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
+            walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
+            origin_ids=unit_ids, dest_ids=fac_ids)
+        model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
+                 "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
+                 **road_report.as_dict()}
+        # Dijkstra from each facility reaches the cut-off anyway: one table serves all.
+        near, catch, supply_pos = costs, costs, np.arange(len(fac))
+        tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
+        costs_or_builder: CostTable | Callable[[], CostTable] = costs
+    else:
+        line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
+        # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
+        # the catchments need the pairs within the catchment of the facilities with supply.
+        near = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
+                                     origin_ids=unit_ids, dest_ids=fac_ids, **line)
+        supply_pos = np.flatnonzero(supplying)
+        catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
+                                    origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
+        model = {"model": "straight line x detour factor / speed", "speed_kmh": speed_kmh,
+                 "detour_factor": detour_factor, "cutoff_min": cutoff_min,
+                 "is_estimate": True}
+        tables = {"nearest_per_tier": {"pairs": int(len(near)), "cutoff_min": cutoff_min},
+                  "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
+                                "facilities": int(len(supply_pos))}}
+
+        def costs_or_builder() -> CostTable:
+            return straight_line_costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
+                                       dest_ids=fac_ids, **line)
+    times = nearest_by_tier(near, tiers)
+    out = demand.copy()
+    for c in times.columns:
+        out[c] = times[c].to_numpy()
+    # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
+    fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
+    values: dict[str, Any] = {}
+    for label, dec in (("2sfca", "none"), ("e2sfca", decay)):
+        per_supply = _fca_many(catch, pop, [supplies[what][supply_pos] for what in with_fca],
+                               catchment_min=catchment_min, decay=dec, per=10_000.0)
+        for what, v in zip(with_fca, per_supply, strict=True):
+            values[f"{label}_{what}_per_10k"] = v
+    for what in supplies:
+        for label in ("2sfca", "e2sfca"):
+            out[f"{label}_{what}_per_10k"] = values.get(f"{label}_{what}_per_10k", np.nan)
+    for what, sub_known in knowledge.items():
         fca_summary[what] = {"knowledge": sub_known.text(what),
                              "lower_bound": not sub_known.complete and sub_known.known > 0,
                              "known": sub_known.known, "total": sub_known.total}
@@ -495,13 +596,11 @@ def run_access(
     per_new = coverage_table(pop, times, thresholds_min, demand["commune_code"].to_numpy())
     com = communes[["commune_code", "commune_name", "geometry"]].merge(
         per_new, left_on="commune_code", right_index=True, how="left")
+    codes, code_of = np.unique(demand["commune_code"].to_numpy(), return_inverse=True)
     for what in ("doctors", "beds"):
         col = f"e2sfca_{what}_per_10k"
-        w = out.groupby("commune_code").apply(
-            lambda g, c=col: np.average(g[c], weights=g["population"])
-            if g["population"].sum() > 0 and g[c].notna().all() else np.nan,
-            include_groups=False)
-        com[col] = com["commune_code"].map(w)
+        com[col] = com["commune_code"].map(pd.Series(
+            _weighted_mean_by(code_of, out[col].to_numpy(float), pop, len(codes)), index=codes))
     for tier in ("station", "regional", "provincial"):
         col = f"{tier}_time_min"
         if col in out:
@@ -531,7 +630,8 @@ def run_access(
     summary = {
         "travel_model": model,
         "demand": {"units": int(len(demand)), "cell_size_m": cell_size_m,
-                   "population": total, "pairs_within_cutoff": int(len(costs))},
+                   "population": total},
+        "cost_tables": tables,
         "coverage": _share_dict(prov, thresholds_min),
         "covered_share": {tier: {f"covered_{thr}min_share": v["share"]
                                  for thr, v in d.items()}
@@ -552,5 +652,17 @@ def run_access(
                     for r in under.head(10).to_dict("records")],
         },
     }
-    return AccessResult(demand=out, costs=costs, layers=layers, summary=summary,
+    return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
                         road_report=road_report)
+
+
+def _weighted_mean_by(group: np.ndarray, values: np.ndarray, weights: np.ndarray,
+                      n_groups: int) -> np.ndarray:
+    """Weighted mean of ``values`` per group (codes 0..n-1); NaN where the weights sum to 0 or
+    a value is NaN."""
+    bad = np.bincount(group, weights=np.isnan(values), minlength=n_groups) > 0
+    wsum = np.bincount(group, weights=weights, minlength=n_groups)
+    num = np.bincount(group, weights=np.where(np.isnan(values), 0.0, values) * weights,
+                      minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(bad | ~(wsum > 0), np.nan, num / wsum)

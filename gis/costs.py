@@ -23,12 +23,14 @@ class CostTable:
 
     Attributes
     ----------
-    origin, dest : ndarray of int64
+    origin, dest : ndarray of int32
         Positions (0..n-1) into ``origin_ids`` and ``dest_ids``; rows sorted by origin, then dest.
-    dist_m : ndarray of float64
-        Travel distance in metres (network or straight line x detour factor).
+        (int32 halves the table; widen to int64 before multiplying positions together.)
+    dist_m : ndarray of float32
+        Travel distance in metres (network or straight line x detour factor); float32 keeps
+        metres to 7 significant digits, which is all a distance attribute needs.
     time_min : ndarray of float64
-        Travel time in minutes.
+        Travel time in minutes (float64: thresholds and rankings compare it exactly).
     origin_ids, dest_ids : ndarray
         Labels of the origins (e.g. demand cell ids) and destinations (facility ids).
     cutoff_min : float
@@ -93,15 +95,61 @@ def _sorted_table(
 ) -> CostTable:
     order = np.lexsort((dest, origin))
     return CostTable(
-        origin=np.asarray(origin, dtype=np.int64)[order],
-        dest=np.asarray(dest, dtype=np.int64)[order],
-        dist_m=np.asarray(dist_m, dtype=np.float64)[order],
+        origin=np.asarray(origin, dtype=np.int32)[order],
+        dest=np.asarray(dest, dtype=np.int32)[order],
+        dist_m=np.asarray(dist_m, dtype=np.float32)[order],
         time_min=np.asarray(time_min, dtype=np.float64)[order],
         origin_ids=np.asarray(origin_ids),
         dest_ids=np.asarray(dest_ids),
         cutoff_min=float(cutoff_min),
         mode=mode,
     )
+
+
+def _straight_m(a_xy: np.ndarray, b_xy: np.ndarray) -> np.ndarray:
+    """Straight-line metres between matching rows (one formula for every table, so that a
+    nearest-only table and a full table give bit-identical times)."""
+    dx = a_xy[:, 0] - b_xy[:, 0]
+    dy = a_xy[:, 1] - b_xy[:, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
+def _straight_parts(origins_xy: np.ndarray, dests_xy: np.ndarray, radius_m: float, *,
+                    chunk_size: int):
+    """Pairs within ``radius_m`` (a little more: the caller filters by time), one origin chunk
+    at a time, each chunk sorted by origin then dest.
+
+    Yields ``(origin, dest, straight_m)`` with int32 positions. Sorting one integer key per
+    chunk (uint32 when ``chunk x n_dests`` fits) replaces a lexsort of the whole table.
+    """
+    n_d = len(dests_xy)
+    tree_d = cKDTree(dests_xy)
+    step = max(1, min(chunk_size, (2**32 - 1) // max(n_d, 1)))
+    key_dtype = np.uint32 if step * n_d < 2**32 else np.int64
+    for start in range(0, len(origins_xy), step):
+        block = origins_xy[start:start + step]
+        pairs = cKDTree(block).sparse_distance_matrix(tree_d, radius_m,
+                                                      output_type="ndarray")
+        key = pairs["i"].astype(key_dtype)
+        key *= key_dtype(n_d)
+        key += pairs["j"].astype(key_dtype)
+        del pairs
+        key.sort()
+        i = (key // key_dtype(n_d)).astype(np.int32)
+        j = (key - i.astype(key_dtype) * key_dtype(n_d)).astype(np.int32)
+        del key
+        yield i + np.int32(start), j, _straight_m(block[i], dests_xy[j])
+
+
+def _concat_fields(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+    """Concatenate chunk arrays field by field, freeing each field's chunks as it goes, so the
+    peak is the table plus one field rather than twice the table."""
+    out = []
+    for k in range(len(parts[0]) if parts else 0):
+        out.append(np.concatenate([p[k] for p in parts]))
+        for n, p in enumerate(parts):
+            parts[n] = (*p[:k], None, *p[k + 1:])
+    return out
 
 
 def straight_line_costs(
@@ -118,6 +166,9 @@ def straight_line_costs(
 ) -> CostTable:
     """Straight-line travel model: distance x detour factor / speed, pairs within a cut-off.
 
+    Memory grows with the pairs within the cut-off (20 bytes each, plus one field while the
+    chunks are joined), never with origins x destinations.
+
     Parameters
     ----------
     origins_xy, dests_xy : ndarray, shape (n, 2)
@@ -127,7 +178,9 @@ def straight_line_costs(
     detour_factor : float
         Ratio of travelled to straight-line distance (>= 1).
     cutoff_min : float
-        Keep pairs whose time is at most this many minutes.
+        Keep pairs whose time is at most this many minutes (``inf``: every pair).
+    chunk_size : int
+        Origins per tree query; bounds the temporary memory of a chunk.
     """
     origins_xy = np.asarray(origins_xy, dtype=np.float64).reshape(-1, 2)
     dests_xy = np.asarray(dests_xy, dtype=np.float64).reshape(-1, 2)
@@ -137,27 +190,136 @@ def straight_line_costs(
         dest_ids = np.arange(len(dests_xy))
     speed_m_per_min = speed_kmh * 1000.0 / 60.0
     radius_m = cutoff_min * speed_m_per_min / detour_factor
-    if len(origins_xy) == 0 or len(dests_xy) == 0:
-        empty = np.empty(0)
-        return _sorted_table(empty, empty, empty, empty, origin_ids=origin_ids,
-                             dest_ids=dest_ids, cutoff_min=cutoff_min, mode=mode)
-    tree_d = cKDTree(dests_xy)
+    limit_min = cutoff_min * (1 + 1e-12)
     parts = []
-    # Chunks of origins bound the temporary memory of the tree query; the table itself grows
-    # with the pairs within the cut-off only.
-    for start in range(0, len(origins_xy), chunk_size):
-        block = origins_xy[start:start + chunk_size]
-        pairs = cKDTree(block).sparse_distance_matrix(tree_d, radius_m * (1 + 1e-12),
-                                                      output_type="ndarray")
-        parts.append((pairs["i"].astype(np.int64) + start, pairs["j"].astype(np.int64),
-                      pairs["v"]))
-    o = np.concatenate([p[0] for p in parts])
-    d = np.concatenate([p[1] for p in parts])
-    dist_m = np.concatenate([p[2] for p in parts]) * detour_factor
+    if len(origins_xy) and len(dests_xy):
+        for o, d, straight in _straight_parts(origins_xy, dests_xy, radius_m * (1 + 1e-9),
+                                              chunk_size=chunk_size):
+            dist_m = straight * detour_factor
+            time_min = dist_m / speed_m_per_min
+            keep = time_min <= limit_min
+            parts.append((o[keep], d[keep], dist_m[keep].astype(np.float32), time_min[keep]))
+    if not parts:
+        return CostTable(origin=np.zeros(0, np.int32), dest=np.zeros(0, np.int32),
+                         dist_m=np.zeros(0, np.float32), time_min=np.zeros(0),
+                         origin_ids=np.asarray(origin_ids), dest_ids=np.asarray(dest_ids),
+                         cutoff_min=float(cutoff_min), mode=mode)
+    o, d, dist, time = _concat_fields(parts)
+    return CostTable(origin=o, dest=d, dist_m=dist, time_min=time,
+                     origin_ids=np.asarray(origin_ids), dest_ids=np.asarray(dest_ids),
+                     cutoff_min=float(cutoff_min), mode=mode)
+
+
+def straight_line_nearest(
+    origins_xy: np.ndarray,
+    dests_xy: np.ndarray,
+    *,
+    speed_kmh: float,
+    detour_factor: float,
+    cutoff_min: float,
+    groups: np.ndarray | None = None,
+    origin_ids: np.ndarray | None = None,
+    dest_ids: np.ndarray | None = None,
+    mode: str = "straight_line",
+) -> CostTable:
+    """Nearest-only table: for every origin, its nearest destination of each group.
+
+    The straight-line model of :func:`straight_line_costs` (same formula, same times), but
+    only the pair that :func:`gis.access.nearest` would pick for each origin and group is
+    stored: the fastest within the cut-off, ties to the lowest destination position. Memory
+    grows with origins x groups, whatever the cut-off and the number of destinations, so
+    nearest facility and coverage need no table of every pair within reach.
+
+    Parameters
+    ----------
+    origins_xy, dests_xy : ndarray, shape (n, 2)
+        Coordinates in metres in the working CRS.
+    speed_kmh, detour_factor, cutoff_min : float
+        As in :func:`straight_line_costs`.
+    groups : ndarray, shape (n_dests,), optional
+        Group of each destination (e.g. the facility tier); one group when None. Use the
+        groups you will pass to :func:`gis.access.nearest` as masks.
+
+    Returns
+    -------
+    CostTable
+        At most one pair per origin and group, sorted by origin, then dest. Only the nearest
+        per group is stored: do not use it for catchments (see :func:`straight_line_costs`).
+    """
+    origins_xy = np.asarray(origins_xy, dtype=np.float64).reshape(-1, 2)
+    dests_xy = np.asarray(dests_xy, dtype=np.float64).reshape(-1, 2)
+    n_o, n_d = len(origins_xy), len(dests_xy)
+    origin_ids = np.arange(n_o) if origin_ids is None else np.asarray(origin_ids)
+    dest_ids = np.arange(n_d) if dest_ids is None else np.asarray(dest_ids)
+    groups = np.zeros(n_d, np.int8) if groups is None else np.asarray(groups)
+    speed_m_per_min = speed_kmh * 1000.0 / 60.0
+    radius_m = cutoff_min * speed_m_per_min / detour_factor
+    limit_min = cutoff_min * (1 + 1e-12)
+    cols = []
+    for g in pd.unique(groups):
+        members = np.flatnonzero(groups == g)
+        if n_o == 0 or len(members) == 0:
+            continue
+        best = _nearest_of(origins_xy, dests_xy, members, radius_m,
+                           detour_factor=detour_factor, speed_m_per_min=speed_m_per_min)
+        pos = np.full(n_o, -1, np.int64)
+        found = best >= 0
+        pos[found] = best[found]
+        cols.append(pos)
+    if not cols:
+        return CostTable(origin=np.zeros(0, np.int32), dest=np.zeros(0, np.int32),
+                         dist_m=np.zeros(0, np.float32), time_min=np.zeros(0),
+                         origin_ids=origin_ids, dest_ids=dest_ids,
+                         cutoff_min=float(cutoff_min), mode=mode)
+    # One row per origin, one column per group: sorting each row orders the pairs by dest,
+    # and reading row by row orders them by origin: no sort of the whole table.
+    mat = np.column_stack(cols)
+    mat = np.where(mat < 0, np.iinfo(np.int64).max, mat)
+    mat.sort(axis=1)
+    o = np.repeat(np.arange(n_o, dtype=np.int32), mat.shape[1])
+    d = mat.ravel()
+    ok = d != np.iinfo(np.int64).max
+    o, d = o[ok], d[ok].astype(np.int32)
+    dist_m = _straight_m(origins_xy[o], dests_xy[d]) * detour_factor
     time_min = dist_m / speed_m_per_min
-    keep = time_min <= cutoff_min * (1 + 1e-12)
-    return _sorted_table(o[keep], d[keep], dist_m[keep], time_min[keep], origin_ids=origin_ids,
-                         dest_ids=dest_ids, cutoff_min=cutoff_min, mode=mode)
+    keep = time_min <= limit_min
+    return CostTable(origin=o[keep], dest=d[keep], dist_m=dist_m[keep].astype(np.float32),
+                     time_min=time_min[keep], origin_ids=origin_ids, dest_ids=dest_ids,
+                     cutoff_min=float(cutoff_min), mode=mode)
+
+
+def _nearest_of(origins_xy: np.ndarray, dests_xy: np.ndarray, members: np.ndarray,
+                radius_m: float, *, detour_factor: float,
+                speed_m_per_min: float) -> np.ndarray:
+    """Position of the nearest of ``members`` for every origin (-1 beyond ``radius_m``): the
+    least time by :func:`_straight_m`, the lowest position among equal times."""
+    pts = dests_xy[members]
+    # Destinations sharing a point: the tree keeps the first (lowest position) only.
+    uniq, first = np.unique(pts, axis=0, return_index=True)
+    uniq_pos = members[first]
+    tree = cKDTree(uniq)
+    bound = radius_m * (1 + 1e-9) + 1e-6 if np.isfinite(radius_m) else np.inf
+    k = 2 if len(uniq) > 1 else 1
+    dd, jj = tree.query(origins_xy, k=k, distance_upper_bound=bound, workers=-1)
+    dd, jj = dd.reshape(len(origins_xy), k), jj.reshape(len(origins_xy), k)
+    found = jj[:, 0] < len(uniq)
+    best = np.full(len(origins_xy), -1, np.int64)
+    best[found] = uniq_pos[jj[found, 0]]
+    if k == 1:
+        return best
+    # Near-ties (the second within 1e-9 of the first; the tree's distances differ from the
+    # formula by rounding only): settle them on the formula, lowest position first, as the
+    # full table would.
+    amb = np.flatnonzero(found & (dd[:, 1] <= dd[:, 0] * (1 + 1e-9) + 1e-9))
+    if len(amb):
+        reach = dd[amb, 0] * (1 + 1e-9) + 1e-6
+        lists = tree.query_ball_point(origins_xy[amb], reach)
+        for a, cand in zip(amb, lists, strict=True):
+            cand = np.asarray(cand, np.int64)
+            t = _straight_m(np.repeat(origins_xy[a:a + 1], len(cand), axis=0),
+                            uniq[cand]) * detour_factor / speed_m_per_min
+            best[a] = uniq_pos[cand[t == t.min()]].min()
+    return best
 
 
 # --- road model ---------------------------------------------------------------------------

@@ -214,3 +214,36 @@ def test_real_ha_tinh_access(ha_tinh):
     com = ha_tinh.layers["coverage_communes"]
     assert len(com) == 69 and com["population"].sum() == pytest.approx(1_623_061)
     assert len(ha_tinh.layers["coverage_legacy"]) == 209
+
+
+def test_run_access_tables_agree_with_the_full_table():
+    """run_access computes nearest facilities and catchments on their own small tables; the
+    figures equal those computed on the table of every pair within the cut-off."""
+    rng = np.random.default_rng(2)
+    communes = gpd.GeoDataFrame(
+        {"commune_code": ["A", "B", "C"], "commune_name": ["A", "B", "C"],
+         "population": [5000.0, 0.0, 12000.0]},
+        geometry=[shapely.box(0, 0, 8000, 6000), shapely.box(8000, 0, 15000, 6000),
+                  shapely.Polygon([(0, 6000), (15000, 6000), (7000, 14000)])], crs=32648)
+    n = 12
+    fac = gpd.GeoDataFrame({
+        "facility_id": [f"F{i}" for i in range(n)], "name": [f"Facility {i}" for i in range(n)],
+        "tier": ["station"] * 8 + ["regional"] * 3 + ["provincial"],
+        "doctors": rng.integers(1, 30, n).astype(float), "beds": [np.nan] * 8 + [80, 120, 60, 400],
+        "status": ["active"] * 11 + ["closed"]},
+        geometry=shapely.points(rng.uniform(0, 15_000, (n, 2))), crs=32648)
+    res = A.run_access(communes, fac, cell_size_m=700, speed_kmh=20, cutoff_min=25,
+                       catchment_min=15, decay="step")
+    assert res._costs is None                      # the full table is built on first use
+    full = res.costs
+    assert full.cutoff_min == 25 and len(full) > res.summary["cost_tables"]["catchment"]["pairs"]
+    active = fac[fac["status"] == "active"].reset_index(drop=True)
+    ref = A.nearest_by_tier(full, active["tier"].to_numpy())
+    pd.testing.assert_frame_equal(res.demand[list(ref.columns)], ref)
+    pop = res.demand["population"].to_numpy()
+    doctors = A.fca(full, pop, active["doctors"].to_numpy(), catchment_min=15, decay="step")
+    assert np.allclose(res.demand["e2sfca_doctors_per_10k"], doctors, rtol=1e-12, atol=0)
+    beds = np.where(active["tier"] == "station", 0.0, active["beds"].fillna(0))
+    plain = A.fca(full, pop, beds, catchment_min=15, decay="none")
+    assert np.allclose(res.demand["2sfca_beds_per_10k"], plain, rtol=1e-12, atol=0)
+    assert res.summary["cost_tables"]["catchment"]["cutoff_min"] == 15

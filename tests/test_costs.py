@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -88,3 +89,40 @@ def test_subset_dests_renumbers_and_keeps_pairs():
     f = s.to_frame()
     assert set(zip(f["origin_id"], f["dest_id"], f["time_min"], strict=True)) == {
         (0, "a", 0.0), (0, "c", 1.0), (1, "a", 1.0), (1, "c", 0.0)}
+
+
+def test_nearest_only_table_agrees_with_the_full_table():
+    """Same nearest facility, time and distance per group as the table of every pair, ties
+    (equidistant sites, sites sharing a point) to the lowest position."""
+    from gis.access import nearest_by_tier
+    from gis.costs import straight_line_nearest
+
+    rng = np.random.default_rng(5)
+    o = rng.uniform(0, 40_000, (4000, 2))
+    o[:400] = np.round(o[:400], -3)             # on a 1 km lattice ...
+    d = rng.uniform(0, 40_000, (120, 2))
+    d[:30] = np.round(d[:30], -3) + 500         # ... with sites between: exact ties
+    d[40] = d[41] = d[42]                       # three sites on one point
+    tiers = rng.choice(["station", "regional", "provincial"], len(d))
+    ids = np.array([f"F{i}" for i in range(len(d))], dtype=object)
+    for cutoff in (5.0, 30.0, np.inf):
+        kw = {"speed_kmh": 30, "detour_factor": 1.4, "cutoff_min": cutoff, "dest_ids": ids}
+        full = straight_line_costs(o, d, chunk_size=333, **kw)
+        near = straight_line_nearest(o, d, groups=tiers, **kw)
+        assert len(near) <= 3 * len(o)
+        assert (np.diff(near.origin) >= 0).all()
+        pd.testing.assert_frame_equal(nearest_by_tier(near, tiers), nearest_by_tier(full, tiers))
+    # the tie at x = 1.5 km goes to the first of the two stations
+    n = straight_line_nearest(np.array([[1500.0, 0]]), np.array([[3000.0, 0], [0.0, 0]]),
+                              speed_kmh=60, detour_factor=1.0, cutoff_min=2.5)
+    assert n.dest.tolist() == [0] and n.time_min.tolist() == [1.5]
+
+
+def test_table_dtypes_and_infinite_cutoff():
+    o = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    t = straight_line_costs(o, o, speed_kmh=60, detour_factor=1.0, cutoff_min=np.inf)
+    assert len(t) == 4 and t.origin.dtype == np.int32 and t.dest.dtype == np.int32
+    assert t.time_min.dtype == np.float64 and t.dist_m.dtype == np.float32
+    empty = straight_line_costs(o, np.zeros((0, 2)), speed_kmh=60, detour_factor=1.0,
+                                cutoff_min=5)
+    assert len(empty) == 0 and empty.n_origins == 2 and empty.origin.dtype == np.int32
