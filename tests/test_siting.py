@@ -1,0 +1,427 @@
+"""Location models: hand-solved cases, brute force, PySAL spopt (CBC) and real Ha Tinh data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gis import siting
+from gis.costs import CostTable, straight_line_costs
+from gis.errors import SolveError
+from gis.plans import nearest_open_time
+
+
+def table(D, *, cutoff: float | None = None, dest_ids=None) -> CostTable:
+    """Cost table from a dense minutes matrix; ``inf`` (or > cutoff) = pair not stored."""
+    D = np.asarray(D, dtype=float)
+    n, m = D.shape
+    finite = np.isfinite(D)
+    cutoff = float(D[finite].max()) if cutoff is None else float(cutoff)
+    o, d = np.nonzero(finite & (D <= cutoff))  # row-major: sorted by origin, then dest
+    ids = np.array([f"S{j}" for j in range(m)]) if dest_ids is None else np.asarray(dest_ids)
+    return CostTable(origin=o, dest=d, dist_m=D[o, d] * 500.0, time_min=D[o, d],
+                     origin_ids=np.array([f"u{i}" for i in range(n)]), dest_ids=ids,
+                     cutoff_min=cutoff, mode="test")
+
+
+def dense(costs: CostTable) -> np.ndarray:
+    D = np.full((costs.n_origins, costs.n_dests), np.inf)
+    D[costs.origin, costs.dest] = costs.time_min
+    return D
+
+
+def random_case(seed: int, *, n: int = 14, m: int = 6, cutoff: float = 25.0):
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 12_000, (n, 2))
+    sxy = rng.uniform(0, 12_000, (m, 2))
+    pop = rng.integers(0, 40, n).astype(float)
+    c = straight_line_costs(xy, sxy, speed_kmh=30, detour_factor=1.3, cutoff_min=cutoff,
+                            dest_ids=np.array([f"S{j}" for j in range(m)]))
+    return c, pop
+
+
+# --- a line everyone can check by hand ----------------------------------------------------------
+# Sites A=0, B=2, C=10, D=12 on a line; units u0=0 (10 persons), u1=1 (10), u2=11 (10),
+# u3=12 (30); travel time = distance in minutes.
+LINE_X = np.array([0.0, 1.0, 11.0, 12.0])
+LINE_POP = np.array([10.0, 10.0, 10.0, 30.0])
+LINE_SITES = np.array([0.0, 2.0, 10.0, 12.0])
+LINE_IDS = np.array(["A", "B", "C", "D"])
+
+
+def line(cutoff: float = 100.0) -> CostTable:
+    return table(np.abs(LINE_X[:, None] - LINE_SITES[None, :]), cutoff=cutoff,
+                 dest_ids=LINE_IDS)
+
+
+def test_hand_solved_line():
+    c = line()
+    # p-median p=2: one site per side. Left: A costs 10*0 + 10*1 = 10, B 10*2 + 10*1 = 30.
+    # Right: C 10*1 + 30*2 = 70, D 10*1 + 30*0 = 10. Optimum A + D = 20 person-minutes.
+    r = siting.p_median(c, LINE_POP, 2)
+    assert r.open_ids == ["A", "D"] and r.objective == pytest.approx(20.0)
+    assert r.gap == 0.0 and r.status == "optimal" and r.bound == pytest.approx(20.0)
+    assert r.assignment.tolist() == [0, 0, 3, 3]
+    assert r.time_min.tolist() == [0.0, 1.0, 1.0, 0.0]
+    # p=1: D costs 10*12 + 10*11 + 10*1 = 240, C 100 + 90 + 10 + 60 = 260 -> D, 240
+    assert siting.p_median(c, LINE_POP, 1).objective == pytest.approx(240.0)
+    # p-center p=2: A + D leave u1 and u2 one minute away; nothing reaches 0 for all -> 1
+    r = siting.p_center(c, LINE_POP, 2)
+    assert r.objective == pytest.approx(1.0) and r.gap == 0.0
+    assert "A" in r.open_ids and "D" in r.open_ids
+    # set cover T=1: A covers u0,u1 (B only u1); D covers u2,u3 (C only u2) -> {A, D}
+    r = siting.set_cover(c, LINE_POP, 1.0)
+    assert r.open_ids == ["A", "D"] and r.objective == 2 and r.uncovered_population == 0
+    # T=0.5: u1 and u2 have no site within 0.5 -> 20 persons uncovered, A + D cover the rest
+    r = siting.set_cover(c, LINE_POP, 0.5)
+    assert r.open_ids == ["A", "D"] and r.uncovered_population == 20.0
+    assert r.covered_population == 40.0
+    # MCLP T=1: A covers 20, B 10, C 10, D 40 -> p=1: D (40); p=2: A + D (60)
+    r = siting.mclp(c, LINE_POP, 1.0, 1)
+    assert r.open_ids == ["D"] and r.objective == 40.0 and r.uncovered_population == 20.0
+    assert siting.mclp(c, LINE_POP, 1.0, 2).objective == 60.0
+
+
+def test_hand_solved_fixed_sites():
+    c = line()
+    # B fixed open covers u1 only: u0 still needs A, the right side D -> 3 open, 2 added
+    r = siting.set_cover(c, LINE_POP, 1.0, fixed_open=["B"])
+    assert r.open_ids == ["A", "B", "D"] and r.added_ids == ["A", "D"]
+    assert r.objective == 3 and r.n_added == 2
+    # D closed: u3 (30 persons) is coverable by nobody within 1 min; C covers u2
+    r = siting.set_cover(c, LINE_POP, 1.0, fixed_closed=["D"])
+    assert r.open_ids == ["A", "C"] and r.uncovered_population == 30.0
+    # p-median with B forced open and p=2: B serves the left (30), D the right (10) -> 40
+    r = siting.p_median(c, LINE_POP, 2, fixed_open=["B"])
+    assert r.open_ids == ["B", "D"] and r.objective == pytest.approx(40.0)
+    # MCLP p counts the fixed site: p=2 with C fixed -> C + A? A covers 20, D adds u3 (30) ->
+    # C + D cover u2, u3 = 40; C + A cover 30: D wins
+    r = siting.mclp(c, LINE_POP, 1.0, 2, fixed_open=["C"])
+    assert r.open_ids == ["C", "D"] and r.objective == 40.0 and r.added_ids == ["D"]
+    # p-center with A closed: B serves u0 at 2 minutes -> 2
+    assert siting.p_center(c, LINE_POP, 2, fixed_closed=["A"]).objective == pytest.approx(2.0)
+
+
+def test_best_in_groups_charges_units_a_site_does_not_reach():
+    # Group L: sites A, B; units u0, u1. Group R: sites E=20, F=25; units at 20 and 30.
+    # Cut-off 6: E does not reach the unit at 30 (10 min): charged 6, so E = 0 + 6 = 6 < F's
+    # 5 + 5 = 10 and E wins with 1 person unreachable. If unreachable counted as 0, E would
+    # cost 0; with a penalty of 20, F wins.
+    x = np.array([0.0, 1.0, 20.0, 30.0])
+    s = np.array([0.0, 2.0, 20.0, 25.0])
+    c = table(np.abs(x[:, None] - s[None, :]), cutoff=6.0, dest_ids=["A", "B", "E", "F"])
+    pop = np.array([10.0, 10.0, 1.0, 1.0])
+    groups, site_groups = ["L", "L", "R", "R"], ["L", "L", "R", "R"]
+    out = siting.best_in_groups(c, pop, groups, site_groups).set_index("group")
+    assert out.loc["L", "dest_id"] == "A" and out.loc["L", "objective"] == pytest.approx(10.0)
+    assert out.loc["R", "dest_id"] == "E" and out.loc["R", "objective"] == pytest.approx(6.0)
+    assert out.loc["R", "unreachable_population"] == 1.0
+    assert out.loc["L", "unreachable_population"] == 0.0
+    assert out.loc["R", "population"] == 2.0 and out.loc["R", "n_sites"] == 2
+    out = siting.best_in_groups(c, pop, groups, site_groups, penalty_min=20.0)
+    assert out.set_index("group").loc["R", "dest_id"] == "F"
+
+
+def test_best_in_groups_equals_enumeration():
+    c, pop = random_case(3, n=40, m=9, cutoff=18.0)
+    rng = np.random.default_rng(3)
+    dg = rng.choice(["a", "b", "c"], c.n_origins)
+    sg = np.array(["a", "b", "c", "a", "b", "c", "a", "b", None], dtype=object)
+    D = dense(c)
+    out = siting.best_in_groups(c, pop, dg, sg).set_index("group")
+    assert sorted(out.index) == ["a", "b", "c"]
+    for g in ("a", "b", "c"):
+        units = dg == g
+        scores = {j: np.sum(pop[units] * np.where(np.isfinite(D[units, j]), D[units, j],
+                                                   c.cutoff_min))
+                  for j in np.flatnonzero(sg == g)}
+        j = min(scores, key=lambda k: (scores[k], k))
+        assert out.loc[g, "dest_id"] == c.dest_ids[j]
+        assert out.loc[g, "objective"] == pytest.approx(scores[j])
+
+
+# --- brute force on tiny instances -----------------------------------------------------------
+
+def brute(D, pop, p, fixed, closed, score):
+    m = D.shape[1]
+    free = [j for j in range(m) if j not in fixed and j not in closed]
+    best = None
+    for extra in itertools.combinations(free, p - len(fixed)):
+        v = score(list(fixed) + list(extra))
+        best = v if best is None else min(best, v)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_models_equal_brute_force(seed):
+    c, pop = random_case(seed)
+    D = dense(c)
+    m = c.n_dests
+    rng = np.random.default_rng(100 + seed)
+    perm = rng.permutation(m)
+    fixed, closed = sorted(perm[:seed % 2]), sorted(perm[1:1 + seed % 3])
+    kw = {"fixed_open": c.dest_ids[fixed], "fixed_closed": c.dest_ids[closed]}
+    dem = pop > 0
+    T = 9.0
+    cover = D <= T
+    for p in range(max(len(fixed), 1), 4):
+        def median(S):
+            return np.sum(pop[dem] * D[dem][:, S].min(axis=1))
+
+        def center(S):
+            return D[dem][:, S].min(axis=1).max()
+
+        def missed(S):
+            return pop[~cover[:, S].any(axis=1)].sum()
+
+        for model, score in (("p_median", median), ("p_center", center)):
+            want = brute(D, pop, p, fixed, closed, score)
+            if not np.isfinite(want):
+                with pytest.raises(SolveError, match="reach"):
+                    getattr(siting, model)(c, pop, p, **kw)
+                continue
+            r = getattr(siting, model)(c, pop, p, **kw, **(
+                {"mip_rel_gap": 1e-9} if model == "p_median" else {}))
+            assert r.objective == pytest.approx(want, rel=1e-9), (model, p)
+            assert set(c.dest_ids[fixed]) <= set(r.open_ids)
+            assert not set(c.dest_ids[closed]) & set(r.open_ids)
+            assert r.gap == 0.0 and r.status == "optimal"
+        want = brute(D, pop, p, fixed, closed, missed)
+        r = siting.mclp(c, pop, T, p, **kw)
+        assert r.uncovered_population == pytest.approx(want)
+        assert r.objective == pytest.approx(pop.sum() - want)
+        assert r.n_open == p
+    # set cover: fewest sites covering every coverable unit
+    allowed = [j for j in range(m) if j not in closed]
+    coverable = dem & cover[:, allowed].any(axis=1)
+    need = next(k for k in range(m + 1) if any(
+        cover[coverable][:, list(fixed) + list(S)].any(axis=1).all()
+        for S in itertools.combinations([j for j in allowed if j not in fixed], k)))
+    r = siting.set_cover(c, pop, T, **kw)
+    assert r.n_added == need and r.objective == len(fixed) + need
+    assert r.uncovered_population == pytest.approx(pop[dem & ~coverable].sum())
+
+
+@pytest.mark.parametrize("depth", [1, 2, None])
+def test_p_median_truncated_levels_reach_the_optimum(depth):
+    # A shallow first relaxation under-prices units; the rounds must extend them until exact.
+    c, pop = random_case(11, n=60, m=10, cutoff=40.0)
+    D = dense(c)
+    for p in (2, 3, 5):
+        want = brute(D, pop, p, [], [],
+                     lambda S: np.sum(pop[pop > 0] * D[pop > 0][:, S].min(axis=1)))
+        r = siting.p_median(c, pop, p, initial_depth=depth, mip_rel_gap=1e-9)
+        assert r.objective == pytest.approx(want, rel=1e-9)
+        assert r.bound <= r.objective * (1 + 1e-9)
+
+
+def test_narrow_dtypes_give_the_same_answers():
+    c, pop = random_case(5, n=50, m=8, cutoff=30.0)
+    narrow = CostTable(origin=c.origin.astype(np.int32), dest=c.dest.astype(np.int32),
+                       dist_m=c.dist_m.astype(np.float32),
+                       time_min=c.time_min.astype(np.float32), origin_ids=c.origin_ids,
+                       dest_ids=c.dest_ids, cutoff_min=c.cutoff_min, mode=c.mode)
+    a = siting.p_median(c, pop, 3, mip_rel_gap=1e-9)
+    b = siting.p_median(narrow, pop.astype(np.float32), 3, mip_rel_gap=1e-9)
+    assert a.open_ids == b.open_ids
+    assert b.objective == pytest.approx(a.objective, rel=1e-6)
+    assert siting.set_cover(narrow, pop, 10.0).objective == siting.set_cover(c, pop, 10.0).objective
+
+
+# --- PySAL spopt with CBC as the reference ---------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pulp's own 4.0 notices
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_optimum_equals_spopt(seed):
+    pulp = pytest.importorskip("pulp")
+    locate = pytest.importorskip("spopt.locate")
+    c, pop = random_case(seed, n=30, m=8, cutoff=200.0)  # dense: spopt needs every pair
+    D = dense(c)
+    assert np.isfinite(D).all()
+    dem = pop > 0
+    cbc = pulp.PULP_CBC_CMD(msg=False)
+    p = 3
+    ref = locate.PMedian.from_cost_matrix(D, pop, p).solve(cbc)
+    assert siting.p_median(c, pop, p, mip_rel_gap=1e-9).objective == pytest.approx(
+        pulp.value(ref.problem.objective), rel=1e-6)
+    ref = locate.PCenter.from_cost_matrix(D[dem], p).solve(cbc)
+    assert siting.p_center(c, pop, p).objective == pytest.approx(
+        pulp.value(ref.problem.objective), rel=1e-6)
+    T = float(np.quantile(D.min(axis=1), 0.9)) + 6.0
+    T = max(T, float(D[dem].min(axis=1).max()))  # every unit coverable: spopt's LSCP needs it
+    ref = locate.LSCP.from_cost_matrix(D[dem], T).solve(cbc)
+    assert siting.set_cover(c, pop, T).objective == pytest.approx(
+        pulp.value(ref.problem.objective), abs=1e-6)
+    ref = locate.MCLP.from_cost_matrix(D, pop, T / 2, p).solve(cbc)
+    assert siting.mclp(c, pop, T / 2, p).objective == pytest.approx(
+        pulp.value(ref.problem.objective), rel=1e-6)
+    # with a predefined (fixed-open) site
+    fixed = np.zeros(c.n_dests, bool)
+    fixed[seed] = True
+    ref = locate.LSCP.from_cost_matrix(D[dem], T, predefined_facilities_arr=fixed).solve(cbc)
+    r = siting.set_cover(c, pop, T, fixed_open=[c.dest_ids[seed]])
+    assert r.objective == pytest.approx(pulp.value(ref.problem.objective), abs=1e-6)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), data=st.data())
+def test_closing_a_site_never_shortens_travel(seed, data):
+    c, pop = random_case(seed, n=30, m=7, cutoff=20.0)
+    open_ids = data.draw(st.lists(st.sampled_from(list(c.dest_ids)), min_size=1, unique=True))
+    before = siting.score_sites(c, pop, open_ids, thresholds_min=(5.0, 10.0))
+    gone = data.draw(st.sampled_from(open_ids))
+    after = siting.score_sites(c, pop, [s for s in open_ids if s != gone],
+                               thresholds_min=(5.0, 10.0))
+    assert (after.time_min >= before.time_min).all()
+    assert all(after.population_within[t] <= before.population_within[t] for t in (5.0, 10.0))
+    assert after.unreachable_population >= before.unreachable_population
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), data=st.data())
+def test_rescore_swap_equals_a_full_rescore(seed, data):
+    c, pop = random_case(seed, n=40, m=8, cutoff=15.0)
+    ids = list(c.dest_ids)
+    open_ids = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=7, unique=True))
+    closed = [s for s in ids if s not in open_ids]
+    close = data.draw(st.lists(st.sampled_from(open_ids), max_size=2, unique=True))
+    add = data.draw(st.lists(st.sampled_from(closed), max_size=2, unique=True))
+    s0 = siting.score_sites(c, pop, open_ids, thresholds_min=(5.0, 10.0))
+    s1 = siting.rescore_swap(c, pop, s0, close_ids=close, open_ids=add)
+    full = siting.score_sites(c, pop, sorted(set(open_ids) - set(close) | set(add)),
+                              thresholds_min=(5.0, 10.0))
+    assert s1.open_ids == full.open_ids
+    assert np.array_equal(s1.time_min, full.time_min)
+    assert np.array_equal(s1.nearest, full.nearest)
+    assert s1.population_within == full.population_within
+    assert s1.unreachable_population == pytest.approx(full.unreachable_population)
+    assert np.array_equal(s0.time_min, siting.score_sites(c, pop, open_ids).time_min)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_more_sites_never_hurt(seed):
+    c, pop = random_case(seed, n=25, m=7, cutoff=60.0)
+    objs = [siting.p_median(c, pop, p, mip_rel_gap=1e-9).objective for p in (4, 5, 6)]
+    assert objs[0] >= objs[1] - 1e-6 and objs[1] >= objs[2] - 1e-6
+    curve = siting.coverage_curve(c, pop, 6.0, ks=[0, 1, 2, 3, 7])
+    covered = [pt["covered_population"] for pt in curve]
+    assert covered == sorted(covered)
+    assert covered[-1] == pytest.approx(siting.set_cover(c, pop, 6.0).covered_population)
+    assert curve[2]["covered_population"] == siting.mclp(c, pop, 6.0, 2).objective
+
+
+def test_result_fields_and_json():
+    c, pop = random_case(2, n=30, m=6, cutoff=60.0)
+    r = siting.p_median(c, pop, 2, fixed_open=["S1"])
+    d = json.loads(json.dumps(r.as_dict()))
+    assert d["model"] == "p_median" and d["p"] == 2 and d["n_open"] == 2
+    assert d["open_ids"] == r.open_ids and d["added_ids"] == r.added_ids == [
+        s for s in r.open_ids if s != "S1"]
+    mask = np.isin(c.dest_ids, r.open_ids)
+    t, arg = nearest_open_time(c, mask)
+    assert np.array_equal(r.time_min, t) and np.array_equal(r.assignment, arg)
+    assert r.objective == pytest.approx(np.sum(pop * t))
+    for model in (siting.set_cover(c, pop, 8.0), siting.mclp(c, pop, 8.0, 3),
+                  siting.p_center(c, pop, 3)):
+        d = json.loads(json.dumps(model.as_dict()))
+        assert d["gap"] == 0.0 and d["status"] == "optimal" and d["bound"] == d["objective"]
+    pts = json.loads(json.dumps(siting.coverage_curve(c, pop, 8.0, ks=[1, 2],
+                                                      fixed_open=["S0"])))
+    assert [pt["k"] for pt in pts] == [1, 2] and [pt["p"] for pt in pts] == [2, 3]
+    assert all("S0" in pt["open_ids"] and pt["gap"] == 0.0 for pt in pts)
+
+
+def test_zero_population_units_do_not_constrain():
+    # u1 (0 persons) is far from everything and beyond every site's reach: ignored by all
+    D = np.array([[1.0, 5.0], [np.inf, np.inf], [4.0, 1.0]])
+    c = table(D, cutoff=10.0)
+    pop = np.array([5.0, 0.0, 5.0])
+    assert siting.p_median(c, pop, 2).objective == pytest.approx(10.0)
+    assert siting.p_center(c, pop, 1).objective == pytest.approx(4.0)
+    r = siting.set_cover(c, pop, 1.0)
+    assert r.objective == 2 and r.uncovered_population == 0.0
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+def test_errors_name_the_problem():
+    c = line(cutoff=5.0)
+    pop = LINE_POP
+    with pytest.raises(SolveError, match=r"fixed_open names 1 site.*'Z'"):
+        siting.set_cover(c, pop, 1.0, fixed_open=["Z"])
+    with pytest.raises(SolveError, match="both fixed_open and fixed_closed: 'A'"):
+        siting.mclp(c, pop, 1.0, 2, fixed_open=["A"], fixed_closed=["A"])
+    with pytest.raises(SolveError, match="2 problems"):
+        siting.p_median(c, pop[:2], 2, fixed_closed=["nope"])
+    with pytest.raises(SolveError, match="population has 2 values but the cost table has 4"):
+        siting.p_center(c, pop[:2], 2)
+    with pytest.raises(SolveError, match="finite and >= 0"):
+        siting.p_median(c, np.array([1.0, -1.0, 1.0, 1.0]), 2)
+    with pytest.raises(SolveError, match="p = 1 is smaller than the 2 fixed_open"):
+        siting.mclp(c, pop, 1.0, 1, fixed_open=["A", "B"])
+    with pytest.raises(SolveError, match="p = 4 but only 3 sites may open"):
+        siting.p_median(c, pop, 4, fixed_closed=["C"])
+    with pytest.raises(SolveError, match="exceeds the cost table's cut-off of 5"):
+        siting.set_cover(c, pop, 6.0)
+    with pytest.raises(SolveError, match="every k must be a whole number"):
+        siting.coverage_curve(c, pop, 1.0, ks=[-1])
+    # cut-off 5: u0, u1 reach only A and B; u2, u3 only C and D
+    with pytest.raises(SolveError, match="raise p or the cut-off"):
+        siting.p_median(c, pop, 1)
+    with pytest.raises(SolveError, match="raise p or the cut-off"):
+        siting.p_center(c, pop, 1)
+    with pytest.raises(SolveError, match=r"2 demand unit\(s\) with 40 persons reach no allowed"):
+        siting.p_median(c, pop, 2, fixed_closed=["C", "D"])
+    s0 = siting.score_sites(c, pop, ["A"])
+    with pytest.raises(SolveError, match="close_ids not open: 'B'"):
+        siting.rescore_swap(c, pop, s0, close_ids=["B"])
+    with pytest.raises(SolveError, match="open_ids already open: 'A'"):
+        siting.rescore_swap(c, pop, s0, open_ids=["A"])
+
+
+# --- real data -------------------------------------------------------------------------------
+
+def test_real_ha_tinh_set_cover_with_official_main_stations(communes_2025_path):
+    from gis import layers as L
+    from gis.demand import population_surface
+    from gis.plans import official_plan
+    from gis.registry import load_registry
+
+    reg = load_registry("42")
+    crs = L.working_crs(reg)
+    communes = L.read_communes(communes_2025_path, reg, crs=crs,
+                               population_field="population_2025")
+    lay = L.build_layers(reg, crs=crs, communes=communes)
+    demand = population_surface(lay.communes, cell_size_m=1000.0)
+    fac = lay.facilities
+    stations = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
+    assert len(stations) == 209
+    mains = official_plan(fac, lay.communes, reg, branches=False).main_ids()
+    assert len(mains) == 69
+    # straight line at 30 km/h with a detour factor of 1.4, pairs up to 30 minutes
+    costs = straight_line_costs(demand[["x", "y"]].to_numpy(),
+                                np.c_[stations.geometry.x, stations.geometry.y],
+                                speed_kmh=30.0, detour_factor=1.4, cutoff_min=30.0,
+                                dest_ids=stations["facility_id"].to_numpy())
+    pop = demand["population"].to_numpy(float)
+    r = siting.set_cover(costs, pop, 30.0, fixed_open=mains)
+    assert r.status == "optimal" and r.gap == 0.0
+    assert set(mains) <= set(r.open_ids) and r.n_open == 69 + r.n_added
+    assert 0 < r.n_added < 140
+    any_station, _ = nearest_open_time(costs, np.ones(costs.n_dests, bool))
+    coverable = (pop > 0) & (any_station <= 30.0)
+    assert (r.time_min[coverable] <= 30.0).all()  # every coverable person within 30 minutes
+    assert r.uncovered_population == pytest.approx(pop[(pop > 0) & ~coverable].sum())
+    assert r.covered_population + r.uncovered_population == pytest.approx(pop.sum())
+    # one station fewer is not enough: the bound is proven
+    assert r.bound == r.objective
+    fewer = siting.mclp(costs, pop, 30.0, r.n_open - 1, fixed_open=mains)
+    assert fewer.uncovered_population > r.uncovered_population
