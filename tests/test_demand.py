@@ -107,3 +107,43 @@ def test_real_ha_tinh_totals_per_commune(communes_2025_path):
     assert np.allclose(sums.reindex(expected.index), expected, rtol=0, atol=1e-6)
     assert d["population"].sum() == pytest.approx(1_623_061)
     assert d["legacy_commune_code"].nunique() == 209
+
+
+def test_pieces_equal_brute_force_intersection():
+    """The cells found from the rings' grid crossings and a scanline are those a test of every
+    cell of the bounding box finds, with the same areas: holes, several parts, edges along
+    grid lines, a spike thinner than a cell, a polygon inside one cell."""
+    from gis.demand import _cell_pieces
+
+    star = shapely.Polygon([(1000 + 900 * np.cos(a) * (1 if k % 2 else 0.35),
+                             5000 + 900 * np.sin(a) * (1 if k % 2 else 0.35))
+                            for k, a in enumerate(np.linspace(0, 2 * np.pi, 23)[:-1])])
+    geoms = np.array([
+        shapely.box(0, 0, 2000, 1500).difference(shapely.box(600, 400, 1350, 900)),   # hole
+        shapely.MultiPolygon([shapely.box(2500, 0, 3000, 500),                        # on lines
+                              shapely.Polygon([(3100, 100), (4900, 130), (3120, 160)])]),  # spike
+        star,
+        shapely.box(5120, 5120, 5180, 5190),                                          # one cell
+        shapely.Polygon([(6000, 0), (8000, 3000), (6500, 900), (6000, 3000)]),        # concave
+    ], dtype=object)
+    cs = 250.0
+    poly, ix, iy, pieces, area, full = _cell_pieces(geoms, cs)
+    ref = {}
+    for p, g in enumerate(geoms):
+        x0, y0, x1, y1 = g.bounds
+        for i in range(int(np.floor(x0 / cs)), int(np.floor(x1 / cs)) + 1):
+            for j in range(int(np.floor(y0 / cs)), int(np.floor(y1 / cs)) + 1):
+                a = shapely.intersection(g, shapely.box(i * cs, j * cs, (i + 1) * cs,
+                                                        (j + 1) * cs)).area
+                if a > 0:
+                    ref[(p, i, j)] = a
+    got = dict(zip(zip(poly.tolist(), ix.tolist(), iy.tolist(), strict=True), area.tolist(),
+                   strict=True))
+    assert got.keys() == ref.keys()
+    assert all(abs(got[k] - ref[k]) < 1e-6 for k in ref)
+    assert np.allclose(area[full], cs * cs) and (area[~full] < cs * cs + 1e-6).all()
+    key = list(zip(poly, iy, ix, strict=True))
+    assert key == sorted(key)                                          # polygon, row, column
+    assert shapely.equals(pieces[full][0], shapely.box(ix[full][0] * cs, iy[full][0] * cs,
+                                                       (ix[full][0] + 1) * cs,
+                                                       (iy[full][0] + 1) * cs))
