@@ -946,8 +946,11 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     unit to reach an open site. ``p`` counts the ``fixed_open`` sites.
 
     Solved exactly by the radius formulation on shared balls with level truncation (see the
-    module notes): each round solves a relaxation (its HiGHS dual bound is a proven lower
-    bound), evaluates its sites exactly (an upper bound) and extends the levels of the units
+    module notes). The LP relaxation of the first truncated model gives a proven lower bound
+    and guides a start (its fully open sites, greedy completion, vertex substitution), whose
+    exact value is the first upper bound. Each MIP round then solves the truncated model with
+    HiGHS, the incumbent's value as HiGHS's ``objective_bound`` cut-off (its dual bound is a
+    proven lower bound), evaluates the solution exactly and extends the levels of the units
     the relaxation under-priced, until the gap is within ``mip_rel_gap`` or time runs out.
 
     Parameters
@@ -1027,7 +1030,8 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     ub = float(np.sum(lv.w * tt))
     note("lp", info)
     # 3. MIP rounds: the incumbent's value as HiGHS's cut-off; extend the under-priced units
-    while (ub - lb) > mip_rel_gap * abs(ub) and time.perf_counter() < deadline:
+    while (not np.isfinite(ub) or (ub - lb) > mip_rel_gap * abs(ub)) \
+            and time.perf_counter() < deadline:
         if np.isfinite(ub):  # make the incumbent representable, so the cut-off is exact
             K_new = np.maximum(K, np.minimum(rk + 1, lv.G))
             if (K_new != K).any():

@@ -220,6 +220,18 @@ def test_p_median_truncated_levels_reach_the_optimum(depth):
         assert r.bound <= r.objective * (1 + 1e-9)
 
 
+def test_p_median_recovers_from_a_start_that_leaves_units_unreachable(monkeypatch):
+    # Cut-off 5 on the line: u0, u1 reach only A, B and u2, u3 only C, D. A start of {A, B}
+    # leaves the right side unreachable (upper bound inf); the MIP rounds must still find
+    # A + D (20, as by hand above).
+    def bad_start(lv, allowed, fixed, p, **kw):
+        return np.array([True, True, False, False])
+
+    monkeypatch.setattr(siting, "_greedy_interchange", bad_start)
+    r = siting.p_median(line(cutoff=5.0), LINE_POP, 2)
+    assert r.open_ids == ["A", "D"] and r.objective == pytest.approx(20.0)
+
+
 def test_narrow_dtypes_give_the_same_answers():
     c, pop = random_case(5, n=50, m=8, cutoff=30.0)
     narrow = CostTable(origin=c.origin.astype(np.int32), dest=c.dest.astype(np.int32),
