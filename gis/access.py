@@ -167,7 +167,7 @@ def fca(costs: CostTable, demand: np.ndarray, supply: np.ndarray, *, catchment_m
 
 # Pairs per block of the floating catchment: bounds its temporary arrays (a few float64 per
 # pair) whatever the size of the table.
-_FCA_BLOCK = 4_000_000
+_FCA_BLOCK = 1_000_000
 
 
 def _fca_many(costs: CostTable, demand: np.ndarray, supplies: Sequence[np.ndarray], *,
@@ -345,21 +345,23 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
         return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=demand.crs)
     idx = np.flatnonzero(any_fail)
     geoms = demand.geometry.to_numpy()[idx]
-    # Contiguous parts: union of the failing units, split into parts; units join the part
-    # their representative point lies in.
-    merged = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, 0.01)))
-    tree = shapely.STRtree(merged)
+    # Contiguous parts: union of the failing units (grown by 1 cm so that units meeting up to
+    # rounding merge; mitred, so that a cell stays a rectangle of 5 points and the union stays
+    # cheap), split into parts; units join the part their representative point lies in.
+    merged = _dissolve(geoms, grow_m=0.01)
     pts = shapely.points(demand["x"].to_numpy()[idx], demand["y"].to_numpy()[idx])
-    pi, part = tree.query(pts, predicate="within")
+    # Query the points with each part (a part is prepared once), not the parts with each point.
+    part, pi = shapely.STRtree(pts).query(merged, predicate="contains")
     part_of = np.full(len(idx), -1)
     part_of[pi] = part
     if (part_of < 0).any():  # points on a part's edge: nearest part
         miss = np.flatnonzero(part_of < 0)
-        part_of[miss] = tree.nearest(pts[miss])
-    pop = demand["population"].to_numpy()[idx]
+        part_of[miss] = shapely.STRtree(merged).nearest(pts[miss])
+    by_part = np.argsort(part_of, kind="stable")
+    bounds = np.searchsorted(part_of[by_part], np.arange(len(merged) + 1))
     rows = []
     for p in range(len(merged)):
-        members = idx[part_of == p]
+        members = idx[by_part[bounds[p]:bounds[p + 1]]]
         if len(members) == 0:
             continue
         mpop = demand["population"].to_numpy()[members]
@@ -388,11 +390,44 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
             "nearest_id": near_id, "nearest_name": near_name, "nearest_time_min": near_t,
             "geometry": merged[p],
         })
-    del pop
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=demand.crs)
     out = out.sort_values("population", ascending=False, ignore_index=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
+
+
+def _dissolve(geoms: np.ndarray, *, grow_m: float) -> np.ndarray:
+    """Parts of the union of the geometries, each grown by ``grow_m`` (mitred).
+
+    Whole grid cells (squares on one grid: most demand units) are merged first as a raster
+    and polygonized, which is exact for them and far cheaper than a union of squares; the
+    union then takes those polygons and the other geometries.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    b = shapely.bounds(geoms)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    square = (shapely.get_num_coordinates(geoms) == 5) & (w > 0) & np.isclose(w, h, rtol=1e-12)
+    square &= np.isclose(shapely.area(geoms), w * h, rtol=1e-12)
+    rest = geoms
+    if square.sum() >= 1000:
+        cs = float(np.median(w[square]))
+        gx, gy = b[:, 0] / cs, b[:, 1] / cs
+        on_grid = square & np.isclose(w, cs, rtol=1e-9) & (np.abs(gx - np.round(gx)) < 1e-6) \
+            & (np.abs(gy - np.round(gy)) < 1e-6)
+        ix = np.round(gx[on_grid]).astype(np.int64)
+        iy = np.round(gy[on_grid]).astype(np.int64)
+        n_cols, n_rows = ix.max() - ix.min() + 1, iy.max() - iy.min() + 1
+        if on_grid.sum() >= 1000 and n_cols * n_rows <= 400_000_000:
+            from rasterio.features import shapes
+            from rasterio.transform import from_origin
+
+            mask = np.zeros((n_rows, n_cols), np.uint8)
+            mask[iy.max() - iy, ix - ix.min()] = 1
+            transform = from_origin(ix.min() * cs, (iy.max() + 1) * cs, cs, cs)
+            cells = [shapely.geometry.shape(g) for g, _ in
+                     shapes(mask, mask=mask.astype(bool), transform=transform)]
+            rest = np.concatenate([np.array(cells, dtype=object), geoms[~on_grid]])
+    return shapely.get_parts(shapely.union_all(shapely.buffer(rest, grow_m, join_style="mitre")))
 
 
 # --- the front function ---------------------------------------------------------------------

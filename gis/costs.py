@@ -115,21 +115,28 @@ def _straight_m(a_xy: np.ndarray, b_xy: np.ndarray) -> np.ndarray:
 
 
 def _straight_parts(origins_xy: np.ndarray, dests_xy: np.ndarray, radius_m: float, *,
-                    chunk_size: int):
+                    chunk_size: int, chunk_pairs: int = 1_000_000):
     """Pairs within ``radius_m`` (a little more: the caller filters by time), one origin chunk
     at a time, each chunk sorted by origin then dest.
 
-    Yields ``(origin, dest, straight_m)`` with int32 positions. Sorting one integer key per
-    chunk (uint32 when ``chunk x n_dests`` fits) replaces a lexsort of the whole table.
+    Yields ``(origin, dest, straight_m)`` with int32 positions. Chunks hold at most
+    ``chunk_size`` origins and, after the first, about ``chunk_pairs`` pairs (from the pairs
+    per origin seen so far), so their temporary arrays stay small whatever the density.
+    Sorting one integer key per chunk (uint32 when ``chunk x n_dests`` fits) replaces a
+    lexsort of the whole table.
     """
-    n_d = len(dests_xy)
+    n_o, n_d = len(origins_xy), len(dests_xy)
     tree_d = cKDTree(dests_xy)
-    step = max(1, min(chunk_size, (2**32 - 1) // max(n_d, 1)))
-    key_dtype = np.uint32 if step * n_d < 2**32 else np.int64
-    for start in range(0, len(origins_xy), step):
+    most = max(1, min(chunk_size, (2**32 - 1) // max(n_d, 1)))
+    step = min(most, 10_000)
+    start, seen_origins, seen_pairs = 0, 0, 0
+    while start < n_o:
         block = origins_xy[start:start + step]
         pairs = cKDTree(block).sparse_distance_matrix(tree_d, radius_m,
                                                       output_type="ndarray")
+        seen_origins += len(block)
+        seen_pairs += len(pairs)
+        key_dtype = np.uint32 if len(block) * n_d < 2**32 else np.int64
         key = pairs["i"].astype(key_dtype)
         key *= key_dtype(n_d)
         key += pairs["j"].astype(key_dtype)
@@ -139,6 +146,9 @@ def _straight_parts(origins_xy: np.ndarray, dests_xy: np.ndarray, radius_m: floa
         j = (key - i.astype(key_dtype) * key_dtype(n_d)).astype(np.int32)
         del key
         yield i + np.int32(start), j, _straight_m(block[i], dests_xy[j])
+        start += len(block)
+        per_origin = max(seen_pairs / seen_origins, 1e-9)
+        step = int(min(most, max(1_000, chunk_pairs / per_origin)))
 
 
 def _concat_fields(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:

@@ -247,3 +247,23 @@ def test_run_access_tables_agree_with_the_full_table():
     plain = A.fca(full, pop, beds, catchment_min=15, decay="none")
     assert np.allclose(res.demand["2sfca_beds_per_10k"], plain, rtol=1e-12, atol=0)
     assert res.summary["cost_tables"]["catchment"]["cutoff_min"] == 15
+
+
+def test_dissolve_of_grid_cells_equals_the_union():
+    """Under-served areas merge whole grid cells as a raster: the same parts as a union."""
+    rng = np.random.default_rng(4)
+    cs = 500.0
+    keep = rng.random((60, 60)) < 0.55
+    iy, ix = np.nonzero(keep)
+    cells = shapely.box(ix * cs, iy * cs, (ix + 1) * cs, (iy + 1) * cs)
+    # pieces of cells cut by a border, and one piece off the grid
+    cut = shapely.intersection(shapely.box(ix[:40] * cs, iy[:40] * cs, (ix[:40] + 1) * cs,
+                                           (iy[:40] + 1) * cs),
+                               shapely.Polygon([(0, 0), (30_000, 0), (0, 25_000)]))
+    geoms = np.concatenate([cells[40:], cut[~shapely.is_empty(cut)],
+                            [shapely.box(-900, -900, -10, -10)]])
+    got = A._dissolve(geoms, grow_m=0.01)
+    ref = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, 0.01, join_style="mitre")))
+    assert len(got) == len(ref) > 1
+    assert shapely.area(shapely.symmetric_difference(shapely.union_all(got),
+                                                     shapely.union_all(ref))) < 1e-3
