@@ -118,3 +118,31 @@ def test_plan_evaluate_bad_plan_exits_2_naming_rows(tmp_path, capsys):
     assert "row 3 (facility_id TYT-99999): not a station of the facilities layer" in err
     assert "208 stations have no action" in err and "68 post-2025 communes have no main" in err
     assert not out.exists()
+
+
+def test_plan_optimise_set_cover_writes_a_plan_that_evaluates(tmp_path, capsys):
+    cfg = str(ROOT / "config.toml")
+    plan = tmp_path / "cover.csv"
+    assert main(["plan", "optimise", "--config", cfg, "--model", "set-cover", "--time", "15",
+                 "--keep-official-mains", "--out", str(plan)]) == 0
+    printed = capsys.readouterr().out
+    assert "objective (stations open)" in printed and "optimality gap: 0" in printed
+    import pandas as pd
+
+    df = pd.read_csv(plan, dtype=str)
+    counts = df["action"].value_counts().to_dict()
+    assert counts["keep"] == 69 and 0 < counts["branch"] < 140
+    assert counts["keep"] + counts["branch"] + counts["close"] == 209
+    out = tmp_path / "eval"
+    assert main(["-q", "plan", "evaluate", str(plan), "--config", cfg, "--no-optimise",
+                 "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
+    # everyone within 15 min of a station today still is
+    assert rows["cover"]["covered_15min"] == pytest.approx(rows["209 today"]["covered_15min"])
+    assert rows["cover"]["losing_15min"] == 0
+    # the unconstrained p-median is not a plan: its sites say open/close
+    sites = tmp_path / "pmedian.csv"
+    assert main(["-q", "plan", "optimise", "--config", cfg, "--model", "p-median", "--p", "100",
+                 "--out", str(sites)]) == 0
+    assert pd.read_csv(sites)["action"].value_counts().to_dict() == {"close": 109, "open": 100}

@@ -20,6 +20,9 @@ from gis.commands._options import add_config_options, step
 from gis.commands.run import _run, add_run_options
 
 MODELS = ("best-main", "set-cover", "mclp", "p-median", "p-center")
+OBJECTIVE_UNITS = {"best-main": "person-minutes", "set-cover": "stations open",
+                   "mclp": "people within {t} min", "p-median": "person-minutes",
+                   "p-center": "minutes, the longest trip"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -143,7 +146,7 @@ def _optimise(args: argparse.Namespace) -> int:
     from gis.costs import subset_dests
     from gis.errors import GisError, OutputError
     from gis.pipeline import prepare, run_access_stage, station_thresholds
-    from gis.plans import Plan, official_plan
+    from gis.plans import official_plan
 
     quiet = args.quiet > 0
     if args.out is not None and args.out.exists() and not args.overwrite:
@@ -207,9 +210,8 @@ def _optimise(args: argparse.Namespace) -> int:
     if args.model == "best-main" or args.keep_official_mains:
         from gis.plans import validate_plan
 
-        plan = validate_plan(out, fac, prep.registry, source="optimised plan",
-                             name=f"optimised {args.model}")
-        assert isinstance(plan, Plan)
+        validate_plan(out, fac, prep.registry, source="optimised plan",
+                      name=f"optimised {args.model}")
     buf = io.StringIO()
     out.to_csv(buf, index=False)
     _write_or_print(buf.getvalue(), args.out, overwrite=args.overwrite, quiet=quiet)
@@ -217,10 +219,14 @@ def _optimise(args: argparse.Namespace) -> int:
         n_open = int(is_open.sum())
         print(f"{args.model}: {n_open} of {len(st)} stations open"
               + (f" ({n_open - len(fixed_open)} besides the fixed-open)" if fixed_open else ""))
-        for k in ("objective", "bound", "gap", "status", "uncovered_population",
-                  "solve_time_s"):
-            if k in info and info[k] is not None:
-                print(f"  {k}: {info[k]}")
+        unit = OBJECTIVE_UNITS[args.model].format(t=f"{t:g}")
+        for k, label in (("objective", f"objective ({unit})"), ("bound", f"bound ({unit})"),
+                         ("gap", "optimality gap"), ("status", "status"),
+                         ("uncovered_population", "people no allowed site reaches in time"),
+                         ("solve_time_s", "solve time (s)")):
+            v = info.get(k)
+            if v is not None:
+                print(f"  {label}: {v:,.6g}" if isinstance(v, float) else f"  {label}: {v}")
         if not (args.model == "best-main" or args.keep_official_mains):
             print("  note: sites chosen without the one-main-station-per-commune rule; "
                   "action 'open' is not a plan action (use --keep-official-mains for a plan)")
