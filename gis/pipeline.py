@@ -302,11 +302,24 @@ def _offered_specialties(prep: Prepared) -> set[str]:
     return out
 
 
+def check_network_config(prep: Prepared) -> None:
+    """Every configured satellite specialty is offered by some facility (else ConfigError)."""
+    from gis.errors import ConfigError
+
+    cfg = prep.config
+    missing = [sp for sp in cfg.network.satellite_specialties
+               if sp.strip().lower() not in _offered_specialties(prep)]
+    if missing:
+        msg = (f"{cfg.source}: network.satellite_specialties: no active facility offers "
+               f"{', '.join(map(repr, missing))}; use specialties of the facilities layer "
+               f"(field specialty) or of the satellite links, or []")
+        raise ConfigError(msg)
+
+
 def run_network_stage(prep: Prepared, acc, *, plan=None):
     """The referral and satellite-hospital network on the access demand, before and after
     ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
     hold no hospitals."""
-    from gis.errors import ConfigError
     from gis.network import SatelliteRequest, run_network, skip_reason
 
     lay = prep.layers
@@ -317,13 +330,7 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
         return None, why
     t = cfg.travel
     net_cfg = cfg.network
-    missing = [sp for sp in net_cfg.satellite_specialties
-               if sp.strip().lower() not in _offered_specialties(prep)]
-    if missing:
-        msg = (f"{cfg.source}: network.satellite_specialties: no active facility offers "
-               f"{', '.join(map(repr, missing))}; use specialties of the facilities layer "
-               f"(field specialty) or of the satellite links, or []")
-        raise ConfigError(msg)
+    check_network_config(prep)
     requests = [SatelliteRequest(specialty=sp, k=net_cfg.satellite_k,
                                  within_min=net_cfg.satellite_time_min)
                 for sp in net_cfg.satellite_specialties]
@@ -375,6 +382,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     with step("reading and building layers"):
         prep = prepare(cfg)
         extra_plans = read_plans(prep, tuple(plan_files))
+        if "network" in stages:
+            check_network_config(prep)
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
     acc = None

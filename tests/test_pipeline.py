@@ -230,3 +230,17 @@ def test_real_qgis_project_opens(real_run):
     assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
     assert by_name["Plan: main stations only (other former stations closed)"]["attr"] == "action"
     assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network"}
+
+
+def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsys):
+    cfg = tmp_path / "config.toml"
+    hospitals = (ROOT / "layers" / "hatinh_hospitals.csv").as_posix()
+    cfg.write_text(f'[layers]\nfacilities = "{hospitals}"\n[province]\n'
+                   f'population_total = 1623061\n[network]\n'
+                   f'satellite_specialties = ["eye", "cardiology"]\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["network", "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "network.satellite_specialties: no active facility offers 'cardiology'" in err
+    assert "population surface" not in err  # refused right after reading the layers
+    assert not out.exists()
