@@ -151,15 +151,30 @@ def _straight_parts(origins_xy: np.ndarray, dests_xy: np.ndarray, radius_m: floa
         step = int(min(most, max(1_000, chunk_pairs / per_origin)))
 
 
-def _concat_fields(parts: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
-    """Concatenate chunk arrays field by field, freeing each field's chunks as it goes, so the
-    peak is the table plus one field rather than twice the table."""
-    out = []
-    for k in range(len(parts[0]) if parts else 0):
-        out.append(np.concatenate([p[k] for p in parts]))
-        for n, p in enumerate(parts):
-            parts[n] = (*p[:k], None, *p[k + 1:])
-    return out
+class _Columns:
+    """Columns appended chunk by chunk into arrays allocated once with room to spare (pages
+    never written take no memory), grown by half when the estimate was short. The table then
+    costs its own bytes only, not those of a list of chunks as well."""
+
+    def __init__(self, dtypes: tuple, capacity: int) -> None:
+        self.arrays = [np.empty(max(capacity, 1), dt) for dt in dtypes]
+        self.n = 0
+
+    def append(self, *cols: np.ndarray) -> None:
+        k = len(cols[0])
+        if self.n + k > len(self.arrays[0]):
+            size = max(int(len(self.arrays[0]) * 1.5), self.n + k)
+            for i, a in enumerate(self.arrays):
+                grown = np.empty(size, a.dtype)
+                grown[:self.n] = a[:self.n]
+                self.arrays[i] = grown
+                del a
+        for a, c in zip(self.arrays, cols, strict=True):
+            a[self.n:self.n + k] = c
+        self.n += k
+
+    def result(self) -> list[np.ndarray]:
+        return [a[:self.n] for a in self.arrays]
 
 
 def straight_line_costs(
@@ -176,8 +191,8 @@ def straight_line_costs(
 ) -> CostTable:
     """Straight-line travel model: distance x detour factor / speed, pairs within a cut-off.
 
-    Memory grows with the pairs within the cut-off (20 bytes each, plus one field while the
-    chunks are joined), never with origins x destinations.
+    Memory grows with the pairs within the cut-off (20 bytes each, plus the temporary arrays of
+    one chunk of about a million pairs), never with origins x destinations.
 
     Parameters
     ----------
@@ -201,20 +216,21 @@ def straight_line_costs(
     speed_m_per_min = speed_kmh * 1000.0 / 60.0
     radius_m = cutoff_min * speed_m_per_min / detour_factor
     limit_min = cutoff_min * (1 + 1e-12)
-    parts = []
+    dtypes = (np.int32, np.int32, np.float32, np.float64)
+    table = _Columns(dtypes, 0)
+    done = 0
     if len(origins_xy) and len(dests_xy):
         for o, d, straight in _straight_parts(origins_xy, dests_xy, radius_m * (1 + 1e-9),
                                               chunk_size=chunk_size):
             dist_m = straight * detour_factor
             time_min = dist_m / speed_m_per_min
             keep = time_min <= limit_min
-            parts.append((o[keep], d[keep], dist_m[keep].astype(np.float32), time_min[keep]))
-    if not parts:
-        return CostTable(origin=np.zeros(0, np.int32), dest=np.zeros(0, np.int32),
-                         dist_m=np.zeros(0, np.float32), time_min=np.zeros(0),
-                         origin_ids=np.asarray(origin_ids), dest_ids=np.asarray(dest_ids),
-                         cutoff_min=float(cutoff_min), mode=mode)
-    o, d, dist, time = _concat_fields(parts)
+            if done == 0:   # size the columns on the pairs per origin of the first chunk
+                per_origin = keep.sum() / max(int(o[-1]) + 1 if len(o) else 1, 1)
+                table = _Columns(dtypes, int(per_origin * len(origins_xy) * 1.25) + 100_000)
+            done += 1
+            table.append(o[keep], d[keep], dist_m[keep], time_min[keep])
+    o, d, dist, time = table.result()
     return CostTable(origin=o, dest=d, dist_m=dist, time_min=time,
                      origin_ids=np.asarray(origin_ids), dest_ids=np.asarray(dest_ids),
                      cutoff_min=float(cutoff_min), mode=mode)
