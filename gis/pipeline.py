@@ -404,6 +404,11 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    if acc is None:
+        for stage in ("plans", "network"):
+            if stage in stages:
+                summary[stage] = {"skipped": "needs the access analyses, skipped: population "
+                                             "unknown"}
     graphs: dict[str, Any] = {}
     if "network" in stages and acc is not None:
         with step("referral and satellite-hospital network"):

@@ -66,6 +66,8 @@ def test_other_province_runs_from_the_registry(tmp_path):
     assert s["counts"]["new_communes"] == 130
     assert s["counts"]["stations"] == s["counts"]["legacy_communes"] == 412
     assert s["counts"]["hospitals"] == 0   # no register given for Nghệ An
+    assert s["network"]["skipped"].startswith("no active regional hospital")
+    assert len(s["plans"]["scenarios"]) == 6
     assert s["population"]["total"] == pytest.approx(3_470_988)
     assert s["population"]["is_estimate"] is True
 
@@ -244,3 +246,14 @@ def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsy
     assert "network.satellite_specialties: no active facility offers 'cardiology'" in err
     assert "population surface" not in err  # refused right after reading the layers
     assert not out.exists()
+
+
+def test_province_without_population_completes_and_says_what_was_skipped(tmp_path):
+    out = tmp_path / "nghean"
+    assert main(["-q", "run", "--province", "Nghệ An", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["population"]["total"] is None
+    assert s["access"]["skipped"].startswith("population unknown")
+    assert s["plans"]["skipped"].endswith("population unknown")
+    assert s["network"]["skipped"].endswith("population unknown")
+    assert (out / "overview.html").exists() and (out / "nghean.qgz").exists()
