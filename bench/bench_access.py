@@ -36,7 +36,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -48,8 +47,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import RESULTS, machine, write_section  # noqa: E402
+
 SECTION = "## Access (gis.access, gis.costs, gis.demand)"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 DATA = ROOT.parent / "shared" / "data"
 SPEED_KMH, DETOUR = 30.0, 1.4
 TIERS_11K = {"station": 10_000, "regional": 800, "provincial": 180, "central": 20}
@@ -294,20 +294,6 @@ def run_child(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", out).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        pass
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 ** 2:.0f} GB RAM"
-
-
 def versions() -> str:
     from importlib.metadata import version
 
@@ -438,20 +424,6 @@ def report(res: dict, quick: bool, started: str, load: tuple) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this file's section of RESULTS.md (re-read just before writing), keep the
-    others as they are."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: text + "\n", current, count=1)
-    else:
-        new = current.rstrip("\n") + "\n\n" + text
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(new.rstrip("\n") + "\n")
-    os.replace(tmp, RESULTS)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes; printed only")
@@ -483,7 +455,7 @@ def main() -> None:
     text = report(res, args.quick, started, (load0, os.getloadavg()[0]))
     print(text)
     if not args.quick or args.write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"written: {RESULTS} (section {SECTION!r})", file=sys.stderr)
 
 

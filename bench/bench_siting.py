@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import re
-import subprocess
 import sys
 import time
 import warnings
@@ -36,26 +33,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine, write_section  # noqa: E402
 from gis import siting  # noqa: E402
 from gis.costs import CostTable, straight_line_costs, subset_dests  # noqa: E402
 from gis.plans import nearest_open_time  # noqa: E402
 
 SECTION = "## Location models (gis.siting)"
 SPEED_KMH, DETOUR, CUTOFF_MIN, P, T_MIN = 30.0, 1.4, 60.0, 69, 30.0
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", out).group(1).strip()
-    except (OSError, subprocess.CalledProcessError, AttributeError):
-        pass
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 ** 2:.0f} GB RAM"
 
 
 def province():
@@ -188,7 +172,7 @@ def main(argv=None) -> int:
     text = report(rows, rescore, machine(), started, args)
     print(text)
     if not args.no_write:
-        write_section(ROOT / "bench" / "RESULTS.md", text)
+        write_section(SECTION, text)
     return 0
 
 
@@ -236,17 +220,6 @@ def report(rows, rescore, mach, started, args) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace (or append) this section only; every other section is kept as it is."""
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", current, count=1)
-    else:
-        new = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    path.write_text(new.rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":

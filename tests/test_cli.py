@@ -79,6 +79,10 @@ def test_plan_official_round_trip_through_evaluate(tmp_path, capsys):
     plan = tmp_path / "official.csv"
     assert main(["plan", "official", "--config", str(ROOT / "config.toml"), "--no-branches",
                  "--out", str(plan)]) == 0
+    before = plan.read_bytes()
+    assert main(["plan", "official", "--config", str(ROOT / "config.toml"), "--out",
+                 str(plan)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err and plan.read_bytes() == before
     import pandas as pd
 
     df = pd.read_csv(plan, dtype=str)

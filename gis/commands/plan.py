@@ -105,14 +105,12 @@ def _plan_csv(plan, facilities) -> str:
 
 
 def _official(args: argparse.Namespace) -> int:
-    from gis.errors import OutputError
+    from gis._io import check_writable
     from gis.pipeline import prepare
     from gis.plans import MAIN_RULE_TEXT, official_plan
 
     quiet = args.quiet > 0
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        msg = f"{args.out} exists; pass --overwrite to replace it"
-        raise OutputError(msg)
+    check_writable([args.out] if args.out else [], overwrite=args.overwrite)
     cfg = config_from_args(args)
     with step("reading and building layers", quiet=quiet or args.out is None):
         prep = prepare(cfg)
@@ -143,15 +141,14 @@ def _optimise(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from gis import siting
+    from gis._io import check_writable
     from gis.costs import subset_dests
-    from gis.errors import GisError, OutputError
+    from gis.errors import GisError
     from gis.pipeline import prepare, run_access_stage, station_thresholds
     from gis.plans import official_plan
 
     quiet = args.quiet > 0
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        msg = f"{args.out} exists; pass --overwrite to replace it"
-        raise OutputError(msg)
+    check_writable([args.out] if args.out else [], overwrite=args.overwrite)
     cfg = config_from_args(args)
     show = quiet or args.out is None
     with step("reading and building layers", quiet=show):
