@@ -428,7 +428,6 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
                 graphs["network_plan.graphml"] = net.graph_plan
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
         with step("writing maps, GeoPackage, QGIS project and report"):
-            write_outputs(tmp, prep, layers, summary, offline=offline)
             for name, table in tables.items():
                 table.to_csv(tmp / f"{name}.csv", index=False)
             if graphs:
@@ -436,6 +435,9 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
 
                 for fname, graph in graphs.items():
                     write_graphml(graph, tmp / fname)
+            summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
+                                  "graphml": list(graphs)}
+            write_outputs(tmp, prep, layers, summary, offline=offline)
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
                      layers=layers)

@@ -136,6 +136,8 @@ def test_real_data_scenarios(real_run):
     assert covered[-1] == pytest.approx(today["covered_30min"])
     table = pd.read_csv(out / "scenarios.csv")
     assert list(table["scenario"]) == list(rows)
+    assert s["outputs"]["tables"] == ["scenarios.csv"]
+    assert s["outputs"]["graphml"] == ["network.graphml", "network_plan.graphml"]
     # the README's worked example
     assert [round(r["losing_30min"]) for r in (only, best, cover, free)] == [24_066, 4_549, 0,
                                                                             3_717]
