@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from gis.errors import OutputError
 
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "atomic_path",
     "check_writable",
+    "to_jsonable",
     "write_bytes",
     "write_text",
 ]
@@ -178,3 +183,24 @@ def write_text(
         The written file.
     """
     return write_bytes(path, text.encode(encoding), overwrite=overwrite)
+
+
+def to_jsonable(value: Any) -> Any:
+    """A copy fit for strict JSON: NaN/inf and missing values (pandas NA, NaT) as null, numpy
+    scalars and arrays as Python numbers and lists, tuples and sets as lists, paths as text,
+    anything else as its text."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
+        return to_jsonable(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)

@@ -49,6 +49,7 @@ import pandas as pd
 import shapely
 
 from gis import _validate as V
+from gis._io import to_jsonable
 from gis.costs import CostTable, road_costs, straight_line_costs
 from gis.errors import GisError, NetworkError
 
@@ -1543,26 +1544,8 @@ class NetworkResult:
     satellite_choices: list[SatelliteChoice] = field(default_factory=list)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
 def _records(df: pd.DataFrame, cols: Sequence[str]) -> list[dict[str, Any]]:
-    return _jsonable(df[[c for c in cols if c in df]].to_dict("records"))
+    return to_jsonable(df[[c for c in cols if c in df]].to_dict("records"))
 
 
 def extend_costs(costs: CostTable, demand: pd.DataFrame, sites: gpd.GeoDataFrame, *,
@@ -1854,6 +1837,6 @@ def run_network(
         layers["hubs_plan"] = hubs_layer(hubs_plan, crs)
         layers["referral_chains_plan"] = commune_chains(chains_plan, demand, communes, G_plan,
                                                         thresholds_min=th)
-    return NetworkResult(graph=G, layers=layers, summary=_jsonable(summary), chains=chains,
+    return NetworkResult(graph=G, layers=layers, summary=to_jsonable(summary), chains=chains,
                          hubs=hubs, loss=loss, facility_costs=fcosts, graph_plan=G_plan,
                          chains_plan=chains_plan, satellite_choices=choices)

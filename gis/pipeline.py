@@ -163,8 +163,8 @@ def staging_dir(out_dir: Path, *, overwrite: bool) -> Iterator[Path]:
 
 def write_json(obj: Any, path: Path) -> Path:
     """Write ``obj`` as JSON: NaN/inf as null, numpy values as Python numbers
-    (:func:`gis.report.to_jsonable`)."""
-    from gis.report import to_jsonable
+    (:func:`gis._io.to_jsonable`)."""
+    from gis._io import to_jsonable
 
     path.write_text(json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False),
                     encoding="utf-8")

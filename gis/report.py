@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from gis import _io
+from gis._io import to_jsonable
 
 log = logging.getLogger(__name__)
 
@@ -538,23 +539,6 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>"
         + "".join(body) + "</main></body></html>\n")
-
-
-def to_jsonable(value: Any) -> Any:
-    """A copy with NaN/inf as null, numpy scalars as Python numbers, paths as text."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
-        return to_jsonable(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    return str(value)
 
 
 def write_report(folder: str | Path, summary: Mapping[str, Any], *,
