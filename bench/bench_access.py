@@ -1,4 +1,4 @@
-"""Benchmark of the access metrics (gis.access, gis.costs, gis.demand), with PySAL access.
+"""Benchmark of the access metrics (gis.analyses.access, gis.model.costs, gis.model.demand), with PySAL access.
 
 Run on demand, not by pytest::
 
@@ -9,7 +9,7 @@ Each case runs in a fresh Python process, which reports its wall times and its p
 memory (``ru_maxrss``: the whole process, inputs and interpreter included). Cases:
 
 - ``e2sfca``: 100,000 demand cells x 209 facilities (random, in a 100 x 60 km box, about the
-  size of Ha Tinh), straight line x 1.4 at 30 km/h, catchment 60 min. ``gis.access.fca`` and
+  size of Ha Tinh), straight line x 1.4 at 30 km/h, catchment 60 min. ``gis.analyses.access.fca`` and
   PySAL ``access.Access`` (``enhanced_two_stage_fca`` with ``access.weights.gaussian`` and a
   step function) on the same long cost table; results checked equal to 1e-9.
 - ``nearest``: 1,000,000 cells x 11,000 facilities (10,000 stations, 800 regional, 180
@@ -18,7 +18,7 @@ memory (``ru_maxrss``: the whole process, inputs and interpreter included). Case
 - ``national``: every one of the 3,321 post-2025 communes of ../shared/data with their 2025
   population, one commune health station per pre-2025 commune (10,040, at the registry
   centres), EPSG:32648 (WGS 84 / UTM 48N) for the whole country, 500 m cells: the whole of
-  ``gis.access.run_access`` (demand surface, tables, nearest station, coverage per commune and
+  ``gis.analyses.access.run_access`` (demand surface, tables, nearest station, coverage per commune and
   province, 2SFCA and E2SFCA, under-served areas). Stations carry 2 doctors each, a stated
   placeholder so that the catchments run (real staffing is not in the data).
 - ``scaling``: the catchment table and the E2SFCA at 200,000 cells, memory against the pairs
@@ -27,7 +27,7 @@ memory (``ru_maxrss``: the whole process, inputs and interpreter included). Case
 
 The synthetic cells are one random point in each cell of a regular grid, row by row, as the
 demand surface orders them. Results go to bench/RESULTS.md, section
-"## Access (gis.access, gis.costs, gis.demand)"; the other sections are left as they are.
+"## Access (gis.analyses.access, gis.model.costs, gis.model.demand)"; the other sections are left as they are.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import RESULTS, machine, write_section  # noqa: E402
 
-SECTION = "## Access (gis.access, gis.costs, gis.demand)"
+SECTION = "## Access (gis.analyses.access, gis.model.costs, gis.model.demand)"
 DATA = ROOT.parent / "shared" / "data"
 SPEED_KMH, DETOUR = 30.0, 1.4
 TIERS_11K = {"station": 10_000, "regional": 800, "provincial": 180, "central": 20}
@@ -90,8 +90,8 @@ def case_e2sfca(quick: bool) -> dict:
     import pandas as pd
     from access import Access, weights
 
-    from gis.access import fca
-    from gis.costs import straight_line_costs
+    from gis.analyses.access import fca
+    from gis.model.costs import straight_line_costs
 
     n_cells, n_fac, catchment = (20_000 if quick else 100_000), 209, 60.0
     rng = np.random.default_rng(42)
@@ -132,8 +132,8 @@ def case_e2sfca(quick: bool) -> dict:
 
 
 def case_nearest(quick: bool) -> dict:
-    from gis.access import coverage_table, nearest_by_tier
-    from gis.costs import straight_line_nearest
+    from gis.analyses.access import coverage_table, nearest_by_tier
+    from gis.model.costs import straight_line_nearest
 
     scale = 5 if quick else 1
     n_cells = 1_000_000 // scale
@@ -174,8 +174,8 @@ def national_layers(quick: bool):
     import pandas as pd
     import shapely
 
-    from gis.layers import read_any
-    from gis.registry import load_registry, provinces
+    from gis.inputs.readers import read_any
+    from gis.inputs.registry import load_registry, provinces
 
     crs = 32648
     raw = read_any(DATA / "vn2025" / "communes_2025.geojson").to_crs(crs)
@@ -211,7 +211,7 @@ def national_layers(quick: bool):
 def case_national(quick: bool) -> dict:
     import logging
 
-    from gis import access as A
+    from gis.analyses import access as A
 
     logging.basicConfig(level=logging.ERROR)
     t0 = time.perf_counter()
@@ -259,8 +259,8 @@ def case_national(quick: bool) -> dict:
 
 
 def case_scaling(quick: bool, n_fac: int, catchment: float) -> dict:
-    from gis.access import fca
-    from gis.costs import straight_line_costs
+    from gis.analyses.access import fca
+    from gis.model.costs import straight_line_costs
 
     n_cells = 50_000 if quick else 200_000
     rng = np.random.default_rng(3)
@@ -323,7 +323,7 @@ def report(res: dict, quick: bool, started: str, load: tuple) -> str:
     g = e["decays"]["gaussian"]
     pys = g["pysal_build_s"] + g["pysal_compute_s"]
     ratio = pys / g["ours_s"]
-    lines.append(f"| E2SFCA (gaussian), gis.access.fca | {e['cells']:,} cells x "
+    lines.append(f"| E2SFCA (gaussian), gis.analyses.access.fca | {e['cells']:,} cells x "
                  f"{e['facilities']} facilities, {e['pairs']:,} pairs within "
                  f"{e['catchment_min']:g} min | {g['ours_s']:.3f} | {e['rss_mb']:,.0f} MB | "
                  f">= 5x faster than access.Access | {'yes' if ratio >= 5 else 'NO'}: "
@@ -343,11 +343,11 @@ def report(res: dict, quick: bool, started: str, load: tuple) -> str:
     lines.append("")
     lines.append("**E2SFCA** — same long cost table for both (PySAL gets it as its `cost_df`); "
                  f"table built in {e['table_s']:.2f} s (not counted on either side). "
-                 "`gis.access.fca` is the best of 5 calls; PySAL is one `Access(...)` plus one "
+                 "`gis.analyses.access.fca` is the best of 5 calls; PySAL is one `Access(...)` plus one "
                  "`enhanced_two_stage_fca(...)`. Results equal to 1e-9 (per person, values up "
                  "to the max shown):")
     lines.append("")
-    lines.append("| weights | gis.access.fca s | PySAL build s | PySAL compute s | speed-up "
+    lines.append("| weights | gis.analyses.access.fca s | PySAL build s | PySAL compute s | speed-up "
                  "(build + compute / compute only) | max abs diff | max value |")
     lines.append("|---|---:|---:|---:|---|---:|---:|")
     for decay, d in e["decays"].items():

@@ -1,4 +1,4 @@
-"""Benchmark of the road model's shortest paths: scipy.sparse.csgraph (what gis.costs.road_costs
+"""Benchmark of the road model's shortest paths: scipy.sparse.csgraph (what gis.model.roads.road_costs
 uses) against networkx, on the same road graph.
 
     python bench/bench_roads.py            # rewrites its section of bench/RESULTS.md
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, write_section  # noqa: E402
 
-SECTION = "## Road model (gis.costs.road_costs): csgraph or networkx"
+SECTION = "## Road model (gis.model.roads.road_costs): csgraph or networkx"
 N_SIDE, STEP_M, N_FAC, CUTOFF_MIN = 300, 250.0, 209, 60.0
 
 
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     import networkx as nx
     from scipy.sparse import csgraph
 
-    from gis.costs import road_graph
+    from gis.model.roads import road_graph
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-write", action="store_true")

@@ -1,4 +1,4 @@
-"""Benchmark of the location models (gis.siting, HiGHS) against PySAL spopt (pulp + CBC).
+"""Benchmark of the location models (gis.analyses.siting, HiGHS) against PySAL spopt (pulp + CBC).
 
 Run on demand, not by pytest::
 
@@ -13,10 +13,10 @@ units drawn with probability proportional to their population, moved uniformly w
 Travel: straight line x 1.4 at 30 km/h, pairs kept up to a 60 min cut-off. The same cost
 table goes to both tools; spopt gets it dense, with 10,000 min for pairs beyond the cut-off
 (never an optimal assignment when the sparse model is feasible), and for its LSCP only the
-units some station covers (it cannot leave a unit uncovered; gis.siting reports them).
+units some station covers (it cannot leave a unit uncovered; gis.analyses.siting reports them).
 p = 69 (one station per post-2025 commune), covering time T = 30 min (the plan scenario's),
 plus T = 15 min for the covering models. Results go to bench/RESULTS.md, section
-"## Location models (gis.siting)" (the other sections of the file are left as they are).
+"## Location models (gis.analyses.siting)" (the other sections of the file are left as they are).
 """
 
 from __future__ import annotations
@@ -34,17 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, write_section  # noqa: E402
-from gis import siting  # noqa: E402
-from gis.costs import CostTable, straight_line_costs, subset_dests  # noqa: E402
-from gis.plans import nearest_open_time  # noqa: E402
+from gis.analyses import siting
+from gis.model.costs import CostTable, nearest_open_time, straight_line_costs, subset_dests
 
-SECTION = "## Location models (gis.siting)"
+SECTION = "## Location models (gis.analyses.siting)"
 SPEED_KMH, DETOUR, CUTOFF_MIN, P, T_MIN = 30.0, 1.4, 60.0, 69, 30.0
 
 
 def province():
     """Real demand units and the 209 stations of Ha Tinh, from the project's pipeline."""
-    from gis.config import load_config
+    from gis.inputs.config import load_config
     from gis.pipeline import prepare, run_access_stage
 
     prep = prepare(load_config(ROOT / "examples" / "hatinh_shared_data.toml"))
@@ -194,7 +193,7 @@ def report(rows, rescore, mach, started, args) -> str:
         "(p-center). Gap: (objective - proven bound) / objective, 0 = proven optimal; "
         "p-median is asked for 1e-4 (0.01%). 'LP bound gap': the first relaxation's bound.",
         "",
-        "| model | cells | pairs | gis.siting s | objective | gap | status | spopt s | "
+        "| model | cells | pairs | gis.analyses.siting s | objective | gap | status | spopt s | "
         "spopt objective | spopt status | notes |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
     ]

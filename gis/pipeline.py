@@ -7,25 +7,36 @@ only when all went well, so a failure never leaves half-written or mixed outputs
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from gis import __version__
-from gis import layers as L
-from gis.config import Config
-from gis.errors import OutputError
-from gis.registry import ProvinceRegistry, load_registry
+from gis.analyses import siting
+from gis.analyses.access import run_access
+from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
+from gis.analyses.plans import official_plan, run_plans
+from gis.errors import ConfigError, GisError, OutputError
+from gis.inputs import layers as L
+from gis.inputs import readers as R
+from gis.inputs.config import Config
+from gis.inputs.plans import Plan, validate_plan
+from gis.inputs.rasters import RasterPoints
+from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
+from gis.model.costs import subset_dests
+from gis.outputs import files, maps, qgis, report
+from gis.outputs.files import staging_dir, write_json
+from gis.outputs.geopackage import write_geopackage
+from gis.outputs.graphml import write_graphml
+from gis.outputs.tables import write_csv, write_exchange
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +54,7 @@ class Prepared:
     roads: gpd.GeoDataFrame | None = None
     referrals: Any = None
     satellite_links: Any = None
+    raster: RasterPoints | None = None
 
 
 @dataclass
@@ -64,34 +76,38 @@ def prepare(cfg: Config) -> Prepared:
                                            "1 July 2025, old->new mapping)"}
     communes = None
     if p := cfg.path(lc.communes):
-        communes = L.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
+        communes = R.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
                                    population_field=lc.communes_population_field)
         sources["communes"] = str(p)
     legacy_pop = None
     if p := cfg.path(lc.legacy_population):
-        legacy_pop = L.read_population_table(p, reg, population_field=lc.legacy_population_field)
+        legacy_pop = R.read_population_table(p, reg, population_field=lc.legacy_population_field)
         sources["legacy_population"] = str(p)
     facilities = None
     if p := cfg.path(lc.facilities):
-        facilities = L.read_facilities(p, reg, crs=crs)
+        facilities = R.read_facilities(p, reg, crs=crs)
         sources["facilities"] = str(p)
     roads = referrals = links = None
     if p := cfg.path(lc.roads):
-        roads = L.read_roads(p, crs=crs)
+        roads = R.read_roads(p, crs=crs)
         sources["roads"] = str(p)
     if p := cfg.path(lc.referrals):
-        referrals = L.read_referrals(p)
+        referrals = R.read_referrals(p)
         sources["referrals"] = str(p)
     if p := cfg.path(lc.satellite_links):
-        links = L.read_satellite_links(p)
+        links = R.read_satellite_links(p)
         sources["satellite_links"] = str(p)
+    raster = None
+    if p := cfg.path(lc.population_raster):
+        raster = R.read_population_raster(p, crs=crs)
+        sources["population_raster"] = str(p)
     total = cfg.province.population_total or None
     layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
                             population_total=total, facilities=facilities,
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
-                    referrals=referrals, satellite_links=links)
+                    referrals=referrals, satellite_links=links, raster=raster)
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -135,42 +151,6 @@ def base_summary(prep: Prepared) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def staging_dir(out_dir: Path, *, overwrite: bool) -> Iterator[Path]:
-    """A temporary folder beside ``out_dir`` that replaces it on success, vanishes on failure."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
-        raise OutputError(msg)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; outputs are for sharing
-    try:
-        yield tmp
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    """Write ``obj`` as JSON: NaN/inf as null, numpy values as Python numbers
-    (:func:`gis._io.to_jsonable`)."""
-    from gis._io import to_jsonable
-
-    path.write_text(json.dumps(to_jsonable(obj), ensure_ascii=False, indent=2, allow_nan=False),
-                    encoding="utf-8")
-    return path
-
-
 def _network_edges(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
     """Referral, satellite and proposed satellite links in one layer for the network map
     (column ``kind`` tells them apart)."""
@@ -192,7 +172,6 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
     communes_legacy, facilities, demand_cells, coverage_communes, underserved, plan_stations,
     losing_access, referral_edges, hubs, ...) get their maps and QGIS styles.
     """
-    from gis import maps, qgis, report
 
     province = prep.registry.province
     cfg = prep.config
@@ -232,7 +211,6 @@ STAGES = ("access", "plans", "network")
 def run_access_stage(prep: Prepared):
     """Demand, travel costs and access metrics with the configured model; None when the
     population is unknown."""
-    from gis.access import run_access
 
     lay = prep.layers
     cfg = prep.config
@@ -240,9 +218,6 @@ def run_access_stage(prep: Prepared):
         log.warning("population unknown: access analyses skipped")
         return None
     roads = prep.roads
-    raster = cfg.path(cfg.layers.population_raster)
-    if raster is not None:
-        prep.sources["population_raster"] = str(raster)
     t = cfg.travel
     th = cfg.access.thresholds_min
     return run_access(
@@ -255,7 +230,7 @@ def run_access_stage(prep: Prepared):
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
         doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        raster=raster)
+        raster=prep.raster)
 
 
 def station_thresholds(cfg: Config) -> tuple[float, ...]:
@@ -265,11 +240,10 @@ def station_thresholds(cfg: Config) -> tuple[float, ...]:
 
 def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     """Read and validate plan files (CSV or TOML) against the province's facilities."""
-    from gis.plans import read_plan
 
     out = []
     for p in plan_files:
-        out.append(read_plan(p, prep.layers.facilities, prep.registry))
+        out.append(R.read_plan(p, prep.layers.facilities, prep.registry))
         prep.sources[f"plan {Path(p).name}"] = str(p)
     return out
 
@@ -277,7 +251,6 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
 def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = ()):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
     ``extra_plans`` (see :func:`read_plans`)."""
-    from gis.plans import run_plans
 
     cfg = prep.config
     th = station_thresholds(cfg)
@@ -290,7 +263,6 @@ def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: 
 
 def _offered_specialties(prep: Prepared) -> set[str]:
     """Specialties some active facility offers (field specialty) or a satellite link carries."""
-    from gis.network import specialties
 
     fac = prep.layers.facilities
     out: set[str] = set()
@@ -304,7 +276,6 @@ def _offered_specialties(prep: Prepared) -> set[str]:
 
 def check_network_config(prep: Prepared) -> None:
     """Every configured satellite specialty is offered by some facility (else ConfigError)."""
-    from gis.errors import ConfigError
 
     cfg = prep.config
     missing = [sp for sp in cfg.network.satellite_specialties
@@ -320,7 +291,6 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
     """The referral and satellite-hospital network on the access demand, before and after
     ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
     hold no hospitals."""
-    from gis.network import SatelliteRequest, run_network, skip_reason
 
     lay = prep.layers
     cfg = prep.config
@@ -414,8 +384,6 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         with step("referral and satellite-hospital network"):
             plan = pr.official if pr is not None else None
             if plan is None:
-                from gis.plans import official_plan
-
                 plan = official_plan(prep.layers.facilities, prep.layers.communes, prep.registry)
             net, why = run_network_stage(prep, acc, plan=plan)
         if net is None:
@@ -429,10 +397,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     with staging_dir(out_dir, overwrite=overwrite) as tmp:
         with step("writing maps, GeoPackage, QGIS project and report"):
             for name, table in tables.items():
-                table.to_csv(tmp / f"{name}.csv", index=False)
+                write_csv(table, tmp / f"{name}.csv")
             if graphs:
-                from gis.network import write_graphml
-
                 for fname, graph in graphs.items():
                     write_graphml(graph, tmp / fname)
             summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
@@ -441,3 +407,140 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
                      layers=layers)
+
+
+def default_out_dir(cfg: Config) -> Path:
+    """The output folder of a run: ``output.folder`` of the config, one folder per province."""
+    return cfg.path(cfg.output.folder) / find_province(cfg.province.name).key
+
+
+def write_province_layers(cfg: Config, out: Path | None = None, *, overwrite: bool = False,
+                          step: StepFn | None = None) -> tuple[Prepared, Path, dict[str, int]]:
+    """Build the province's input layers and write them to a GeoPackage (default
+    ``layers/<province>.gpkg`` beside the config). Returns the prepared layers, the file and
+    the features written per layer."""
+    path = Path(out) if out is not None else (cfg.base_dir / "layers"
+                                              / f"{find_province(cfg.province.name).key}.gpkg")
+    files.check_writable([path], overwrite=overwrite)
+    with (step or (lambda label: nullcontext()))("reading and building layers"):
+        prep = prepare(cfg)
+    counts = write_geopackage(prep.layers.as_dict(), path, overwrite=overwrite)
+    return prep, path, counts
+
+
+def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
+    """The reform's plan of the configured province (see
+    :func:`gis.analyses.plans.official_plan`)."""
+    prep = prepare(cfg)
+    lay = prep.layers
+    return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
+
+
+MODELS = ("best-main", "set-cover", "mclp", "p-median", "p-center")
+
+
+@dataclass
+class OptimiseResult:
+    """What :func:`optimise` chose.
+
+    Attributes
+    ----------
+    sites : DataFrame
+        One row per station: facility_id, name, legacy_commune_code, action,
+        target_commune_code, rule.
+    info : dict
+        The model's figures (objective, bound, gap, status, solve time, ...).
+    is_plan : bool
+        The sites form a valid plan (validated), not just a set of open sites.
+    """
+
+    sites: pd.DataFrame
+    info: dict[str, Any]
+    is_plan: bool
+    time_min: float
+    n_open: int
+    n_sites: int
+    n_fixed_open: int
+
+
+def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float | None = None,
+             keep_official_mains: bool = False, fixed_open: Sequence[str] = (),
+             fixed_closed: Sequence[str] = (), step: StepFn | None = None) -> OptimiseResult:
+    """A location model on the province's demand and active stations (HiGHS).
+
+    ``model`` is one of :data:`MODELS`; ``p`` defaults to the number of post-2025 communes and
+    ``time_min`` to the middle station threshold of the config. With ``keep_official_mains``
+    (or ``best-main``) the result is a valid plan: mains kept, chosen others as branch points,
+    the rest closed.
+    """
+    step = step or (lambda label: nullcontext())
+    if model not in MODELS:
+        msg = f"unknown model {model!r}; use one of {', '.join(MODELS)}"
+        raise GisError(msg)
+    with step("reading and building layers"):
+        prep = prepare(cfg)
+    with step("population surface and travel costs"):
+        acc = run_access_stage(prep)
+    if acc is None:
+        msg = ("population unknown: give a communes layer with population, "
+               "province.population_total or --population-total")
+        raise GisError(msg)
+    lay = prep.layers
+    fac = lay.facilities
+    st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
+    costs = subset_dests(acc.costs, np.isin(acc.costs.dest_ids, st["facility_id"].to_numpy()))
+    pop = acc.demand["population"].to_numpy(float)
+    mains = official_plan(fac, lay.communes, prep.registry, branches=False).main_ids()
+    fixed = list(fixed_open) + (mains if keep_official_mains else [])
+    th = station_thresholds(cfg)
+    t = time_min if time_min is not None else th[len(th) // 2]
+    p = p if p is not None else len(mains)
+    kw = {"fixed_open": fixed, "fixed_closed": list(fixed_closed)}
+    with step(f"solving {model}"):
+        if model == "best-main":
+            best = siting.best_in_groups(costs, pop, acc.demand["commune_code"].to_numpy(),
+                                         st.set_index("facility_id")["commune_code"]
+                                         .reindex(costs.dest_ids).to_numpy())
+            open_ids = best["dest_id"].tolist()
+            info = {"model": "best main station per commune", "gap": 0.0, "status": "optimal",
+                    "objective": float(best["objective"].sum())}
+        else:
+            if model == "set-cover":
+                res = siting.set_cover(costs, pop, t, **kw)
+            elif model == "mclp":
+                res = siting.mclp(costs, pop, t, p, **kw)
+            elif model == "p-median":
+                res = siting.p_median(costs, pop, p, **kw)
+            else:
+                res = siting.p_center(costs, pop, p, **kw)
+            open_ids = list(res.open_ids)
+            info = res.as_dict()
+    is_open = st["facility_id"].isin(open_ids)
+    if model == "best-main":
+        action = np.where(is_open, "keep", "close")
+    elif keep_official_mains:
+        action = np.where(st["facility_id"].isin(mains), "keep",
+                          np.where(is_open, "branch", "close"))
+    else:
+        action = np.where(is_open, "open", "close")
+    sites = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
+                          "name": st["name"].to_numpy(),
+                          "legacy_commune_code": st["legacy_commune_code"].to_numpy(),
+                          "action": action, "target_commune_code": st["commune_code"].to_numpy(),
+                          "rule": f"gis plan optimise --model {model}"})
+    is_plan = model == "best-main" or keep_official_mains
+    if is_plan:
+        validate_plan(sites, fac, prep.registry, source="optimised plan",
+                      name=f"optimised {model}")
+    return OptimiseResult(sites=sites, info=info, is_plan=is_plan, time_min=float(t),
+                          n_open=int(is_open.sum()), n_sites=len(st), n_fixed_open=len(fixed))
+
+
+def export_layers(gpkg: Path, *, fmt: str, layers: list[str] | None = None,
+                  out: Path | None = None, wkt: bool = False, overwrite: bool = False
+                  ) -> dict[str, tuple[int, Path]]:
+    """The layers of an output GeoPackage as GeoJSON or CSV files (see
+    :func:`gis.outputs.tables.write_exchange`), in ``out`` (default: the GeoPackage's folder)."""
+    read = R.read_geopackage_layers(gpkg, layers)
+    return write_exchange(read, out or Path(gpkg).parent, fmt=fmt, wkt=wkt, source=str(gpkg),
+                          overwrite=overwrite)

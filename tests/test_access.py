@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis import access as A
-from gis.costs import straight_line_costs
+from gis.analyses import access as A
 from gis.errors import GisError
+from gis.model.costs import nearest, straight_line_costs
 
 
 def _line():
@@ -38,10 +38,10 @@ def test_nearest_by_tier_by_hand():
     c2 = straight_line_costs(np.array([[1500.0, 0]]), np.array([[0.0, 0], [3000, 0]]),
                              speed_kmh=60, detour_factor=1.0, cutoff_min=2.5,
                              dest_ids=np.array(["S1", "S2"]))
-    n = A.nearest(c2, np.array([True, True]))
+    n = nearest(c2, np.array([True, True]))
     assert n["dest"].tolist() == [0] and n["time_min"].tolist() == [1.5]
     # nothing within the cut-off: id "" and NaN
-    far = A.nearest(c2, np.array([False, False]))
+    far = nearest(c2, np.array([False, False]))
     assert far["dest"].tolist() == [-1] and np.isnan(far["time_min"]).all()
 
 
@@ -179,13 +179,14 @@ def test_underserved_areas_merge_contiguous_cells():
 def ha_tinh(communes_2025_path):
     from pathlib import Path
 
-    from gis import layers as L
-    from gis.registry import load_registry
+    from gis.inputs import layers as L
+    from gis.inputs import readers as R
+    from gis.inputs.registry import load_registry
 
     reg = load_registry("42")
     crs = L.working_crs(reg)
-    com = L.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
-    fac = L.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
+    com = R.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
+    fac = R.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
                             crs=crs)
     lay = L.build_layers(reg, crs=crs, communes=com, facilities=fac)
     return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)

@@ -47,8 +47,11 @@ def test_layers_build_writes_geopackage_and_refuses_to_overwrite(tmp_path, capsy
     info = pyogrio.read_info(out, layer="facilities")
     assert info["features"] == 209 + 20
     before = out.stat().st_mtime_ns
+    capsys.readouterr()
     assert main(args) == 2
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"output exists: {out}; pass --overwrite" in err
+    assert "reading and building layers" not in err  # refused before any work
     assert out.stat().st_mtime_ns == before
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gis.config import Config, load_config, parse_config
 from gis.errors import ConfigError
+from gis.inputs.config import Config, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

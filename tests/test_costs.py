@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis.costs import road_costs, straight_line_costs
+from gis.model.costs import straight_line_costs
+from gis.model.roads import road_costs
 
 
 def test_straight_line_by_hand():
@@ -78,7 +79,7 @@ def test_road_model_cutoff_is_inclusive():
 
 
 def test_subset_dests_renumbers_and_keeps_pairs():
-    from gis.costs import subset_dests
+    from gis.model.costs import subset_dests
 
     o = np.array([[0.0, 0.0], [1000.0, 0.0]])
     d = np.array([[0.0, 0.0], [500.0, 0.0], [1000.0, 0.0]])
@@ -94,8 +95,8 @@ def test_subset_dests_renumbers_and_keeps_pairs():
 def test_nearest_only_table_agrees_with_the_full_table():
     """Same nearest facility, time and distance per group as the table of every pair, ties
     (equidistant sites, sites sharing a point) to the lowest position."""
-    from gis.access import nearest_by_tier
-    from gis.costs import straight_line_nearest
+    from gis.analyses.access import nearest_by_tier
+    from gis.model.costs import straight_line_nearest
 
     rng = np.random.default_rng(5)
     o = rng.uniform(0, 40_000, (4000, 2))

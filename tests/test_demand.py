@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import shapely
 
-from gis.demand import population_surface
 from gis.errors import GisError
+from gis.model.demand import population_surface
 
 
 def _communes():
@@ -94,12 +94,13 @@ def test_unknown_population_and_bad_crs_are_errors():
 
 
 def test_real_ha_tinh_totals_per_commune(communes_2025_path):
-    from gis import layers as L
-    from gis.registry import load_registry
+    from gis.inputs import layers as L
+    from gis.inputs import readers as R
+    from gis.inputs.registry import load_registry
 
     reg = load_registry("42")
     crs = L.working_crs(reg)
-    com = L.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
+    com = R.read_communes(communes_2025_path, reg, crs=crs, population_field="population_2025")
     lay = L.build_layers(reg, crs=crs, communes=com)
     d = population_surface(lay.communes, cell_size_m=500, legacy=lay.communes_legacy)
     sums = d.groupby("commune_code")["population"].sum()
@@ -113,7 +114,7 @@ def test_pieces_equal_brute_force_intersection():
     """The cells found from the rings' grid crossings and a scanline are those a test of every
     cell of the bounding box finds, with the same areas: holes, several parts, edges along
     grid lines, a spike thinner than a cell, a polygon inside one cell."""
-    from gis.demand import _cell_pieces
+    from gis.model.demand import _cell_pieces
 
     star = shapely.Polygon([(1000 + 900 * np.cos(a) * (1 if k % 2 else 0.35),
                              5000 + 900 * np.sin(a) * (1 if k % 2 else 0.35))

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis import layers as L
 from gis.errors import LayerError
-from gis.registry import load_registry
+from gis.inputs import layers as L
+from gis.inputs import readers as R
+from gis.inputs.registry import load_registry
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def crs(reg):
 @pytest.fixture(scope="module")
 def estimated(reg, crs):
     """Ha Tinh from the registry alone (approximate polygons, estimated population)."""
-    fac = L.read_facilities(L.Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv",
+    fac = R.read_facilities(L.Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv",
                             reg, crs=crs)
     return L.build_layers(reg, crs=crs, population_total=1_623_061, facilities=fac)
 
@@ -106,7 +107,7 @@ def test_other_province_from_registry_alone(crs):
 def test_missing_field(communes_file, reg):
     path = communes_file(lambda g: g.drop(columns=["commune_name"]))
     with pytest.raises(LayerError, match=r"communes.gpkg.*\n.*field 'commune_name': missing"):
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
 
 
 def test_duplicate_ids(communes_file, reg):
@@ -117,7 +118,7 @@ def test_duplicate_ids(communes_file, reg):
     path = communes_file(dup)
     with pytest.raises(LayerError, match=r"(?s)communes.gpkg.*field 'commune_code', rows 1, 2 "
                                          r"\(commune_code 18073, 18073\): duplicate ids"):
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
 
 
 def test_unknown_codes(communes_file, reg):
@@ -127,7 +128,7 @@ def test_unknown_codes(communes_file, reg):
         return g
     path = communes_file(bad)
     with pytest.raises(LayerError) as err:
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
     text = str(err.value)
     assert "communes.gpkg" in text
     assert "field 'commune_code', row 4 (commune_code 99999): codes unknown to the registry" in text
@@ -143,7 +144,7 @@ def test_negative_and_non_numeric_population(communes_file, reg):
         return g
     path = communes_file(bad)
     with pytest.raises(LayerError) as err:
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
     text = str(err.value)
     assert "field 'population', row 6 (commune_code" in text and "not a number" in text
     assert "field 'population', row 3 (commune_code" in text and "negative population (-5)" in text
@@ -158,7 +159,7 @@ def test_null_and_empty_geometry(communes_file, reg):
         return g
     path = communes_file(bad)
     with pytest.raises(LayerError) as err:
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
     text = str(err.value)
     assert "geometry, row 1 (commune_code 18073): no geometry" in text
     assert "geometry, row 2 (commune_code" in text and "empty geometry" in text
@@ -168,7 +169,7 @@ def test_wrong_geometry_type(communes_file, reg):
     path = communes_file(lambda g: g.set_geometry(g.geometry.representative_point()))
     with pytest.raises(LayerError, match=r"geometry, rows 1, 2, 3.*Point where Polygon or "
                                          r"MultiPolygon is expected"):
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
 
 
 def test_invalid_polygon_is_mended_with_a_warning(communes_file, reg, caplog):
@@ -179,7 +180,7 @@ def test_invalid_polygon_is_mended_with_a_warning(communes_file, reg, caplog):
         return g
     path = communes_file(bowtie)
     with caplog.at_level(logging.WARNING):
-        out = L.read_communes(path, reg, crs=32648)
+        out = R.read_communes(path, reg, crs=32648)
     assert out.geometry.is_valid.all()
     assert "mended 1 invalid geometry with make_valid: row 5 (commune_code" in caplog.text
 
@@ -191,7 +192,7 @@ def test_no_crs(tmp_path, estimated, reg):
     with pytest.warns(UserWarning, match="'crs' was not provided"):
         gdf.to_file(path, driver="GPKG")
     with pytest.raises(LayerError, match=r"nocrs.gpkg: 1 problem found\n  - no CRS declared"):
-        L.read_communes(path, reg, crs=32648)
+        R.read_communes(path, reg, crs=32648)
 
 
 def test_facilities_swapped_and_outside(tmp_path, reg):
@@ -205,7 +206,7 @@ def test_facilities_swapped_and_outside(tmp_path, reg):
         "D,Duplicate,station,105.91,18.30\n"
         "E,Central elsewhere,central,105.84,21.00\n", encoding="utf-8")
     with pytest.raises(LayerError) as err:
-        L.read_facilities(csv, reg, crs=32648)
+        R.read_facilities(csv, reg, crs=32648)
     text = str(err.value)
     assert str(csv) in text
     assert "geometry, row 3 (facility_id B): longitude and latitude look swapped" in text
@@ -222,7 +223,7 @@ def test_facility_without_site_and_bad_host(tmp_path, reg):
                    "B,Bad host,regional,00001,\n"
                    "C,Bad beds,regional,18073,many\n", encoding="utf-8")
     with pytest.raises(LayerError) as err:
-        L.read_facilities(csv, reg, crs=32648)
+        R.read_facilities(csv, reg, crs=32648)
     text = str(err.value)
     assert "geometry, rows 2, 3 (facility_id A, B): no site" in text
     assert "field 'host_legacy_commune_code', row 3 (facility_id B): codes unknown" in text
@@ -231,24 +232,24 @@ def test_facility_without_site_and_bad_host(tmp_path, reg):
 
 def test_missing_file_and_layer(tmp_path, reg, communes_file):
     with pytest.raises(LayerError, match=r"(?s)nothing.gpkg.*file not found"):
-        L.read_communes(tmp_path / "nothing.gpkg", reg, crs=32648)
+        R.read_communes(tmp_path / "nothing.gpkg", reg, crs=32648)
     path = communes_file()
     with pytest.raises(LayerError, match=r"layer 'roads' not found; the file has communes"):
-        L.read_communes(path, reg, crs=32648, layer="roads")
+        R.read_communes(path, reg, crs=32648, layer="roads")
 
 
 def test_population_table_errors(tmp_path, reg):
     csv = tmp_path / "pop.csv"
     csv.write_text("commune_code,population\n18073,100\n18077,-3\n99999,5\n", encoding="utf-8")
     with pytest.raises(LayerError) as err:
-        L.read_population_table(csv, reg)
+        R.read_population_table(csv, reg)
     text = str(err.value)
     assert "field 'population', row 3 (commune_code 18077): negative population" in text
     assert "field 'commune_code', row 4 (commune_code 99999): codes unknown" in text
 
 
 def test_valid_layer_round_trip_reprojects(communes_file, reg):
-    out = L.read_communes(communes_file(), reg, crs=32648)
+    out = R.read_communes(communes_file(), reg, crs=32648)
     assert out.crs.to_epsg() == 32648
     assert len(out) == 69
     assert (out.geom_type == "MultiPolygon").all()
@@ -261,9 +262,9 @@ def test_valid_layer_round_trip_reprojects(communes_file, reg):
 def real(reg, crs, request):
     from tests.conftest import CENSUS_2019, COMMUNES_2025, require_shared
 
-    communes = L.read_communes(require_shared(COMMUNES_2025), reg, crs=crs,
+    communes = R.read_communes(require_shared(COMMUNES_2025), reg, crs=crs,
                                population_field="population_2025")
-    census = L.read_population_table(require_shared(CENSUS_2019), reg,
+    census = R.read_population_table(require_shared(CENSUS_2019), reg,
                                      population_field="population_2019")
     return communes, census
 
@@ -350,13 +351,13 @@ def test_roads_layer(tmp_path):
     path = tmp_path / "roads.gpkg"
     lines.to_file(path, driver="GPKG")
     with pytest.raises(LayerError) as err:
-        L.read_roads(path, crs=32648)
+        R.read_roads(path, crs=32648)
     text = str(err.value)
     assert "geometry, row 3: Point where LineString or MultiLineString is expected" in text
     assert "field 'speed_kmh', row 3: speed 0" in text
     good = lines.iloc[:2]
     good.to_file(path, driver="GPKG")
-    roads = L.read_roads(path, crs=32648)
+    roads = R.read_roads(path, crs=32648)
     assert len(roads) == 3   # the multi-line is split in two
     assert roads["road_class"].tolist() == ["primary", "", ""]
     assert roads["oneway"].tolist() == [True, False, False]

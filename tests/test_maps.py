@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from shapely.geometry import Point, Polygon
 
-from gis import maps
 from gis.errors import OutputError
+from gis.outputs import maps
 from tests import _synthetic_outputs as syn
 from tests._browser import ARTIFACTS, load_page
 

@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis import layers as L
-from gis import network as N
-from gis.costs import straight_line_costs
+from gis.analyses import network as N
 from gis.errors import NetworkError, OutputError
-from gis.plans import Plan
+from gis.inputs import readers as R
+from gis.inputs.network_tables import check_referral_table, check_satellite_links
+from gis.inputs.plans import Plan
+from gis.model.costs import straight_line_costs
+from gis.outputs.graphml import write_graphml
 
 ROOT = Path(__file__).resolve().parents[1]
 CRS = "EPSG:32648"
@@ -244,14 +246,14 @@ def test_run_network_layers_summary_and_graphml(fac, demand, tmp_path):
     # 10 (5 min); a satellite at R2 adds the unit at 30 km (10 min: no), S... none within 6
     plan_ = s["satellite_planning"][0]
     assert plan_["covered_before"] == 300 and plan_["exact"] is True
-    out = N.write_graphml(res.graph, tmp_path / "network.graphml")
+    out = write_graphml(res.graph, tmp_path / "network.graphml")
     H = nx.read_graphml(out)
     assert H.number_of_nodes() == 8 and H.number_of_edges() == 8
     assert H.graph["crs"] == "EPSG:32648"
     assert "beds" not in H.nodes["R2"] and H.nodes["R1"]["beds"] == 3.0  # unknown: no value
     assert H.edges["S1", "R1"]["kind"] == "referral"
     with pytest.raises(OutputError, match="exists"):
-        N.write_graphml(res.graph, out)
+        write_graphml(res.graph, out)
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
 
@@ -301,7 +303,7 @@ def test_bad_table_rows_are_named():
     table = pd.DataFrame({"from_id": ["S1", "S2", "S2", "", "S3"],
                           "to_id": ["S1", "R1", "R2", "R1", None]})
     with pytest.raises(NetworkError) as info:
-        N.check_referral_table(table, source="refs.csv")
+        check_referral_table(table, source="refs.csv")
     text = str(info.value)
     assert "refs.csv: 3 problems found" in text
     assert "rows 5, 6" in text and "(from_id , S3)" in text  # empty ids
@@ -310,13 +312,13 @@ def test_bad_table_rows_are_named():
     links = pd.DataFrame({"core_id": ["P", "P", "R1"], "satellite_id": ["R1", "R1", "R1"],
                           "since": ["2015", "last year", ""]})
     with pytest.raises(NetworkError) as info:
-        N.check_satellite_links(links)
+        check_satellite_links(links)
     text = str(info.value)
     assert "rows 2, 3 (satellite_id R1, R1): repeated link" in text
     assert "row 4 (core_id R1): a hospital linked to itself" in text
     assert "row 3 (satellite_id R1): not a year or date ('last year')" in text
     with pytest.raises(NetworkError, match="field 'to_id': missing"):
-        N.check_referral_table(pd.DataFrame({"from_id": ["S1"]}))
+        check_referral_table(pd.DataFrame({"from_id": ["S1"]}))
 
 
 def test_validate_graph_two_parents_and_unknown_node():
@@ -335,16 +337,16 @@ def test_validate_graph_two_parents_and_unknown_node():
 def test_readers_read_files(tmp_path):
     p = tmp_path / "refs.csv"
     p.write_text("from_id,to_id,note\nS2,R2,by agreement\n", encoding="utf-8")
-    refs = L.read_referrals(p)
+    refs = R.read_referrals(p)
     assert refs[["from_id", "to_id", "note"]].values.tolist() == [["S2", "R2", "by agreement"]]
     q = tmp_path / "links.csv"
     q.write_text("core_id,satellite_id,specialty,since\nP,R1,cardiology,2015\nP,R1,x,2015/1\n",
                  encoding="utf-8")
     with pytest.raises(NetworkError, match=r"links.csv: 1 problem found\n.*row 3 "
                                            r"\(satellite_id R1\): not a year or date"):
-        L.read_satellite_links(q)
+        R.read_satellite_links(q)
     q.write_text("core_id,satellite_id,specialty,since\nP,R1,cardiology,2015\n", encoding="utf-8")
-    assert L.read_satellite_links(q)["since"].tolist() == ["2015"]
+    assert R.read_satellite_links(q)["since"].tolist() == ["2015"]
 
 
 # --- satellite planning ----------------------------------------------------------------------
@@ -406,9 +408,9 @@ def test_satellite_selection_by_hand():
 
 @pytest.fixture(scope="module")
 def ha_tinh(communes_2025_path):
-    from gis.config import load_config
+    from gis.analyses.plans import official_plan
+    from gis.inputs.config import load_config
     from gis.pipeline import prepare, run_access_stage
-    from gis.plans import official_plan
 
     cfg = load_config(ROOT / "examples" / "hatinh_shared_data.toml")
     prep = prepare(cfg)

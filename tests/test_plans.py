@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gis import layers as L
-from gis import plans as P
-from gis.costs import straight_line_costs
+from gis.analyses import plans as P
 from gis.errors import PlanError
-from gis.registry import load_registry
+from gis.inputs import layers as L
+from gis.inputs import readers as R
+from gis.inputs.plans import Plan
+from gis.inputs.registry import load_registry
+from gis.model.costs import nearest_open_time, straight_line_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +81,7 @@ def test_plan_validation_lists_every_problem_with_rows(tmp_path, lay, reg, offic
     path = tmp_path / "plan.csv"
     df.to_csv(path, index=False)
     with pytest.raises(PlanError) as err:
-        P.read_plan(path, lay.facilities, reg)
+        R.read_plan(path, lay.facilities, reg)
     text = str(err.value)
     assert str(path) in text
     assert "field 'action', row 7 (facility_id" in text and "unknown action" in text
@@ -102,7 +104,7 @@ def test_plan_toml_with_new_site(tmp_path, lay, reg, official):
               f'target_commune_code = "{code}"', "lon = 105.70", "lat = 18.30"]
     path = tmp_path / "plan.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
-    plan = P.read_plan(path, lay.facilities, reg)
+    plan = R.read_plan(path, lay.facilities, reg)
     assert plan.name == "with a new site"
     assert plan.counts()["new"] == 1
     assert "NEW-1" in plan.open_ids() and "NEW-1" not in plan.main_ids()
@@ -126,10 +128,10 @@ def _line_case():
     return cells, costs, pop, codes
 
 
-def _plan(actions: dict[str, tuple[str, str]]) -> P.Plan:
+def _plan(actions: dict[str, tuple[str, str]]) -> Plan:
     df = pd.DataFrame([{"facility_id": k, "action": a, "target_commune_code": c, "role": "",
                         "rule": "", "x": np.nan, "y": np.nan} for k, (a, c) in actions.items()])
-    return P.Plan(name="test", actions=df)
+    return Plan(name="test", actions=df)
 
 
 def test_evaluate_hand_checked():
@@ -182,11 +184,11 @@ def test_closing_never_shortens_and_adding_never_lengthens(seed):
     sites = rng.uniform(0, 20_000, (15, 2))
     costs = straight_line_costs(cells, sites, speed_kmh=30, detour_factor=1.3, cutoff_min=40)
     open_mask = rng.random(15) < 0.5
-    t_before, _ = P.nearest_open_time(costs, open_mask)
+    t_before, _ = nearest_open_time(costs, open_mask)
     for j in range(15):
         changed = open_mask.copy()
         changed[j] = not changed[j]
-        t_after, _ = P.nearest_open_time(costs, changed)
+        t_after, _ = nearest_open_time(costs, changed)
         if open_mask[j]:   # closing j
             assert (t_after >= t_before - 1e-12).all()
         else:              # opening j
@@ -199,7 +201,7 @@ def test_nearest_open_time_matches_brute_force():
     sites = rng.uniform(0, 10_000, (8, 2))
     costs = straight_line_costs(cells, sites, speed_kmh=30, detour_factor=1.0, cutoff_min=15)
     mask = np.array([True, False, True, True, False, False, True, False])
-    t, arg = P.nearest_open_time(costs, mask)
+    t, arg = nearest_open_time(costs, mask)
     d = np.hypot(*(cells[:, None, :] - sites[None, mask, :]).transpose(2, 0, 1)) / 500.0
     brute = d.min(axis=1)
     brute[brute > 15] = np.inf
@@ -212,7 +214,7 @@ def test_nearest_open_time_matches_brute_force():
 
 def test_real_ha_tinh_official_plan_uses_real_seats(communes_2025_path, reg):
     crs = L.working_crs(reg)
-    communes = L.read_communes(communes_2025_path, reg, crs=crs,
+    communes = R.read_communes(communes_2025_path, reg, crs=crs,
                                population_field="population_2025")
     lay = L.build_layers(reg, crs=crs, communes=communes)
     main = P.choose_main_stations(lay.facilities, lay.communes, reg)

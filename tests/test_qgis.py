@@ -18,8 +18,8 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from gis import qgis
 from gis.errors import OutputError
+from gis.outputs import qgis
 from tests import _synthetic_outputs as syn
 from tests._qgis import open_project, require_qgis
 

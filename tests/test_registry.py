@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gis.errors import RegistryError
-from gis.registry import find_province, load_registry, normalise, provinces
+from gis.inputs.registry import find_province, load_registry, normalise, provinces
 
 
 @pytest.mark.parametrize("query", ["42", 42, "Hà Tĩnh", "Ha Tinh", "hatinh", "Tỉnh Hà Tĩnh",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gis import report
 from gis.errors import OutputError
+from gis.outputs import report
 from tests import _synthetic_outputs as syn
 from tests._browser import ARTIFACTS, load_page
 

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gis import siting
-from gis.costs import CostTable, straight_line_costs
+from gis.analyses import siting
 from gis.errors import SolveError
-from gis.plans import nearest_open_time
+from gis.model.costs import CostTable, nearest_open_time, straight_line_costs
 
 
 def table(D, *, cutoff: float | None = None, dest_ids=None) -> CostTable:
@@ -402,14 +401,15 @@ def test_errors_name_the_problem():
 # --- real data -------------------------------------------------------------------------------
 
 def test_real_ha_tinh_set_cover_with_official_main_stations(communes_2025_path):
-    from gis import layers as L
-    from gis.demand import population_surface
-    from gis.plans import official_plan
-    from gis.registry import load_registry
+    from gis.analyses.plans import official_plan
+    from gis.inputs import layers as L
+    from gis.inputs import readers as R
+    from gis.inputs.registry import load_registry
+    from gis.model.demand import population_surface
 
     reg = load_registry("42")
     crs = L.working_crs(reg)
-    communes = L.read_communes(communes_2025_path, reg, crs=crs,
+    communes = R.read_communes(communes_2025_path, reg, crs=crs,
                                population_field="population_2025")
     lay = L.build_layers(reg, crs=crs, communes=communes)
     demand = population_surface(lay.communes, cell_size_m=1000.0)

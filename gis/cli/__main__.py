@@ -1,0 +1,7 @@
+"""``python -m gis.cli``: the ``gis`` command."""
+
+import sys
+
+from gis.cli import main
+
+sys.exit(main())

@@ -1,0 +1,316 @@
+"""The province's layers: the registry's communes and stations, completed by what the
+user's layers give, with every estimate labelled.
+
+Layers produced (GeoDataFrames in the working CRS, metres):
+
+- ``communes`` (post-2025): commune_code, commune_name, commune_type, province_code, area_km2,
+  population, population_source, geometry_source, admin_center (seat of the commune
+  government where the layer gives it, else ""); MultiPolygon.
+- ``communes_legacy`` (pre-2025): commune_code, commune_name, commune_type, district_name,
+  new_commune_code (the new commune it maps to; for a commune split among several, the
+  registry's default), new_commune_codes (all, ``;``-separated), split, population,
+  population_source, geometry_source; MultiPolygon.
+- ``facilities``: facility_id, name, tier, specialty, commune_code (post-2025), legacy_commune_code,
+  beds, doctors, nurses (NaN = unknown), status, location_source, source, note; Point.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from gis.errors import LayerError
+from gis.inputs.registry import ProvinceRegistry
+from gis.inputs.validate import polygonal_part
+
+log = logging.getLogger(__name__)
+
+# Population estimate (used only when no population is given): a province total split among
+# communes in proportion to  area_km2 ** AREA_EXPONENT * TYPE_WEIGHT[commune_type].
+# Fitted by least squares of log(population) on log(area) and the commune type over the 3,320
+# inhabited post-2025 communes of Vietnam with their 2025 population (sapnhap.bando.com.vn, as
+# republished in ../shared/data/vn2025); tests/test_layers.py refits it and checks these values.
+# Larger communes are the rural and mountain ones, hence fewer people per commune, not more.
+AREA_EXPONENT = -0.301
+TYPE_WEIGHT = {"Xã": 1.0, "Phường": 1.588, "Đặc khu": 0.268, "Thị trấn": 1.588,
+               "Huyện đảo": 0.268}
+ESTIMATE_NOTE = ("estimate: province total split by commune type and area "
+                 "(weights area^-0.301 x type; see gis/layers.py)")
+
+
+# --- building the default layers ------------------------------------------------------------
+
+def approximate_outline(reg: ProvinceRegistry) -> shapely.Geometry:
+    """Approximate province outline in EPSG:4326: the union of the registry's bounding boxes of
+    the pre-2025 communes (an estimate; used only when no commune polygons are given)."""
+    lg = reg.legacy.dropna(subset=["min_lon", "min_lat", "max_lon", "max_lat"])
+    boxes = shapely.box(lg["min_lon"], lg["min_lat"], lg["max_lon"], lg["max_lat"])
+    return shapely.unary_union(boxes)
+
+
+def _voronoi_in(seeds: np.ndarray, region: shapely.Geometry) -> list[shapely.Geometry]:
+    """Voronoi cells of ``seeds`` (n x 2) clipped to ``region``; seeds outside the region are
+    first moved to its nearest point so that every seed gets a cell. Order follows seeds."""
+    if len(seeds) == 1:
+        return [region]
+    pts = shapely.points(seeds)
+    outside = ~shapely.contains(region, pts)
+    if outside.any():
+        inner = region.buffer(-1e-6 * max(1.0, np.sqrt(region.area)))
+        target = inner if not inner.is_empty else region
+        for i in np.flatnonzero(outside):
+            near = shapely.ops.nearest_points(target, pts[i])[0]
+            seeds[i] = (near.x, near.y)
+        pts = shapely.points(seeds)
+    # Identical seeds would share a cell: jitter them apart deterministically.
+    _, inv, counts = np.unique(seeds.round(9), axis=0, return_inverse=True, return_counts=True)
+    if (counts > 1).any():
+        scale = 1e-6 * max(1.0, np.sqrt(region.area))
+        for k in np.flatnonzero(counts > 1):
+            members = np.flatnonzero(inv.ravel() == k)
+            angles = np.linspace(0, 2 * np.pi, len(members), endpoint=False)
+            seeds[members] += scale * np.column_stack([np.cos(angles), np.sin(angles)])
+        pts = shapely.points(seeds)
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(pts), extend_to=region)
+    cells = np.asarray(shapely.get_parts(cells))
+    # voronoi_polygons does not keep input order: match each cell to the seed inside it.
+    tree = shapely.STRtree(cells)
+    seed_idx, cell_idx = tree.query(pts, predicate="intersects")
+    order = np.full(len(seeds), -1)
+    order[seed_idx] = cell_idx
+    return [shapely.intersection(cells[j], region) if j >= 0 else shapely.Polygon()
+            for j in order]
+
+
+def _multi(g: shapely.Geometry) -> shapely.Geometry:
+    g = polygonal_part(g)
+    if g.is_empty:
+        return shapely.MultiPolygon()
+    return g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+
+
+def estimate_weights(area_km2: np.ndarray, commune_type: np.ndarray) -> np.ndarray:
+    """Relative population weights of communes from area and type (see ``AREA_EXPONENT``)."""
+    area = np.maximum(np.asarray(area_km2, dtype=float), 0.01)
+    mult = np.array([TYPE_WEIGHT.get(str(t), 1.0) for t in commune_type])
+    return area**AREA_EXPONENT * mult
+
+
+@dataclass
+class Layers:
+    """The layers of a province, in the working CRS, with notes on what is estimated."""
+
+    communes: gpd.GeoDataFrame
+    communes_legacy: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    crs: CRS
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, gpd.GeoDataFrame]:
+        return {"communes_2025": self.communes, "communes_legacy": self.communes_legacy,
+                "facilities": self.facilities}
+
+
+def working_crs(reg: ProvinceRegistry, crs: str = "auto") -> CRS:
+    """The working CRS: ``"auto"`` = UTM zone of the province centre (Ha Tinh: EPSG:32648)."""
+    if crs in ("", "auto"):
+        return CRS.from_epsg(reg.province.utm_epsg)
+    try:
+        out = CRS.from_user_input(crs)
+    except Exception as exc:
+        raise LayerError("config province.crs", [f"unknown CRS {crs!r}: {exc}"]) from None
+    if not out.is_projected:
+        raise LayerError("config province.crs", [f"{crs!r} is not a projected CRS; distances "
+                                                 "need metres: use a UTM or VN-2000 zone"])
+    return out
+
+
+def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame | None = None,
+                 legacy_population: pd.Series | None = None,
+                 population_total: float | None = None,
+                 facilities: gpd.GeoDataFrame | None = None,
+                 legacy_population_label: str = "table") -> Layers:
+    """Build the province's layers from the registry and whatever real layers are given.
+
+    Parameters
+    ----------
+    reg : ProvinceRegistry
+    crs : CRS
+        Working CRS (projected, metres).
+    communes : GeoDataFrame, optional
+        Real post-2025 polygons from :func:`read_communes`. Without them, polygons are Voronoi
+        cells of the registry centres clipped to :func:`approximate_outline` (an estimate).
+    legacy_population : Series, optional
+        Persons per pre-2025 commune (e.g. the 2019 census), from :func:`read_population_table`.
+    population_total : float, optional
+        Province population to split by commune type and area when commune populations are not
+        given (an estimate, labelled).
+    facilities : GeoDataFrame, optional
+        Extra facilities (hospitals) from :func:`read_facilities`; the commune stations (one per
+        pre-2025 commune) are always generated from the registry.
+    """
+    notes: list[str] = []
+    new = reg.new.copy()
+    if communes is None:
+        outline = gpd.GeoSeries([approximate_outline(reg)], crs=4326).to_crs(crs).iloc[0]
+        seeds = np.column_stack(gpd.GeoSeries(shapely.points(new["lon"], new["lat"]), crs=4326)
+                                .to_crs(crs).get_coordinates().to_numpy().T)
+        cells = _voronoi_in(seeds.copy(), outline)
+        com = gpd.GeoDataFrame(new[["commune_code", "commune_name", "commune_type"]],
+                               geometry=[_multi(c) for c in cells], crs=crs)
+        com["population"] = np.nan
+        com["population_source"] = "unknown"
+        com["admin_center"] = ""
+        com["geometry_source"] = ("estimate: Voronoi cell of the registry centre, clipped to the "
+                                  "union of the registry's commune bounding boxes")
+        notes.append("commune polygons are estimates (Voronoi cells of registry centres)")
+    else:
+        com = communes.copy()
+    com["province_code"] = reg.province.code
+    com["area_km2"] = com.geometry.area / 1e6
+    reg_area = com["commune_code"].map(new.set_index("commune_code")["area_km2"])
+    area_for_weights = reg_area.fillna(com["area_km2"]).to_numpy()
+    unknown_pop = com["population"].isna().to_numpy()
+    if unknown_pop.any() and population_total:
+        w = estimate_weights(area_for_weights, com["commune_type"].to_numpy())
+        known_total = float(com.loc[~unknown_pop, "population"].sum())
+        rest = max(float(population_total) - known_total, 0.0)
+        share = w[unknown_pop] / w[unknown_pop].sum()
+        com.loc[unknown_pop, "population"] = rest * share
+        com.loc[unknown_pop, "population_source"] = ESTIMATE_NOTE
+        notes.append(f"population of {int(unknown_pop.sum())} post-2025 communes is an estimate "
+                     f"(province total {population_total:,.0f} split by type and area)")
+    legacy = _legacy_layer(reg, com, crs=crs, legacy_population=legacy_population,
+                           label=legacy_population_label, notes=notes)
+    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities)
+    cols = ["commune_code", "commune_name", "commune_type", "province_code", "area_km2",
+            "population", "population_source", "geometry_source", "admin_center", "geometry"]
+    return Layers(communes=com[cols].reset_index(drop=True), communes_legacy=legacy,
+                  facilities=fac, crs=crs, notes=notes)
+
+
+def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
+                  legacy_population: pd.Series | None, label: str,
+                  notes: list[str]) -> gpd.GeoDataFrame:
+    """Pre-2025 polygons: each new commune split among the legacy communes mapped to it
+    (Voronoi of their registry centres inside the new polygon)."""
+    lg = reg.legacy.copy()
+    seeds_all = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
+    xy = seeds_all.get_coordinates().to_numpy()
+    pos = {c: i for i, c in enumerate(lg["commune_code"])}
+    by_new = reg.mapping.groupby("new_code")["legacy_code"].apply(list)
+    pieces: dict[str, list[shapely.Geometry]] = {c: [] for c in lg["commune_code"]}
+    piece_rows = []  # (legacy_code, new_code, piece area, type) for population splits
+    com_idx = com.set_index("commune_code")
+    for new_code, members in by_new.items():
+        poly = com_idx.geometry.get(new_code)
+        if poly is None or poly.is_empty:
+            continue
+        members = sorted(members)
+        cells = _voronoi_in(xy[[pos[m] for m in members]].copy(), poly)
+        for m, cell in zip(members, cells, strict=True):
+            cell = polygonal_part(cell)
+            if not cell.is_empty:
+                pieces[m].append(cell)
+            piece_rows.append((m, new_code, cell.area / 1e6))
+    geom = [_multi(shapely.unary_union(pieces[c])) if pieces[c] else shapely.MultiPolygon()
+            for c in lg["commune_code"]]
+    out = gpd.GeoDataFrame({
+        "commune_code": lg["commune_code"].to_numpy(),
+        "commune_name": lg["commune_name"].to_numpy(),
+        "commune_type": lg["commune_type"].to_numpy(),
+        "district_name": lg["district_name"].to_numpy(),
+        "new_commune_code": lg["new_commune_code"].to_numpy(),
+        "new_commune_codes": lg["new_commune_codes"].to_numpy(),
+        "split": lg["split"].to_numpy(bool),
+    }, geometry=geom, crs=crs)
+    out["area_km2"] = out.geometry.area / 1e6
+    base = com_idx["geometry_source"].iloc[0] if len(com_idx) else "unknown"
+    out["geometry_source"] = ("estimate: the post-2025 polygon split among its pre-2025 communes "
+                              "(Voronoi of registry centres)" if not base.startswith("estimate")
+                              else "estimate: Voronoi cell of the registry centre inside an "
+                                   "estimated post-2025 polygon")
+    notes.append("pre-2025 commune polygons are estimates (post-2025 polygons split by Voronoi "
+                 "of registry centres)")
+    # Population: the given table, else each new commune's population split among its pieces.
+    pr = pd.DataFrame(piece_rows, columns=["legacy_code", "new_code", "area_km2"])
+    pr["type"] = pr["legacy_code"].map(lg.set_index("commune_code")["commune_type"])
+    pr["w"] = estimate_weights(pr["area_km2"].to_numpy(), pr["type"].to_numpy())
+    pr["w"] = pr["w"] * (pr["area_km2"] > 0)
+    pr["share"] = pr["w"] / pr.groupby("new_code")["w"].transform("sum")
+    pr["pop"] = pr["share"] * pr["new_code"].map(com_idx["population"])
+    split_pop = pr.groupby("legacy_code")["pop"].sum(min_count=1)
+    parent_src = pr.groupby("legacy_code")["new_code"].first().map(com_idx["population_source"])
+    est = out["commune_code"].map(split_pop)
+    est_src = out["commune_code"].map(parent_src).fillna("unknown")
+    est_label = np.where(est.isna(), "unknown",
+                         np.where(est_src.str.startswith("estimate"), ESTIMATE_NOTE,
+                                  "estimate: the post-2025 commune's population split by type and"
+                                  " area among its pre-2025 communes"))
+    if legacy_population is not None:
+        given = out["commune_code"].map(legacy_population)
+        out["population"] = given.to_numpy()
+        out["population_source"] = np.where(given.isna(), "unknown", label)
+        missing = int(given.isna().sum())
+        if missing:
+            notes.append(f"{missing} pre-2025 communes have no population in {label}")
+    else:
+        out["population"] = est.to_numpy()
+        out["population_source"] = est_label
+        notes.append("pre-2025 commune populations are estimates")
+    return out
+
+
+def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
+                      *, crs: CRS, extra: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """One commune health station per pre-2025 commune at its registry centre, plus extras."""
+    lg = reg.legacy
+    pts = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
+    kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn"}
+    stations = gpd.GeoDataFrame({
+        "facility_id": "TYT-" + lg["commune_code"].to_numpy(),
+        "name": [f"{kind.get(t, 'Trạm Y tế xã')} {n}" for t, n in
+                 zip(lg["commune_type"], lg["commune_name"], strict=True)],
+        "tier": "station",
+        "specialty": "primary care",
+        "commune_code": lg["new_commune_code"].to_numpy(),
+        "legacy_commune_code": lg["commune_code"].to_numpy(),
+        "beds": np.nan, "doctors": np.nan, "nurses": np.nan,
+        "status": "active",
+        "location_source": "estimate: registry centre of the pre-2025 commune (site not published)",
+        "source": "one commune health station per pre-2025 commune (registry: vietnamadminunits)",
+        "note": "",
+    }, geometry=pts.to_numpy(), crs=crs)
+    # A split commune's station belongs to the new commune its site falls in, when one of them.
+    splits = lg["split"].to_numpy(bool)
+    if splits.any():
+        joined = gpd.sjoin(stations[splits], com[["commune_code", "geometry"]],
+                           predicate="within", how="left", rsuffix="poly")
+        for idx, row in joined.iterrows():
+            allowed = lg.loc[idx, "new_commune_codes"].split(";")
+            inside = row.get("commune_code_poly")
+            if isinstance(inside, str) and inside in allowed:
+                stations.loc[idx, "commune_code"] = inside
+    parts = [stations]
+    if extra is not None and len(extra):
+        ex = extra.to_crs(crs).copy()
+        # Facilities placed by point: their post-2025 commune from the polygons.
+        need = ex["commune_code"].fillna("") == ""
+        if need.any():
+            j = gpd.sjoin(ex[need][["geometry"]], com[["commune_code", "geometry"]],
+                          predicate="within", how="left")
+            j = j[~j.index.duplicated()]
+            ex.loc[need, "commune_code"] = j["commune_code"].fillna("").to_numpy()
+        clash = set(ex["facility_id"]) & set(stations["facility_id"])
+        if clash:
+            raise LayerError("facilities", [f"field 'facility_id': ids {', '.join(sorted(clash))} "
+                                            "clash with the generated station ids (TYT-<code>);"
+                                            " rename them"])
+        parts.append(ex[stations.columns])
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)

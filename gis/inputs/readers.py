@@ -1,0 +1,575 @@
+"""Readers of input files: any GDAL format or CSV with lon/lat, validated, reprojected.
+
+This is the only module that reads the user's input files. Every reader validates the whole
+layer and raises one :class:`gis.errors.LayerError` listing all problems (file, layer, field,
+rows, fix).
+
+Layers read (GeoDataFrames in the working CRS, metres):
+
+- ``communes`` (post-2025, or pre-2025 with ``legacy=True``): commune_code, commune_name,
+  commune_type, population, population_source, geometry_source, admin_center; MultiPolygon.
+- ``facilities``: facility_id, name, tier, specialty, commune_code (post-2025),
+  legacy_commune_code, beds, doctors, nurses (NaN = unknown), status, location_source, source,
+  note; Point.
+- ``roads``: road_class, speed_kmh, oneway; LineString.
+- tables: pre-2025 population, referral table, satellite links.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import shapely
+from pyproj import CRS
+from rasterio.warp import transform as warp_transform
+
+from gis.errors import LayerError, PlanError
+from gis.inputs import validate as V
+from gis.inputs.config import TIERS
+from gis.inputs.network_tables import check_referral_table, check_satellite_links
+from gis.inputs.plans import Plan, validate_plan
+from gis.inputs.rasters import RasterPoints
+from gis.inputs.registry import ProvinceRegistry, all_commune_codes
+from gis.inputs.validate import normalise_code
+
+log = logging.getLogger(__name__)
+
+LON_NAMES = ("lon", "lng", "long", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+STATUSES = ("active", "ended", "planned")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def _label(path: Path, layer: str | None) -> str:
+    return f"{path} (layer {layer})" if layer else str(path)
+
+
+def read_any(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a layer from any GDAL format, or a CSV (with lon/lat columns for points).
+
+    Every column is kept as read; a ``_row`` column holds the row label shown in messages
+    (1-based feature number; for CSV, the line number in the file). A CSV without lon/lat
+    columns gives a GeoDataFrame without geometry (a table).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LayerError(str(path), ["file not found: check the path (relative paths are "
+                                     "resolved against the folder of config.toml)"])
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return _read_csv(path)
+    try:
+        if layer:
+            names = [n for n, _ in pyogrio.list_layers(path)]
+            if layer not in names:
+                raise LayerError(str(path), [f"layer '{layer}' not found; the file has "
+                                             f"{', '.join(names)}"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gdf = gpd.read_file(path, layer=layer or None, on_invalid="fix")
+        counts: dict[str, int] = {}
+        for w in caught:
+            counts[str(w.message)] = counts.get(str(w.message), 0) + 1
+        for message, n in counts.items():
+            log.warning("%s: %s%s (mended on reading)", _label(path, layer), message,
+                        f" ({n} times)" if n > 1 else "")
+    except LayerError:
+        raise
+    except Exception as exc:  # pyogrio / GDAL errors
+        raise LayerError(_label(path, layer), [f"cannot be read: {exc}. Is it a GDAL-readable "
+                                               "file (GeoPackage, GeoJSON, Shapefile, "
+                                               "FlatGeobuf) or a CSV?"]) from None
+    gdf[V.ROW] = np.arange(1, len(gdf) + 1)
+    return gdf
+
+
+def _read_csv(path: Path) -> gpd.GeoDataFrame:
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        df = pd.read_csv(path, dtype=str, sep=sep, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:
+        raise LayerError(str(path), [f"cannot be read as CSV: {exc}"]) from None
+    df = df.replace({"": None})
+    df[V.ROW] = np.arange(2, len(df) + 2)  # line numbers: the header is line 1
+    lower = {c.lower().strip(): c for c in df.columns}
+    lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    if lon_col is None or lat_col is None:
+        return gpd.GeoDataFrame(df)
+    problems = []
+    coords = {}
+    for col in (lon_col, lat_col):
+        num, probs = V.numeric_field(df, col, id_field=None, allow_missing=True, what="coordinate")
+        coords[col] = num
+        problems += [p.replace("negative coordinate", "negative coordinate (west/south)")
+                     for p in probs if "negative" not in p]
+    if problems:
+        raise LayerError(str(path), problems)
+    x, y = coords[lon_col].to_numpy(), coords[lat_col].to_numpy()
+    have = np.isfinite(x) & np.isfinite(y)
+    geom = np.full(len(df), None, dtype=object)
+    geom[have] = shapely.points(x[have], y[have])
+    gdf = gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geom, crs="EPSG:4326")
+    return gdf
+
+
+def _has_geometry(gdf: pd.DataFrame) -> bool:
+    return isinstance(gdf, gpd.GeoDataFrame) and gdf._geometry_column_name in gdf
+
+
+def _check_crs(gdf: gpd.GeoDataFrame) -> list[str]:
+    if gdf.crs is None:
+        return ["no CRS declared: declare it in the file (e.g. a .prj beside a Shapefile, or use "
+                "GeoPackage/GeoJSON), or reproject it to EPSG:4326"]
+    return []
+
+
+def _lonlat_points(geom: gpd.GeoSeries) -> np.ndarray:
+    """Representative points of valid geometries in EPSG:4326 (NaN where none)."""
+    out = np.full((len(geom), 2), np.nan)
+    ok = (~geom.isna() & ~geom.is_empty).to_numpy()
+    if ok.any() and geom.crs is not None:
+        pts = geom[ok].representative_point().to_crs(4326)
+        out[ok, 0] = pts.x.to_numpy()
+        out[ok, 1] = pts.y.to_numpy()
+    return out
+
+
+def _codes(gdf: pd.DataFrame, fieldname: str) -> pd.Series:
+    if fieldname not in gdf:
+        return pd.Series("", index=gdf.index)
+    return gdf[fieldname].map(normalise_code)
+
+
+def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set[str],
+                     code_field: str, source: str) -> gpd.GeoDataFrame:
+    """Keep the rows of the province: by a ``province_code`` field when present, else by the
+    commune codes the registry knows for the province."""
+    if "province_code" in gdf:
+        keep = gdf["province_code"].map(lambda v: normalise_code(v, 2)) == reg.province.code
+        if keep.sum() < len(gdf):
+            log.info("%s: kept %d of %d rows (province_code %s)", source, keep.sum(), len(gdf),
+                     reg.province.code)
+        return gdf[keep.to_numpy()]
+    codes = _codes(gdf, code_field)
+    other = ~codes.isin(known) & codes.isin(all_commune_codes())
+    if other.any():
+        log.info("%s: dropped %d rows of other provinces", source, int(other.sum()))
+    return gdf[~other.to_numpy()]
+
+
+def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                  layer: str | None = None, population_field: str = "population",
+                  legacy: bool = False) -> gpd.GeoDataFrame:
+    """Read and validate commune polygons (post-2025, or pre-2025 with ``legacy=True``).
+
+    Parameters
+    ----------
+    path : path
+        Any GDAL-readable polygon layer. Required fields: ``commune_code``, ``commune_name``
+        and the population field (persons; empty = unknown). Rows of other provinces are
+        dropped when the layer has ``province_code`` or their codes belong elsewhere.
+    reg : ProvinceRegistry
+        The province's registry: codes are checked against it.
+    crs : CRS
+        Working CRS to reproject to.
+
+    Returns
+    -------
+    GeoDataFrame
+        The layer schema (module docstring) in ``crs``, sorted by commune_code.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    problems = V.missing_fields(gdf, ["commune_code", "commune_name", population_field])
+    problems += _check_crs(gdf)
+    if problems:
+        raise LayerError(source, problems)
+    table = reg.legacy if legacy else reg.new
+    known = set(table["commune_code"])
+    gdf = _filter_province(gdf, reg, known=known, code_field="commune_code", source=source)
+    gdf = gdf.copy()
+    gdf["commune_code"] = _codes(gdf, "commune_code")
+    what = "pre-2025" if legacy else "post-2025"
+    problems += V.duplicate_ids(gdf, "commune_code")
+    unknown = ~gdf["commune_code"].isin(known) & (gdf["commune_code"] != "")
+    if unknown.any():
+        rows = V.rows_text(gdf, unknown, id_field="commune_code")
+        problems.append(f"field 'commune_code', {rows}: codes unknown to the registry as "
+                        f"{what} communes of "
+                        f"{reg.province.short}; use the 5-digit national codes "
+                        f"(`gis registry {reg.province.code}` lists them)")
+    missing = sorted(known - set(gdf["commune_code"]))
+    if missing:
+        names = table.set_index("commune_code")["commune_name"]
+        listed = ", ".join(f"{c} {names[c]}" for c in missing[:V.MAX_LISTED])
+        more = f" and {len(missing) - V.MAX_LISTED} more" if len(missing) > V.MAX_LISTED else ""
+        problems.append(f"field 'commune_code': {len(missing)} {what} communes of "
+                        f"{reg.province.short} missing from the layer: {listed}{more}; "
+                        f"add them (population totals would be wrong without them)")
+    population, probs = V.numeric_field(gdf, population_field, id_field="commune_code",
+                                        allow_missing=True, what="population")
+    problems += probs
+    geom, probs = V.geometry_problems(gdf, allowed=("Polygon", "MultiPolygon"),
+                                      id_field="commune_code", source=source)
+    problems += probs
+    gdf = gdf.set_geometry(geom)
+    problems += V.location_problems(_lonlat_points(gdf.geometry), gdf,
+                                    bounds=reg.bounds(), province=reg.province.short,
+                                    id_field="commune_code")
+    if problems:
+        raise LayerError(source, problems)
+    info = table.set_index("commune_code")
+    out = gpd.GeoDataFrame({
+        "commune_code": gdf["commune_code"].to_numpy(),
+        "commune_name": gdf["commune_name"].astype(str).to_numpy(),
+        "commune_type": (gdf["commune_type"] if "commune_type" in gdf
+                         else gdf["commune_code"].map(info["commune_type"])).to_numpy(),
+        "population": population.to_numpy(),
+        "population_source": np.where(population.isna(), "unknown",
+                                      f"layer: {path.name}, field {population_field}"),
+        "geometry_source": f"layer: {path.name}",
+        "admin_center": (gdf["admin_center"].fillna("").astype(str).to_numpy()
+                         if "admin_center" in gdf else ""),
+    }, geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs).to_crs(crs)
+    out["geometry"] = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+                       for g in out.geometry]
+    return out.sort_values("commune_code", ignore_index=True)
+
+
+def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
+                          population_field: str = "population") -> pd.Series:
+    """Read a population table of pre-2025 communes (CSV or any GDAL layer).
+
+    Returns
+    -------
+    Series
+        Persons (float, NaN = unknown) indexed by legacy commune_code, for the province's
+        pre-2025 communes found in the table.
+    """
+    path = Path(path)
+    source = str(path)
+    df = read_any(path)
+    problems = V.missing_fields(df, ["commune_code", population_field])
+    if problems:
+        raise LayerError(source, problems)
+    known = set(reg.legacy["commune_code"])
+    df = _filter_province(df, reg, known=known, code_field="commune_code", source=source).copy()
+    df["commune_code"] = _codes(df, "commune_code")
+    problems += V.duplicate_ids(df, "commune_code")
+    unknown = ~df["commune_code"].isin(known)
+    if unknown.any():
+        problems.append(f"field 'commune_code', {V.rows_text(df, unknown, id_field='commune_code')}"
+                        f": codes unknown to the registry as pre-2025 communes of "
+                        f"{reg.province.short}; use the 5-digit national codes")
+    population, probs = V.numeric_field(df, population_field, id_field="commune_code",
+                                        allow_missing=True, what="population")
+    problems += probs
+    if problems:
+        raise LayerError(source, problems)
+    return pd.Series(population.to_numpy(), index=df["commune_code"].to_numpy(),
+                     name="population")
+
+
+def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                    layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read and validate a facility register.
+
+    Required fields: ``facility_id`` (unique), ``name``, ``tier`` (central, provincial,
+    regional, station, branch). A site is either a point geometry (any GDAL point layer, or CSV
+    with lon/lat columns) or, when the site is not known, ``host_legacy_commune_code`` /
+    ``host_commune_code``: the facility is then placed at the registry centre of that commune
+    and ``location_source`` says so. Optional: specialty, beds, doctors, nurses (empty =
+    unknown), status (active, ended, planned), source, note. Central hospitals may lie outside
+    the province; other tiers must lie inside.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    problems = V.missing_fields(gdf, ["facility_id", "name", "tier"])
+    if problems:
+        raise LayerError(source, problems)
+    gdf = gdf.copy()
+    gdf["facility_id"] = gdf["facility_id"].astype(str).str.strip()
+    problems += V.duplicate_ids(gdf, "facility_id")
+    tier = gdf["tier"].astype(str).str.strip().str.lower()
+    bad = ~tier.isin(TIERS)
+    if bad.any():
+        found = ", ".join(sorted(set(gdf.loc[bad, "tier"].astype(str))))
+        problems.append(f"field 'tier', {V.rows_text(gdf, bad, id_field='facility_id')}: unknown "
+                        f"tier ({found}); use one of {', '.join(TIERS)}")
+    status = (gdf["status"].fillna("active").astype(str).str.strip().str.lower()
+              if "status" in gdf else pd.Series("active", index=gdf.index))
+    bad = ~status.isin(STATUSES)
+    if bad.any():
+        problems.append(f"field 'status', {V.rows_text(gdf, bad, id_field='facility_id')}: "
+                        f"unknown status; use one of {', '.join(STATUSES)}")
+    numbers = {}
+    for f in ("beds", "doctors", "nurses"):
+        numbers[f], probs = V.numeric_field(gdf, f, id_field="facility_id", allow_missing=True,
+                                            what=f)
+        problems += probs
+    has_geom = _has_geometry(gdf) and bool(gdf.geometry.notna().any())
+    legacy_idx = reg.legacy.set_index("commune_code")
+    new_idx = reg.new.set_index("commune_code")
+    host_legacy = _codes(gdf, "host_legacy_commune_code")
+    host_new = _codes(gdf, "host_commune_code")
+    for fname, codes, idx in (("host_legacy_commune_code", host_legacy, legacy_idx),
+                              ("host_commune_code", host_new, new_idx)):
+        bad = (codes != "") & ~codes.isin(idx.index)
+        if bad.any():
+            problems.append(f"field '{fname}', {V.rows_text(gdf, bad, id_field='facility_id')}: "
+                            f"codes unknown to the registry for {reg.province.short}; use "
+                            f"5-digit commune codes (`gis registry {reg.province.code}`)")
+    lon = np.full(len(gdf), np.nan)
+    lat = np.full(len(gdf), np.nan)
+    loc_source = np.full(len(gdf), "", dtype=object)
+    if has_geom:
+        problems += _check_crs(gdf)
+        geom, probs = V.geometry_problems(
+            gdf[gdf.geometry.notna()], allowed=("Point",), id_field="facility_id", source=source)
+        problems += probs
+        if gdf.crs is not None and not probs:
+            pts = geom.to_crs(4326)
+            pos = np.flatnonzero(gdf.geometry.notna().to_numpy())
+            lon[pos], lat[pos] = pts.x.to_numpy(), pts.y.to_numpy()
+            loc_source[pos] = f"layer: {path.name}"
+    for codes, idx, what in ((host_new, new_idx, "post-2025"),
+                             (host_legacy, legacy_idx, "pre-2025")):
+        use = np.isnan(lon) & (codes != "").to_numpy() & codes.isin(idx.index).to_numpy()
+        if use.any():
+            c = codes[use]
+            lon[use] = idx.loc[c, "lon"].to_numpy()
+            lat[use] = idx.loc[c, "lat"].to_numpy()
+            names = idx.loc[c, "commune_name"].to_numpy()
+            loc_source[use] = [f"estimate: registry centre of the {what} commune {n} ({k})"
+                               for n, k in zip(names, c, strict=True)]
+    nowhere = np.isnan(lon)
+    if nowhere.any():
+        problems.append(f"geometry, {V.rows_text(gdf, nowhere, id_field='facility_id')}: no site;"
+                        f" give lon/lat (or a point geometry) or host_legacy_commune_code / "
+                        f"host_commune_code when the site is not known")
+    inside_tiers = ~tier.isin(["central"]).to_numpy() & ~nowhere
+    if inside_tiers.any():
+        sub = gdf[inside_tiers]
+        problems += V.location_problems(np.column_stack([lon, lat])[inside_tiers], sub,
+                                        bounds=reg.bounds(), province=reg.province.short,
+                                        id_field="facility_id")
+    if problems:
+        raise LayerError(source, problems)
+    host_code = np.where(host_legacy != "", host_legacy, "")
+    new_code = np.where(host_new != "", host_new,
+                        pd.Series(host_code).map(legacy_idx["new_commune_code"]).fillna(""))
+
+    def text(col: str, default: str = "") -> np.ndarray:
+        return (gdf[col].fillna(default).astype(str).to_numpy() if col in gdf
+                else np.full(len(gdf), default, dtype=object))
+
+    out = gpd.GeoDataFrame({
+        "facility_id": gdf["facility_id"].to_numpy(),
+        "name": gdf["name"].astype(str).to_numpy(),
+        "tier": tier.to_numpy(),
+        "specialty": text("specialty"),
+        "commune_code": new_code,
+        "legacy_commune_code": host_code,
+        "beds": numbers["beds"].to_numpy(),
+        "doctors": numbers["doctors"].to_numpy(),
+        "nurses": numbers["nurses"].to_numpy(),
+        "status": status.to_numpy(),
+        "location_source": loc_source,
+        "source": text("source", f"layer: {path.name}"),
+        "note": text("note"),
+    }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
+    return out.to_crs(crs)
+
+
+def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
+               speed_field: str = "speed_kmh", class_field: str = "highway") -> gpd.GeoDataFrame:
+    """Read and validate a road line layer for the road travel model.
+
+    Any GDAL line layer (an OSM export, national road data). Optional fields: ``highway`` (the
+    road class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
+    ``oneway`` (yes/true/1). Multi-part lines are split into parts.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``road_class`` (str, "" when unknown), ``speed_kmh`` (float, NaN = from the class),
+        ``oneway`` (bool); LineString in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf):
+        raise LayerError(source, ["no geometry: a roads layer needs line geometries"])
+    problems = _check_crs(gdf)
+    geom, probs = V.geometry_problems(gdf, allowed=("LineString", "MultiLineString"),
+                                      id_field=None, source=source)
+    problems += probs
+    speed, probs = V.numeric_field(gdf, speed_field, id_field=None, allow_missing=True,
+                                   what="speed")
+    problems += probs
+    zero = speed == 0
+    if zero.any():
+        problems.append(f"field '{speed_field}', {V.rows_text(gdf, zero, id_field=None)}: speed 0;"
+                        f" leave it empty to use the class speed, or remove impassable roads")
+    if problems:
+        raise LayerError(source, problems)
+    oneway = (gdf["oneway"].astype(str).str.strip().str.lower().isin(["yes", "true", "1"])
+              if "oneway" in gdf else pd.Series(False, index=gdf.index))
+    out = gpd.GeoDataFrame({
+        "road_class": (gdf[class_field].fillna("").astype(str) if class_field in gdf
+                       else pd.Series("", index=gdf.index)).to_numpy(),
+        "speed_kmh": speed.to_numpy(),
+        "oneway": oneway.to_numpy(bool),
+    }, geometry=shapely.force_2d(geom.to_numpy()), crs=gdf.crs).to_crs(crs)
+    return out.explode(index_parts=False).reset_index(drop=True)
+
+
+def read_referrals(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a referral table: which facility each facility refers patients to.
+
+    Any GDAL table or CSV with fields ``from_id`` (the referring facility) and ``to_id`` (its
+    referral parent); optional ``note``. Rows override the network's rule for their
+    ``from_id`` (see :mod:`gis.analyses.network`); ids are checked against the facilities when the
+    network is built.
+
+    Returns
+    -------
+    DataFrame
+        ``from_id``, ``to_id``, ``note``, ``_row`` (line number in the file).
+
+    Raises
+    ------
+    NetworkError
+        Listing every problem with its rows (missing fields, empty ids, a facility referring
+        to itself or given twice).
+    """
+    path = Path(path)
+    return check_referral_table(pd.DataFrame(read_any(path, layer=layer)),
+                                source=_label(path, layer))
+
+
+def read_satellite_links(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read satellite-hospital links: a core (hub) hospital and its satellites.
+
+    Any GDAL table or CSV with fields ``core_id`` and ``satellite_id``; optional ``specialty``
+    (what the core transfers) and ``since`` (a year or YYYY-MM-DD). Ids must be facilities of
+    the facilities layer (a central hospital outside the province is a row there with its
+    lon/lat); they are checked when the network is built.
+
+    Returns
+    -------
+    DataFrame
+        ``core_id``, ``satellite_id``, ``specialty``, ``since``, ``_row``.
+
+    Raises
+    ------
+    NetworkError
+        Listing every problem with its rows (missing fields, empty ids, a hospital linked to
+        itself, repeated links, a ``since`` that is not a year or date).
+    """
+    path = Path(path)
+    return check_satellite_links(pd.DataFrame(read_any(path, layer=layer)),
+                                 source=_label(path, layer))
+
+
+def read_geopackage_layers(gpkg: Path | str, wanted: list[str] | None = None
+                           ) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of a GeoPackage (all, or those named in ``wanted``), as written by `gis run`.
+
+    Raises
+    ------
+    LayerError
+        The file is missing or unreadable, or a wanted layer is not in it (the message lists the
+        layers it has).
+    """
+    gpkg = Path(gpkg)
+    if not gpkg.is_file():
+        raise LayerError(str(gpkg), ["file not found: give the GeoPackage written by "
+                                     "`gis run` (layers.gpkg in the output folder)"])
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
+    except Exception as exc:  # noqa: BLE001 - GDAL errors: report the file
+        raise LayerError(str(gpkg), [f"cannot read as a GeoPackage: {exc}"]) from exc
+    if wanted:
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            raise LayerError(str(gpkg), [f"no layer {u!r}; layers: {', '.join(names)}"
+                                         for u in unknown])
+        names = [n for n in names if n in wanted]
+    return {n: gpd.read_file(gpkg, layer=n) for n in names}
+
+
+def read_plan(path: Path | str, facilities: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
+              name: str | None = None) -> Plan:
+    """Read a plan from CSV (facility_id, action, target_commune_code[, lon, lat, name, role])
+    or TOML (``[[station]]`` tables with the same keys) and validate it.
+
+    Raises
+    ------
+    PlanError
+        Listing every problem with its row (CSV line or TOML entry number).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlanError(str(path), ["file not found: check the path"])
+    if path.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise PlanError(str(path), [f"not valid TOML: {exc}"]) from None
+        unknown = sorted(set(data) - {"name", "station"})
+        if unknown:
+            raise PlanError(str(path), [f"unknown key(s) {', '.join(unknown)}: a plan TOML has "
+                                        "`name` and [[station]] tables"])
+        df = pd.DataFrame(data.get("station", []), dtype=object)
+        df[V.ROW] = [f"[[station]] #{i + 1}" for i in range(len(df))]
+        name = name or data.get("name")
+    else:
+        df = pd.DataFrame(read_any(path))
+        if "geometry" in df:
+            lonlat = gpd.GeoSeries(df["geometry"]).get_coordinates(include_z=False)
+            df = df.drop(columns="geometry")
+            df["lon"], df["lat"] = lonlat["x"].to_numpy(), lonlat["y"].to_numpy()
+    return validate_plan(df, facilities, reg, source=str(path), name=name or path.stem)
+
+
+def read_population_raster(path: str | Path, *, crs) -> RasterPoints:
+    """Read a population raster: every pixel with a positive value, its centre reprojected to
+    ``crs``. Masked, negative and non-finite values count as 0.
+
+    Raises
+    ------
+    LayerError
+        The file cannot be read as a raster or declares no CRS.
+    """
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:
+        raise LayerError(str(path), [f"cannot be read as a raster: {exc}"]) from None
+    with src:
+        if src.crs is None:
+            raise LayerError(str(path), ["no CRS declared: georeference the raster"])
+        band = src.read(1, masked=True).astype(float)
+        values = np.ma.filled(band, 0.0)
+        values[~np.isfinite(values) | (values < 0)] = 0.0
+        rows, cols = np.nonzero(values > 0)
+        xs, ys = rasterio.transform.xy(src.transform, rows, cols, offset="center")
+        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+        if src.crs != crs:
+            xs, ys = warp_transform(src.crs, crs, xs, ys)
+            xs, ys = np.asarray(xs), np.asarray(ys)
+        vals = values[rows, cols]
+    return RasterPoints(x=xs, y=ys, value=vals, name=path.name)
