@@ -91,7 +91,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
-    folder: str = "output"
+    folder: str = "maps"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ AREA_EXPONENT = -0.301
 TYPE_WEIGHT = {"Xã": 1.0, "Phường": 1.588, "Đặc khu": 0.268, "Thị trấn": 1.588,
                "Huyện đảo": 0.268}
 ESTIMATE_NOTE = ("estimate: province total split by commune type and area "
-                 "(weights area^-0.301 x type; see gis/layers.py)")
+                 "(weights area^-0.301 x type; see gis/inputs/layers.py)")
 
 
 # --- building the default layers ------------------------------------------------------------
