@@ -1302,6 +1302,7 @@ def write_maps(
     offline: bool = True,
     overwrite: bool = False,
     simplify_m: float = 50.0,
+    plan_name: str = "",
 ) -> dict[str, Path]:
     """Build and write every map the given layers allow (for ``gis run``).
 
@@ -1322,6 +1323,8 @@ def write_maps(
         Passed to :func:`accessibility_map`.
     load_label : str
         Passed to :func:`network_map`.
+    plan_name : str
+        Name of the plan shown on ``plan.html`` (in its title).
     sources : sequence of str or mapping
         Shown on every map.
     estimate_notes : sequence of str
@@ -1364,7 +1367,8 @@ def write_maps(
         builders["plan"] = lambda: plan_map(
             plan, communes=communes, communes_legacy=communes_legacy,
             losing_access=losing_access, hospitals=hospitals,
-            title=f"Consolidation plan: before and after{where}", **common)
+            title=(f"Plan '{plan_name}': before and after{where}" if plan_name
+                   else f"Consolidation plan: before and after{where}"), **common)
     if has(edges) or has(hubs):
         builders["network"] = lambda: network_map(
             edges, hubs, facilities=facilities, communes=communes, load_label=load_label,
