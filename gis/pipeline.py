@@ -295,6 +295,7 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
         time_fields={k: v for k, v in time_fields.items()
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
+    files.fault_point("writing")  # test hook: the maps written, the rest not yet
     out = qgis.write_qgis_project(folder, layers, name=name,
                                   title=f"{province.name}: health facility network",
                                   time_fields=time_fields, thresholds_min=thresholds)
@@ -476,7 +477,6 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
                 write_csv(table, tmp / f"{name}.csv")
             for fname, graph in graphs.items():
                 write_graphml(graph, tmp / fname)
-            files.fault_point("writing")
             summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
                                   "graphml": list(graphs)}
             write_outputs(tmp, prep, layers, summary, offline=offline)

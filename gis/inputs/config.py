@@ -364,7 +364,7 @@ def load_config(path: Path | str | None = None) -> Config:
     if not path.exists() and not any(p.is_file() for p in path.parents):
         msg = f"{path}: config file not found; pass --config with an existing file"
         raise ConfigError(msg)
-    text, problems = read_text(path)
+    text, problems = read_text(path, what="config file", suffixes=(".toml",))
     if problems:
         msg = f"{path}: {problems[0]}"
         raise ConfigError(msg)

@@ -39,11 +39,15 @@ _MAGIC = (
 )
 
 # Letters that only Vietnamese text decoded from Windows-1258 shows (tone marks are combining
-# characters in that code page).
-_VIETNAMESE = set("ăâđêôơưĂÂĐÊÔƠƯ\u0300\u0301\u0303\u0309\u0323")
+# characters in that code page); â, ê, ô are left out: French has them too.
+_VIETNAMESE = set("ăđơưĂĐƠƯ\u0300\u0301\u0303\u0309\u0323")
 
 
-def file_problems(path: Path, *, what: str = "file", allow_folder: bool = False) -> list[str]:
+LAYER_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".csv", ".fgb", ".tif", ".tiff", ".toml")
+
+
+def file_problems(path: Path, *, what: str = "file", allow_folder: bool = False,
+                  suffixes: tuple[str, ...] = LAYER_SUFFIXES) -> list[str]:
     """Problems that stop ``path`` from being read at all (empty when it can be read).
 
     Parameters
@@ -54,6 +58,8 @@ def file_problems(path: Path, *, what: str = "file", allow_folder: bool = False)
         What the file should be, for the messages ("config file", "layer", "plan").
     allow_folder : bool
         Accept a folder that GDAL reads as one dataset (``.gdb``).
+    suffixes : tuple of str
+        For a folder given instead of a file: the files inside worth naming.
     """
     path = Path(path)
     for parent in path.parents:
@@ -65,9 +71,7 @@ def file_problems(path: Path, *, what: str = "file", allow_folder: bool = False)
     if path.is_dir():
         if allow_folder and path.suffix.lower() in FOLDER_FORMATS:
             return []
-        inside = sorted(p.name for p in path.iterdir()
-                        if p.suffix.lower() in (".shp", ".gpkg", ".geojson", ".json", ".csv",
-                                                ".fgb", ".toml", ".tif", ".tiff"))
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in suffixes)
         hint = (f"; it holds {', '.join(inside[:5])}{' …' if len(inside) > 5 else ''}: name "
                 f"one of them" if inside else "; name the file itself")
         return [f"is a folder, not a {what}{hint}"]
@@ -140,7 +144,8 @@ def _guess_single_byte(line: bytes, data: bytes) -> tuple[str, str]:
     return "Latin-1 / Windows-1252 (Western European)", line.decode("latin-1")[:60]
 
 
-def read_text(path: Path) -> tuple[str | None, list[str]]:
+def read_text(path: Path, *, what: str = "file",
+              suffixes: tuple[str, ...] = LAYER_SUFFIXES) -> tuple[str | None, list[str]]:
     """The text of a UTF-8 file (a UTF-8 byte-order mark is dropped), or the problems.
 
     Returns
@@ -148,7 +153,7 @@ def read_text(path: Path) -> tuple[str | None, list[str]]:
     text, problems : str or None, list of str
         ``text`` is None when ``problems`` is not empty.
     """
-    problems = file_problems(path)
+    problems = file_problems(path, what=what, suffixes=suffixes)
     if problems:
         return None, problems
     data = Path(path).read_bytes()

@@ -139,7 +139,7 @@ _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _read_csv(path: Path, *, points: bool = True) -> gpd.GeoDataFrame:
-    text, problems = filecheck.read_text(path)
+    text, problems = filecheck.read_text(path, what="layer file")
     if problems:
         raise LayerError(str(path), problems)
     assert text is not None
@@ -640,7 +640,7 @@ def read_plan(path: Path | str, facilities: gpd.GeoDataFrame, reg: ProvinceRegis
         df, toml_name = _plan_toml(path)
         name = name or toml_name
     else:
-        problems = filecheck.file_problems(path, what="plan file")
+        problems = filecheck.file_problems(path, what="plan file", suffixes=(".csv", ".toml"))
         if problems:
             raise PlanError(str(path), problems)
         df = pd.DataFrame(read_any(path, points=False))
@@ -663,7 +663,7 @@ PLAN_KEYS = ("facility_id", "action", "target_commune_code", "role", "lon", "lat
 
 def _plan_toml(path: Path) -> tuple[pd.DataFrame, str | None]:
     """The ``[[station]]`` tables of a TOML plan as a table (``_row``: entry number)."""
-    text, problems = filecheck.read_text(path)
+    text, problems = filecheck.read_text(path, what="plan file", suffixes=(".csv", ".toml"))
     if problems:
         raise PlanError(str(path), problems)
     assert text is not None

@@ -274,19 +274,21 @@ def is_output_folder(folder: Path) -> bool:
 
 
 def fault_point(name: str) -> None:
-    """Test hook for the fault tests: when the environment variable ``GIS_TEST_PAUSE_AT`` equals
-    ``name``, write this process id to the file named by ``GIS_TEST_PAUSE_SIGNAL`` and wait
-    (at most 10 minutes) to be killed. Points: ``"writing"`` (outputs half written into the
-    staging folder), ``"between-renames"`` (the earlier output moved aside, the new one not
-    yet in place). Does nothing otherwise."""
+    """Test hook for the fault tests (SIGKILL while writing, between the renames, concurrent
+    runs). When the environment variable ``GIS_TEST_PAUSE_AT`` equals ``name``, write this
+    process id to the file named by ``GIS_TEST_PAUSE_SIGNAL`` and wait while that file exists
+    (at most 10 minutes): the test kills the process there, or deletes the file to let it go on.
+    Points: ``"writing"`` (outputs half written into the staging folder), ``"between-renames"``
+    (the earlier output moved aside, the new one not yet in place). Does nothing otherwise."""
     if os.environ.get("GIS_TEST_PAUSE_AT") != name:
         return
-    signal_file = os.environ.get("GIS_TEST_PAUSE_SIGNAL")
-    if signal_file:
-        Path(signal_file).write_text(str(os.getpid()), encoding="utf-8")
+    signal_file = Path(os.environ.get("GIS_TEST_PAUSE_SIGNAL", ""))
+    if not signal_file.name:
+        return
+    signal_file.write_text(str(os.getpid()), encoding="utf-8")
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
+    while signal_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 class OutputFolder:
@@ -335,19 +337,21 @@ class OutputFolder:
         previous = _read_marker(final) if final.is_dir() else None
         if previous is not None:
             _warn_if_partial(final, previous, marker)
-        if not final.is_dir() or not any(final.iterdir()):
+        replace = overwrite and final.is_dir() and any(final.iterdir())
+        if not replace:
             try:
-                # refuses (ENOTEMPTY/EEXIST) when a non-empty folder appeared meanwhile
+                # the system refuses (ENOTEMPTY/EEXIST/ENOTDIR) when something other than an
+                # empty folder appeared at the final name meanwhile: never replaced silently
                 os.rename(staging, final)
             except OSError as exc:
-                msg = (f"{final} appeared while this run was working and is not empty (another "
-                       f"program wrote it): left as it is, this run's outputs discarded; choose "
+                msg = (f"{final} appeared while this run was working and is not empty: left as "
+                       f"it is, this run's outputs discarded; pass --overwrite or choose "
                        f"another --out ({exc.strerror or exc})")
                 raise OutputError(msg) from exc
             return
-        if not overwrite or not is_output_folder(final):
-            msg = (f"{final} was filled while this run was working: left as it is, this run's "
-                   f"outputs discarded; pass --overwrite or choose another --out")
+        if not is_output_folder(final):
+            msg = (f"{final} was filled by another program while this run was working: left as "
+                   f"it is, this run's outputs discarded; choose another --out")
             raise OutputError(msg)
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         try:
@@ -394,8 +398,8 @@ def _warn_if_partial(final: Path, previous: dict[str, Any], new: dict[str, Any])
                     final, ", ".join(lost), f" ({reasons})" if reasons else "")
 
 
-def _out_problems(out_dir: Path, *, overwrite: bool) -> list[str]:
-    """Why ``out_dir`` cannot become (or be replaced by) a run's output folder."""
+def _path_problems(out_dir: Path, *, overwrite: bool) -> list[str]:
+    """Why ``out_dir`` can never be an output folder (a file, inside a file, a link)."""
     blocker = _file_ancestor(out_dir)
     if blocker is not None:
         return [f"cannot create the output folder {out_dir}: {blocker} is a file, not a folder; "
@@ -407,6 +411,11 @@ def _out_problems(out_dir: Path, *, overwrite: bool) -> list[str]:
         note = ": --overwrite replaces only output folders of gis" if overwrite else ""
         return [f"{out_dir} is a file, not a folder; choose a folder for --out (the file is "
                 f"left as it is{note})"]
+    return []
+
+
+def _state_problems(out_dir: Path, *, overwrite: bool) -> list[str]:
+    """Why the folder ``out_dir`` cannot be replaced by a run's outputs now."""
     if not out_dir.is_dir():
         return []
     try:
@@ -423,14 +432,12 @@ def _out_problems(out_dir: Path, *, overwrite: bool) -> list[str]:
         return [f"{out_dir} holds files gis did not write ({shown}; no {MARKER} marker): "
                 f"--overwrite replaces only output folders written by gis; choose another --out, "
                 f"or move those files away yourself"]
-    problems = []
     for folder, _dirs, _files in os.walk(out_dir):
         why = _probe_writable(Path(folder))
         if why:
-            problems.append(f"{why}: the earlier outputs in {out_dir} could not be replaced "
-                            f"(e.g. chmod -R u+w {out_dir})")
-            break
-    return problems
+            return [f"{why}: the earlier outputs in {out_dir} could not be replaced (e.g. "
+                    f"chmod -R u+w {out_dir})"]
+    return []
 
 
 @contextlib.contextmanager
@@ -517,13 +524,13 @@ def _recover(out_dir: Path, earlier: str) -> list[str]:
 def output_folder(out_dir: str | os.PathLike[str], *, overwrite: bool) -> Iterator[OutputFolder]:
     """A run's output folder, checked and reserved before any work, written atomically.
 
-    Before the block: the path is checked (not a file, not inside a file, not a folder the tool
-    did not write, writable throughout, empty or ``overwrite``); a lock beside it keeps a
-    second run out (it fails at once, naming the first); leftovers of killed runs are cleaned
-    up or restored (with a warning); an empty staging folder ``.<name>.tmp-*`` is created beside
-    it. The block writes into ``folder.path``. On success the staging folder replaces the
-    output folder (:meth:`OutputFolder.commit`); on any error it is removed and the earlier
-    output is left untouched.
+    Before the block: the path is checked (not a file, not inside a file, not a link); a lock
+    beside it keeps a second run out (it fails at once, naming the first); leftovers of killed
+    runs are cleaned up or restored (with a warning); the folder is checked (empty or
+    ``overwrite``, written by gis, writable throughout); an empty staging folder
+    ``.<name>.tmp-*`` is created beside it. The block writes into ``folder.path``. On success
+    the staging folder replaces the output folder (:meth:`OutputFolder.commit`); on any error
+    it is removed and the earlier output is left untouched.
 
     Raises
     ------
@@ -531,7 +538,7 @@ def output_folder(out_dir: str | os.PathLike[str], *, overwrite: bool) -> Iterat
         Naming the folder and what to do.
     """
     out_dir = Path(os.path.abspath(out_dir))
-    problems = _out_problems(out_dir, overwrite=overwrite)
+    problems = _path_problems(out_dir, overwrite=overwrite)
     if problems:
         raise OutputError("; ".join(problems))
     try:
@@ -542,7 +549,7 @@ def output_folder(out_dir: str | os.PathLike[str], *, overwrite: bool) -> Iterat
         raise OutputError(msg) from exc
     with _lock(out_dir) as earlier:
         cleaned = _recover(out_dir, earlier)
-        problems = _out_problems(out_dir, overwrite=overwrite)
+        problems = _state_problems(out_dir, overwrite=overwrite)
         if problems:
             raise OutputError("; ".join(problems))
         try:
