@@ -377,7 +377,8 @@ C = "communes.geojson"
 CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
     # config.toml: the file itself
     ("config-folder", lambda w: setattr(w, "config_path", w.d), ["is a folder, not a config file"]),
-    ("config-inside-file", lambda w: setattr(w, "config_path", Path(w.text("x.txt", "x")) / "c.toml"),
+    ("config-inside-file",
+     lambda w: setattr(w, "config_path", Path(w.text("x.txt", "x")) / "c.toml"),
      ["x.txt is a file", "c.toml cannot be inside it"]),
     ("config-missing", lambda w: setattr(w, "config_path", w.d / "nope.toml"),
      ["nope.toml: config file not found", "--config"]),
