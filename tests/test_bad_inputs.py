@@ -744,6 +744,18 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
 ]
 
 
+CASES += [
+    ("two-inputs-at-once", _both(_communes(set_pop(ROW_A, "28.729")),
+                                 _facilities([*GOOD_FAC, "H3,Clinic,clinic,105.9,18.3"])),
+     ["2 inputs have problems (nothing was computed or written)", C, "thousands separator",
+      "facilities.csv", "field 'tier', row 4 (facility_id H3): unknown tier (clinic)"]),
+    ("three-inputs-at-once", _both(_legacy("commune_code;population\n18073;1\n"),
+                                   _facilities([]), _table("referrals", ["from_id", "TYT-18073"])),
+     ["3 inputs have problems", "legacy.csv", "separated by semicolons", "facilities.csv",
+      "no rows", "referrals.csv", "field 'to_id': missing"]),
+]
+
+
 def _broken_roads(w: Work) -> list[shapely.LineString]:
     """Short road stubs at each facility that never meet: a road layer with gaps."""
     fac = pd.read_csv(pd.io.common.StringIO(w.base.facilities_text), dtype=str)
@@ -904,3 +916,39 @@ def test_a_second_run_into_a_locked_folder_is_refused_at_once(tmp_path, capsys):
     _refused_before_work(result, f"another gis run (process 4242, started 2025-07-01T08:00:00"
                                  f"+00:00) is writing {out} right now", "wait for it to finish")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("argv", "phrases"), [
+    pytest.param(["plan", "official", "--out", "{folder}"],
+                 ["cannot write {folder}: it is a folder; give a file name"], id="plan-to-folder"),
+    pytest.param(["plan", "official", "--out", "{file}/plan.csv", "--overwrite"],
+                 ["cannot write {file}/plan.csv: {file} is a file, not a folder"],
+                 id="plan-inside-file"),
+    pytest.param(["layers", "build", "--out", "{file}", "--overwrite", "--config",
+                  str(ROOT / "config.toml")], [],
+                 id="layers-over-a-text-file-with-overwrite-is-allowed"),
+    pytest.param(["layers", "build", "--out", "{file}", "--config", str(ROOT / "config.toml")],
+                 ["output exists: {file}; pass --overwrite"], id="layers-existing-file"),
+])
+def test_single_file_outputs_are_checked_before_work(tmp_path, capsys, argv, phrases):
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine", encoding="utf-8")
+    file = tmp_path / "notes.gpkg"
+    file.write_text("not a geopackage", encoding="utf-8")
+    fill = {"{folder}": str(folder), "{file}": str(file)}
+    argv = [fill.get(a, a) for a in argv]
+    argv = [a.replace("{file}", str(file)) for a in argv]
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    if not phrases:   # --overwrite of a file the user named as the output: replaced, as asked
+        assert code == 0, err
+        return
+    assert code == 2, err
+    assert "Traceback" not in err and "reading and building layers" not in err
+    for phrase in phrases:
+        phrase = phrase.replace("{folder}", str(folder)).replace("{file}", str(file))
+        assert phrase in err, f"{phrase!r} not in:\n{err}"
+    assert (folder / "keep.txt").read_text(encoding="utf-8") == "mine"
+    assert file.read_text(encoding="utf-8") == "not a geopackage"
