@@ -385,11 +385,11 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
     ("config-empty", _config_case(b""), ["config.toml: empty file (0 bytes)"]),
     ("config-blank", _config_case("\n  \n"), ["config.toml: holds only blank lines"]),
     ("config-utf16", _config_case(codecs.BOM_UTF16_LE + '[province]\nname = "Hà Tĩnh"\n'.encode(
-        "utf-16-le")), ["config.toml: encoded as UTF-16", "save it as UTF-8"]),
+        "utf-16-le")), ["config.toml: encoded as UTF-16", "save it as UTF-8: in a text editor"]),
     ("config-cp1258", _config_case(cp1258('[province]\nname = "Hà Tĩnh"\n')),
-     ["config.toml: not UTF-8", "line 2", "Windows-1258", "save it as UTF-8"]),
+     ["config.toml: not UTF-8", "line 2", "Windows-1258", "save it as UTF-8: in a text editor"]),
     ("config-latin1", _config_case('[output]\nfolder = "résultats"\n'.encode("latin-1")),
-     ["config.toml: not UTF-8", "line 2", "Latin-1", "save it as UTF-8"]),
+     ["config.toml: not UTF-8", "line 2", "Latin-1", "choose the encoding UTF-8 when saving"]),
     ("config-xlsx", _config_case(b"PK\x03\x04" + b"\x00" * 40), ["config.toml", "zip archive"]),
     ("config-binary", _config_case(b"\x00\x01\x02\x03gis\x00\xff" * 20),
      ["config.toml", "binary data, not text"]),
@@ -444,13 +444,13 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
       "plain number"]),
     ("population-dot-thousands", _communes(set_pop(ROW_A, "28.729")),
      [C, f"field 'population', row {ROW_A + 1} (commune_code", "'28.729'",
-      "thousands separator", "e.g. 28729"]),
+      "thousands separators", "write the population in plain digits, e.g. 28729"]),
     ("population-comma-thousands", _communes(set_pop(ROW_A, "28,729")),
      [C, f"row {ROW_A + 1}", "'28,729'", "thousands separator"]),
     ("population-space-thousands", _communes(set_pop(ROW_A, "28 729")),
      [C, f"row {ROW_A + 1}", "'28 729'", "thousands separator"]),
     ("population-millions", _communes(set_pop(ROW_A, "1.234.567")),
-     [C, f"row {ROW_A + 1}", "'1.234.567'", "thousands separator"]),
+     [C, f"row {ROW_A + 1}", "'1.234.567'", "thousands separator", "e.g. 1234567"]),
     ("population-float-thousands", _communes(
         lambda g: g.assign(population=g["population"].astype(float).where(
             g.index != ROW_B, 28.729))),
@@ -517,7 +517,7 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
      ["legacy.csv", "UTF-16 (without a byte-order mark)"]),
     ("legacy-cp1258", _legacy(cp1258("commune_code,commune_name,population\n"
                                      "18073,Nam Hà,100\n18077,Bắc Hà,200\n")),
-     ["legacy.csv", "not UTF-8", "line 2", "Windows-1258", "save it as UTF-8"]),
+     ["legacy.csv", "not UTF-8", "line 2", "Windows-1258", "'CSV UTF-8 (Comma delimited)'"]),
     ("legacy-thousands", lambda w: _legacy(re.sub(r"\n18077,\d+", "\n18077,12.345",
                                                   w.base.legacy_text))(w),
      ["legacy.csv", "field 'population', row 3 (commune_code 18077)", "thousands separator"]),
@@ -584,7 +584,7 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
     ("facilities-latin1", _facilities_raw("facility_id,name,tier,lon,lat\n"
                                           "H1,Hôpital général,provincial,105.9,18.34\n"
                                           .encode("latin-1")),
-     ["facilities.csv", "not UTF-8", "line 2", "Latin-1", "save it as UTF-8"]),
+     ["facilities.csv", "not UTF-8", "line 2", "Latin-1", "'CSV UTF-8 (Comma delimited)'"]),
     ("facilities-cp1258", _facilities_raw(cp1258("facility_id,name,tier,lon,lat\n"
                                                  "H1,Bệnh viện Đa khoa,provincial,105.9,18.34\n")),
      ["facilities.csv", "not UTF-8", "Windows-1258"]),
@@ -744,16 +744,21 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
 ]
 
 
-CASES += [
-    ("two-inputs-at-once", _both(_communes(set_pop(ROW_A, "28.729")),
-                                 _facilities([*GOOD_FAC, "H3,Clinic,clinic,105.9,18.3"])),
-     ["2 inputs have problems (nothing was computed or written)", C, "thousands separator",
-      "facilities.csv", "field 'tier', row 4 (facility_id H3): unknown tier (clinic)"]),
-    ("three-inputs-at-once", _both(_legacy("commune_code;population\n18073;1\n"),
-                                   _facilities([]), _table("referrals", ["from_id", "TYT-18073"])),
-     ["3 inputs have problems", "legacy.csv", "separated by semicolons", "facilities.csv",
-      "no rows", "referrals.csv", "field 'to_id': missing"]),
-]
+def _island_roads(w: Work) -> None:
+    """Every facility joined to one hub by a fast road, except one station whose road piece
+    joins nothing: the roads do not reach a regional hospital from there."""
+    fac = pd.read_csv(pd.io.common.StringIO(w.base.facilities_text), dtype=str)
+    reg = load_registry("42")
+    lg = reg.legacy.set_index("commune_code")
+    hosts = set(fac["host_legacy_commune_code"])
+    island = next(c for c in reversed(reg.legacy["commune_code"].tolist()) if c not in hosts)
+    w.island = island
+    hub = (105.9, 18.34)
+    lines = []
+    for code, r in lg.iterrows():
+        far = (r["lon"] + 0.001, r["lat"]) if code == island else hub
+        lines.append(shapely.LineString([(r["lon"], r["lat"]), far]))
+    _roads(lines, extra={"speed_kmh": [200.0] * len(lines)})(w)
 
 
 def _broken_roads(w: Work) -> list[shapely.LineString]:
@@ -764,6 +769,22 @@ def _broken_roads(w: Work) -> list[shapely.LineString]:
     pts = [(lg.loc[c, "lon"], lg.loc[c, "lat"]) for c in fac["host_legacy_commune_code"]]
     pts += [(r.lon, r.lat) for r in reg.legacy.itertuples()]
     return [shapely.LineString([(x, y), (x + 0.001, y)]) for x, y in pts]
+
+
+CASES += [
+    ("roads-island-station", _island_roads,
+     ["referral network", "station TYT-", "no regional hospital in its referral chain (no road "
+      "joins it to any regional hospital)", "the roads layer does not join them to any "
+      "regional hospital: connect its lines", "or give their parent in the referral table"]),
+    ("two-inputs-at-once", _both(_communes(set_pop(ROW_A, "28.729")),
+                                 _facilities([*GOOD_FAC, "H3,Clinic,clinic,105.9,18.3"])),
+     ["2 inputs have problems (nothing was computed or written)", C, "thousands separator",
+      "facilities.csv", "field 'tier', row 4 (facility_id H3): unknown tier (clinic)"]),
+    ("three-inputs-at-once", _both(_legacy("commune_code;population\n18073;1\n"),
+                                   _facilities([]), _table("referrals", ["from_id", "TYT-18073"])),
+     ["3 inputs have problems", "legacy.csv", "separated by semicolons", "facilities.csv",
+      "no rows", "referrals.csv", "field 'to_id': missing"]),
+]
 
 
 # config-layer-typo needs the [layers] table: an unknown key there

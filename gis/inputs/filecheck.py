@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -21,10 +20,13 @@ log = logging.getLogger(__name__)
 #: Folders that GDAL reads as one dataset (Esri File Geodatabase).
 FOLDER_FORMATS = (".gdb",)
 
-#: How to save a file as UTF-8, said in every encoding problem.
-SAVE_AS_UTF8 = ("save it as UTF-8: in Excel, File > Save As > 'CSV UTF-8 (Comma delimited)'; "
-                "in LibreOffice, Save As CSV with character set 'Unicode (UTF-8)'; in a text "
-                "editor, choose the encoding UTF-8 when saving")
+#: How to save a file as UTF-8, said in every encoding problem: a table (CSV) or other text.
+SAVE_AS_UTF8 = {
+    "table": ("save it as UTF-8: in Excel, File > Save As > 'CSV UTF-8 (Comma delimited)'; in "
+              "LibreOffice, Save As CSV with character set 'Unicode (UTF-8)'"),
+    "text": ("save it as UTF-8: in a text editor (Notepad, VS Code, Notepad++), choose the "
+             "encoding UTF-8 when saving"),
+}
 
 _MAGIC = (
     (b"PK\x03\x04", "a zip archive (an Excel .xlsx or LibreOffice .ods workbook, or zipped "
@@ -78,8 +80,7 @@ def file_problems(path: Path, *, what: str = "file", allow_folder: bool = False,
     if not path.is_file():
         return [f"is not a regular file (a device or a pipe); name a {what} on disk"]
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(1)
+        head = read_head(path, 1)
     except PermissionError:
         return ["cannot be read: permission denied; make it readable (e.g. chmod u+r) or copy "
                 "it somewhere you can read"]
@@ -108,8 +109,10 @@ def binary_kind(data: bytes) -> str | None:
     return None
 
 
-def encoding_problem(data: bytes) -> str | None:
-    """Why ``data`` is not UTF-8 text, and how to fix it (None when it is UTF-8)."""
+def encoding_problem(data: bytes, *, table: bool = True) -> str | None:
+    """Why ``data`` is not UTF-8 text, and how to fix it (None when it is UTF-8); ``table``:
+    the advice for a spreadsheet export (CSV) rather than a text editor (TOML)."""
+    save = SAVE_AS_UTF8["table" if table else "text"]
     kind = binary_kind(data)
     if kind:
         return f"{kind}"
@@ -117,9 +120,9 @@ def encoding_problem(data: bytes) -> str | None:
                       (codecs.BOM_UTF16_LE, "UTF-16 (Excel's 'Unicode Text')"),
                       (codecs.BOM_UTF16_BE, "UTF-16")):
         if data.startswith(bom):
-            return f"encoded as {name}, not UTF-8; {SAVE_AS_UTF8}"
+            return f"encoded as {name}, not UTF-8; {save}"
     if b"\x00" in data[:4096]:
-        return f"encoded as UTF-16 (without a byte-order mark), not UTF-8; {SAVE_AS_UTF8}"
+        return f"encoded as UTF-16 (without a byte-order mark), not UTF-8; {save}"
     try:
         data.decode("utf-8")
         return None
@@ -130,7 +133,7 @@ def encoding_problem(data: bytes) -> str | None:
         raw_line = data[start:end if end >= 0 else len(data)].rstrip(b"\r")
         guess, shown = _guess_single_byte(raw_line, data)
         return (f"not UTF-8 text: byte 0x{data[exc.start]:02X} on line {line} ({shown!r}); it "
-                f"looks like {guess}. Convert it to UTF-8: {SAVE_AS_UTF8}")
+                f"looks like {guess}; {save}")
 
 
 def _guess_single_byte(line: bytes, data: bytes) -> tuple[str, str]:
@@ -157,7 +160,7 @@ def read_text(path: Path, *, what: str = "file",
     if problems:
         return None, problems
     data = Path(path).read_bytes()
-    why = encoding_problem(data)
+    why = encoding_problem(data, table=Path(path).suffix.lower() in (".csv", ".tsv", ".txt"))
     if why:
         return None, [why]
     text = data.decode("utf-8-sig")
@@ -219,10 +222,8 @@ def shapefile_problem(path: Path) -> str | None:
     return None
 
 
-def is_readable_dir(path: Path) -> bool:
-    """Whether ``path`` is a folder whose entries can be listed."""
-    try:
-        os.listdir(path)
-    except OSError:
-        return False
-    return True
+
+def read_head(path: Path, n: int = 4096) -> bytes:
+    """The first ``n`` bytes of a file (to tell what it is without reading it all)."""
+    with open(path, "rb") as fh:
+        return fh.read(n)

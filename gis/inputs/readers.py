@@ -126,7 +126,7 @@ def _read_gdal(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         if path.suffix.lower() in (".json", ".geojson"):
             why = filecheck.json_problem(path)
         if why is None and path.is_file():
-            why = filecheck.binary_kind(path.read_bytes()[:4096])
+            why = filecheck.binary_kind(filecheck.read_head(path))
             why = f"the file is {why}" if why else None
         raise LayerError(source, [why or f"cannot be read: {exc}. Is it a GDAL-readable file "
                                          f"(GeoPackage, GeoJSON, Shapefile, FlatGeobuf) or a "
@@ -730,7 +730,7 @@ def read_population_raster(path: str | Path, *, crs,
     try:
         src = rasterio.open(path)
     except Exception as exc:
-        kind = filecheck.binary_kind(path.read_bytes()[:4096])
+        kind = filecheck.binary_kind(filecheck.read_head(path))
         raise LayerError(str(path), [f"cannot be read as a raster (GeoTIFF): "
                                      f"{('the file is ' + kind) if kind else exc}"]) from None
     with src:

@@ -87,11 +87,15 @@ def numeric_field(gdf: pd.DataFrame, field: str, *, id_field: str | None,
     if whole:
         sep = text.str.match(THOUSANDS) & ~blank
         if sep.any():
-            found = ", ".join(repr(v) for v in text[sep].tolist()[:MAX_LISTED])
+            values = text[sep].tolist()
+            found = ", ".join(repr(v) for v in values[:MAX_LISTED])
+            digits = re.sub(r"\D", "", values[0])
+            one = sep.sum() == 1
             problems.append(f"field '{field}', {rows_text(gdf, sep, id_field=id_field)}: {found} "
-                            f"look{'s' if sep.sum() == 1 else ''} like a number written with a "
-                            f"thousands separator (is '28.729' 28729 or 28.729?); write whole "
-                            f"numbers in plain digits without separators, e.g. 28729")
+                            f"look{'s like a number' if one else ' like numbers'} written with "
+                            f"thousands separators, which cannot be told from a decimal point "
+                            f"('28.729' is 28729 in Vietnamese, 28.729 in English); write the "
+                            f"{what} in plain digits, e.g. {digits}")
             num = num.where(~sep)
     else:
         sep = pd.Series(False, index=gdf.index)
