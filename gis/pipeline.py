@@ -42,6 +42,7 @@ from gis.model.costs import subset_dests
 from gis.model.roads import road_problems
 from gis.model.travel import extend_costs
 from gis.outputs import files, maps, qgis, report
+from gis.outputs.editor import build_editor_data
 from gis.outputs.files import write_json
 from gis.outputs.geopackage import write_geopackage
 from gis.outputs.graphml import write_graphml
@@ -563,6 +564,27 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     prep = prepare(cfg)
     lay = prep.layers
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
+
+
+def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+    """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
+    the access demand and cost table, the official plans ("N + branch points", "N only") as
+    references, the configured station thresholds, doctors per station and travel model (new
+    stations only with the straight-line model: the page cannot route on roads)."""
+    cfg = prep.config
+    lay = prep.layers
+    t = cfg.travel
+    plans = [official_plan(lay.facilities, lay.communes, prep.registry, branches=b)
+             for b in (True, False)]
+    straight = prep.roads is None
+    return build_editor_data(
+        acc.demand, acc.costs, lay.facilities, lay.communes,
+        thresholds_min=station_thresholds(cfg),
+        doctors_per_station=cfg.targets.doctors_per_station,
+        official_plans={p.name: p for p in plans},
+        speed_kmh=t.speed_kmh[t.mode] if straight else None,
+        detour_factor=t.detour_factor if straight else None,
+        k=k, cell_size_m=cfg.demand.cell_size_m)
 
 
 MODELS = ("best-main", "set-cover", "mclp", "p-median", "p-center")

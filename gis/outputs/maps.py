@@ -52,14 +52,17 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_THRESHOLDS_MIN",
     "DEFAULT_TIME_FIELDS",
+    "LEAFLET_CDN",
     "LEAFLET_VERSION",
     "TIER_STYLE",
     "accessibility_map",
     "is_estimate",
+    "leaflet_inline",
     "map_html",
     "network_map",
     "overview_map",
     "plan_map",
+    "script_json",
     "write_map",
     "write_maps",
 ]
@@ -1380,3 +1383,19 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --- shared with the other HTML pages (the plan editor, gis.outputs.editor) -------------------
+
+LEAFLET_CDN = _LEAFLET_CDN
+
+
+def leaflet_inline() -> tuple[str, str]:
+    """Leaflet's script and stylesheet from the copies vendored in ``gis/data``, images as data
+    URIs, safe to place inside ``<script>`` and ``<style>``: for pages that open offline."""
+    return _leaflet_inline()
+
+
+def script_json(obj: object) -> str:
+    """JSON safe to embed in an HTML ``<script>`` (no ``</script>``, no HTML entities)."""
+    return _script_json(obj)
