@@ -340,6 +340,12 @@ function panel() {
           check: document.getElementById("gis-check").textContent, state: E.state()};
 }
 out.check = E.check();
+// the page's times to the k nearest stations of every 16th cell (to compare with the table)
+var NT = E.nearTimes(), K = NT.length / P.n_cells, sample = [];
+for (var c = 0; c < P.n_cells; c += 16) {
+  for (var j = 0; j < K; j++) { var v = NT[c * K + j]; sample.push(isFinite(v) ? v : null); }
+}
+out.near_sample = sample;
 out.today = panel();
 // the official plan by clicks: from today (every station a main station), one click makes a
 // branch point; a second click closes it
@@ -416,7 +422,7 @@ def driven(hatinh):
     close_main = st_ids.index(mains.loc[x_code, "facility_id"])
     params = {"branch": branch, "close_main": close_main,
               "site_a": _unit_lonlat(data, unit_a), "site_b": _unit_lonlat(data, unit_b),
-              "some_id": st_ids[3]}
+              "some_id": st_ids[3], "n_cells": data["cells"]["n"]}
     rep = drive_page(hatinh["page"], _DRIVE % {"params": json.dumps(params)})
     return {"rep": rep, "out": rep.result, "units": (unit_a, unit_b), "codes": (x_code, y_code),
             "close_main": st_ids[close_main], "close_index": close_main}
@@ -484,6 +490,30 @@ def test_hatinh_editor_file_and_exactness(hatinh):
     t, pos = nearest_open_time(sub, np.ones(sub.n_dests, bool))
     near = E.decode_array(data["cells"]["near"])
     assert (ids[near[:, 0]] == np.asarray(sub.dest_ids)[pos]).all()
+
+
+def test_hatinh_page_times_are_the_cost_table_times_to_the_bit(hatinh, driven):
+    """The times the page computes for each cell's k nearest stations (straight line x detour
+    / speed in JavaScript) equal the cost table's float64 times exactly."""
+    data, costs = hatinh["data"], hatinh["acc"].costs
+    near = E.decode_array(data["cells"]["near"])
+    k = data["k"]
+    ids = [s["id"] for s in data["stations"]]
+    table = pd.Series(costs.time_min, index=pd.MultiIndex.from_arrays(
+        [costs.origin.astype(np.int64), np.asarray(costs.dest_ids)[costs.dest]]))
+    cells = np.arange(0, data["cells"]["n"], 16)
+    page = np.array([np.nan if v is None else v for v in driven["out"]["near_sample"]],
+                    float).reshape(len(cells), k)
+    none = data["cells"]["none"]
+    checked = 0
+    for row, c in enumerate(cells):
+        for j in range(k):
+            if near[c, j] == none:
+                assert np.isnan(page[row, j])
+                continue
+            assert page[row, j] == table[(c, ids[near[c, j]])], (c, j)
+            checked += 1
+    assert checked > 30_000
 
 
 def test_hatinh_official_plan_by_clicks_equals_gis(hatinh, driven):
