@@ -42,7 +42,7 @@ from gis.model.costs import subset_dests
 from gis.model.roads import road_problems
 from gis.model.travel import extend_costs
 from gis.outputs import files, maps, qgis, report
-from gis.outputs.editor import build_editor_data
+from gis.outputs.editor import build_editor_data, write_plan_editor
 from gis.outputs.files import write_json
 from gis.outputs.geopackage import write_geopackage
 from gis.outputs.graphml import write_graphml
@@ -470,8 +470,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     with files.output_folder(Path(out_dir), overwrite=overwrite) as out:
         with step("reading and building layers"):
             prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files))
-        summary, layers, tables, graphs = _analyses(prep, extra_plans, stages=stages,
-                                                    optimise=optimise, step=step)
+        summary, layers, tables, graphs, editor = _analyses(prep, extra_plans, stages=stages,
+                                                            optimise=optimise, step=step)
         tmp = out.path
         with step("writing maps, GeoPackage, QGIS project and report"), out.writing():
             for name, table in tables.items():
@@ -480,6 +480,12 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
                 write_graphml(graph, tmp / fname)
             summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
                                   "graphml": list(graphs)}
+            if editor is not None:
+                write_plan_editor(tmp / "plan_editor.html", editor,
+                                  province=prep.registry.province.short,
+                                  sources=list(prep.sources.values()),
+                                  estimate_notes=list(prep.layers.notes))
+                summary["outputs"]["plan_editor"] = "plan_editor.html"
             write_outputs(tmp, prep, layers, summary, offline=offline)
         out.info = {"gis_version": __version__, "province": summary["province"]["code"],
                     "stages_done": [s for s in stages if s in summary
@@ -495,7 +501,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
 def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
               optimise: bool, step: StepFn):
     """The analyses of :func:`run` on checked inputs: the summary, layers, tables and graphs to
-    write."""
+    write, and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
     acc = None
@@ -516,6 +522,10 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    editor = None
+    if pr is not None:
+        with step("plan editor data (each cell's nearest stations, the official plans)"):
+            editor = editor_data(prep, acc)
     if acc is None:
         for stage in ("plans", "network"):
             if stage in stages:
@@ -536,7 +546,7 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
             graphs["network.graphml"] = net.graph
             if net.graph_plan is not None:
                 graphs["network_plan.graphml"] = net.graph_plan
-    return summary, layers, tables, graphs
+    return summary, layers, tables, graphs, editor
 
 
 def default_out_dir(cfg: Config) -> Path:
