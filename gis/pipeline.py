@@ -433,7 +433,7 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
         satellite_links=prep.satellite_links, plan=plan, roads=prep.roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        satellite_requests=requests)
+        demand_speed_kmh=t.speed_kmh[t.mode], satellite_requests=requests)
     net.summary["travel_model"]["transfer_mode"] = net_cfg.transfer_mode
     return net, None
 

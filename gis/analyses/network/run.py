@@ -189,6 +189,7 @@ def run_network(
     roads: gpd.GeoDataFrame | None = None,
     road_speeds_kmh: Mapping[str, float] | None = None,
     walking_speed_kmh: float = 4.5,
+    demand_speed_kmh: float | None = None,
     loss_candidates: Iterable[str] | None = None,
     satellite_requests: Sequence[SatelliteRequest] = (),
 ) -> NetworkResult:
@@ -205,6 +206,10 @@ def run_network(
         Demand units -> active facilities (``AccessResult.costs``).
     speed_kmh, detour_factor, cutoff_min, roads, road_speeds_kmh, walking_speed_kmh
         The travel model of the access stage, used between facilities.
+    demand_speed_kmh : float, optional
+        Speed of the straight-line model that made ``costs`` (people to facilities), for the
+        plan's new sites (default ``speed_kmh``; the pipeline gives the access mode's speed,
+        as transfers between facilities may use another mode).
     thresholds_min : mapping
         Level -> minutes (station = first contact, regional, provincial, central, chain =
         the whole chain), e.g. the config's ``access.thresholds_min``.
@@ -318,7 +323,8 @@ def run_network(
     if plan is not None:
         G_plan = build_graph(facilities, **common, plan=plan,
                              name=f"referral network (plan '{plan.name}')")
-        costs_plan = extend_costs(costs, demand, sites, **model)
+        costs_plan = extend_costs(costs, demand, sites, **{
+            **model, "speed_kmh": speed_kmh if demand_speed_kmh is None else demand_speed_kmh})
         chains_plan = referral_chains(G_plan, demand=demand, costs=costs_plan)
         hubs_plan = hub_load(G_plan, chains_plan, pop, beds_per_10k=beds_per_10k)
         after = _network_figures(G_plan, chains_plan, hubs_plan, pop, th)
