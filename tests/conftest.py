@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GIS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 COMMUNES_2025 = SHARED_DATA / "vn2025" / "communes_2025.geojson"
 CENSUS_2019 = SHARED_DATA / "census2019" / "population_2019_by_legacy_commune.csv"
+# Fixtures that read ../shared/data: a test using one is marked ``slow`` (see below).
+REAL_DATA_FIXTURES = {"communes_2025_path", "census_2019_path", "real_run"}
 
 
 def require_shared(path: Path) -> Path:
@@ -23,6 +26,17 @@ def require_shared(path: Path) -> Path:
     pytest.skip(msg)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark the real-data tests ``slow`` (those using a real-data fixture, or named
+    ``test_real_...``), so that ``-m "not slow"`` selects the fast hand-checkable tests (the
+    mutation runs use it: see docs/mutation.md)."""
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        if uses & REAL_DATA_FIXTURES or "_real_" in item.name or item.name.startswith(
+                "test_real"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def communes_2025_path() -> Path:
     return require_shared(COMMUNES_2025)
@@ -31,3 +45,18 @@ def communes_2025_path() -> Path:
 @pytest.fixture(scope="session")
 def census_2019_path() -> Path:
     return require_shared(CENSUS_2019)
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory):
+    """``gis run`` on Ha Tinh's real polygons and census (../shared/data), maps offline: the
+    output folder and its summary.json. One run per session, shared by test_pipeline (the
+    outputs) and test_figures (every figure derived again by another route)."""
+    from gis.cli import main
+
+    require_shared(COMMUNES_2025)
+    require_shared(CENSUS_2019)
+    out = tmp_path_factory.mktemp("real") / "hatinh"
+    cfg = ROOT / "examples" / "hatinh_shared_data.toml"
+    assert main(["-q", "run", "--config", str(cfg), "--out", str(out), "--offline"]) == 0
+    return out, json.loads((out / "summary.json").read_text(encoding="utf-8"))
