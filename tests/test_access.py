@@ -189,24 +189,46 @@ def ha_tinh(communes_2025_path):
     fac = R.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
                             crs=crs)
     lay = L.build_layers(reg, crs=crs, communes=com, facilities=fac)
-    return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)
+    return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy), lay.facilities
 
 
 def test_real_ha_tinh_access(ha_tinh):
-    """Figures written in the README (straight line x 1.4 at 30 km/h, 500 m cells)."""
+    """The README's figures (straight line x 1.4 at 30 km/h, 500 m cells), each derived again
+    from the demand cells and the facilities' coordinates by brute force (tests/_brute.py);
+    the literals are the README's, as printed."""
+    from tests._brute import contiguous_areas, nearest, straight_minutes
+
+    ha_tinh, facilities = ha_tinh
     s = ha_tinh.summary
     cov = s["coverage"]
-    assert s["demand"]["population"] == pytest.approx(1_623_061)
-    assert cov["station"]["30"]["share"] == pytest.approx(0.9964, abs=5e-4)
-    assert cov["station"]["30"]["beyond"] == pytest.approx(5_891, abs=50)
-    assert cov["regional"]["60"]["share"] == pytest.approx(0.9848, abs=5e-4)
-    assert cov["regional"]["60"]["beyond"] == pytest.approx(24_727, abs=100)
+    d = ha_tinh.demand
+    pop = d["population"].to_numpy()
+    act = facilities[facilities["status"] == "active"].reset_index(drop=True)
+    D = straight_minutes(d[["x", "y"]].to_numpy(), act.geometry.get_coordinates().to_numpy(),
+                         speed_kmh=30.0, detour_factor=1.4)
+    t = {tier: nearest(D, np.flatnonzero((act["tier"] == tier).to_numpy()),
+                       cutoff_min=180.0)[0] for tier in ("station", "regional")}
+    assert s["demand"]["population"] == pytest.approx(pop.sum()) == pytest.approx(1_623_061)
+    for tier, thr in (("station", 30), ("regional", 60)):
+        within = pop[t[tier] <= thr].sum()
+        assert cov[tier][f"{thr}"]["share"] == pytest.approx(within / pop.sum(), rel=1e-12)
+        assert cov[tier][f"{thr}"]["beyond"] == pytest.approx(pop.sum() - within, abs=1e-6)
+    assert round(100 * cov["station"]["30"]["share"], 2) == 99.64
+    assert round(cov["station"]["30"]["beyond"]) == 5_891
+    assert round(100 * cov["regional"]["60"]["share"], 2) == 98.48
+    assert round(cov["regional"]["60"]["beyond"]) == 24_727
+    bad = np.flatnonzero(~(t["station"] <= 30) | ~(t["regional"] <= 60))
+    areas = sorted(pop[bad[m]].sum() for m, _ in contiguous_areas(
+        d.geometry.to_numpy()[bad], d["x"].to_numpy()[bad], d["y"].to_numpy()[bad]))[::-1]
     u = s["underserved"]
-    assert u["areas"] == 9
-    assert u["population"] == pytest.approx(27_832, abs=100)
-    assert u["top"][0]["population"] == pytest.approx(11_393, abs=50)
+    assert u["areas"] == len(areas) == 9
+    assert u["population"] == pytest.approx(sum(areas))
+    assert [r["population"] for r in u["top"]] == pytest.approx(areas)
+    assert round(u["population"]) == 27_832 and round(areas[0]) == 11_393
     beds = next(i for i in s["indicators"] if i["name"].startswith("beds"))
-    assert beds["lower_bound"] is True and beds["value"] == pytest.approx(8.01, abs=0.01)
+    known = act["tier"].isin(["regional", "provincial", "central"]) & act["beds"].notna()
+    assert beds["value"] == pytest.approx(act.loc[known, "beds"].sum() / pop.sum() * 1e4)
+    assert beds["lower_bound"] is True and round(beds["value"], 2) == 8.01
     doctors = next(i for i in s["indicators"] if i["name"].startswith("doctors per 10"))
     assert doctors["value"] is None
     # layers for the GeoPackage, with per-commune coverage

@@ -220,7 +220,47 @@ def test_real_ha_tinh_official_plan_uses_real_seats(communes_2025_path, reg):
     main = P.choose_main_stations(lay.facilities, lay.communes, reg)
     rules = main["rule"].str.replace(r" \(.*\)$", "", regex=True).value_counts().to_dict()
     assert len(main) == 69
-    assert rules == {P.RULE_SEAT: 57, P.RULE_NEAREST: 6, P.RULE_DISTRICT_SEAT: 4, P.RULE_SINGLE: 2}
+    # the rule's steps counted again from the raw admin_center texts and the registry
+    want = _rule_counts(communes_2025_path, reg, lay.facilities)
+    assert rules == want
+    assert want == {P.RULE_SEAT: 57, P.RULE_NEAREST: 6, P.RULE_DISTRICT_SEAT: 4,
+                    P.RULE_SINGLE: 2}  # the README's counts
     # Thạch Hà: "UBND xã ..." seats resolve to the named pre-2025 commune's station
     row = main[main["rule"].str.contains("UBND xã Cẩm Bình")]
     assert row["facility_id"].tolist() == ["TYT-18685"]
+
+
+def _key(text) -> str:
+    """Accents, case, spaces and punctuation dropped (written here, not the registry's)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(text or "").replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in text.lower() if c.isascii() and c.isalnum())
+
+
+def _rule_counts(geojson: Path, reg, facilities) -> dict:
+    """Which step of the main-station rule decides each post-2025 commune: one former station;
+    a former commune named in the raw ``admin_center`` text; a seat naming a district or town
+    with exactly one thị trấn among the former communes; else the nearest."""
+    import json
+
+    seat = {str(f["properties"]["commune_code"]).zfill(5): _key(f["properties"].get(
+        "admin_center")) for f in json.loads(geojson.read_text(encoding="utf-8"))["features"]}
+    legacy = reg.legacy.set_index("commune_code")
+    st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
+    counts: dict = {}
+    for code, members in st.groupby("commune_code"):
+        names = [_key(legacy.loc[c, "commune_name"]) for c in members["legacy_commune_code"]]
+        types = [legacy.loc[c, "commune_type"] for c in members["legacy_commune_code"]]
+        where = seat.get(code, "")
+        if len(members) == 1:
+            step = P.RULE_SINGLE
+        elif where and any(n and n in where for n in names):
+            step = P.RULE_SEAT
+        elif any(w in where for w in ("huyen", "thixa", "thiuy", "thanhpho")) and \
+                types.count("Thị trấn") == 1:
+            step = P.RULE_DISTRICT_SEAT
+        else:
+            step = P.RULE_NEAREST
+        counts[step] = counts.get(step, 0) + 1
+    return counts
