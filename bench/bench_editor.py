@@ -169,8 +169,7 @@ def main() -> None:
         f"{' --quick' if args.quick else ''}`. Python {platform.python_version()}, "
         f"headless Chromium (Debian), page opened from disk (file://), real time. Load "
         f"average (1 min) during the page runs: {min(load):.1f} to {max(load):.1f} on "
-        f"{os.cpu_count()} cores (other jobs share the machine: the slowest clicks are when "
-        f"the page waits for a core).", "",
+        f"{os.cpu_count()} cores.", "",
         f"Hà Tĩnh on real data: {data['cells']['n']:,} demand cells, {len(st_ids)} stations, "
         f"k = {data['k']} nearest stations per cell (exact for every plan with a station in "
         f"each commune: {data['exact']}), travel times recomputed in the page "

@@ -1,5 +1,5 @@
-"""Benchmark of the road model's shortest paths: scipy.sparse.csgraph (what gis.model.roads.road_costs
-uses) against networkx, on the same road graph.
+"""Benchmark of the road model's shortest paths: scipy.sparse.csgraph (what
+gis.model.roads.road_costs uses) against networkx, on the same road graph.
 
     python bench/bench_roads.py            # rewrites its section of bench/RESULTS.md
     python bench/bench_roads.py --no-write

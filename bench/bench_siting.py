@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import machine, write_section  # noqa: E402
-from gis.analyses import siting
-from gis.model.costs import CostTable, nearest_open_time, straight_line_costs, subset_dests
+from gis.analyses import siting  # noqa: E402
+from gis.model.costs import (  # noqa: E402
+    CostTable,
+    nearest_open_time,
+    straight_line_costs,
+    subset_dests,
+)
 
 SECTION = "## Location models (gis.analyses.siting)"
 SPEED_KMH, DETOUR, CUTOFF_MIN, P, T_MIN = 30.0, 1.4, 60.0, 69, 30.0
@@ -98,6 +105,36 @@ def run_spopt(kind: str, costs: CostTable, pop: np.ndarray, *, T: float, limit_s
     return {"s": time.perf_counter() - t0, "objective": obj, "status": sol}
 
 
+RESCORE_WARMUP, RESCORE_REPEAT = 1, 5
+RESCORE_TARGET_S = 1.0
+# spopt against gis: exact models equal; the p-median within gis's requested gap (1e-4)
+AGREE_EXACT, AGREE_PMEDIAN = 1e-9, 1e-4
+
+
+def best_of(fn, repeat: int = RESCORE_REPEAT, warmup: int = RESCORE_WARMUP):
+    """Best wall time of ``repeat`` calls after ``warmup`` untimed ones, and the result."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def check_agreement(model: str, n: int, ours, ref) -> None:
+    """Stop the benchmark when spopt found an optimum that gis's objective does not match."""
+    if ref is None or ref["objective"] is None or ref["status"] != "optimal":
+        return
+    tol = AGREE_PMEDIAN if model.startswith("p-median") else AGREE_EXACT
+    diff = abs(ours.objective - ref["objective"]) / max(abs(ref["objective"]), 1e-300)
+    assert diff <= tol, (f"{model} at {n:,} cells: gis {ours.objective!r} and spopt "
+                         f"{ref['objective']!r} differ by {diff:.3g} (relative; more than "
+                         f"{tol:g})")
+
+
 def fmt(x, digits=1):
     return "-" if x is None else f"{x:,.{digits}f}"
 
@@ -110,6 +147,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore", DeprecationWarning)
     started = dt.datetime.now()
+    args.load = os.getloadavg()
     unit_xy, unit_pop, site_xy, site_ids, real = province()
     print(f"{len(unit_pop)} demand units, {len(site_ids)} stations", flush=True)
     spopt_pm = (1000,) if args.quick else (1000, 2000, 5000)
@@ -117,6 +155,7 @@ def main(argv=None) -> int:
     rows = []
 
     def row(model, n, costs, ours, ref=None, note=""):
+        check_agreement(model, n, ours, ref)
         r = {"model": model, "cells": n, "pairs": len(costs), "ours_s": ours.solve_time_s,
              "ours_obj": ours.objective, "gap": ours.gap, "status": ours.status,
              "spopt_s": None if ref is None else ref["s"],
@@ -148,38 +187,39 @@ def main(argv=None) -> int:
             ours = siting.p_center(costs, pop, P)
             row("p-center", n, costs, ours, note=f"{ours.stats['steps']} set covers")
         if n == 100_000:
-            # re-scoring one swap: full recompute (plans.nearest_open_time) vs incremental
+            # re-scoring one swap: full recompute (nearest_open_time on the new set) against
+            # the incremental update, each one warm-up call then the best of RESCORE_REPEAT
             pm_ids = pm.open_ids  # the p-median solution at this size
-            t0 = time.perf_counter()
-            nearest_open_time(costs, np.isin(costs.dest_ids, pm_ids))
-            full_s = time.perf_counter() - t0
             s0 = siting.score_sites(costs, pop, pm_ids, thresholds_min=(15.0, 30.0, 60.0))
             closed = [s for s in site_ids if s not in pm_ids]
-            t0 = time.perf_counter()
-            s1 = siting.rescore_swap(costs, pop, s0, close_ids=[pm_ids[0]],
-                                     open_ids=[closed[0]])
-            swap_s = time.perf_counter() - t0
-            check = siting.score_sites(costs, pop, s1.open_ids,
-                                       thresholds_min=(15.0, 30.0, 60.0))
-            assert np.array_equal(check.time_min, s1.time_min)
+            after = [s for s in pm_ids if s != pm_ids[0]] + [closed[0]]
+            full_s, (t_full, near_full) = best_of(
+                partial(nearest_open_time, costs, np.isin(costs.dest_ids, after)))
+            swap_s, s1 = best_of(partial(siting.rescore_swap, costs, pop, s0,
+                                         close_ids=[pm_ids[0]], open_ids=[closed[0]]))
+            assert np.array_equal(t_full, s1.time_min), "re-score: times differ"
+            assert np.array_equal(near_full, s1.nearest), "re-score: nearest sites differ"
             rescore = (full_s, swap_s)
             print(f"re-score: full {full_s:.3f} s, incremental swap {swap_s:.3f} s", flush=True)
     pop_real = unit_pop
     ours = siting.p_median(real, pop_real, P, time_limit_s=60.0)
     row("p-median, real units (cut-off 180 min)", len(pop_real), real, ours,
         note=f"rounds {ours.stats['rounds']}, {ours.stats['balls']:,} balls")
-    text = report(rows, rescore, machine(), started, args)
+    text = report(rows, rescore, machine(), started, args,
+                  {"pm": spopt_pm, "cover": spopt_cover})
     print(text)
     if not args.no_write:
         write_section(SECTION, text)
     return 0
 
 
-def report(rows, rescore, mach, started, args) -> str:
+def report(rows, rescore, mach, started, args, args_sizes) -> str:
     lines = [
         SECTION, "",
         f"Run {started:%Y-%m-%d %H:%M} on {mach}; `python bench/bench_siting.py"
-        f"{' --quick' if args.quick else ''}`. Python {sys.version.split()[0]}.",
+        f"{' --quick' if args.quick else ''}`. Python {sys.version.split()[0]}. Load average "
+        f"(1 min) at start {args.load[0]:.2f}, at end {os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} cores.",
         "",
         "Instance: Ha Tinh, the 209 commune health stations as candidate sites, p = 69; demand "
         "cells sampled from the real population surface (units drawn in proportion to "
@@ -187,7 +227,8 @@ def report(rows, rescore, mach, started, args) -> str:
         f"straight line x {DETOUR:g} at {SPEED_KMH:g} km/h, cut-off {CUTOFF_MIN:g} min. "
         f"The last row is the pipeline's real {rows[-1]['cells']:,} demand units (cut-off "
         "180 min, the configured travel model's table restricted to the stations). Times "
-        "are wall seconds of the whole call (model building included; for spopt: dense "
+        "are wall seconds of one call on each side, no warm-up on either (model building "
+        "included; for spopt: dense "
         f"matrix, model building and CBC with a {args.spopt_limit:g} s limit). Objective: "
         "person-minutes (p-median), open sites (set cover), persons covered (MCLP), minutes "
         "(p-center). Gap: (objective - proven bound) / objective, 0 = proven optimal; "
@@ -205,17 +246,32 @@ def report(rows, rescore, mach, started, args) -> str:
             f"{fmt(r['spopt_s'], 1)} | {fmt(r['spopt_obj'], digits)} | {r['spopt_status']} | "
             f"{r['note']} |")
     full_s, swap_s = rescore
+    under = [name for name, sec in (("the full recompute", full_s),
+                                    ("the incremental update", swap_s))
+             if sec < RESCORE_TARGET_S]
+    verdict = (" and ".join(under) + (" are" if len(under) == 2 else " is")
+               + f" under the {RESCORE_TARGET_S:g} s target" if under
+               else f"neither is under the {RESCORE_TARGET_S:g} s target")
+    compared = [r for r in rows if r["spopt_obj"] is not None and
+                r["spopt_status"] == "optimal"]
+    gave_up = [r for r in rows if r["spopt_s"] is not None and r["spopt_obj"] is None]
     lines += [
         "",
-        f"Re-scoring after one swap (close one station, open another) at 100,000 cells: "
-        f"full recompute with `plans.nearest_open_time` {full_s:.2f} s, "
-        f"`siting.rescore_swap` {swap_s:.3f} s (same times and nearest sites, checked). "
-        "Both are under the 1 s target; the incremental update only searches the units "
-        "whose nearest station closed.",
+        f"Re-scoring after one swap (close one station, open another) at 100,000 cells, "
+        f"each side {RESCORE_WARMUP} warm-up call then the best of {RESCORE_REPEAT}: full "
+        f"recompute with `nearest_open_time` {full_s:.3f} s, `siting.rescore_swap` "
+        f"{swap_s:.3f} s ({full_s / swap_s:,.1f}x; the same times and nearest sites, "
+        f"asserted); {verdict}.",
         "",
-        "spopt was run where it finishes or gives up in reasonable time: p-median up to "
-        "5,000 cells (its dense model has cells x 209 assignment variables), set cover and "
-        "MCLP at T = 30 min at 10,000 and 100,000 cells; '-' = not run.",
+        f"spopt was run on p-median at {', '.join(f'{n:,}' for n in args_sizes['pm'])} cells "
+        f"and on set cover and MCLP (T = {T_MIN:g} min) at "
+        f"{', '.join(f'{n:,}' for n in args_sizes['cover'])} cells; '-' = not run. Where "
+        f"spopt proved an optimum ({len(compared)} rows), gis's objective is asserted equal "
+        f"to it (the p-median within {AGREE_PMEDIAN:g}, gis's requested gap; the others "
+        f"within {AGREE_EXACT:g}). "
+        + ("; ".join(f"At {r['cells']:,} cells spopt found no {r['model']} solution: "
+                     f"{r['spopt_s']:,.0f} s of wall time with a {args.spopt_limit:g} s CBC "
+                     f"limit" for r in gave_up) + "." if gave_up else ""),
         "",
     ]
     return "\n".join(lines)
