@@ -26,6 +26,15 @@ def require_shared(path: Path) -> Path:
     pytest.skip(msg)
 
 
+def mutation_scope(fixture_name, config) -> str:
+    """Scope of the fast tests' expensive fixtures: ``module`` normally, ``function`` under
+    mutmut. mutmut credits a function of the package to the tests during which it ran, and a
+    module fixture runs once, during the first test that asks for it: the other tests using
+    it would never run against the mutants of what the fixture calls. (mutmut sets
+    ``MUTANT_UNDER_TEST`` in its processes.)"""
+    return "function" if "MUTANT_UNDER_TEST" in os.environ else "module"
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark the real-data tests ``slow`` (those using a real-data fixture, or named
     ``test_real_...``), so that ``-m "not slow"`` selects the fast hand-checkable tests (the

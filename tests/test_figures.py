@@ -570,3 +570,51 @@ def test_satellite_planning_by_enumeration(run):
     assert [round(eye["covered_before"]), round(eye["covered_after"])] == [618_263, 1_409_429]
     assert [(x["core_id"], x["satellite_id"]) for x in eye["links"]] == [
         ("HT-PEH", "HT-RHL"), ("HT-PEH", "HT-RKA"), ("HT-PEH", "HT-RHS")]
+
+
+def test_network_layers_per_commune_by_brute_force(run, network, plans):
+    """The per-commune chain layers (today and after the plan), the hubs after the plan and the
+    proposed satellite links, each against the brute-force chains."""
+    pop, codes, ids = run["pop"], run["codes"], network["ids"]
+    b = network["base"]
+    official = plans["official"]
+    pos = {f: i for i, f in enumerate(ids)}
+    main_of = dict(zip(official.loc[official["plan_role"] == "main station",
+                                    "target_commune_code"],
+                       official.loc[official["plan_role"] == "main station", "facility_id"],
+                       strict=True))
+    hop = {pos[f]: pos[main_of[c]] for f, c, r in zip(
+        official["facility_id"], official["target_commune_code"], official["plan_role"],
+        strict=True) if r == "branch point"}
+    after = network["chains"](np.ones(len(network["regional"]), bool),
+                              np.ones(len(network["general"]), bool), network["t0"],
+                              network["j0"], parent_of_first=hop)
+    for name, ch, step in (("referral_chains", b, {}), ("referral_chains_plan", after, hop)):
+        layer = run["layer"](name).set_index("commune_code")
+        assert len(layer) == 69
+        for code, r in layer.iterrows():
+            here = codes == code
+            w = pop[here]
+            assert r["population"] == close(w.sum())
+            assert r["mean_first_contact_time_min"] == close(
+                (w * ch["t_first"][here]).sum() / w.sum())
+            assert r["mean_regional_chain_time_min"] == close(
+                (w * ch["t_regional"][here]).sum() / w.sum())
+            assert r["beyond_regional_60min"] == close(w[~(ch["t_regional"][here] <= 60)].sum())
+            # the station of each person's chain: the first contact, or the main station a
+            # branch point refers to
+            station = ids[[step.get(j, j) for j in network["j0"][here]]]
+            people = sums_by(station, w)
+            top = min(people, key=lambda s: (-people[s], s))
+            assert r["station_id"] == top
+    hubs = run["layer"]("hubs_plan").set_index("facility_id")
+    for r in network["regional"]:
+        assert hubs.loc[ids[r], "load"] == close(pop[after["regional"] == r].sum())
+    prop = run["layer"]("satellite_proposals")
+    links = [(x["core_id"], x["satellite_id"], x["specialty"])
+             for p in run["s"]["network"]["satellite_planning"] for x in p["links"]]
+    assert sorted(zip(prop["core_id"], prop["satellite_id"], prop["specialty"],
+                      strict=True)) == sorted(links)
+    F = run["F"]
+    assert prop["time_min"].to_numpy() == pytest.approx(
+        [F[pos[c], pos[s]] for c, s in zip(prop["core_id"], prop["satellite_id"], strict=True)])

@@ -15,6 +15,7 @@ from gis.inputs import readers as R
 from gis.inputs.plans import Plan
 from gis.inputs.registry import load_registry
 from gis.model.costs import nearest_open_time, straight_line_costs
+from tests.conftest import mutation_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,7 @@ def lay(reg):
     return L.build_layers(reg, crs=L.working_crs(reg), population_total=1_623_061)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=mutation_scope)
 def official(lay, reg):
     return P.official_plan(lay.facilities, lay.communes, reg)
 
