@@ -618,3 +618,40 @@ def test_network_layers_per_commune_by_brute_force(run, network, plans):
     F = run["F"]
     assert prop["time_min"].to_numpy() == pytest.approx(
         [F[pos[c], pos[s]] for c, s in zip(prop["core_id"], prop["satellite_id"], strict=True)])
+
+
+def test_remaining_summary_keys(run, network, plans):
+    """The summary's counts of tables, nodes and links, and the plan's per-regional rows,
+    counted again from the cells, the facilities and the brute-force parents."""
+    s, active, near, pop, D = run["s"], run["active"], run["near"], run["pop"], run["D"]
+    tables = s["access"]["cost_tables"]
+    cutoff = run["cfg"].travel.cutoff_min
+    tiers = [t for t in ("station", *HOSPITALS) if (active["tier"] == t).any()]
+    assert tables["nearest_per_tier"]["pairs"] == sum(
+        int(np.isfinite(near[t][0]).sum()) for t in tiers)
+    catch = run["cfg"].access.e2sfca.catchment_min
+    supplied = np.flatnonzero((active["tier"].isin(HOSPITALS) & active["beds"].notna()
+                               | active["doctors"].notna()).to_numpy())
+    assert tables["catchment"]["facilities"] == len(supplied)
+    assert tables["catchment"]["pairs"] == int((D[:, supplied] <= catch).sum())
+    assert tables["nearest_per_tier"]["cutoff_min"] == cutoff
+    n = s["network"]
+    assert n["nodes"]["by_tier"] == {t: int((active["tier"] == t).sum()) for t in
+                                     ("station", "regional", "provincial")}
+    assert n["nodes"]["total"] == len(active)
+    assert n["top"] == sorted(active.loc[active["tier"] == "provincial", "facility_id"])
+    ids, b = network["ids"], network["base"]
+    official = plans["official"]
+    role = dict(zip(official["facility_id"], official["plan_role"], strict=True))
+    for r in n["plan"]["per_regional"]:
+        k = int(np.flatnonzero(ids == r["facility_id"])[0])
+        children = [ids[c] for c, p in b["st_parent"].items() if p == k]
+        assert r["stations_before"] == len(children)
+        assert r["population_before"] == close(pop[b["regional"] == k].sum())
+        # after: main stations refer to their nearest regional hospital as before
+        assert r["main_stations_after"] == sum(role[c] == "main station" for c in children)
+    assert sum(r["branches_after"] for r in n["plan"]["per_regional"]) == 140
+    rows = _rows(run)
+    for row in rows.values():
+        assert row["population_per_service_point"] == close(pop.sum() / row["service_points"])
+        assert row["covered_30min_share"] == close(row["covered_30min"] / pop.sum())
