@@ -105,7 +105,7 @@ def _check_scenario_figures(province, name, t, t_today, plan: Plan):
         assert r["doctors_needed"] == 4 * n_main
 
 
-def test_today_and_the_official_plans_by_brute_force(province):
+def _check_today_and_the_official_plans(province):
     res = province["res"]
     st = province["stations"]
     t_today = _times(province, st["facility_id"])
@@ -118,7 +118,7 @@ def test_today_and_the_official_plans_by_brute_force(province):
                             only)
 
 
-def test_losing_access_is_the_69_only_plan_recounted_from_the_cells(province):
+def _check_losing_access_recounted_from_the_cells(province):
     """People within 30 min of a station today and beyond it under "69 only", cell by cell,
     per commune and in total: the layer, the summary and the scenario table agree with it."""
     res, pop, codes = province["res"], province["pop"], province["codes"]
@@ -146,7 +146,7 @@ def test_losing_access_is_the_69_only_plan_recounted_from_the_cells(province):
     assert _scenario(province, "69 + branch points")["losing_30min"] == 0
 
 
-def test_best_main_stations_are_the_per_commune_optimum(province):
+def _check_best_main_stations_by_enumeration(province):
     """Per commune, the former station minimising its people's summed travel time (people it
     does not reach within the cut-off charged the cut-off), by enumeration."""
     res, st, D, pop, codes = (province[k] for k in ("res", "stations", "D", "pop", "codes"))
@@ -164,7 +164,7 @@ def test_best_main_stations_are_the_per_commune_optimum(province):
     _check_scenario_figures(province, "69 with best main stations", t, t_today, plan)
 
 
-def test_fewest_branch_points_and_the_curve_against_spopt(province):
+def _check_fewest_branch_points_and_curve_against_spopt(province):
     """The set cover (fewest branch points with the 69 main stations open) and two points of
     the coverage curve, solved again by PySAL spopt (CBC) on the cells the mains leave."""
     pulp = pytest.importorskip("pulp")
@@ -301,7 +301,7 @@ def synthetic_access():
             "pop": d["population"].to_numpy(), "codes": d["commune_code"].to_numpy()}
 
 
-def test_access_times_and_coverage_by_brute_force(synthetic_access):
+def _check_access_times_and_coverage(synthetic_access):
     res, times, pop = (synthetic_access[k] for k in ("res", "times", "pop"))
     d = res.demand
     for tier, (t, ids) in times.items():
@@ -324,7 +324,7 @@ def test_access_times_and_coverage_by_brute_force(synthetic_access):
     assert s["population_unreached_within_cutoff"]["station"] == pytest.approx(3000.0)
 
 
-def test_access_per_commune_figures_by_brute_force(synthetic_access):
+def _check_access_per_commune(synthetic_access):
     """Per post-2025 and pre-2025 commune: coverage, shares, and the mean time over the people
     who reach a facility (commune D reaches none: its mean is unknown, not 0)."""
     res, times, pop, codes = (synthetic_access[k] for k in ("res", "times", "pop", "codes"))
@@ -363,7 +363,7 @@ def test_access_per_commune_figures_by_brute_force(synthetic_access):
     assert lg.loc[["a1", "a2"], "population"].sum() == pytest.approx(5000.0)
 
 
-def test_access_floating_catchments_by_formula(synthetic_access):
+def _check_floating_catchments(synthetic_access):
     """2SFCA and E2SFCA (step weights 1, 0.68, 0.22 over thirds of 15 min) by their formula
     on the dense times: R_j = S_j / sum_i P_i W_ij, A_i = sum_j R_j W_ij, per 10,000."""
     res, fac, D, pop = (synthetic_access[k] for k in ("res", "fac", "D", "pop"))
@@ -387,7 +387,7 @@ def test_access_floating_catchments_by_formula(synthetic_access):
     assert f["beds"]["lower_bound"] is False
 
 
-def test_underserved_areas_by_graph_components(synthetic_access):
+def _check_underserved_areas(synthetic_access):
     """Units failing a rule (beyond 10 min of a station, 20 min of a regional hospital, or
     below 45 beds per 10,000 by E2SFCA), grouped by touching geometry with networkx: the same
     areas, people, units, communes, reasons and nearest facility."""
@@ -488,11 +488,9 @@ def synthetic_network():
                                 geometry=[shapely.box(0, 0, 13_000, 90_000),
                                           shapely.box(13_000, 0, 26_000, 90_000),
                                           shapely.box(26_000, 0, 90_000, 90_000)], crs=32648)
-    res = N.run_network(fac, communes, demand=demand, costs=costs, cutoff_min=120.0,
-                        thresholds_min=NET_THRESHOLDS, beds_per_10k=45.0, **NET)
     F = straight_minutes(df[["x", "y"]].to_numpy(), df[["x", "y"]].to_numpy(), **NET)
     U = straight_minutes(uxy, df[["x", "y"]].to_numpy(), speed_kmh=30.0, detour_factor=1.4)
-    return {"fac": fac, "df": df, "demand": demand, "costs": costs, "res": res, "F": F, "U": U,
+    return {"fac": fac, "df": df, "demand": demand, "costs": costs, "F": F, "U": U,
             "pop": demand["population"].to_numpy(), "communes": communes}
 
 
@@ -533,7 +531,7 @@ def _brute_chains(net, *, without=(), with_=()):
     return out
 
 
-def test_referral_edges_and_chains_by_brute_force(synthetic_network):
+def _check_referral_edges_and_chains(synthetic_network):
     net = synthetic_network
     res, pop = net["res"], net["pop"]
     b = _brute_chains(net)
@@ -571,7 +569,7 @@ def test_referral_edges_and_chains_by_brute_force(synthetic_network):
     assert s["station"]["population_without"] > 0
 
 
-def test_hubs_and_regional_catchments_by_brute_force(synthetic_network):
+def _check_hubs_and_catchments(synthetic_network):
     net = synthetic_network
     res, pop, df = net["res"], net["pop"], net["df"]
     b = _brute_chains(net)
@@ -601,7 +599,7 @@ def test_hubs_and_regional_catchments_by_brute_force(synthetic_network):
         assert rec["population"] == pytest.approx(pop[b["regional"] == r].sum())
 
 
-def test_commune_chains_by_brute_force(synthetic_network):
+def _check_commune_chains(synthetic_network):
     """Per commune: the station serving most of its people and that station's chain; the mean
     times over the people who reach each level (NaN-free denominators); people beyond."""
     net = synthetic_network
@@ -662,7 +660,7 @@ def _brute_loss(net, fid, status):
     return rec
 
 
-def test_loss_impact_by_brute_force(synthetic_network):
+def _check_loss_impact(synthetic_network):
     """For every hospital: the network rebuilt without it (with it, for the ended one) by the
     rule, and people's chains compared at the middle threshold of each level."""
     net = synthetic_network
@@ -794,3 +792,81 @@ def test_satellite_planning_by_enumeration(synthetic_network):
     assert sum(x["gain"] for x in links) == pytest.approx(best_value - pop[before].sum())
     first = links[0]["satellite_id"]
     assert links[0]["gain"] == pytest.approx(pop[~before & within[:, pos[first]]].sum())
+
+
+def _check_notes_and_generated_plans(province):
+    """The notes of the generated scenarios in the summary, and the plans themselves: the
+    best-main plan's actions, the set cover's branch points, the p-median's stations, each
+    checked against its definition."""
+    res, st, D, pop = (province[k] for k in ("res", "stations", "D", "pop"))
+    notes = res.summary["notes"]
+    best = "69 with best main stations"
+    assert notes[best] == {"rule": "per commune, the former station minimising the "
+                                   "population-weighted travel time of its people",
+                           "exact": True, "gap": 0.0}
+    assert _scenario(province, best)["gap"] == 0.0
+    a = res.plans[best].actions.set_index("facility_id")
+    mains = set(res.plans[best].main_ids())
+    assert (a.loc[list(mains), "action"] == "keep").all()
+    assert (a.drop(index=list(mains))["action"] == "close").all()
+    assert sorted(a.index) == sorted(st["facility_id"])
+    cover = "69 + fewest branch points for T = 30 min"
+    only_mains = set(res.plans["69 only"].main_ids())
+    c = res.plans[cover].actions.set_index("facility_id")
+    branches = sorted(c.index[c["action"] == "branch"])
+    assert set(c.index[c["action"] == "keep"]) == only_mains
+    assert set(c.index[c["action"] == "close"]) == set(c.index) - only_mains - set(branches)
+    coverable = (D <= 30).any(axis=1) & (pop > 0)
+    assert notes[cover] == {"branch_points": len(branches), "gap": 0.0, "status": "optimal",
+                            "uncoverable_population": pytest.approx(pop[~coverable].sum())}
+    assert _scenario(province, cover)["branch_points"] == len(branches) > 0
+    assert res.plans[cover].note == "set cover with the main stations open"
+    pm = "69 best sites ignoring commune borders (p-median)"
+    free = res.plans[pm].actions
+    assert (free["action"].isin(["keep", "close"])).all() and (free["action"] == "keep").sum() == 69
+    assert (free["rule"] == "p-median").all() and free["x"].isna().all() and free["y"].isna().all()
+    open_communes = set(st.loc[st["facility_id"].isin(free.loc[free["action"] == "keep",
+                                                               "facility_id"]), "commune_code"])
+    assert notes[pm]["communes_without_station"] == len(set(st["commune_code"]) - open_communes)
+    assert notes[pm]["gap"] <= 1e-4 and notes[pm]["status"] == "optimal"
+    assert res.plans[pm].note.startswith("unconstrained p-median: a benchmark, not a valid plan")
+    # the p-median's objective is the smallest summed travel time among the plans here
+    def weighted(ids):
+        return (pop * _times(province, ids)).sum()
+    assert weighted(free.loc[free["action"] == "keep", "facility_id"]) <= min(
+        weighted(res.plans[n].main_ids()) for n in ("69 only", best)) + 1e-6
+    assert res.summary["main_station_rule"] == P.MAIN_RULE_TEXT
+    counts = res.summary["main_station_rule_counts"]
+    assert sum(counts.values()) == 69
+
+
+# --- one test per instance: under mutmut each test builds its instance again (see
+# --- tests/conftest.py::mutation_scope), so the checks of one instance share one test
+
+def test_plans_of_the_registry_province(province):
+    """Every figure of run_plans on the registry's Ha Tinh, derived again (see the checks)."""
+    _check_today_and_the_official_plans(province)
+    _check_losing_access_recounted_from_the_cells(province)
+    _check_best_main_stations_by_enumeration(province)
+    _check_fewest_branch_points_and_curve_against_spopt(province)
+    _check_notes_and_generated_plans(province)
+
+
+def test_access_of_a_synthetic_province(synthetic_access):
+    """Every figure of run_access on the synthetic province, derived again."""
+    _check_access_times_and_coverage(synthetic_access)
+    _check_access_per_commune(synthetic_access)
+    _check_floating_catchments(synthetic_access)
+    _check_underserved_areas(synthetic_access)
+
+
+def test_network_of_a_synthetic_province(synthetic_network):
+    """Every figure of run_network on the synthetic province, derived again."""
+    net = {**synthetic_network, "res": N.run_network(
+        synthetic_network["fac"], synthetic_network["communes"],
+        demand=synthetic_network["demand"], costs=synthetic_network["costs"], cutoff_min=120.0,
+        thresholds_min=NET_THRESHOLDS, beds_per_10k=45.0, **NET)}
+    _check_referral_edges_and_chains(net)
+    _check_hubs_and_catchments(net)
+    _check_commune_chains(net)
+    _check_loss_impact(net)
