@@ -44,9 +44,17 @@ def province():
                                 speed_kmh=SPEED, detour_factor=DETOUR, cutoff_min=CUTOFF,
                                 origin_ids=demand["unit_id"].to_numpy(),
                                 dest_ids=fac["facility_id"].to_numpy())
+    # a given plan named like a built-in scenario: the official main stations and 20 branch
+    # points (the first former stations by id)
+    official = P.official_plan(lay.facilities, lay.communes, reg)
+    a = official.actions.copy()
+    spare = sorted(a.loc[a["action"] == "branch", "facility_id"])[:20]
+    a["action"] = np.where(a["action"] == "keep", "keep",
+                           np.where(a["facility_id"].isin(spare), "branch", "close"))
+    given = Plan(name="69 only", actions=a, note="a given plan")
     res = P.run_plans(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
                       thresholds_min=THRESHOLDS, doctors_per_station=4, cover_min=30.0,
-                      curve_ks=(0, 1, 2, 140))
+                      curve_ks=(0, 1, 2, 140), extra_plans=[given])
     st = fac[fac["tier"] == "station"].reset_index(drop=True)
     D = straight_minutes(xy, st.geometry.get_coordinates().to_numpy(), speed_kmh=SPEED,
                          detour_factor=DETOUR)
@@ -103,6 +111,9 @@ def _check_scenario_figures(province, name, t, t_today, plan: Plan):
             (a["target_commune_code"] == code).to_numpy()].sum())
         assert r["main_stations"] == n_main
         assert r["doctors_needed"] == 4 * n_main
+        n_points = int(a["facility_id"].isin(plan.open_ids()).to_numpy()[
+            (a["target_commune_code"] == code).to_numpy()].sum())
+        assert r["service_points"] == n_points
 
 
 def _check_today_and_the_official_plans(province):
@@ -794,6 +805,45 @@ def test_satellite_planning_by_enumeration(synthetic_network):
     assert links[0]["gain"] == pytest.approx(pop[~before & within[:, pos[first]]].sum())
 
 
+def _check_pmedian_and_given_plans(province):
+    """The p-median scenario (some communes without a station) and a given plan named like a
+    built-in one: their rows, per-commune rows, and the given plan's own layers."""
+    res, st = province["res"], province["stations"]
+    t_today = _times(province, st["facility_id"])
+    pm = "69 best sites ignoring commune borders (p-median)"
+    plan = res.plans[pm]
+    _check_scenario_figures(province, pm, _times(province, plan.open_ids()), t_today, plan)
+    pc = res.layers["plan_communes"]
+    per = pc[pc["scenario"] == pm]
+    assert (per["service_points"] == 0).sum() == res.summary["notes"][pm][
+        "communes_without_station"] > 0
+    name = "69 only (given plan)"
+    assert name in res.plans and res.plans[name].note == "a given plan"
+    given = res.plans[name]
+    t = _times(province, given.open_ids())
+    _check_scenario_figures(province, name, t, t_today, given)
+    pop, ids = province["pop"], province["demand"]["unit_id"].to_numpy()
+    lose = (t_today <= 30) & ~(t <= 30)
+    layer = res.layers["losing_access_given"]
+    assert (layer["scenario"] == name).all()
+    assert sorted(layer["unit_id"]) == sorted(ids[lose])
+    assert layer["population"].sum() == pytest.approx(pop[lose].sum())
+    assert layer.crs == province["demand"].crs and layer.geometry.name == "geometry"
+    stations = res.layers["plan_stations_given"]
+    assert (stations["scenario"] == name).all()
+    assert stations["plan_role"].value_counts().to_dict() == {"main station": 69,
+                                                              "branch point": 20, "closed": 120}
+    # the built-in "69 only" keeps its name and its own layer
+    assert res.summary["losing_access"]["scenario"] == "69 only"
+    for layer_name, roles in (("plan_stations", {"main station": 69, "closed": 140}),
+                              ("plan_stations_branches", {"main station": 69,
+                                                          "branch point": 140})):
+        assert res.layers[layer_name]["plan_role"].value_counts().to_dict() == roles
+    pd.testing.assert_frame_equal(res.table, pd.DataFrame(res.summary["scenarios"]),
+                                  check_dtype=False)
+    assert [e.scenario for e in res.evaluations] == list(res.table["scenario"])
+
+
 def _check_notes_and_generated_plans(province):
     """The notes of the generated scenarios in the summary, and the plans themselves: the
     best-main plan's actions, the set cover's branch points, the p-median's stations, each
@@ -850,6 +900,27 @@ def test_plans_of_the_registry_province(province):
     _check_best_main_stations_by_enumeration(province)
     _check_fewest_branch_points_and_curve_against_spopt(province)
     _check_notes_and_generated_plans(province)
+    _check_pmedian_and_given_plans(province)
+
+
+def test_plans_default_coverage_curve():
+    """Without ``curve_ks`` the branch-points curve is taken at 0, 5, 10, 20, 40, 70 and every
+    former station (140 here); the losing-access threshold is ``cover_min`` when it is one of
+    the thresholds, else the middle one."""
+    reg = load_registry("42")
+    lay = L.build_layers(reg, crs=L.working_crs(reg), population_total=1_623_061)
+    demand = population_surface(lay.communes, cell_size_m=8000.0)
+    fac = lay.facilities[lay.facilities["status"] == "active"].reset_index(drop=True)
+    costs = straight_line_costs(demand[["x", "y"]].to_numpy(),
+                                fac.geometry.get_coordinates().to_numpy(), speed_kmh=SPEED,
+                                detour_factor=DETOUR, cutoff_min=CUTOFF,
+                                origin_ids=demand["unit_id"].to_numpy(),
+                                dest_ids=fac["facility_id"].to_numpy())
+    res = P.run_plans(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                      thresholds_min=(10.0, 20.0, 45.0), doctors_per_station=4, cover_min=30.0)
+    assert [p["branch_points"] for p in res.summary["coverage_curve"]["points"]] == [
+        0, 5, 10, 20, 40, 70, 140]
+    assert res.summary["losing_access"]["threshold_min"] == 20.0
 
 
 def test_access_of_a_synthetic_province(synthetic_access):

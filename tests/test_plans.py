@@ -113,6 +113,10 @@ def test_plan_toml_with_new_site(tmp_path, lay, reg, official):
     assert np.isfinite(new["x"]) and np.isfinite(new["y"])
     layer = P.plan_facilities(plan, lay.facilities)
     assert layer.set_index("facility_id").loc["NEW-1", "plan_role"] == "branch point"
+    new_row = layer.set_index("facility_id").loc["NEW-1"]
+    assert new_row["status"] == "planned" and new_row["location_source"] == "plan"
+    assert new_row["source"] == "plan 'with a new site'" and new_row["tier"] == "station"
+    assert new_row["name"] == "New site NEW-1" and new_row["action"] == "new"
 
 
 def _line_case():
@@ -265,3 +269,90 @@ def _rule_counts(geojson: Path, reg, facilities) -> dict:
             step = P.RULE_NEAREST
         counts[step] = counts.get(step, 0) + 1
     return counts
+
+
+# --- the official plan's texts and roles; the district-seat step of the rule ------------------
+
+def test_official_plan_rules_and_roles(lay, reg, official):
+    only = P.official_plan(lay.facilities, lay.communes, reg, branches=False)
+    for plan, other, role in ((official, "branch", "branch point"), (only, "close", "closed")):
+        a = plan.actions
+        mains = a[a["action"] == "keep"]
+        assert mains["rule"].str.match(
+            f"({P.RULE_SINGLE}|{P.RULE_SEAT}|{P.RULE_DISTRICT_SEAT}|{P.RULE_NEAREST})").all()
+        rest = a.loc[a["action"] == other, "rule"]
+        assert len(rest) == 140 and set(rest) == {
+            "kept as a branch point of the new commune's station" if other == "branch"
+            else "closed: not the main station of its new commune"}
+        roles = P.plan_facilities(plan, lay.facilities)["plan_role"].value_counts().to_dict()
+        assert roles == {"main station": 69, role: 140}
+
+
+def test_official_plan_without_a_station_in_a_commune_names_the_plan(lay, reg):
+    code = lay.facilities.loc[lay.facilities["tier"] == "station", "commune_code"].iloc[0]
+    fac = lay.facilities[~((lay.facilities["tier"] == "station")
+                           & (lay.facilities["commune_code"] == code))]
+    with pytest.raises(PlanError, match=r"plan '68 \+ branch points'") as err:
+        P.official_plan(fac, lay.communes, reg)
+    assert code in str(err.value)
+
+
+def _district_case(reg, lay, *, town_members: int):
+    """A post-2025 commune whose former communes hold ``town_members`` thị trấn (and others)."""
+    lg = reg.legacy
+    st = lay.facilities[lay.facilities["tier"] == "station"]
+    towns = lg.set_index("commune_code")["commune_type"]
+    for code, members in st.groupby("commune_code"):
+        kinds = members["legacy_commune_code"].map(towns)
+        if len(members) >= 2 and (kinds == "Thị trấn").sum() == town_members:
+            return code, members, kinds
+    pytest.skip(f"no commune with {town_members} thị trấn")
+
+
+@pytest.mark.parametrize("seat", ["UBND huyện (cũ)", "Trụ sở Thị xã cũ", "Thị ủy cũ",
+                                  "Thành phố cũ"])
+def test_main_station_at_the_former_district_seat(reg, lay, seat):
+    """A seat naming a former district or town (huyện, thị xã, thị ủy, thành phố) and exactly
+    one thị trấn among the commune's former communes: that thị trấn's station."""
+    code, members, kinds = _district_case(reg, lay, town_members=1)
+    communes = lay.communes.copy()
+    communes["admin_center"] = ""
+    communes.loc[communes["commune_code"] == code, "admin_center"] = seat
+    main = P.choose_main_stations(lay.facilities, communes, reg).set_index("commune_code")
+    town = members.loc[(kinds == "Thị trấn").to_numpy(), "facility_id"].iloc[0]
+    assert main.loc[code, "facility_id"] == town
+    assert main.loc[code, "rule"] == f"{P.RULE_DISTRICT_SEAT} ({seat})"
+    # a seat naming no district keeps the nearest station to the commune's centre
+    communes.loc[communes["commune_code"] == code, "admin_center"] = "Nhà văn hóa thôn 3"
+    plain = P.choose_main_stations(lay.facilities, communes, reg).set_index("commune_code")
+    assert plain.loc[code, "rule"] == P.RULE_NEAREST
+
+
+def test_district_seat_needs_exactly_one_town(reg, lay):
+    code, members, kinds = _district_case(reg, lay, town_members=0)
+    communes = lay.communes.copy()
+    communes.loc[communes["commune_code"] == code, "admin_center"] = "UBND huyện X"
+    main = P.choose_main_stations(lay.facilities, communes, reg).set_index("commune_code")
+    assert main.loc[code, "rule"] == P.RULE_NEAREST
+
+
+def test_evaluation_texts_and_small_populations():
+    """The shortfall note when doctors are unknown; a cell with less than one person still
+    sets the longest time; per-commune service points are whole numbers, 0 where none."""
+    costs = table_from([[1.0, np.inf], [9.0, np.inf], [np.inf, 2.0]], ["A", "B"])
+    pop = np.array([10.0, 0.5, 4.0])
+    plan = _plan({"A": ("keep", "X"), "B": ("close", "Y")})
+    ev = P.evaluate(plan, population=pop, commune_codes=np.array(["X", "X", "Y"]), costs=costs,
+                    thresholds_min=(5.0,), doctors_per_station=4)
+    assert ev.province["doctors_shortfall_note"] == "unknown: doctors per station not given"
+    assert ev.province["max_time_min"] == 9.0
+    per = ev.communes.set_index("commune_code")
+    assert per["service_points"].to_dict() == {"X": 1, "Y": 0}
+    assert per["service_points"].dtype.kind == "i" and per["main_stations"].dtype.kind == "i"
+    assert per.loc["Y", "main_stations"] == 0 and np.isnan(per.loc["Y", "population_per_station"])
+
+
+def table_from(D, ids):
+    from tests._tables import table
+
+    return table(D, cutoff=60.0, dest_ids=np.array(ids))
