@@ -18,6 +18,7 @@ import shapely
 from gis.analyses import access as A
 from gis.analyses import network as N
 from gis.analyses import plans as P
+from gis.errors import GisError
 from gis.inputs import layers as L
 from gis.inputs.plans import Plan
 from gis.inputs.registry import load_registry
@@ -442,7 +443,7 @@ def _check_underserved_areas(synthetic_access):
         assert got["units"] == w["units"]
         assert got["commune_codes"] == w["commune_codes"]
         assert got["reasons"] == w["reasons"]
-        assert got["area_km2"] == pytest.approx(w["area_km2"], rel=1e-4)
+        assert got["area_km2"] == pytest.approx(w["area_km2"], rel=1e-9)
         assert got["nearest_id"] == w["nearest_id"]
         assert got["nearest_time_min"] == pytest.approx(w["nearest_time_min"], nan_ok=True)
         if w["nearest_id"]:
@@ -662,6 +663,10 @@ def _brute_loss(net, fid, status):
     tb, ta = before[f"t_{tier}"], after[f"t_{tier}"]
     both = ~np.isnan(tb) & ~np.isnan(ta)
     rec["added_person_min"] = (pop[both] * (ta[both] - tb[both])).sum()
+    rer = both & changed
+    rec["mean_added_min"] = ((pop[rer] * (ta[rer] - tb[rer])).sum() / pop[rer].sum()
+                             if pop[rer].sum() > 0 else 0.0)
+    rec["level"] = tier
     rec["population_losing_level"] = pop[~np.isnan(tb) & np.isnan(ta)].sum()
     stations = [s for s in before["parent"] if s.startswith("S")]
     rec["stations_reassigned"] = sum(
@@ -688,6 +693,15 @@ def _check_loss_impact(synthetic_network):
                                         -want[f]["added_person_min"], f))
     assert loss["facility_id"].tolist() == order
     assert loss["rank"].tolist() == list(range(1, 7))
+    assert list(loss.columns) == [
+        "rank", "facility_id", "name", "tier", "status", "scenario", "note",
+        "stations_reassigned", "population_rerouted", "moved_beyond_station_20min",
+        "moved_beyond_regional_45min", "moved_beyond_provincial_90min",
+        "population_moved_beyond", "added_person_min", "mean_added_min",
+        "population_losing_level", "level"]
+    assert (loss["name"] == "Facility " + loss["facility_id"]).all()
+    assert (loss["tier"] == loss["facility_id"].map(df["tier"])).all()
+    assert (loss["status"] == loss["facility_id"].map(df["status"])).all()
     rx = loss.set_index("facility_id").loc["RX"]
     assert rx["scenario"] == "closure (compared with it active)"
     assert rx["note"] == "same site as R1 (same tier)"
@@ -941,3 +955,234 @@ def test_network_of_a_synthetic_province(synthetic_network):
     _check_hubs_and_catchments(net)
     _check_commune_chains(net)
     _check_loss_impact(net)
+
+
+
+def test_loss_of_first_contact_points_and_same_site_notes(synthetic_network):
+    """Losing a station (its people go to the next nearest one) and a branch point (its
+    people's station may stay the same: they still count as rerouted); the note names another
+    facility of the same tier on the same site, a provincial general hospital only for a
+    general one; an unknown candidate is refused."""
+    net = synthetic_network
+    df, pop = net["df"], net["pop"]
+    rows = df.copy()
+    extra = pd.DataFrame([
+        ("B9", "branch", "primary care", "A", np.nan, "active", rows.loc[0, "x"] + 300.0,
+         rows.loc[0, "y"]),
+        ("PG", "provincial", "general", "A", np.nan, "active", *rows.loc[18, ["x", "y"]]),
+        ("PX", "provincial", "eye", "A", np.nan, "active", *rows.loc[18, ["x", "y"]])],
+        columns=rows.columns)
+    rows = pd.concat([rows, extra], ignore_index=True)
+    fac = gpd.GeoDataFrame({**{c: rows[c] for c in rows.columns[:6]},
+                            "name": "Facility " + rows["facility_id"],
+                            "legacy_commune_code": "", "doctors": np.nan, "nurses": np.nan},
+                           geometry=shapely.points(rows[["x", "y"]].to_numpy()), crs=32648)
+    active = fac[fac["status"] == "active"]
+    costs = straight_line_costs(net["demand"][["x", "y"]].to_numpy(),
+                                active.geometry.get_coordinates().to_numpy(), speed_kmh=30.0,
+                                detour_factor=1.4, cutoff_min=25.0,
+                                dest_ids=active["facility_id"].to_numpy())
+    fc = N.facility_costs(fac, **NET)
+    loss = N.loss_impact(fac, facility_costs=fc, cutoff_min=120.0, demand=net["demand"],
+                         costs=costs, thresholds_min=NET_THRESHOLDS,
+                         candidates=["S00", "B9", "P", "PX"]).set_index("facility_id")
+    # B9, 300 m from S00: without it, its people go to their next nearest point
+    chains = N.referral_chains(N.build_graph(fac, facility_costs=fc, cutoff_min=120.0),
+                               demand=net["demand"], costs=costs)
+    at_b9 = (chains["first_contact_id"] == "B9").to_numpy()
+    assert at_b9.any()
+    assert loss.loc["B9", "population_rerouted"] == pytest.approx(pop[at_b9].sum())
+    assert loss.loc["B9", "population_moved_beyond"] == 0 and loss.loc["B9", "level"] == "station"
+    at_s00 = (chains["station_id"] == "S00").to_numpy()
+    assert loss.loc["S00", "population_rerouted"] >= pop[at_s00].sum() > 0
+    assert loss.loc["S00", "level"] == "station"
+    assert loss.loc["P", "note"] == "same site as PG (same tier)"
+    assert loss.loc["PX", "note"] == ""
+    assert loss.loc["P", "population_losing_level"] == 0  # PG takes over
+    with pytest.raises(GisError, match="loss impact: unknown facility NOPE"):
+        N.loss_impact(fac, facility_costs=fc, cutoff_min=120.0, demand=net["demand"],
+                      costs=costs, thresholds_min=NET_THRESHOLDS, candidates=["NOPE"])
+
+
+def test_loss_impact_follows_the_referral_table(synthetic_network):
+    """With a referral table sending every station to R2, losing R0 moves nobody."""
+    net = synthetic_network
+    fac = net["fac"]
+    stations = fac.loc[fac["tier"] == "station", "facility_id"]
+    table_ = pd.DataFrame({"from_id": stations, "to_id": "R2"})
+    fc = N.facility_costs(fac, **NET)
+    loss = N.loss_impact(fac, facility_costs=fc, cutoff_min=200.0, demand=net["demand"],
+                         costs=net["costs"], thresholds_min=NET_THRESHOLDS,
+                         candidates=["R0", "R2"], referrals=table_).set_index("facility_id")
+    assert loss.loc["R0", "population_rerouted"] == 0
+    assert loss.loc["R0", "stations_reassigned"] == 0
+    assert loss.loc["R2", "stations_reassigned"] == len(stations)
+
+
+# --- access: the road model, the defaults, the summary's texts and the edge cases -----------
+
+def _roads_grid(width: float = 15_000.0, step: float = 1_000.0):
+    """Roads every ``step`` metres across the synthetic province, meeting at shared vertices."""
+    n = int(width / step)
+    lines = [shapely.segmentize(shapely.LineString([(0, k * step), (width, k * step)]), step)
+             for k in range(n + 1)]
+    lines += [shapely.segmentize(shapely.LineString([(k * step, 0), (k * step, width)]), step)
+              for k in range(n + 1)]
+    return gpd.GeoDataFrame({"road_class": ["primary"] * (n + 1) + ["track"] * (n + 1),
+                             "oneway": False}, geometry=lines, crs=32648)
+
+
+def _small_province():
+    rng = np.random.default_rng(12)
+    communes = gpd.GeoDataFrame(
+        {"commune_code": ["A", "B"], "commune_name": ["A", "B"], "population": [4000.0, 6000.0]},
+        geometry=[shapely.box(0, 0, 7000, 15_000), shapely.box(7000, 0, 15_000, 15_000)],
+        crs=32648)
+    fac = gpd.GeoDataFrame({
+        "facility_id": ["S1", "S2", "S3", "R1", "P1"], "name": ["s1", "s2", "s3", "r1", "p1"],
+        "tier": ["station", "station", "station", "regional", "provincial"],
+        "doctors": [2.0, 3.0, 1.0, 20.0, 50.0], "beds": [np.nan] * 3 + [100.0, 300.0],
+        "status": "active"}, geometry=shapely.points(rng.uniform(500, 14_500, (5, 2))),
+        crs=32648)
+    return communes, fac
+
+
+def test_access_by_road_equals_the_road_model_table():
+    """With roads: one table of every pair (road model) serves nearest times and catchments;
+    the figures equal those computed on gis.model.roads.road_costs' own table."""
+    from gis.model.roads import road_costs
+
+    communes, fac = _small_province()
+    speeds = {"primary": 40.0, "track": 15.0, "default": 25.0}
+    res = A.run_access(communes, fac, cell_size_m=1500.0, cutoff_min=60.0, catchment_min=30.0,
+                       roads=_roads_grid(), road_speeds_kmh=speeds, walking_speed_kmh=5.0,
+                       decay="none")
+    d = res.demand
+    table_, report = road_costs(d[["x", "y"]].to_numpy(),
+                                fac.geometry.get_coordinates().to_numpy(), _roads_grid(),
+                                speeds_kmh=speeds, walking_speed_kmh=5.0, cutoff_min=60.0,
+                                origin_ids=d["unit_id"].to_numpy(),
+                                dest_ids=fac["facility_id"].to_numpy())
+    assert res.costs.to_frame().equals(table_.to_frame())
+    ref = A.nearest_by_tier(table_, fac["tier"].to_numpy())
+    pd.testing.assert_frame_equal(d[list(ref.columns)].reset_index(drop=True), ref)
+    pop = d["population"].to_numpy()
+    beds = A.fca(table_, pop, np.where(fac["tier"] == "station", 0.0, fac["beds"].fillna(0)),
+                 catchment_min=30.0, decay="none")
+    assert np.allclose(d["e2sfca_beds_per_10k"], beds, rtol=1e-12)
+    s = res.summary
+    assert s["travel_model"] == {"model": "road", "road_speeds_kmh": speeds,
+                                 "walking_speed_kmh": 5.0, "cutoff_min": 60.0,
+                                 **report.as_dict()}
+    assert s["cost_tables"] == {"all_pairs": {"pairs": len(table_), "cutoff_min": 60.0}}
+    assert res.road_report.as_dict() == report.as_dict()
+
+
+def test_access_defaults_and_summary_texts():
+    """run_access's defaults (straight line x 1.4 at 30 km/h, cut-off 180 min, thresholds
+    15/30/60, 30/60/90 and 60/120, under-served at 30 and 60 min, gaussian E2SFCA over
+    60 min); the summary's model, catchment and indicator texts; the repr."""
+    communes, fac = _small_province()
+    fac["beds"] = [np.nan] * 3 + [1.0, 2.0]   # far below 45 per 10,000 everywhere
+    res = A.run_access(communes, fac, cell_size_m=1500.0)
+    assert "costs built on first use" in repr(res)
+    s = res.summary
+    assert s["travel_model"] == {"model": "straight line x detour factor / speed",
+                                 "speed_kmh": 30.0, "detour_factor": 1.4, "cutoff_min": 180.0,
+                                 "is_estimate": True}
+    assert {t: sorted(v, key=float) for t, v in s["coverage"].items()} == {
+        "station": ["15", "30", "60"], "regional": ["30", "60", "90"],
+        "provincial": ["60", "120"]}
+    assert s["underserved"]["rules_min"] == {"station": 30.0, "regional": 60.0}
+    assert s["fca"]["catchment_min"] == 60.0 and s["fca"]["decay"] == "gaussian"
+    assert s["fca"]["doctors"] == {"knowledge": "doctors known for all 5 facilities",
+                                   "lower_bound": False, "known": 5, "total": 5}
+    assert s["cost_tables"]["catchment"] == {
+        "pairs": len(straight_line_costs(
+            res.demand[["x", "y"]].to_numpy(), fac.geometry.get_coordinates().to_numpy(),
+            speed_kmh=30.0, detour_factor=1.4, cutoff_min=60.0)),
+        "cutoff_min": 60.0, "facilities": 5}
+    full = res.costs
+    assert "costs built," in repr(res)
+    assert list(full.origin_ids) == list(res.demand["unit_id"])
+    assert list(full.dest_ids) == list(fac["facility_id"])
+    ind = {i["name"]: i for i in s["indicators"]}
+    doc = ind["doctors per 10,000 people"]
+    assert doc["unit"] == "doctors / 10,000" and doc["note"] == "doctors known for all 5 facilities"
+    assert doc["gap_unit"] == "doctors" and doc["value"] == pytest.approx(76 / 10_000 * 1e4)
+    beds = ind["beds per 10,000 people"]
+    assert beds["unit"] == "beds / 10,000" and beds["gap_unit"] == "beds"
+    st = ind["doctors per commune station"]
+    assert st == {"name": "doctors per commune station", "target": 4.0,
+                  "unit": "doctors / station", "higher_is_better": True, "is_estimate": False,
+                  "note": "station doctors known for all 3 facilities", "needed": 12.0,
+                  "value": 2.0, "lower_bound": False, "gap": 6.0, "gap_unit": "doctors"}
+    # under-served: the beds and doctors reasons are added when the supply is fully known
+    reasons = "; ".join(res.layers["underserved"]["reasons"])
+    assert "below the target of 45 (E2SFCA)" in reasons
+    for r in s["underserved"]["top"]:
+        assert set(r) == {"rank", "population", "units", "area_km2", "reasons",
+                          "commune_codes", "nearest_id", "nearest_name", "nearest_time_min"}
+
+
+def test_fca_known_leaves_out_unknown_supply():
+    costs = table([[1.0, 2.0], [3.0, np.inf]], cutoff=10.0)
+    pop = np.array([100.0, 50.0])
+    got, info = A.fca_known(costs, pop, np.array([4.0, np.nan]), catchment_min=10.0)
+    assert np.allclose(got, A.fca(costs, pop, np.array([4.0, 0.0]), catchment_min=10.0))
+    assert (info.known, info.total, info.complete) == (1, 2, False)
+    assert info.text("beds") == "beds known for 1 of 2 facilities: a lower bound"
+    none, info = A.fca_known(costs, pop, np.array([np.nan, np.nan]), catchment_min=10.0)
+    assert none is None and info.text("beds") == "beds unknown for all 2 facilities"
+    assert A.SupplyKnowledge(0, 0).text("beds") == "no facilities for beds"
+
+
+def test_fca_in_blocks_and_with_less_than_one_person(monkeypatch):
+    """The catchment is summed in blocks of pairs cut at origin boundaries: tiny blocks give
+    the same values; a facility whose weighted demand is below one person still counts."""
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 20_000, (300, 2))
+    fxy = rng.uniform(0, 20_000, (12, 2))
+    costs = straight_line_costs(xy, fxy, speed_kmh=30, detour_factor=1.4, cutoff_min=30)
+    pop = rng.uniform(0, 50, 300)
+    supply = rng.integers(1, 9, 12).astype(float)
+    whole = A.fca(costs, pop, supply, catchment_min=30.0, decay="step")
+    monkeypatch.setattr(A, "_FCA_BLOCK", 37)
+    assert np.allclose(A.fca(costs, pop, supply, catchment_min=30.0, decay="step"), whole,
+                       rtol=1e-12, atol=0)
+    tiny = table([[1.0]], cutoff=5.0)
+    assert A.fca(tiny, np.array([0.5]), np.array([2.0]), catchment_min=5.0,
+                 per=1.0).tolist() == [4.0]
+
+
+def test_underserved_edge_cases():
+    """Nothing failing: an empty layer with the documented columns; a unit whose point lies
+    off its geometry joins the nearest area; an area wrapped around another keeps its own
+    units (bounding boxes overlap)."""
+    cols = ["rank", "population", "units", "area_km2", "reasons", "commune_codes", "nearest_id",
+            "nearest_name", "nearest_time_min"]
+    grid = [(i, j) for i in range(5) for j in range(5)]
+    geoms = [shapely.box(i * 1000, j * 1000, (i + 1) * 1000, (j + 1) * 1000) for i, j in grid]
+    ring = np.array([i in (0, 4) or j in (0, 4) for i, j in grid])
+    centre = np.array([(i, j) == (2, 2) for i, j in grid])
+    demand = gpd.GeoDataFrame({"unit_id": range(25), "population": np.arange(1.0, 26.0),
+                               "commune_code": "C", "x": [i * 1000 + 500.0 for i, _ in grid],
+                               "y": [j * 1000 + 500.0 for _, j in grid]},
+                              geometry=geoms, crs=32648)
+    ok = pd.DataFrame({"station_id": ["S"] * 25, "station_time_min": [1.0] * 25})
+    for rules in ({"station": 5.0}, {}):
+        empty = A.underserved_areas(demand, ok, rules_min=rules)
+        assert list(empty.columns) == [*cols, "geometry"] and len(empty) == 0
+        assert empty.geometry.name == "geometry" and empty.crs == demand.crs
+    t = np.where(ring | centre, 9.0, 1.0)
+    times = pd.DataFrame({"station_id": ["S"] * 25, "station_time_min": t})
+    # the centre unit's point is moved 100 m off its cell, still nearest its own cell
+    demand.loc[centre, "x"] = 2 * 1000 + 500.0
+    demand.loc[centre, "y"] = 3 * 1000 - 100.0 + 200.0
+    under = A.underserved_areas(demand, times, rules_min={"station": 5.0})
+    assert sorted(under["units"]) == [1, 16]
+    assert under.loc[under["units"] == 1, "population"].item() == demand.loc[centre,
+                                                                             "population"].item()
+    # the ring and the centre cell, each grown by 1 cm (mitred), in km²
+    assert under["area_km2"].sum() == pytest.approx(
+        (5000.02**2 - 2999.98**2 + 1000.02**2) / 1e6, rel=1e-9)

@@ -68,6 +68,7 @@ def test_coverage_counts_the_person_exactly_at_the_threshold():
     cov = A.coverage_table(pop, times, {"station": (T,)})
     assert cov["station_30min"].iloc[0] == 1001.0
     assert cov["station_30min_share"].iloc[0] == 1001.0 / 1111.0
+    assert cov.index.name == "group"
     per = A.coverage_table(pop, times, {"station": (T,)}, np.array(["a", "a", "b", "b"]))
     assert per.loc["a", "station_30min"] == 1.0 and per.loc["b", "station_30min"] == 1000.0
 
