@@ -248,7 +248,15 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     return out
 
 
-def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = ()):
+def stage_costs(acc, *, full_table: bool = False):
+    """The costs the plans and network stages take: the model answering each analysis with
+    the table it needs (``acc.cost_model``), or with ``full_table`` the table of every pair
+    within the cut-off (same figures; for checks and for analyses that need every pair)."""
+    return acc.costs if full_table else acc.cost_model
+
+
+def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = (),
+                    full_table: bool = False):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
     ``extra_plans`` (see :func:`read_plans`)."""
 
@@ -256,7 +264,7 @@ def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: 
     th = station_thresholds(cfg)
     lay = prep.layers
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
-                     costs=acc.costs, thresholds_min=th,
+                     costs=stage_costs(acc, full_table=full_table), thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
                      cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
 
@@ -287,7 +295,7 @@ def check_network_config(prep: Prepared) -> None:
         raise ConfigError(msg)
 
 
-def run_network_stage(prep: Prepared, acc, *, plan=None):
+def run_network_stage(prep: Prepared, acc, *, plan=None, full_table: bool = False):
     """The referral and satellite-hospital network on the access demand, before and after
     ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
     hold no hospitals."""
@@ -305,7 +313,8 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
                                  within_min=net_cfg.satellite_time_min)
                 for sp in net_cfg.satellite_specialties]
     net = run_network(
-        lay.facilities, lay.communes, demand=acc.demand, costs=acc.costs,
+        lay.facilities, lay.communes, demand=acc.demand,
+        costs=stage_costs(acc, full_table=full_table),
         speed_kmh=t.speed_kmh[net_cfg.transfer_mode], detour_factor=t.detour_factor,
         cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
@@ -319,7 +328,7 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
-        optimise: bool = True) -> RunResult:
+        optimise: bool = True, full_table: bool = False) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -340,6 +349,9 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         unconstrained p-median, the coverage curve).
     step : callable, optional
         ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
+    full_table : bool
+        Give the plans and network stages the table of every pair within the cut-off instead
+        of tables sized per analysis (the same figures; memory grows with cells x facilities).
     """
     step = step or (lambda label: nullcontext())
     if out_dir is None:
@@ -370,7 +382,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     pr = None
     if "plans" in stages and acc is not None:
         with step("consolidation scenarios and location models"):
-            pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans)
+            pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans,
+                                 full_table=full_table)
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
@@ -385,7 +398,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             plan = pr.official if pr is not None else None
             if plan is None:
                 plan = official_plan(prep.layers.facilities, prep.layers.communes, prep.registry)
-            net, why = run_network_stage(prep, acc, plan=plan)
+            net, why = run_network_stage(prep, acc, plan=plan, full_table=full_table)
         if net is None:
             summary["network"] = {"skipped": why}
         else:
@@ -488,7 +501,8 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
     lay = prep.layers
     fac = lay.facilities
     st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
-    costs = subset_dests(acc.costs, np.isin(acc.costs.dest_ids, st["facility_id"].to_numpy()))
+    model = acc.cost_model
+    costs = subset_dests(model, np.isin(model.dest_ids, st["facility_id"].to_numpy()))
     pop = acc.demand["population"].to_numpy(float)
     mains = official_plan(fac, lay.communes, prep.registry, branches=False).main_ids()
     fixed = list(fixed_open) + (mains if keep_official_mains else [])

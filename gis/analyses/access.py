@@ -19,7 +19,13 @@ import pandas as pd
 import shapely
 
 from gis.errors import GisError
-from gis.model.costs import CostTable, nearest, straight_line_costs, straight_line_nearest
+from gis.model.costs import (
+    CostTable,
+    StraightLineModel,
+    nearest,
+    straight_line_costs,
+    straight_line_nearest,
+)
 from gis.model.demand import population_surface
 from gis.model.roads import road_costs
 
@@ -405,10 +411,14 @@ class AccessResult:
     demand : GeoDataFrame
         Demand units with the nearest facility per tier and the (E)2SFCA values.
     costs : CostTable
-        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id), for
-        the plans and location models. With the straight-line model it is built on first use:
-        the access metrics themselves need only the nearest facility per tier and the pairs
-        within the catchment, so a run that never asks for it never holds it.
+        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id).
+        With the straight-line model it is built on first use: the access metrics themselves
+        need only the nearest facility per tier and the pairs within the catchment, and the
+        plans and the network take ``cost_model``, so a run that never asks for it never
+        holds it.
+    cost_model : StraightLineModel or CostTable
+        The same costs answered by query, each analysis getting the table it needs (see
+        :class:`gis.model.costs.StraightLineModel`); with the road model, the table itself.
     layers : dict
         For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
         ``underserved``.
@@ -420,8 +430,10 @@ class AccessResult:
     def __init__(self, demand: gpd.GeoDataFrame,
                  costs: CostTable | Callable[[], CostTable],
                  layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
-                 road_report: Any = None) -> None:
+                 road_report: Any = None,
+                 cost_model: StraightLineModel | CostTable | None = None) -> None:
         self.demand = demand
+        self.cost_model = cost_model if cost_model is not None else costs
         self.layers = layers
         self.summary = summary
         self.road_report = road_report
@@ -553,6 +565,7 @@ def run_access(
         near, catch, supply_pos = costs, costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
+        cost_model: StraightLineModel | CostTable = costs
     else:
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
@@ -569,9 +582,9 @@ def run_access(
                   "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
                                 "facilities": int(len(supply_pos))}}
 
-        def costs_or_builder() -> CostTable:
-            return straight_line_costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
+        cost_model = StraightLineModel(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
                                        dest_ids=fac_ids, **line)
+        costs_or_builder = cost_model.table
     times = nearest_by_tier(near, tiers)
     out = demand.copy()
     for c in times.columns:
@@ -653,7 +666,7 @@ def run_access(
         },
     }
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
-                        road_report=road_report)
+                        road_report=road_report, cost_model=cost_model)
 
 
 def _weighted_mean_by(group: np.ndarray, values: np.ndarray, weights: np.ndarray,

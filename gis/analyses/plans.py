@@ -19,7 +19,13 @@ from gis.analyses import siting
 from gis.errors import PlanError
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.registry import ProvinceRegistry, normalise
-from gis.model.costs import CostTable, nearest_open_time, subset_dests
+from gis.model.costs import (
+    CostTable,
+    StraightLineModel,
+    nearest_open_time,
+    subset_dests,
+    within_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +187,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
-             costs: CostTable, thresholds_min: tuple[float, ...],
+             costs: CostTable | StraightLineModel, thresholds_min: tuple[float, ...],
              doctors_per_station: float, baseline_time_min: np.ndarray | None = None,
              with_branches: bool = True, station_doctors: pd.Series | None = None) -> Evaluation:
     """Evaluate one scenario: who is how far from the nearest open station.
@@ -193,8 +199,11 @@ def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
         Persons per demand cell (origin of ``costs``).
     commune_codes : ndarray
         Post-2025 commune of each demand cell.
-    costs : CostTable
-        Demand cells -> stations (destinations must include the plan's new sites).
+    costs : CostTable or StraightLineModel
+        Demand cells -> stations (destinations must include the plan's new sites). A model
+        answers from each cell's nearest stations, with an exact second query for the cells
+        whose nearest are all closed (:func:`gis.model.costs.nearest_open_time`): the same
+        times as the full table.
     thresholds_min : tuple of float
         Inclusive thresholds in minutes.
     doctors_per_station : float
@@ -305,8 +314,17 @@ class PlansResult:
     official: Plan | None = None
 
 
+def _tables_used(queries: dict) -> dict:
+    """What the model built for the plans: each table's kind, depth and pairs, and how many
+    cells each scenario's score asked the second query for."""
+    return {"distinct_points": queries["distinct_points"], "origins": queries["origins"],
+            "tables": [dict(t) for t in queries["tables"]],
+            "second_queries": [dict(q) for q in queries.get("second_queries", [])]}
+
+
 def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
-              reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame, costs: CostTable,
+              reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame,
+              costs: CostTable | StraightLineModel,
               thresholds_min: tuple[float, ...], doctors_per_station: float,
               cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
               optimise: bool = True, curve_ks: tuple[int, ...] | None = None) -> PlansResult:
@@ -323,12 +341,22 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     ----------
     demand : GeoDataFrame
         Demand units (``population``, ``commune_code``), the origins of ``costs``.
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> facilities (destinations may include hospitals: only stations count).
+        A model gives each analysis the table it needs (see Notes); a table is used whole.
     thresholds_min : tuple of float
         Station thresholds, minutes (inclusive).
     cover_min : float
         T of the set-cover scenario, minutes.
+
+    Notes
+    -----
+    Tables per analysis, with a :class:`~gis.model.costs.StraightLineModel`: scenario scores
+    and the p-median read each unit's nearest stations (deepened only where needed); the best
+    main station the pairs inside each commune; the set cover and the coverage curve the pairs
+    within ``cover_min``, merged once into covering rows (units with the same stations within
+    ``cover_min``, population summed) that both models share. ``summary["cost_tables"]`` lists
+    the tables built. The figures are those of the full table.
     """
     st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
     pop = demand["population"].to_numpy(float)
@@ -354,7 +382,10 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes[best_plan.name] = {"rule": "per commune, the former station minimising the "
                                          "population-weighted travel time of its people",
                                  "exact": True, "gap": 0.0}
-        cover = siting.set_cover(sc, pop, cover_min, fixed_open=official.main_ids())
+        cover_table = within_table(sc, cover_min)
+        rows = siting.cover_rows(cover_table, pop, cover_min, fixed_open=official.main_ids())
+        cover = siting.set_cover(cover_table, pop, cover_min, fixed_open=official.main_ids(),
+                                 rows=rows)
         branches = sorted(set(cover.open_ids) - set(official.main_ids()))
         a = official.actions.copy()
         a["action"] = np.where(a["facility_id"].isin(official.main_ids()), "keep",
@@ -377,16 +408,19 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                        "communes_without_station": int(len(set(communes["commune_code"]) - set(
                            st.loc[st["facility_id"].isin(pm.open_ids), "commune_code"])))}
         ks = curve_ks or tuple(sorted({0, 5, 10, 20, 40, 70, len(st) - n}))
-        curve = siting.coverage_curve(sc, pop, cover_min, fixed_open=official.main_ids(),
+        curve = siting.coverage_curve(cover_table, pop, cover_min,
+                                      fixed_open=official.main_ids(), rows=rows,
                                       ks=[k for k in ks if 0 <= k <= len(st) - n])
+        del cover_table
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],
              "gap": c.get("gap")} for c in curve]}
     for p in extra_plans or []:
         plans[p.name] = p
-    base = evaluate(today, population=pop, commune_codes=codes, costs=costs,
+    # Scores need the stations only (a plan opens stations): the same times as on `costs`.
+    base = evaluate(today, population=pop, commune_codes=codes, costs=sc,
                     thresholds_min=thresholds_min, doctors_per_station=doctors_per_station)
-    evals = [base] + [evaluate(p, population=pop, commune_codes=codes, costs=costs,
+    evals = [base] + [evaluate(p, population=pop, commune_codes=codes, costs=sc,
                                thresholds_min=thresholds_min,
                                doctors_per_station=doctors_per_station,
                                baseline_time_min=base.time_min)
@@ -431,5 +465,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                           "population": float(losing["population"].sum()),
                           "communes": int(losing["commune_code"].nunique())},
     }
+    if isinstance(costs, StraightLineModel):
+        summary["cost_tables"] = _tables_used(costs.queries)
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
                        summary=summary, official=official)
