@@ -256,9 +256,9 @@ def stage_costs(acc, *, full_table: bool = False):
 
 
 def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = (),
-                    full_table: bool = False):
+                    full_table: bool = False, time_limit_s: float = 60.0):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
-    ``extra_plans`` (see :func:`read_plans`)."""
+    ``extra_plans`` (see :func:`read_plans`); ``time_limit_s`` per location model."""
 
     cfg = prep.config
     th = station_thresholds(cfg)
@@ -266,7 +266,8 @@ def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: 
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
                      costs=stage_costs(acc, full_table=full_table), thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
-                     cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
+                     cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans),
+                     time_limit_s=time_limit_s)
 
 
 def _offered_specialties(prep: Prepared) -> set[str]:

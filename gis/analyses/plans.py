@@ -327,7 +327,8 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
               costs: CostTable | StraightLineModel,
               thresholds_min: tuple[float, ...], doctors_per_station: float,
               cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
-              optimise: bool = True, curve_ks: tuple[int, ...] | None = None) -> PlansResult:
+              optimise: bool = True, curve_ks: tuple[int, ...] | None = None,
+              time_limit_s: float = 60.0) -> PlansResult:
     """Evaluate the reform's scenarios and the best alternatives.
 
     Scenarios: every station open today; the official plan with the other former stations as
@@ -348,6 +349,10 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         Station thresholds, minutes (inclusive).
     cover_min : float
         T of the set-cover scenario, minutes.
+    time_limit_s : float
+        Time limit of each location model (set cover, p-median, each point of the coverage
+        curve), wall seconds. A model stopped by it reports its gap; results then depend on
+        the machine's speed and load.
 
     Notes
     -----
@@ -385,7 +390,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         cover_table = within_table(sc, cover_min)
         rows = siting.cover_rows(cover_table, pop, cover_min, fixed_open=official.main_ids())
         cover = siting.set_cover(cover_table, pop, cover_min, fixed_open=official.main_ids(),
-                                 rows=rows)
+                                 rows=rows, time_limit_s=time_limit_s)
         branches = sorted(set(cover.open_ids) - set(official.main_ids()))
         a = official.actions.copy()
         a["action"] = np.where(a["facility_id"].isin(official.main_ids()), "keep",
@@ -395,7 +400,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes[name] = {"branch_points": len(branches), "gap": cover.gap,
                        "status": cover.status,
                        "uncoverable_population": cover.uncovered_population}
-        pm = siting.p_median(sc, pop, n)
+        pm = siting.p_median(sc, pop, n, time_limit_s=time_limit_s)
         free = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
                              "action": np.where(st["facility_id"].isin(pm.open_ids), "keep",
                                                 "close"),
@@ -410,7 +415,8 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         ks = curve_ks or tuple(sorted({0, 5, 10, 20, 40, 70, len(st) - n}))
         curve = siting.coverage_curve(cover_table, pop, cover_min,
                                       fixed_open=official.main_ids(), rows=rows,
-                                      ks=[k for k in ks if 0 <= k <= len(st) - n])
+                                      ks=[k for k in ks if 0 <= k <= len(st) - n],
+                                      time_limit_s=time_limit_s)
         del cover_table
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],

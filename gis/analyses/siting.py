@@ -303,6 +303,11 @@ def _bits(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Groups of identical rows of a 2-D key array.
 
+    Rows are grouped by a 64-bit fold of their words (one sort of one key), the grouping is
+    checked word by word (a collision falls back to sorting every word), and the groups are
+    then ordered by their rows, lexicographically: the groups, their order and their first
+    rows are those of a lexicographic sort of the rows, without sorting them all.
+
     Returns
     -------
     first : ndarray of int
@@ -312,12 +317,24 @@ def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort(keys.T[::-1])  # stable: equal rows keep their order
-    sk = keys[order]
-    new = np.r_[True, np.any(sk[1:] != sk[:-1], axis=1)]
-    inverse = np.empty(len(keys), np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
+    with np.errstate(over="ignore"):
+        h = keys[:, 0].copy()
+        for k in range(1, keys.shape[1]):
+            h *= np.uint64(0x9E3779B97F4A7C15)
+            h ^= keys[:, k] + np.uint64(0x632BE59BD9B4E019) + (h >> np.uint64(29))
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = np.asarray(inv, np.int64).ravel()
+    if not (keys[first[inv]] == keys).all():  # two rows share a fold: sort every word
+        order = np.lexsort(keys.T[::-1])  # stable: equal rows keep their order
+        sk = keys[order]
+        new = np.r_[True, np.any(sk[1:] != sk[:-1], axis=1)]
+        inverse = np.empty(len(keys), np.int64)
+        inverse[order] = np.cumsum(new) - 1
+        return order[new], inverse
+    rank = np.lexsort(keys[first].T[::-1])  # groups in the order of their rows
+    pos = np.empty(len(rank), np.int64)
+    pos[rank] = np.arange(len(rank))
+    return first[rank], pos[inv]
 
 
 def _highs(c, A, lb, ub, lo, hi, integrality, *, time_limit_s: float,
@@ -887,9 +904,9 @@ def _cut_at_fixed(g: np.ndarray, d: np.ndarray, t: np.ndarray, fixed: np.ndarray
     never serve it) and the groups' new ``upto`` (inf where a fixed site is held)."""
     keep = np.ones(len(g), bool)
     upto = upto.copy()
-    if fixed.any() and len(g):
+    f = np.flatnonzero(fixed[d]) if fixed.any() else np.zeros(0, np.int64)
+    if len(f):
         tf = np.full(len(upto), np.inf)
-        f = np.flatnonzero(fixed[d])
         first = f[np.r_[True, g[f][1:] != g[f][:-1]]]  # nearest fixed site of each group
         tf[g[first]] = t[first]
         keep = t <= tf[g]
