@@ -33,14 +33,25 @@ Reductions (all exact)
 Covering models: units covered by a ``fixed_open`` site drop out; units no allowed site covers
 are excluded from the constraints and reported as ``uncovered_population``; units with the
 same set of covering sites are merged (bit-set rows compared exactly), summing their
-population. The p-median uses the radius formulation of Elloumi (2010) and García, Labbé and
-Marín (2011) on the sorted distinct travel times of each unit, with the nested "balls" (sets
-of sites within a unit's k-th distinct time) shared between units, so the model grows with the
-number of distinct balls, not with the number of pairs. Each unit's list of levels is
-truncated (at first to its nearest few sites): the truncated model is a relaxation whose
-optimum is a proven lower bound; its solution is evaluated exactly (an upper bound) and the
-levels of the units it under-prices are extended until the gap closes. The p-center searches
+population. The merged rows can be built once (:func:`cover_rows`) and shared by every
+covering model at the same time (``rows=``). The p-median uses the radius formulation of
+Elloumi (2010) and García, Labbé and Marín (2011) on the sorted distinct travel times of each
+unit, with the nested "balls" (sets of sites within a unit's k-th distinct time) shared
+between units, so the model grows with the number of distinct balls, not with the number of
+pairs. Each unit's list of levels is truncated (at first to its nearest few sites): the
+truncated model is a relaxation whose optimum is a proven lower bound; its solution is
+evaluated exactly (an upper bound) and the levels of the units it under-prices are extended
+until the gap closes. The p-center searches
 the sorted distinct times with exact set-cover feasibility.
+
+Tables sized per model
+----------------------
+Every model takes a :class:`~gis.model.costs.CostTable` or a
+:class:`~gis.model.costs.StraightLineModel`; with the model, each asks for the table it needs
+and no deeper: the covering models the pairs within their time, :func:`best_in_groups` the
+pairs inside each group, the p-median each unit's nearest sites (read deeper for the units a
+step needs more of), the p-center the pairs within a time doubled until feasible. The results
+are those of the full table (same numbers, bit for bit): see each function.
 
 References
 ----------
@@ -941,7 +952,8 @@ def _rows_of_model(data: _Data, units: np.ndarray, k: int, *, all_units: bool) -
     d = allowed_pos[D[held]]
     t = T[held]
     keep, upto = _cut_at_fixed(g, d, t, data.fixed, nxt)
-    g, d, t = g[keep], d[keep], t[keep]
+    if not keep.all():
+        g, d, t = g[keep], d[keep], t[keep]
     start = np.r_[0, np.cumsum(np.bincount(g, minlength=len(units)))]
     return _Rows(units=units, start=start, d=d, t=t, upto=upto,
                  k=np.full(len(units), nk.k, np.int64))
