@@ -502,8 +502,8 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
     lay = prep.layers
     fac = lay.facilities
     st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
-    model = acc.cost_model
-    costs = subset_dests(model, np.isin(model.dest_ids, st["facility_id"].to_numpy()))
+    costs = subset_dests(acc.cost_model, np.isin(acc.cost_model.dest_ids,
+                                                  st["facility_id"].to_numpy()))
     pop = acc.demand["population"].to_numpy(float)
     mains = official_plan(fac, lay.communes, prep.registry, branches=False).main_ids()
     fixed = list(fixed_open) + (mains if keep_official_mains else [])
