@@ -35,6 +35,10 @@ def run_command(args: argparse.Namespace) -> int:
                  **stages, plan_files=tuple(getattr(args, "plan_files", ())),
                  optimise=getattr(args, "optimise", True),
                  step=lambda label: step(label, quiet=quiet))
+    for stage in ("access", "plans", "network"):
+        why = result.summary.get(stage, {}).get("skipped")
+        if why and args.quiet <= 1:
+            print(f"note: {stage} skipped: {why}", file=sys.stderr)
     if not quiet:
         s = result.summary
         c = s["counts"]
