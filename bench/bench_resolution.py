@@ -9,7 +9,7 @@ Run on demand, not by pytest::
 Runs. Each resolution runs in a fresh Python process: ``gis.pipeline.run`` on
 ``examples/hatinh_shared_data.toml`` with ``[demand] cell_size_m`` replaced, which is what
 ``gis run --config examples/hatinh_shared_data.toml`` does. The pipeline's own steps (prepare,
-access, plans, network, outputs) are timed through its ``step`` hook: wall seconds, CPU
+access, plans, editor data, network, outputs) are timed through its ``step`` hook: wall seconds, CPU
 seconds of the process (all threads) and the step's peak resident memory (the kernel's
 high-water mark ``VmHWM``, reset at the start of each step by writing 5 to
 ``/proc/self/clear_refs``; the interpreter and everything held before the step included).
@@ -57,6 +57,7 @@ SIZES = (1000.0, 500.0, 250.0, 100.0)
 STEPS = {"reading and building layers": "prepare",
          "population surface, travel costs and access metrics": "access",
          "consolidation scenarios and location models": "plans",
+         "plan editor data (each cell's nearest stations, the official plans)": "editor",
          "referral and satellite-hospital network": "network",
          "writing maps, GeoPackage, QGIS project and report": "outputs"}
 EQUAL = (("province", 1000.0), ("province", 500.0), ("province", 250.0), ("communes", 100.0))

@@ -542,7 +542,7 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
     editor = None
     if pr is not None:
         with step("plan editor data (each cell's nearest stations, the official plans)"):
-            editor = editor_data(prep, acc)
+            editor = editor_data(prep, acc, full_table=full_table)
     if acc is None:
         for stage in ("plans", "network"):
             if stage in stages:
@@ -593,11 +593,13 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
 
 
-def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+def editor_data(prep: Prepared, acc, *, k: int | None = None,
+                full_table: bool = False) -> dict[str, Any]:
     """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
     the access demand and cost table, the official plans ("N + branch points", "N only") as
     references, the configured station thresholds, doctors per station and travel model (new
-    stations only with the straight-line model: the page cannot route on roads)."""
+    stations only with the straight-line model: the page cannot route on roads). The costs
+    are the sized model unless ``full_table`` (:func:`stage_costs`)."""
     cfg = prep.config
     lay = prep.layers
     t = cfg.travel
@@ -605,7 +607,7 @@ def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
              for b in (True, False)]
     straight = prep.roads is None
     return build_editor_data(
-        acc.demand, acc.costs, lay.facilities, lay.communes,
+        acc.demand, stage_costs(acc, full_table=full_table), lay.facilities, lay.communes,
         thresholds_min=station_thresholds(cfg),
         doctors_per_station=cfg.targets.doctors_per_station,
         official_plans={p.name: p for p in plans},

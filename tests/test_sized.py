@@ -328,3 +328,13 @@ def test_many_cells_drawn_on_the_grid(monkeypatch):
     text = maps.map_html(grid)
     assert "Drawn on the 100 m demand grid" in text and "601 demand units" in text
     assert "Drawn on the" not in maps.map_html(exact)
+
+
+def test_real_plan_editor_data_equal_with_and_without_the_full_table(hatinh_1km):
+    import json
+
+    prep, acc = hatinh_1km
+    sized = pipeline.editor_data(prep, acc)
+    full = pipeline.editor_data(prep, acc, full_table=True)
+    assert sized["k"] == full["k"] and sized["k_needed"] == full["k_needed"]
+    assert json.dumps(sized, sort_keys=True) == json.dumps(full, sort_keys=True)
