@@ -80,6 +80,11 @@ def read_any(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
         for w in caught:
             counts[str(w.message)] = counts.get(str(w.message), 0) + 1
         for message, n in counts.items():
+            if message.startswith("Non closed ring detected"):
+                # GDAL's words; in plain words: the polygons are fine once closed
+                log.warning("%s: %d polygon outline(s) did not end where they began; they "
+                            "were closed on reading, nothing to do", _label(path, layer), n)
+                continue
             log.warning("%s: %s%s (mended on reading)", _label(path, layer), message,
                         f" ({n} times)" if n > 1 else "")
     except LayerError:
