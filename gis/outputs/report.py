@@ -136,7 +136,8 @@ def svg_bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str =
     Parameters
     ----------
     items : sequence of (label, value)
-        Bars, top to bottom; a missing value draws no bar and says "unknown".
+        Bars, top to bottom; a missing value draws no bar and says "unknown". A label may be
+        a pair (text, data): the data (a name) is marked not to be translated.
     title : str
         Chart title.
     unit : str, default "%"
@@ -173,8 +174,12 @@ def svg_bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str =
              f'<text x="0" y="16" class="ct">{_e(title)}</text>']
     for i, (label, v) in enumerate(items):
         y = top + i * (bar_h + gap)
+        if isinstance(label, tuple):  # (our text, data): the data marked not to translate
+            text = _e(label[0]) + f'<tspan translate="no">{_e(label[1])}</tspan>'
+        else:
+            text = _e(label)
         parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="bl">'
-                     f"{_e(label)}</text>")
+                     f"{text}</text>")
         if _missing(v):
             parts.append(f'<text x="{left}" y="{y + 14}" class="unknown">'
                          f'{_e(L._("unknown"))}</text>')
@@ -380,10 +385,10 @@ def _generic(L: Lang, value: Any, *, depth: int = 3) -> str:
     """Any JSON value as HTML: mappings as key/value tables, lists of records as tables,
     nested values as nested tables: never the text of a dict."""
     if isinstance(value, Mapping):
-        rows = []
-        for k, v in value.items():
-            rows.append((str(k).replace("_", " "), _generic(L, v, depth=depth + 1)))
-        return _kv(rows) if rows else ""
+        body = "".join(f'<tr><th><span translate="no">{_e(str(k).replace("_", " "))}</span>'
+                       f"</th><td>{_generic(L, v, depth=depth + 1)}</td></tr>"
+                       for k, v in value.items())
+        return f'<table class="kv">{body}</table>' if body else ""
     if isinstance(value, list | tuple):
         if value and all(isinstance(x, Mapping) for x in value):
             cols: list[str] = []
@@ -391,7 +396,7 @@ def _generic(L: Lang, value: Any, *, depth: int = 3) -> str:
                 for k in r:
                     if k not in cols:
                         cols.append(k)
-            return _table([_e(str(c).replace("_", " ")) for c in cols],
+            return _table([_d(str(c).replace("_", " ")) for c in cols],
                           [[_generic(L, r.get(c), depth=depth + 1) for c in cols]
                            for r in value[:50]])
         return "; ".join(_generic(L, x, depth=depth + 1) for x in value)
@@ -762,13 +767,18 @@ def _plans_charts(L: Lang, scen: Sequence[Mapping[str, Any]], curve: Mapping[str
                   T: float) -> str:
     out = ""
     k = f"{T:g}min"
-    items = [(f"{i}. " + plan_display_name(str(r.get("scenario", "")),
-                                           str(r.get("scenario_kind", "user")), r,
-                                           lang=L.code, short=True),
-              None if _num(r.get("population")) is None else
-              (_num(r.get("population")) or 0) - (_num(r.get(f"covered_{k}")) or 0))
-             for i, r in enumerate(scen, 1)]
-    items = [(lab if len(lab) <= 40 else lab[:39] + "…", v) for lab, v in items]
+    items: list = []
+    for i, r in enumerate(scen, 1):
+        v = (None if _num(r.get("population")) is None else
+             (_num(r.get("population")) or 0) - (_num(r.get(f"covered_{k}")) or 0))
+        if r.get("scenario_kind", "user") == "user":
+            name = str(r.get("scenario", ""))
+            items.append(((f"{i}. ", name if len(name) <= 36 else name[:35] + "…"), v))
+            continue
+        lab = f"{i}. " + plan_display_name(str(r.get("scenario", "")),
+                                          str(r.get("scenario_kind")), r, lang=L.code,
+                                          short=True)
+        items.append((lab if len(lab) <= 40 else lab[:39] + "…", v))
     if any(v is not None for _, v in items):
         out += "<figure>" + svg_bar_chart(
             items, title=L._("People more than {t} min from a station, per scenario",
@@ -1304,8 +1314,14 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     L = get_lang(lang)
     prov = summary.get("province") or {}
     pname = prov.get("name") or prov.get("short_name")
-    title = title or (L._("Health facility network: {province}", province=pname) if pname
-                      else L._("Health facility network: province not given"))
+    if title:
+        title_html = _e(title)
+    elif pname:
+        title_html = L._("Health facility network: {province}", province=_d(pname))
+        title = L._("Health facility network: {province}", province=pname)
+    else:
+        title = L._("Health facility network: province not given")
+        title_html = _e(title)
     generated = summary.get("generated_at") or datetime.now(UTC).isoformat(timespec="seconds")
     try:
         when = L.date(generated)
@@ -1323,7 +1339,7 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     # page 1: the summary
     sit = _situation(L, summary)
     dec = _decisions(L, summary)
-    page1 = (f'<section class="page summary" id="summary"><h1>{_e(title)}</h1>'
+    page1 = (f'<section class="page summary" id="summary"><h1>{title_html}</h1>'
              f'<p class="meta">{_e(meta)}</p>')
     page1 += (f"<h2>{_e(L._('Situation'))}</h2>"
               + ('<ol class="situation">' + "".join(f"<li>{x}</li>" for x in sit) + "</ol>"
@@ -1384,7 +1400,10 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         parts.append(("maps", L._("Maps"), "<ul>" + "".join(lis) + "</ul>"))
     other = {k: v for k, v in summary.items() if k not in _KNOWN and k != "underserved"}
     if other:
-        parts.append(("other", L._("Other results"), _generic(L, other)))
+        note = L._("Figures of other parts of the run, under the names of their fields (not "
+                   "translated).")
+        parts.append(("other", L._("Other results"),
+                      f'<p class="note">{_e(note)}</p>' + _generic(L, other)))
     toc = [("summary", L._("Summary"))] + ([("plans", L._("Plans compared"))] if page2 else [])
     toc += [(a, h) for a, h, _ in parts]
     nav = "<nav>" + "".join(f'<a href="#{a}">{_e(h)}</a>' for a, h in toc) + "</nav>"
