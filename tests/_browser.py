@@ -165,6 +165,8 @@ _PROBE = r"""
       if (el.closest("svg,script,style,.leaflet-pane,.leaflet-control-attribution,#__probe")) {
         return;
       }
+      // the map's own box clips its panes by design (what lies beyond the view)
+      if (el.classList && el.classList.contains("leaflet-container")) { return; }
       var cs = getComputedStyle(el);
       if (cs.display === "none" || cs.overflowX === "auto" || cs.overflowX === "scroll") {
         return;

@@ -590,7 +590,7 @@ class _MapBuilder:
         fig.header.add_child(Element(_CSS), name="gis_css")
         self.map = m
         self.sources = _source_lines(sources)
-        self.estimates: list[str] = [str(s) for s in estimate_notes]
+        self.estimate_html: list[str] = [self.L.text(s, html=True) for s in estimate_notes]
         self.legend: list[str] = []
         self.panel_top: list[str] = []
         self.simplify_m = simplify_m
@@ -599,9 +599,13 @@ class _MapBuilder:
         self.counts: dict[str, dict[str, Any]] = {}
         self.after: list[MacroElement] = []
 
-    def note_estimate(self, text: str) -> None:
-        if text not in self.estimates:
-            self.estimates.append(text)
+    def note_estimate(self, label: str, source: object = None) -> None:
+        """An estimate note: our ``label`` (in the map's language) and the ``source`` text of
+        the data it comes from (translated when the catalog knows it)."""
+        html_note = _e(label) + (f" ({self.L.text(source, html=True)})"
+                                 if source is not None else "")
+        if html_note not in self.estimate_html:
+            self.estimate_html.append(html_note)
 
     def display(self, gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
         d = _display_copy(gdf, simplify_m=self.simplify_m, what=what)
@@ -656,12 +660,11 @@ class _MapBuilder:
         if self.sources:
             notes += f"<h4>{_e(L._('Data sources'))}</h4><ul>" + "".join(
                 f"<li>{L.text(s, html=True)}</li>" for s in self.sources) + "</ul>"
-        if self.estimates:
+        if self.estimate_html:
             notes += (f'<h4>{_e(L._("Estimates"))} <span class="gis-est">'
                       f'{_e(L._("estimate"))}</span></h4><ul>'
-                      + "".join(f"<li>{L.text(s, html=True)}</li>" for s in self.estimates)
-                      + "</ul>")
-        lines = len(self.sources) + len(self.estimates)
+                      + "".join(f"<li>{s}</li>" for s in self.estimate_html) + "</ul>")
+        lines = len(self.sources) + len(self.estimate_html)
         panel.append(f'<h2>{_e(L._("About this map"))}</h2><details'
                      f"{' open' if lines <= 6 else ''}><summary>"
                      f"{_e(L._('Data sources and estimates ({n})', n=L.num(lines)))}"
@@ -834,12 +837,12 @@ def _communes_features(b: _MapBuilder, communes: gpd.GeoDataFrame, *, legacy: bo
         feats.append(_feature(geom, props))
     for src in sorted({str(s) for s in d.get("population_source", pd.Series(dtype=object))
                        if is_estimate(s)}):
-        b.note_estimate((L._("Pre-2025 commune population: estimate") if legacy else
-                         L._("Post-2025 commune population: estimate")) + f" ({src})")
+        b.note_estimate(L._("Pre-2025 commune population: estimate") if legacy else
+                        L._("Post-2025 commune population: estimate"), src)
     for src in sorted({str(s) for s in d.get("geometry_source", pd.Series(dtype=object))
                        if is_estimate(s)}):
-        b.note_estimate((L._("Pre-2025 commune boundaries: estimate") if legacy else
-                         L._("Post-2025 commune boundaries: estimate")) + f" ({src})")
+        b.note_estimate(L._("Pre-2025 commune boundaries: estimate") if legacy else
+                        L._("Post-2025 commune boundaries: estimate"), src)
     return feats
 
 
@@ -956,7 +959,7 @@ def _note_sites(b: _MapBuilder, d: pd.DataFrame) -> None:
                        if is_estimate(s)}):
         n = int((d["location_source"].astype(str) == src).sum())
         b.note_estimate(L._("Facility sites: {n} of {total} placed by estimate",
-                            n=L.num(n), total=L.num(len(d))) + f" ({src})")
+                            n=L.num(n), total=L.num(len(d))), src)
 
 
 def _tier_count(L: Lang, key: str, n: int) -> str:
@@ -1198,9 +1201,9 @@ def accessibility_map(
         pop_est = "population_source" in cells and any(
             is_estimate(s) for s in cells["population_source"].unique())
         if pop_est:
-            b.note_estimate(L._("Population of demand cells: estimate") + " ("
-                            + "; ".join(sorted({str(s) for s in cells["population_source"]
-                                                if is_estimate(s)})) + ")")
+            b.note_estimate(L._("Population of demand cells: estimate"),
+                            "; ".join(sorted({str(s) for s in cells["population_source"]
+                                              if is_estimate(s)})))
         for target, field in fields.items():
             if field not in cells.columns:
                 log.info("accessibility map: no column %r in the demand cells; %s skipped",
@@ -1635,7 +1638,9 @@ def plan_map(
             + L.ngettext("{n} commune", "{n} communes", entry["counts"]["losing"]["features"])
             + ")")
         entry["losing_population"] = lose_total
-        entry["info"] = (f"<h4>{_e(entry['name'])}</h4>"
+        user = v.get("kind", "user") == "user"  # a plan file: its name is data
+        entry["data_name"] = user
+        entry["info"] = (f"<h4>{_d(entry['name']) if user else _e(entry['name'])}</h4>"
                          + _plan_info(L, v, official if v.get("kind") != "official" else None,
                                       threshold_min))
         per_plan.append(entry)
@@ -1706,7 +1711,8 @@ def plan_map(
                                        t=_t(L, threshold_min)), opacity=0.6),
                 [groups["losing"]]),
     ], layers=list(groups.values()))
-    options = "".join(f'<option value="{i}"{" selected" if i == start else ""}>'
+    options = "".join(f'<option value="{i}"{" selected" if i == start else ""}'
+                      f'{" translate=" + chr(34) + "no" + chr(34) if p["data_name"] else ""}>'
                       f'{_e(p["short"])}</option>' for i, p in enumerate(per_plan))
     b.panel_top.append(
         f'<h2><label for="gis-plan-select">{_e(L._("Plan shown"))}</label></h2>'
