@@ -231,7 +231,7 @@ def test_real_qgis_project_opens(real_run):
     by_name = {r["name"]: r for r in layers}
     assert by_name["Facilities by tier"]["renderer"] == "categorizedSymbol"
     assert by_name["Referral and satellite links"]["renderer"] == "categorizedSymbol"
-    assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
+    assert by_name["Hubs (size: people behind)"]["renderer"] == "graduatedSymbol"
     assert by_name["Plan: main stations only (other former stations closed)"]["attr"] == "action"
     assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network"}
 
