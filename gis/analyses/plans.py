@@ -8,6 +8,7 @@ needed for the per-station norm. Plans themselves are read and validated by
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -297,8 +298,9 @@ def plan_slug(kind: str, name: str, taken: set[str] | None = None) -> str:
     if kind != "user":
         base = kind
     else:
-        text = normalise(name) if name else ""
-        text = "".join(ch if ch.isalnum() and ch.isascii() else "_" for ch in text.lower())
+        text = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+        text = "".join(ch if ch.isalnum() and ch.isascii() else "_"
+                       for ch in text.lower() if not unicodedata.combining(ch))
         base = "user_" + ("_".join(p for p in text.split("_") if p)[:40] or "plan")
     slug, k = base, 2
     while taken is not None and slug in taken:
