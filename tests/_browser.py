@@ -31,6 +31,15 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def publish(png: Path, name: str) -> None:
+    """Copy a screenshot into docs/ (shown in the README) when env ``GIS_UPDATE_DOCS`` is set:
+    ``GIS_UPDATE_DOCS=1 python -m pytest tests/test_pipeline.py -k real``."""
+    if os.environ.get("GIS_UPDATE_DOCS"):
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(png, DOCS / name)
 
 _PROBE = r"""
 <script>

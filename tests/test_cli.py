@@ -137,8 +137,18 @@ def test_plan_evaluate_bad_plan_exits_2_naming_rows(tmp_path, capsys):
     assert not out.exists()
 
 
+def coarse_config(tmp_path: Path) -> str:
+    """Ha Tinh from the registry on 2 km cells (the location models solve in seconds)."""
+    cfg = tmp_path / "coarse.toml"
+    hospitals = (ROOT / "layers" / "hatinh_hospitals.csv").as_posix()
+    cfg.write_text(f'[province]\nname = "42"\npopulation_total = 1623061\n[layers]\n'
+                   f'facilities = "{hospitals}"\n[demand]\ncell_size_m = 2000\n',
+                   encoding="utf-8")
+    return str(cfg)
+
+
 def test_plan_optimise_set_cover_writes_a_plan_that_evaluates(tmp_path, capsys):
-    cfg = str(ROOT / "config.toml")
+    cfg = coarse_config(tmp_path)
     plan = tmp_path / "cover.csv"
     assert main(["plan", "optimise", "--config", cfg, "--model", "set-cover", "--time", "15",
                  "--keep-official-mains", "--out", str(plan), "--lang", "en"]) == 0
@@ -172,7 +182,7 @@ def test_plan_optimise_set_cover_writes_a_plan_that_evaluates(tmp_path, capsys):
 
 def test_plan_optimise_p_center_says_how_the_p_points_were_chosen(tmp_path, capsys):
     out = tmp_path / "center.csv"
-    assert main(["plan", "optimise", "--config", str(ROOT / "config.toml"), "--model",
+    assert main(["plan", "optimise", "--config", coarse_config(tmp_path), "--model",
                  "p-center", "--p", "72", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     # Vietnamese by default; numbers with Vietnamese separators; the stated fill rule

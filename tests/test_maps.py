@@ -383,3 +383,16 @@ def test_satellite_links_are_curves_that_leave_the_referral_line() -> None:
     a, b = both.geometry.iloc[0], both.geometry.iloc[1]
     assert a.interpolate(0.5, normalized=True).distance(b.interpolate(0.5, normalized=True)) \
         > 0.05 * ref.length
+
+
+def test_names_as_the_register_gives_them() -> None:
+    """The register's name field is shown as given (Vietnamese with diacritics); an English
+    map uses the register's name_en where it has one."""
+    f = syn.facilities()
+    f["name"] = f["name"].replace("Bệnh viện Đa khoa tỉnh", "Bệnh viện Đa khoa tỉnh Hà Tĩnh")
+    f["name_en"] = ["Ha Tinh Provincial General Hospital"] + [""] * (len(f) - 1)
+    vi = maps.map_html(maps.overview_map(None, f, lang="vi", offline=True))
+    en = maps.map_html(maps.overview_map(None, f, lang="en", offline=True))
+    assert "Bệnh viện Đa khoa tỉnh Hà Tĩnh" in vi and "Ha Tinh Provincial" not in vi
+    assert "Ha Tinh Provincial General Hospital" in en
+    assert "Bệnh viện Đa khoa khu vực Can Lộc" in en  # no name_en: the name as given

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run every analysis and write maps, layers and reports",
                        description="Config -> layers -> analyses -> outputs for one province.")
     add_run_options(p)
+    p.add_argument("--plan", dest="plan_files", action="append", type=Path, default=[],
+                   metavar="PLAN", help="also evaluate this plan (CSV or TOML; repeat for "
+                                        "more), as `gis plan evaluate` does")
     p.set_defaults(func=run_command, stages=None)
 
 

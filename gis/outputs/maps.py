@@ -508,7 +508,7 @@ body{display:grid;grid-template-columns:minmax(0,1fr) 340px;
 .gis-key>span:last-child,.gis-key>:not(svg):not(.gis-sw):not(.gis-ln){min-width:0;
  overflow-wrap:anywhere}
 .gis-sw{display:inline-block;width:18px;height:12px;border:1px solid #555;flex:none}
-.gis-ln{display:inline-block;width:26px;height:0;flex:none}
+.gis-ln{flex:none}
 .gis-icon{background:none;border:none}
 .gis-est{background:#fff3cd;color:#7a5a00;border:1px solid #e0c26b;border-radius:3px;
  padding:0 3px;font-size:10px;font-weight:600}
@@ -768,6 +768,14 @@ def _symbol_key(key: str, label: str) -> str:
 # layers
 
 
+def _name(L: Lang, row: Mapping[str, Any]) -> object:
+    """A facility's name as its register gives it; in English the register's ``name_en`` when
+    it has one (a register in Vietnamese may carry English names beside)."""
+    if L.code == "en" and not _missing(row.get("name_en")) and str(row.get("name_en")):
+        return row["name_en"]
+    return row.get("name", "")
+
+
 def _commune_names(*layers: gpd.GeoDataFrame | None) -> dict[str, str]:
     names: dict[str, str] = {}
     for gdf in layers:
@@ -902,7 +910,7 @@ def _facility_popup(L: Lang, row: Mapping[str, Any], commune_names: Mapping[str,
         commune = _d(f"{cname} ({code})" if cname else code)
     tier_text = L._(_TIER_LABEL[_tier_key(tier)]) if not _missing(tier) else L._("unknown")
     rows = [
-        (L._("Name"), _d(row.get("name", "")) if not _missing(row.get("name"))
+        (L._("Name"), _d(_name(L, row)) if not _missing(row.get("name"))
          else _e(L._("unknown"))),
         (L._("Tier"), _e(tier_text)),
         (L._("Commune"), commune),
@@ -943,12 +951,31 @@ def _facility_features(b: _MapBuilder, d: gpd.GeoDataFrame, commune_names: Mappi
     feats = []
     for row, geom in zip(d.to_dict("records"), d.geometry, strict=True):
         key = icon(row) if icon else _tier_key(row.get("tier"))
-        tip = _d(row.get("name", "")) + (
+        tip = _d(_name(L, row)) + (
             f" ({_e(L._('site: estimate'))})" if is_estimate(row.get("location_source"))
             else "")
         props = {"i": key, "p": _facility_popup(L, row, commune_names,
                                                 extra(row) if extra else ()), "t": tip}
         feats.append(_feature(geom.centroid if geom.geom_type != "Point" else geom, props))
+    return feats
+
+
+def _plan_station_features(L: Lang, d: gpd.GeoDataFrame, commune_names: Mapping[str, str], *,
+                           icon: Callable[[Mapping[str, Any]], str],
+                           extra: Callable[[Mapping[str, Any]], Sequence[tuple[str, str]]]
+                           ) -> list[dict[str, Any]]:
+    """A plan's stations with short popups (name, commune, action, ID): the same stations
+    appear in every plan, so the full facility popup is left to the overview map."""
+    feats = []
+    for row, geom in zip(d.to_dict("records"), d.geometry, strict=True):
+        code = row.get("commune_code")
+        rows = [(L._("Name"), _d(_name(L, row))),
+                (L._("Commune"), _d(f"{commune_names.get(str(code), '')} ({code})".strip())
+                 if not _missing(code) else _e(L._("unknown"))),
+                *extra(row), (L._("ID"), _d(row.get("facility_id", "")))]
+        feats.append(_feature(geom.centroid if geom.geom_type != "Point" else geom,
+                              {"i": icon(row), "p": _table(rows),
+                               "t": _d(_name(L, row))}))
     return feats
 
 
@@ -1589,7 +1616,7 @@ def plan_map(
                 "closed": (d[action == "close"], lambda r: "closed"),
             }
             for k, (part, icon) in parts.items():
-                feats = _facility_features(b, part, names, icon=icon, extra=extra)
+                feats = _plan_station_features(L, part, names, icon=icon, extra=extra)
                 layer = b.add(feats, f"{cats[k]} {i}", "", show=False, control=False)
                 entry["layers"][k] = layer.get_name()
                 n = len(feats)
@@ -1886,8 +1913,9 @@ def network_map(
     names = _commune_names(communes)
     fac_names: dict[str, str] = {}
     if facilities is not None and {"facility_id", "name"} <= set(facilities.columns):
-        fac_names = {str(k): str(v) for k, v in zip(facilities["facility_id"],
-                                                    facilities["name"], strict=False)}
+        fac_names = {str(r["facility_id"]): str(_name(L, r))
+                     for r in facilities.drop(columns=facilities.geometry.name)
+                     .to_dict("records")}
     _add_communes(b, communes, None, names, show_after=True, show_before=False)
     if edges is not None and not edges.empty:
         d = b.display(_curved_edges(edges, kind_field), "network edges")
