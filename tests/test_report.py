@@ -192,7 +192,7 @@ def test_summary_page_sentences_and_decisions_from_the_figures(tmp_path: Path) -
     assert "Beds: at least 8.0 per 10,000 people against a target of 45" in text
     # decisions, each with its rule: 6 - 2 = 4 close
     assert "Keep 2 former stations as branch points and let the other 4 close" in text
-    assert "Review the main station of 1 communes (Xã B)" in text
+    assert "Review the main station of 1 commune (Xã B)" in text
     assert "4,549" not in text and "1,000 instead of 3,200" in text
     # under-served areas over the rules' thresholds (1,000 from a station, 5,000 regional)
     assert "Bring a service point or a mobile team closer to the 1,500 people" in text

@@ -529,9 +529,10 @@ def _situation(L: Lang, s: Mapping[str, Any]) -> list[str]:
                    n=_e(L.num(only.get("main_stations"))), k=_e(L.num(closed)))
         if lost >= 0.5:
             base += L._(", while closing them would leave {lost} people more than {t} min "
-                        "from a station, in {c} communes ({where}).",
+                        "from a station, in {communes} ({where}).",
                         lost=_e(L.people(lost)), t=_e(_t(L, T)),
-                        c=_e(L.num(top.get("losing_communes"))),
+                        communes=_e(L.ngettext("{n} commune", "{n} communes",
+                                               top.get("losing_communes") or 0)),
                         where=_names_list(L, top.get("losing_top") or []))
         else:
             base += L._(", and closing them would take {t}-min access from nobody.",
@@ -623,9 +624,10 @@ def _decisions(L: Lang, s: Mapping[str, Any]) -> list[tuple[str, str]]:
         if b < a - 0.5:
             listed = _names_list(L, changes, people=False, limit=5)
             out.append((
-                L._("Review the main station of {c} communes ({where}): the former station "
+                L._("Review the main station of {communes} ({where}): the former station "
                     "nearest to most of each commune's people would serve them better.",
-                    c=_e(L.num(len(changes))), where=listed),
+                    communes=_e(L.ngettext("{n} commune", "{n} communes", len(changes))),
+                    where=listed),
                 L._("Rule: listed when choosing each commune's main station for the least "
                     "travel of its people (exact, per commune) leaves fewer people beyond {t} "
                     "min without branch points: {b} instead of {a}.", t=_e(_t(L, T)),
