@@ -137,8 +137,11 @@ def plan_facilities(plan: Plan, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFram
     st["target_commune_code"] = st["facility_id"].map(a["target_commune_code"])
     new = a[a["action"] == "new"]
     if len(new):
+        given = (new["name"].fillna("").astype(str) if "name" in new
+                 else pd.Series("", index=new.index))
         add = gpd.GeoDataFrame({
-            "facility_id": new.index.to_numpy(), "name": [f"New site {i}" for i in new.index],
+            "facility_id": new.index.to_numpy(),
+            "name": [g or f"New site {i}" for g, i in zip(given, new.index, strict=True)],
             "tier": "station", "commune_code": new["target_commune_code"].to_numpy(),
             "status": "planned", "location_source": "plan", "source": f"plan '{plan.name}'",
             "action": "new", "target_commune_code": new["target_commune_code"].to_numpy(),
@@ -513,9 +516,13 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],
              "gap": c.get("gap")} for c in curve]}
+    given: list[Plan] = []
     for p in extra_plans or []:
+        if p.name in plans:  # a given plan named like a built-in scenario keeps both
+            p = Plan(name=f"{p.name} (given plan)", actions=p.actions, note=p.note)
         plans[p.name] = p
         kinds[p.name] = "user"
+        given.append(p)
     with step(f"evaluating scenario 1 of {len(plans)}: {today.name}"):
         base = evaluate(today, population=pop, commune_codes=codes, costs=costs,
                         thresholds_min=thresholds_min, doctors_per_station=doctors_per_station)
@@ -575,6 +582,13 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                        "losing_access": f"plan_{slug}_losing_access",
                        "communes": f"plan_{slug}_communes"},
         })
+    if given:  # the plans given, each layer holding them all (field scenario), as before
+        layers["plan_stations_given"] = gpd.GeoDataFrame(pd.concat(
+            [layers[f"plan_{slugs[p.name]}_stations"] for p in given], ignore_index=True),
+            geometry="geometry", crs=facilities.crs)
+        layers["losing_access_given"] = gpd.GeoDataFrame(pd.concat(
+            [layers[f"plan_{slugs[p.name]}_losing_access"] for p in given], ignore_index=True),
+            geometry="geometry", crs=demand.crs)
     main_rules = official.actions.loc[official.actions["action"] == "keep", "rule"]
     summary = {
         "main_station_rule": MAIN_RULE_TEXT,

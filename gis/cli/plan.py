@@ -7,6 +7,7 @@
   the access metrics, with the maps, layers, report and ``scenarios.csv``.
 - ``gis plan optimise --model ...``: a location model on the province's demand and stations;
   writes its answer as a plan CSV (keep, branch, close) that ``gis plan evaluate`` reads.
+- ``gis plan editor``: the plan editor, one offline HTML file (:mod:`gis.cli.editor`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from gis.analyses.plans import MAIN_RULE_TEXT
+from gis.cli import editor
 from gis.cli._common import config_from_args
 from gis.cli._options import add_config_options, add_lang_option, step
 from gis.cli.run import add_run_options, run_command
@@ -85,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--overwrite", action="store_true", help="replace an existing file")
     add_lang_option(m)
     m.set_defaults(func=_optimise)
+
+    editor.add_parser(psub)
 
 
 #: What each model's objective counts (its unit), for the console.

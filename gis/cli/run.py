@@ -13,6 +13,9 @@ from gis.outputs.i18n import N_, Lang, get_lang
 from gis.outputs.maps import plan_display_name
 from gis.pipeline import default_out_dir, run
 
+STAGE_NAMES = {"access": N_("access analyses"), "plans": N_("plan scenarios"),
+               "network": N_("referral network")}
+
 # What each file of a run is, for the list of files written.
 FILE_ROLES = {
     "report.html": N_("the report: one-page summary, plans compared, detail"),
@@ -57,6 +60,12 @@ def run_command(args: argparse.Namespace) -> int:
                  **stages, plan_files=tuple(getattr(args, "plan_files", ())),
                  optimise=getattr(args, "optimise", True), lang=lang,
                  step=lambda label, level=1: step(label, quiet=quiet, level=level, lang=lang))
+    L = get_lang(lang)
+    for stage in ("access", "plans", "network"):
+        why = result.summary.get(stage, {}).get("skipped")
+        if why and args.quiet <= 1:
+            print(L._("note: {stage} skipped: {why}", stage=L._(STAGE_NAMES[stage]),
+                      why=L.text(why)), file=sys.stderr)
     if not quiet:
         print_summary(result.summary, lang=lang)
         print_files(result.out_dir, result.files, lang=lang)

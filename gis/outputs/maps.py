@@ -65,19 +65,24 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_THRESHOLDS_MIN",
     "DEFAULT_TIME_FIELDS",
+    "LEAFLET_CDN",
     "LEAFLET_VERSION",
     "TIER_STYLE",
     "accessibility_map",
     "is_estimate",
+    "leaflet_inline",
     "map_html",
     "network_map",
     "overview_map",
     "plan_map",
+    "script_json",
     "write_map",
     "write_maps",
 ]
 
 LEAFLET_VERSION = "1.9.3"
+#: Leaflet on a CDN (the maps never use it: Leaflet is inlined; kept for other pages)
+LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 MAX_MAP_BYTES = 5 * 1024 * 1024
 # Demand-cell layers with more features than this are dissolved before display.
 MAX_DISPLAY_FEATURES = 1500
@@ -2064,6 +2069,7 @@ def write_maps(
     overwrite: bool = False,
     simplify_m: float = 50.0,
     lang: str = "en",
+    plan_name: str = "",
 ) -> dict[str, Path]:
     """Build and write every map the given layers allow (for ``gis run``).
 
@@ -2083,6 +2089,8 @@ def write_maps(
         :func:`plan_map` and :func:`network_map`.
     plans : sequence of mapping, optional
         Every evaluated plan (see :func:`plan_map`).
+    plan_name : str
+        The plan ``plan.html`` opens on (default: the official plan).
     time_fields, thresholds_min : mapping, optional
         Passed to :func:`accessibility_map`.
     load_label : str
@@ -2130,7 +2138,7 @@ def write_maps(
         builders["plan"] = lambda: plan_map(
             plan, plans=plans, communes=communes, communes_legacy=communes_legacy,
             losing_access=losing_access, hospitals=hospitals,
-            threshold_min=float(sorted(thr)[len(thr) // 2]),
+            threshold_min=float(sorted(thr)[len(thr) // 2]), default=plan_name or None,
             title=L._("Consolidation plans: before and after") + where, **common)
     if has(edges) or has(hubs):
         builders["network"] = lambda: network_map(
@@ -2143,3 +2151,17 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --- shared with the other HTML pages (the plan editor, gis.outputs.editor) -------------------
+
+
+def leaflet_inline() -> tuple[str, str]:
+    """Leaflet's script and stylesheet from the copies vendored in ``gis/data``, images as data
+    URIs, safe to place inside ``<script>`` and ``<style>``: for pages that open offline."""
+    return _leaflet_inline()
+
+
+def script_json(obj: object) -> str:
+    """JSON safe to embed in an HTML ``<script>`` (no ``</script>``, no HTML entities)."""
+    return _script_json(obj)

@@ -105,9 +105,10 @@ KEY_ALIASES = {
     "demand": "cells", "demand_cells": "cells", "access_cells": "cells",
     "commune_coverage": "coverage", "underserved_areas": "underserved",
     "plan_facilities": "plan", "stations_plan": "plan", "plan_stations": "plan",
-    "plan_stations_branches": "plan", "network_edges": "edges", "referral_edges": "edges",
+    "plan_stations_branches": "plan", "plan_stations_given": "plan",
+    "network_edges": "edges", "referral_edges": "edges",
     "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
-    "network_hubs": "hubs", "hubs_plan": "hubs",
+    "network_hubs": "hubs", "hubs_plan": "hubs", "losing_access_given": "losing_access",
 }
 
 #: Layer titles in the project where several layers share a style key (the layer name of the
@@ -124,6 +125,8 @@ LAYER_TITLES = {
     "referral_chains": N_("Referral chain per commune"),
     "referral_chains_plan": N_("Referral chain per commune after the plan"),
     "coverage_legacy": N_("Coverage per former commune"),
+    "plan_stations_given": N_("Plans given (field scenario): stations and new sites"),
+    "losing_access_given": N_("People losing access under the plans given (field scenario)"),
 }
 
 # Layers on in the first view (uncluttered: the base and the main findings).

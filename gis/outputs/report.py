@@ -1265,6 +1265,8 @@ td.num{text-align:right}
 .unknown{color:#888;font-style:italic}
 .ok{color:#1a7f37;font-weight:600}.bad{color:#b30000;font-weight:600}
 .note{color:#555;font-size:8.5pt}
+.banner{background:#fff8e1;border:1px solid #e0c26b;padding:4px 10px;border-radius:4px;
+ margin:6px 0}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:0 12px}
 .sbs{min-width:0;break-inside:avoid}
 figure{margin:6px 0;break-inside:avoid}
@@ -1343,6 +1345,14 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     dec = _decisions(L, summary)
     page1 = (f'<section class="page summary" id="summary"><h1>{title_html}</h1>'
              f'<p class="meta">{_e(meta)}</p>')
+    skipped = {k: summary[k]["skipped"] for k in ("access", "plans", "network")
+               if isinstance(summary.get(k), Mapping) and "skipped" in summary[k]}
+    if skipped:  # first on the page: an output without some analyses says so at once
+        names = {"access": L._("Access analyses"), "plans": L._("Plan scenarios"),
+                 "network": L._("Referral network")}
+        page1 += (f'<div class="banner"><b>{_e(L._("Not computed in this run"))}</b><ul>'
+                  + "".join(f"<li>{_e(names[k])}: {L.text(v, html=True)}</li>"
+                            for k, v in skipped.items()) + "</ul></div>")
     page1 += (f"<h2>{_e(L._('Situation'))}</h2>"
               + ('<ol class="situation">' + "".join(f"<li>{x}</li>" for x in sit) + "</ol>"
                  if sit else f'<p class="unknown">{_e(L._("No analysis in this run."))}</p>'))
