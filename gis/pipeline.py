@@ -681,8 +681,8 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
                             keep_official_mains=keep_official_mains, fixed_open=fixed_open,
                             fixed_closed=fixed_closed)
     st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
-    a = res.plan.actions.merge(st[["facility_id", "name", "legacy_commune_code"]],
-                               on="facility_id", how="left")
+    a = res.plan.actions.drop(columns=["name"], errors="ignore").merge(
+        st[["facility_id", "name", "legacy_commune_code"]], on="facility_id", how="left")
     sites = a[["facility_id", "name", "legacy_commune_code", "action", "target_commune_code",
                "rule"]]
     n_open = int(a["action"].isin(["keep", "branch", "new"]).sum())
