@@ -326,7 +326,7 @@ def test_many_cells_drawn_on_the_grid(monkeypatch):
     assert exact.gis_layers[layer]["features"] == 4
     assert grid.gis_layers[layer]["features"] == 3
     text = maps.map_html(grid)
-    assert "Drawn on the 100 m demand grid" in text and "601 demand units" in text
+    assert "Drawn on the 100 m grid of demand cells" in text and "601 demand cells" in text
     assert "Drawn on the" not in maps.map_html(exact)
 
 
