@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -63,6 +64,21 @@ def _plan(actions: dict[str, str], fac: gpd.GeoDataFrame, name: str) -> Plan:
                        "target_commune_code": st["commune_code"], "role": "", "rule": "",
                        "x": np.nan, "y": np.nan})
     return Plan(name=name, actions=df.reset_index(drop=True))
+
+
+def _hand_data(*, official: bool = False, k: int | None = None, **kw):
+    """The editor's data of the hand case; with ``official`` the two plans of the official
+    kind: "3 + branch points" (S0, S5, S9 main, the others branch points) and "3 only"."""
+    demand, costs, fac, communes = _hand_case(**kw)
+    plans = {}
+    if official:
+        mains = {"S0", "S5", "S9"}
+        for name, other in (("3 + branch points", "branch"), ("3 only", "close")):
+            plans[name] = _plan({i: "keep" if i in mains else other
+                                 for i in ("S0", "S2", "S5", "S6", "S7", "S9")}, fac, name)
+    return E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans=plans, k=k,
+                               speed_kmh=SPEED_KMH, detour_factor=DETOUR)
 
 
 def _brute_force_ranks(costs, fac) -> np.ndarray:
@@ -179,11 +195,96 @@ def test_language_and_overwrite(tmp_path):
                                speed_kmh=SPEED_KMH, detour_factor=DETOUR)
     with pytest.raises(GisError, match="language 'fr'"):
         E.plan_editor_html(data, lang="fr")
-    assert set(E.STRINGS["vi"]) == set(E.STRINGS["en"])
     out = E.write_plan_editor(tmp_path / "e.html", data, province="Hà Tĩnh")
     assert "<title>Hà Tĩnh: soạn phương án trạm y tế xã</title>" in out.read_text("utf-8")
     with pytest.raises(GisError, match="pass --overwrite"):
         E.write_plan_editor(out, data)
+
+
+# --- the page's texts: messages of the catalog ------------------------------------------------
+
+_JS = (ROOT / "gis" / "outputs" / "assets" / "editor.js").read_text(encoding="utf-8")
+# t("message", {args}), tn(...), msgLine(...): the script's calls with a literal message
+_CALL = re.compile(r'\b(?:t|tn|msgLine)\("((?:[^"\\]|\\.)*)"(\s*,\s*\{([^{}]*)\})?\s*\)')
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def test_every_text_of_the_script_is_a_catalog_message_with_its_placeholders():
+    """The script shows no text of its own: each message it looks up is one of MESSAGES (marked
+    for the catalog) and each of MESSAGES is used (the two plan labels by the data); each call
+    fills exactly the message's placeholders."""
+    calls = [(m.group(1), m.group(3)) for m in _CALL.finditer(_JS)]
+    assert len(calls) == len(re.findall(r"\b(?:t|tn|msgLine)\(\"", _JS)) > 60
+    used = {msg for msg, _ in calls}
+    assert used <= set(E.MESSAGES)
+    labels = {r["label"]["pattern"] for r in _hand_data(official=True)["references"]
+              if r.get("label")}
+    assert labels == {"{n} + branch points", "{n} only"}
+    assert set(E.MESSAGES) == used | labels
+    wrong = []
+    for msg, args in calls:
+        keys = set(re.findall(r"(?:^|,)\s*(\w+)\s*:", args)) if args is not None else set()
+        if keys != set(_FIELD.findall(msg)):
+            wrong.append((msg, keys))
+    assert wrong == []
+    assert "lang === \"vi\"" not in _JS  # no language decided in the script
+
+
+def test_page_strings_come_from_the_catalog():
+    from babel.messages.pofile import read_po
+
+    from gis.outputs.i18n import catalog_path
+
+    with catalog_path("vi").open("rb") as f:
+        catalog = read_po(f, locale="vi")
+    vi, en = E.page_strings("vi"), E.page_strings("en")
+    assert set(vi) == set(en) == set(E.MESSAGES)
+    assert en == {m: m for m in E.MESSAGES}  # English is the language of the messages
+    for m in E.MESSAGES:
+        entry = catalog.get(m)
+        assert entry is not None and entry.string and vi[m] == entry.string, m
+        assert "python-brace-format" in entry.flags or not _FIELD.search(m), m
+    # the editor's own wording, kept in the catalog
+    assert vi["Undo"] == "Hoàn tác" and vi["{n} only"] == "chỉ {n} trạm"
+    assert vi["Doctors needed ({n} per main station)"] == \
+        "Số bác sĩ cần ({n} bác sĩ mỗi trạm chính)"
+
+
+def test_the_page_holds_both_languages_and_their_number_separators(tmp_path):
+    """Built through the catalog for each language (so the page switches with no server):
+    strings, titles, the separators of Babel's CLDR data, and the texts the analyses wrote
+    translated with their data marked."""
+    from gis.outputs.i18n import get_lang
+
+    data = _hand_data()
+    note = "commune polygons are estimates (Voronoi cells of registry centres)"
+    text = E.plan_editor_html(data, lang="en", province="Hà Tĩnh",
+                              sources={"registry": "vietnamadminunits (communes before and "
+                                                   "after 1 July 2025, old->new mapping)",
+                                       "facilities": "data/facilities.csv"},
+                              estimate_notes=[note])
+    page = json.loads(re.search(r'<script id="gis-editor-page" type="application/json">(.*?)'
+                                r"</script>", text, re.S).group(1))
+    assert page["lang"] == "en" and page["languages"] == ["vi", "en"]
+    vi, en = page["texts"]["vi"], page["texts"]["en"]
+    assert vi["strings"] == E.page_strings("vi") and en["strings"] == E.page_strings("en")
+    assert vi["numbers"] == {"decimal": ",", "group": "."}
+    assert en["numbers"] == {"decimal": ".", "group": ","}
+    for code, sep in (("vi", vi), ("en", en)):  # the separators Lang.num uses
+        g, d = sep["numbers"]["group"], sep["numbers"]["decimal"]
+        assert get_lang(code).num(1_623_061.25, 1) == f"1{g}623{g}061{d}2"
+    assert vi["title"] == [["Hà Tĩnh", True], [": soạn phương án trạm y tế xã", False]]
+    assert en["title"] == [["Hà Tĩnh", True], [": plan editor of commune health stations",
+                                               False]]
+    assert vi["estimates"] == [[[get_lang("vi").text(note), False]]]
+    assert vi["sources"][1] == [["Danh mục cơ sở y tế", False], [": ", False],
+                                ["data/facilities.csv", True]]
+    assert en["sources"][1] == [["Facility register", False], [": ", False],
+                                ["data/facilities.csv", True]]
+    assert vi["sources"][0] == [["Danh mục đơn vị hành chính", False], [": ", False],
+                                [get_lang("vi").text(
+                                    "vietnamadminunits (communes before and after 1 July "
+                                    "2025, old->new mapping)"), False]]
 
 
 # --- escaping, no outside request ------------------------------------------------------------
