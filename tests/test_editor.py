@@ -320,6 +320,127 @@ def test_names_are_escaped_in_the_page(tmp_path):
     assert _outside(rep.requests) == [] and rep.csp == []
 
 
+# --- no English left in the Vietnamese page ---------------------------------------------------
+
+_VI_DRIVE = r"""
+var P = %(params)s;
+var E = window.gisEditor, map = window.gisEditorMap, own = [], all = [], seen = {};
+function grab(state) {
+  var texts = __ownText(document.body).concat([document.title]);
+  own.push.apply(own, texts);
+  seen[state] = texts.join(" | ");
+  all.push(document.body.textContent);
+}
+function click(node) {
+  node.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window}));
+}
+function tooltips() {
+  var pane = map.getPane("tooltipPane"), n = 0;
+  map.eachLayer(function (l) {
+    if (!(l.getTooltip && l.getTooltip())) { return; }
+    l.openTooltip(l.getLatLng ? l.getLatLng() : l.getBounds().getCenter());
+    own.push.apply(own, __ownText(pane));
+    all.push(pane.textContent);
+    n++;
+    l.closeTooltip();
+  });
+  return n;
+}
+grab("start");
+E.clickStation(0); E.clickStation(1); E.clickStation(1);  // S0 a branch point, S2 closed
+grab("invalid");
+E.clickMap(P.outside[0], P.outside[1]);
+grab("outside");
+E.clickMap(P.cell3[0], P.cell3[1]);
+grab("new station");
+var nTips = tooltips();
+var csv = E.planCsv().replace(/(NEW-1,,new,A,\w+,)([\d.]+)/, function (m, head, lon) {
+  return head + (parseFloat(lon) + 0.0001).toFixed(7);
+});
+while (E.state().sites.length || E.state().actions[0] !== "keep") { E.undo(); }
+E.undo(); E.undo(); E.undo();
+grab("nothing to undo");
+E.importCsv(P.bad, "bad.csv"); grab("refused");
+E.importCsv("", "empty.csv"); grab("empty");
+E.importCsv("a,b\n1,2\n", "columns.csv"); grab("columns");
+E.importCsv(csv, "moved.csv"); grab("imported");
+click(document.getElementById("gis-export")); grab("exported");
+click(document.querySelector("button[data-lang='en']"));
+var en = document.getElementById("gis-message").textContent + " | " + document.title;
+click(document.querySelector("button[data-lang='vi']"));
+grab("back in vi");
+__report({own: own, all: all, seen: seen, tooltips: nTips, en: en});
+"""
+
+
+def test_vietnamese_page_shows_no_english(tmp_path):
+    """The Vietnamese page in every state a planner can reach (a plan past the exactness
+    limit of k = 1 and not valid, a click outside the province, a new station, nothing left to
+    undo, refused, empty and accepted imports, an export, a switch to English and back) and
+    every tooltip of the map: no English word outside the data marked translate="no"
+    (tests/_i18n_check.py, as for the maps and the report), titles of buttons included."""
+    from tests._i18n_check import OWN_TEXT_JS, english_words
+
+    demand, costs, fac, communes = _hand_case()
+    fac["location_source"] = ("estimate: registry centre of the pre-2025 commune (site not "
+                              "published)")
+    data = E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans={}, k=1,
+                               speed_kmh=SPEED_KMH, detour_factor=DETOUR)
+    sources = {"registry": "vietnamadminunits (communes before and after 1 July 2025, "
+                           "old->new mapping)", "facilities": "data/hand/facilities.csv"}
+    notes = ["commune polygons are estimates (Voronoi cells of registry centres)"]
+    page = E.write_plan_editor(tmp_path / "vi.html", data, lang="vi", province="Hà Tĩnh",
+                               sources=sources, estimate_notes=notes)
+    bad = ("facility_id,action,target_commune_code,role,lon,lat\n"
+           "S0,keep,A,,,\nS0,keep,A,,,\nS2,open,A,,,\nS5,keep,ZZ,,,\nNEW-1,new,A,,,\n"
+           "NEW-2,new,A,,0,0\nS9,new,C,,105.01,18.09\nTYT-X,keep,A,,,\n")
+    params = {"outside": [10.0, 100.0], "cell3": _unit_lonlat(data, 3), "bad": bad}
+    rep = drive_page(page, OWN_TEXT_JS + _VI_DRIVE % {"params": json.dumps(params)})
+    assert rep.errors == [] and rep.csp == []
+    out = rep.result
+    assert english_words(out["own"]) == []
+    # every state was reached, in Vietnamese
+    seen = out["seen"]
+    expected = {
+        "start": ["Hà Tĩnh: soạn phương án", "xã có nhiều hơn một trạm chính", "Chính xác",
+                  "k = 1 nhỏ hơn", "Phóng to", "Thu nhỏ", "Danh mục đơn vị hành chính",
+                  "ước tính", "sẵn sàng ·"],
+        "invalid": ["xã chưa có trạm chính", "điểm trạm thuộc xã chưa có trạm chính",
+                    "Không chính xác cho"],
+        "outside": ["Ngoài vùng dân cư"], "new station": ["Trạm mới"],
+        "nothing to undo": ["Không còn thao tác nào để hoàn tác."],
+        "refused": ["Không nhập được", "bị lặp", "thao tác", "mã xã", "cần lon và lat",
+                    "nằm ngoài vùng dân cư", "trùng mã", "không phải là trạm", "chưa có thao tác"],
+        "empty": ["tệp rỗng"], "columns": ["thiếu cột"],
+        "imported": ["Đã nhập", "được dời"], "exported": ["Đã xuất"],
+        "back in vi": ["Đã xuất"]}
+    missing = [(k, w) for k, words in expected.items() for w in words if w not in seen[k]]
+    assert missing == []
+    assert out["tooltips"] == 3 + 6 + 1 + 1  # communes, stations, the hospital, the new station
+    for word in ("Bệnh viện", "Trạm chính", "Trạm mới"):
+        assert word in " ".join(out["own"])
+    # the message box followed the switch to English (and back)
+    assert "Exported plan_editor_plan.csv." in out["en"] and "plan editor" in out["en"]
+    # control: the data the page marks (station names of the hand case) would be flagged
+    assert "Station" in english_words(out["all"])
+
+    # a cost table on roads: new stations are disabled, and the page says so in Vietnamese
+    data = E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans={},
+                               speed_kmh=SPEED_KMH * 1.01, detour_factor=DETOUR)
+    page = E.write_plan_editor(tmp_path / "roads.html", data, lang="vi")
+    lat, lon = _unit_lonlat(data, 3)
+    rep = drive_page(page, OWN_TEXT_JS + f"""
+      window.gisEditor.clickMap({lat}, {lon});
+      __report(__ownText(document.body).concat([document.title]));
+    """)
+    assert rep.errors == []
+    assert english_words(rep.result) == []
+    assert any("Không thêm được trạm mới" in x for x in rep.result)
+    assert any("bảng chi phí" in x for x in rep.result)
+
+
 def test_past_the_limit_the_page_says_so_and_uses_the_lower_bound(tmp_path):
     """k = 1 on the hand case: closing station S2 leaves cells 2 and 3 without their nearest
     station; their time is shown as S2's (0 and 1.4 min: lower bounds of the true 2.8 min)
@@ -441,6 +562,7 @@ function panel() {
           check: document.getElementById("gis-check").textContent, state: E.state()};
 }
 out.check = E.check();
+out.own_vi = __ownText(document.body).concat([document.title]);  // as it opens, in Vietnamese
 // the page's times to the k nearest stations of every 16th cell (to compare with the table)
 var NT = E.nearTimes(), K = NT.length / P.n_cells, sample = [];
 for (var c = 0; c < P.n_cells; c += 16) {
@@ -477,6 +599,7 @@ out.imported = panel();
 out.import_bad = E.importCsv(out.only.csv.replace(P.some_id + ",", "TYT-00000,"), "bad.csv");
 out.import_message = document.getElementById("gis-message").textContent;
 out.after_bad = E.figures();
+out.own_vi = out.own_vi.concat(__ownText(document.body));  // after the switches, an import refused
 __report(out);
 """
 
@@ -491,6 +614,7 @@ def _unit_lonlat(data, unit: int) -> tuple[float, float]:
 def driven(hatinh):
     """The editor driven by clicks through the official plans and two new sites."""
     from gis.analyses.plans import baseline_plan
+    from tests._i18n_check import OWN_TEXT_JS
 
     data, acc = hatinh["data"], hatinh["acc"]
     official, only = hatinh["official"], hatinh["only"]
@@ -524,7 +648,7 @@ def driven(hatinh):
     params = {"branch": branch, "close_main": close_main,
               "site_a": _unit_lonlat(data, unit_a), "site_b": _unit_lonlat(data, unit_b),
               "some_id": st_ids[3], "n_cells": data["cells"]["n"]}
-    rep = drive_page(hatinh["page"], _DRIVE % {"params": json.dumps(params)})
+    rep = drive_page(hatinh["page"], OWN_TEXT_JS + _DRIVE % {"params": json.dumps(params)})
     return {"rep": rep, "out": rep.result, "units": (unit_a, unit_b), "codes": (x_code, y_code),
             "close_main": st_ids[close_main], "close_index": close_main}
 
@@ -657,9 +781,17 @@ def test_hatinh_two_new_sites_equal_gis(hatinh, driven):
 
 
 def test_hatinh_languages_import_and_undo(driven):
+    from tests._i18n_check import english_words
+
     out = driven["out"]
     assert "1.623.061" in out["text_vi"] and "1,623,061" in out["text_en"]
     assert "1,623,061" not in out["text_vi"]
+    # the Vietnamese page of the real run (its sources and estimate notes translated, the
+    # names marked as data): no English left
+    assert english_words(out["own_vi"]) == []
+    own = " ".join(out["own_vi"])
+    assert "Hà Tĩnh: soạn phương án trạm y tế xã" in own and "Nguồn dữ liệu và ước tính" in own
+    assert "Không nhập được" in own
     assert out["import_ok"] is True
     assert out["imported"]["figures"] == out["only"]["figures"]
     assert out["import_bad"] is False
