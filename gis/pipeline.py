@@ -8,7 +8,7 @@ only when all went well, so a failure never leaves half-written or mixed outputs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +28,13 @@ from gis.errors import ConfigError, GisError, OutputError
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
+from gis.inputs.neighbours import (
+    candidate_neighbours,
+    halo_facilities,
+    halo_summary,
+    province_outline,
+    reach_m,
+)
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
@@ -55,6 +62,7 @@ class Prepared:
     referrals: Any = None
     satellite_links: Any = None
     raster: RasterPoints | None = None
+    halo: gpd.GeoDataFrame | None = None     # neighbouring provinces' facilities in reach
 
 
 @dataclass
@@ -108,6 +116,58 @@ def prepare(cfg: Config) -> Prepared:
                                                      f"field {lc.legacy_population_field}"))
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
                     referrals=referrals, satellite_links=links, raster=raster)
+
+
+def config_for_province(cfg: Config, code: str) -> Config:
+    """The configuration of province ``code`` in a run configured by ``cfg`` (``cfg`` itself
+    for the configured province, else :meth:`Config.with_province`): how national runs and
+    the cross-border halo get each province's configuration."""
+    if find_province(cfg.province.name).code == code:
+        return cfg
+    return cfg.with_province(code)
+
+
+def cross_border_enabled(cfg: Config, *, national: bool) -> bool:
+    """Whether a run uses the cross-border halo: ``access.cross_border`` of the config, or
+    when it is "auto", yes for a national run and no for a single province."""
+    on = cfg.access.cross_border
+    return national if on is None else bool(on)
+
+
+def halo_reach_m(cfg: Config) -> float:
+    """Radius of the cross-border halo: what the configured travel model reaches within its
+    cut-off (straight line: cut-off x speed / detour factor)."""
+    t = cfg.travel
+    return reach_m(cutoff_min=t.cutoff_min, speed_kmh=t.speed_kmh[t.mode],
+                   detour_factor=t.detour_factor)
+
+
+def halo_source(prep: Prepared) -> gpd.GeoDataFrame:
+    """The province's active facilities as a neighbour sees them: with ``province_code``, in
+    the province's working CRS (a neighbour reprojects them into its own)."""
+    fac = prep.layers.facilities
+    out = fac[fac["status"] == "active"].copy()
+    out["province_code"] = prep.registry.province.code
+    return out.reset_index(drop=True)
+
+
+def cross_border_halo(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None = None,
+                      ) -> gpd.GeoDataFrame:
+    """Facilities of other provinces within :func:`halo_reach_m` of the province's outline.
+
+    ``neighbours`` maps province codes to their :func:`halo_source`; when None, the candidate
+    neighbours (:func:`gis.inputs.neighbours.candidate_neighbours`) are prepared here with
+    :func:`config_for_province`, as a national run prepares them.
+    """
+    code = prep.registry.province.code
+    radius = halo_reach_m(prep.config)
+    if neighbours is None:
+        neighbours = {c: halo_source(prepare(config_for_province(prep.config, c)))
+                      for c in candidate_neighbours(code, radius)}
+    frames = [f for c, f in sorted(neighbours.items()) if c != code]
+    return halo_facilities(province_outline(prep.layers.communes), frames,
+                           crs=prep.layers.crs, radius_m=radius,
+                           own_ids=prep.layers.facilities["facility_id"])
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -230,7 +290,7 @@ def run_access_stage(prep: Prepared):
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
         doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        raster=prep.raster)
+        raster=prep.raster, halo=prep.halo)
 
 
 def station_thresholds(cfg: Config) -> tuple[float, ...]:
@@ -319,7 +379,8 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
-        optimise: bool = True) -> RunResult:
+        optimise: bool = True, prepared: Prepared | None = None,
+        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -340,6 +401,15 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         unconstrained p-median, the coverage curve).
     step : callable, optional
         ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
+    prepared : Prepared, optional
+        The province's layers from :func:`prepare` of ``cfg`` (a national run prepares them
+        first); prepared here when None.
+    halo : GeoDataFrame, optional
+        Facilities of neighbouring provinces in reach (:func:`cross_border_halo`); when None
+        and ``cross_border`` is on, computed here.
+    cross_border : bool, optional
+        Use the cross-border halo (default: :func:`cross_border_enabled` of a single
+        province, i.e. ``access.cross_border = true`` in the config).
     """
     step = step or (lambda label: nullcontext())
     if out_dir is None:
@@ -350,12 +420,20 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
         raise OutputError(msg)
     with step("reading and building layers"):
-        prep = prepare(cfg)
+        prep = prepared if prepared is not None else prepare(cfg)
         extra_plans = read_plans(prep, tuple(plan_files))
         if "network" in stages:
             check_network_config(prep)
+    if cross_border is None:
+        cross_border = cross_border_enabled(cfg, national=False)
+    if halo is None and cross_border and "access" in stages:
+        with step("facilities of neighbouring provinces (cross-border)"):
+            halo = cross_border_halo(prep)
+    prep.halo = halo
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    if halo is not None and len(halo):
+        layers["halo_facilities"] = halo
     acc = None
     if "access" in stages:
         with step("population surface, travel costs and access metrics"):
@@ -366,6 +444,9 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         else:
             layers.update(acc.layers)
             summary["access"] = acc.summary
+            if halo is not None:
+                summary["access"].setdefault("cross_border", {})["halo"] = halo_summary(
+                    halo, radius_m=halo_reach_m(cfg))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:
