@@ -31,6 +31,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ __all__ = [
     "network_map",
     "overview_map",
     "plan_map",
+    "ShareLayer",
+    "share_map",
     "write_map",
     "write_maps",
 ]
@@ -1237,6 +1240,97 @@ def network_map(
         b.legend_section(f"Hubs: circle area ∝ {load_label}", layers=[layer], items=[
             _hub_key(28.0, f"{_fmt_num(top)} (largest)"),
             _hub_key(6.0 + 22.0 * math.sqrt(0.25), f"{_fmt_num(top / 4)}")])
+    return b.finish()
+
+
+@dataclass(frozen=True)
+class ShareLayer:
+    """One layer of :func:`share_map`: polygons coloured by a share (0..1).
+
+    Attributes
+    ----------
+    data : GeoDataFrame
+        Polygons in any declared CRS with the ``share_field`` column.
+    name : str
+        Layer name in the layer control.
+    share_field : str
+        Column of shares 0..1 (NaN: unknown, grey).
+    legend : str
+        Legend heading of the layer.
+    popup : sequence of (label, column, kind)
+        Popup rows; ``kind`` formats the value: ``text``, ``count`` (thousands separators),
+        ``share`` (as %), ``minutes``.
+    tooltip : str
+        Column whose value heads the tooltip (followed by the share).
+    show : bool
+        Shown at start.
+    """
+
+    data: gpd.GeoDataFrame
+    name: str
+    share_field: str
+    legend: str
+    popup: Sequence[tuple[str, str, str]] = ()
+    tooltip: str = ""
+    show: bool = True
+    line_weight: float = 0.8
+
+
+def _popup_value(value: object, kind: str) -> str:
+    if _missing(value):
+        return "unknown"
+    if kind == "share":
+        return f"{100 * float(value):.1f} %"  # type: ignore[arg-type]
+    if kind == "count":
+        return _fmt_num(value)
+    if kind == "minutes":
+        return _fmt_num(value, digits=1) + " min"
+    return _e(value)
+
+
+def share_map(layers: Sequence[ShareLayer], *, title: str, sources: Sources = (),
+              estimate_notes: Sequence[str] = (), offline: bool = False,
+              tiles: str | None = "auto", simplify_m: float = 50.0) -> folium.Map:
+    """Choropleth map of shares (e.g. coverage) over several polygon layers, one switchable
+    layer each, with the coverage classes of :func:`accessibility_map` (used for the
+    national map: provinces and communes coloured by coverage).
+
+    Parameters
+    ----------
+    layers : sequence of ShareLayer
+        Drawn in order; each gets its legend section (shown while the layer is on).
+    title, sources, estimate_notes, offline, tiles
+        As in :func:`overview_map`.
+    simplify_m : float
+        Display simplification in metres (polygons of a whole country need a few hundred
+        metres to stay a few MB; the shares are not affected).
+
+    Returns
+    -------
+    folium.Map
+    """
+    b = _MapBuilder(title, sources=sources, estimate_notes=estimate_notes, offline=offline,
+                    tiles=tiles, simplify_m=simplify_m)
+    for spec in layers:
+        if spec.data is None or spec.data.empty:
+            continue
+        d = b.display(spec.data, spec.name)
+        feats = []
+        for row, geom in zip(d.to_dict("records"), d.geometry, strict=True):
+            share = row.get(spec.share_field)
+            share = np.nan if _missing(share) else float(share)
+            rows = [(label, _popup_value(row.get(col), kind)) for label, col, kind in spec.popup]
+            head = _e(row.get(spec.tooltip, "")) if spec.tooltip else ""
+            color = _coverage_color(share)
+            feats.append(_feature(geom, {
+                "s": {"color": "#555", "weight": spec.line_weight, "fillColor": color,
+                      "fillOpacity": 0.7},
+                "p": _table(rows), "t": f"{head}: {_popup_value(share, 'share')}"}))
+        layer = b.add(feats, spec.name, show=spec.show)
+        b.legend_section(spec.legend, [
+            _swatch(c, f"{100 * lo:.0f}–{min(100 * hi, 100):.0f} %")
+            for lo, hi, c in _COVERAGE_CLASSES] + [_swatch("#bdbdbd", "unknown")],
+            layers=[layer])
     return b.finish()
 
 

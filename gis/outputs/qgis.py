@@ -93,6 +93,7 @@ KEY_ALIASES = {
     "plan_stations_branches": "plan", "network_edges": "edges", "referral_edges": "edges",
     "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
     "network_hubs": "hubs", "hubs_plan": "hubs",
+    "halo_facilities": "facilities", "provinces": "coverage",
 }
 
 #: Layer titles in the project where several layers share a style key (the layer name of the
@@ -104,6 +105,8 @@ LAYER_TITLES = {
     "satellite_edges": "Satellite-hospital links",
     "satellite_proposals": "Proposed satellite links",
     "hubs_plan": "Hubs after the plan (size: people behind)",
+    "halo_facilities": "Facilities of neighbouring provinces within reach (cross-border)",
+    "provinces": "Coverage per province",
 }
 
 
@@ -333,7 +336,7 @@ def layer_specs(
                     _TIER_COLORS.items()]
             r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"))
                  if "tier" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(name, "Facilities by tier", "Inputs", r,
+            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Facilities by tier"), "Inputs", r,
                                    labeling("name") if "name" in cols else None))
         elif key == "communes":
             specs.append(LayerSpec(name, "Communes after 1 July 2025", "Inputs",
@@ -372,7 +375,8 @@ def layer_specs(
                 ranges = [(lo * k, hi * k, f"{100 * lo:.0f}–{100 * hi:.0f} %",
                            fill(c, "#555555", outline_width=0.2, alpha=0.8))
                           for lo, hi, c in classes]
-                specs.append(LayerSpec(name, f"Coverage per commune: {col}", "Access",
+                title = LAYER_TITLES.get(name, "Coverage per commune")
+                specs.append(LayerSpec(name, f"{title}: {col}", "Access",
                                        graduated_renderer(col, ranges),
                                        visible=n == 0 and not any(
                                            KEY_ALIASES.get(k, k) == "cells" for k in layers)))
