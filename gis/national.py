@@ -344,7 +344,8 @@ def _task_halo_source(prep: Prepared) -> gpd.GeoDataFrame:
 
 
 def _task_run(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None, *,
-              out_dir: str, overwrite: bool, offline: bool, log_level: int) -> ProvinceOutcome:
+              out_dir: str, overwrite: bool, offline: bool, optimise: bool,
+              log_level: int) -> ProvinceOutcome:
     from distributed import get_worker
 
     logging.getLogger("gis").setLevel(log_level)
@@ -358,7 +359,7 @@ def _task_run(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None,
         halo = cross_border_halo(prep, neighbours) if neighbours is not None else None
         result = run_pipeline(prep.config, out_dir=Path(out_dir), overwrite=overwrite,
                               offline=offline, prepared=prep, halo=halo,
-                              cross_border=neighbours is not None)
+                              cross_border=neighbours is not None, optimise=optimise)
         layers = _national_layers(result, prep)
     return ProvinceOutcome(code=p.code, name=p.short, key=p.key, ok=True, summary=result.summary,
                            layers=layers, out_dir=Path(out_dir),
@@ -417,7 +418,7 @@ EventFn = Callable[[str, ProvinceOutcome | str], None]
 
 def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
                  out_root: Path, overwrite: bool = False, offline: bool = False,
-                 cross_border: bool | None = None,
+                 cross_border: bool | None = None, optimise: bool = True,
                  config_for: Callable[[str], Config] | None = None,
                  on_event: EventFn | None = None, log_level: int | None = None
                  ) -> NationalResult:
@@ -442,6 +443,8 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
     cross_border : bool, optional
         Use the cross-border halo (default: :func:`gis.pipeline.cross_border_enabled` of a
         national run, i.e. yes unless ``access.cross_border = false``).
+    optimise : bool
+        Run the location models of the plans stage (see :func:`gis.pipeline.run`).
     config_for : callable, optional
         Province code -> its Config (default :func:`gis.pipeline.config_for_province` of
         ``cfg``); must be picklable (a module-level function or a ``functools.partial``).
@@ -519,7 +522,8 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
                     else:
                         halo_failures.setdefault(n, error_message(src_f[n].exception()))
             f = client.submit(_task_run, prep_f[c], nb, out_dir=str(folders[c]),
-                              overwrite=overwrite, offline=offline, log_level=level,
+                              overwrite=overwrite, offline=offline, optimise=optimise,
+                              log_level=level,
                               key=f"run-{c}-{token}", priority=weight[c], pure=False)
             run_f[f] = c
 
@@ -549,6 +553,7 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
     info = cluster_info(client)
     ordered = [outcomes[c] for c in sorted(outcomes)]
     run_info = {"provinces_requested": len(codes), "succeeded": sum(o.ok for o in ordered),
+                "optimise": optimise,
                 "failed": {o.code: o.error for o in ordered if not o.ok},
                 "cross_border": cb, "halo_failures": halo_failures,
                 "cluster": info.as_dict(),

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "with --province all (or a comma-separated list) for every "
                                    "province as Dask tasks, plus the national outputs.")
     add_run_options(p)
+    p.add_argument("--no-optimise", dest="optimise", action="store_false", default=True,
+                   help="skip the location models of the plans stage (best main stations, "
+                        "fewest branch points, p-median, the coverage curve)")
     g = p.add_argument_group(
         "national runs (--province all, or a comma-separated list of codes or names)",
         "Each province's pipeline runs as a task of a Dask cluster: a local one by default, "
@@ -152,7 +155,7 @@ def national_command(args: argparse.Namespace) -> int:
         result = run_national(client, cfg, selected, out_root=out_root,
                               overwrite=args.overwrite, offline=args.offline,
                               cross_border=getattr(args, "cross_border", None),
-                              on_event=event)
+                              optimise=getattr(args, "optimise", True), on_event=event)
     if not quiet:
         nat = result.table.iloc[-1]
         ok = len(result.outcomes) - len(result.failed)
