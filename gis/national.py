@@ -346,7 +346,7 @@ def _task_halo_source(prep: Prepared) -> gpd.GeoDataFrame:
 def _task_run(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None, *,
               out_dir: str, overwrite: bool, offline: bool, optimise: bool,
               log_level: int) -> ProvinceOutcome:
-    from distributed import get_worker
+    from distributed import get_worker  # on a worker: distributed is there
 
     logging.getLogger("gis").setLevel(log_level)
     p = prep.registry.province
@@ -454,7 +454,7 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
     log_level : int, optional
         Level of the ``gis`` loggers on the workers (default: this process's).
     """
-    from distributed import as_completed
+    from distributed import as_completed  # heavy: imported only for a national run
 
     t_start = time.perf_counter()
     on_event = on_event or (lambda kind, what: None)
