@@ -62,12 +62,13 @@ BYTES_PER_PAIR = 24                   # int32 + int32 + float32 + float64 (gis.m
 def real_config(base, cell_m: float, code: str):
     """Province ``code`` on the real data of ../shared/data (communes with 2025 population,
     the 2019 census), ``cell_m`` metre cells (picklable: sent to the workers)."""
-    from gis.inputs.config import DemandConfig, LayersConfig
+    from gis.inputs.config import DemandConfig
     from gis.pipeline import config_for_province
 
     cfg = config_for_province(base, code)
-    return replace(cfg, layers=LayersConfig(
-        communes=str(DATA / "vn2025" / "communes_2025.geojson"),
+    # the province's other layers (Ha Tinh's hospital register) are kept
+    return replace(cfg, layers=replace(
+        cfg.layers, communes=str(DATA / "vn2025" / "communes_2025.geojson"),
         communes_population_field="population_2025",
         legacy_population=str(DATA / "census2019" / "population_2019_by_legacy_commune.csv"),
         legacy_population_field="population_2019"),

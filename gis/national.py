@@ -327,11 +327,25 @@ def _national_layers(result: Any, prep: Prepared) -> dict[str, gpd.GeoDataFrame]
         pop = prep.layers.communes.set_index("commune_code")["population"]
         out["communes"]["population"] = out["communes"]["commune_code"].map(pop).to_numpy()
     outline = gpd.GeoDataFrame({"province_code": [code], "province_name": [name]},
-                               geometry=[shapely.union_all(prep.layers.communes.geometry
-                                                           .to_numpy())],
+                               geometry=[province_outline_display(prep.layers.communes)],
                                crs=prep.layers.crs).to_crs(NATIONAL_CRS)
     out["outline"] = outline
     return out
+
+
+def province_outline_display(communes: gpd.GeoDataFrame, *, close_m: float = 50.0,
+                             min_hole_km2: float = 1.0) -> shapely.Geometry:
+    """The province's outline for the national layers: the union of its communes with the
+    slivers between neighbouring polygons closed (grown and shrunk by ``close_m`` metres) and
+    holes under ``min_hole_km2`` dropped (real commune layers leave hundreds of them, which
+    would weigh megabytes on the national map)."""
+    merged = shapely.buffer(shapely.union_all(shapely.buffer(communes.geometry.to_numpy(),
+                                                             close_m)), -close_m)
+    polys = []
+    for part in shapely.get_parts(merged):
+        holes = [r for r in part.interiors if shapely.Polygon(r).area >= min_hole_km2 * 1e6]
+        polys.append(shapely.Polygon(part.exterior, holes))
+    return shapely.MultiPolygon(polys)
 
 
 def _task_prepare(cfg: Config, log_level: int) -> Prepared:

@@ -263,3 +263,56 @@ def test_cli_national_two_provinces_on_local_processes(tmp_path, capsys):
     assert csv["province_code"].tolist() == ["11", "12", "VN"]
     assert main(argv) == 2
     assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_national_map_draws_in_chromium_offline(runs):
+    from tests._browser import ARTIFACTS, load_page
+
+    page = load_page(runs["result"].out_dir / "national.html",
+                     screenshot=ARTIFACTS / "map_national.png")
+    assert page.errors == [] and page.alerts == []
+    assert page.layers == ["Provinces: within 30 min of a commune health station (3)",
+                           "Communes: within 30 min of a commune health station (123)"]
+    assert all(u.startswith("http://127.0.0.1:") for u in page.resources), page.resources
+
+
+EVIL = "<script>alert(1)</script>"
+
+
+def test_national_outputs_escape_user_text(tmp_path):
+    """Province names and error messages appear as text in the map and the national page."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import shapely
+
+    from gis.outputs import national as NO
+
+    summary = {"population": {"total": 1000.0, "is_estimate": False},
+               "counts": {"new_communes": 1, "legacy_communes": 2, "stations": 2, "hospitals": 0},
+               "access": {"demand": {"units": 4},
+                          "coverage": {"station": {"30": {"population": 900.0, "share": 0.9,
+                                                          "beyond": 100.0}}}}}
+    layers = {"outline": gpd.GeoDataFrame({"province_code": ["01"], "province_name": [EVIL]},
+                                          geometry=[shapely.box(105, 20, 105.5, 20.5)],
+                                          crs=4326),
+              "communes": gpd.GeoDataFrame({"province_code": ["01"], "province_name": [EVIL],
+                                            "commune_code": ["00001"], "commune_name": [EVIL],
+                                            "population": [1000.0],
+                                            "station_30min_share": [0.9]},
+                                           geometry=[shapely.box(105, 20, 105.5, 20.5)],
+                                           crs=4326)}
+    ok = SimpleNamespace(code="01", name=EVIL, key="a", ok=True, error=None, summary=summary,
+                         layers=layers, wall_s=1.0, peak_rss_mb=100.0)
+    bad = SimpleNamespace(code="02", name="B", key="b", ok=False, error=EVIL, summary=None,
+                          layers={}, wall_s=float("nan"), peak_rss_mb=None)
+    out = NO.write_national_outputs(tmp_path / "vietnam", [ok, bad], run={"cross_border": False},
+                                    thresholds_min={"station": [30.0]})
+    table = out.table.set_index("province_code")
+    assert table.loc["VN", "station_30min_share"] == pytest.approx(0.9)
+    assert table.loc["VN", "population"] == 1000.0 and table.loc["02", "status"] == "failed"
+    for name in ("national.html", "report.html"):
+        text = (tmp_path / "vietnam" / name).read_text(encoding="utf-8")
+        assert EVIL not in text
+        # escaped as HTML (in the map, inside JSON whose "&" is escaped too)
+        assert "&lt;script&gt;alert(1)" in text or "\\u0026lt;script\\u0026gt;alert(1)" in text

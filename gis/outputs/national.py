@@ -391,8 +391,10 @@ def _map_shares(share_cols: Sequence[tuple[str, str, str]]) -> list[tuple[str, s
 def national_map(layers: Mapping[str, gpd.GeoDataFrame], table: pd.DataFrame, *,
                  sources: Sequence[str] = (), estimate_notes: Sequence[str] = (),
                  offline: bool = False, simplify_m: float = NATIONAL_MAP_SIMPLIFY_M) -> Any:
-    """Provinces and communes coloured by coverage (the middle threshold of each tier), one
-    switchable layer each; polygons simplified by ``simplify_m`` metres for display."""
+    """Provinces coloured by coverage (the middle threshold of each tier) and communes
+    coloured by the first tier's (commune health stations: one layer of 3,321 communes is
+    already most of the page), one switchable layer each; polygons simplified by
+    ``simplify_m`` metres for display, which keeps the whole country under 5 MB."""
     specs = []
     first = True
     for col, tier, minutes in _map_shares(_share_columns(table)):
@@ -405,7 +407,7 @@ def national_map(layers: Mapping[str, gpd.GeoDataFrame], table: pd.DataFrame, *,
                                          col, t("legend_share", label=label), popup=popup_p,
                                          tooltip="province_name", show=first, line_weight=1.5))
         com = layers.get("coverage_communes")
-        if com is not None and col in com:
+        if com is not None and col in com and first:
             popup_c = [(t("popup_commune"), "commune_name", "text"),
                        (t("popup_province"), "province_name", "text"),
                        (t("popup_population"), "population", "count"),
