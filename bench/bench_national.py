@@ -235,26 +235,34 @@ def report() -> str:
                    if r and "failed" not in r), key=lambda r: (r["cell_m"], r["workers"]))
     if runs:
         r0 = runs[0]
-        lines.append(f"Run {r0['when']} on {r0['machine']}; `python bench/bench_national.py "
+        ends = sorted(r["when"] for r in runs)
+        lines.append(f"Runs ended {ends[0]} to {ends[-1][-5:]} on {r0['machine']}; "
+                     f"`python bench/bench_national.py "
                      f"national --workers N --cell C`, each in a fresh process. The machine is "
                      f"shared with other work (load averages below, 2 cores): the lead may "
                      f"re-run these cases on a quiet machine and `python bench/bench_national.py"
                      f" report` rewrites this section.")
         lines.append("")
+        opt = ("with the location models" if r0.get("optimise", True) else
+               "without the location models (`--no-optimise`: the three reform scenarios are "
+               "evaluated; best main stations, fewest branch points, p-median and the coverage "
+               "curve are not run: with them a province took minutes on this loaded machine "
+               "and the two runs did not fit the time at hand)")
         lines.append("All 34 provinces on the real data of ../shared/data (3,321 commune "
                      "polygons with their 2025 population, the 2019 census; one station per "
                      "pre-2025 commune at its registry centre; no hospital registers outside Ha"
                      " Tinh on main, so the network stage is skipped for want of hospitals), "
-                     "every other stage (access with cross-border halos, plans with the "
-                     "location models, all outputs) on a LocalCluster of N worker processes, "
-                     "one thread each, memory limit = the machine's memory / N. Wall = from "
-                     "the cluster's start to the national outputs written; peak per worker = "
-                     "the worker process's `ru_maxrss`.")
+                     f"{r0['cell_m']:g} m cells, every stage: access with cross-border halos, "
+                     f"plans {opt}, all outputs; on a LocalCluster of N worker processes, one "
+                     "thread each, memory limit = the machine's memory / N. Wall = from the "
+                     "cluster's start to the national outputs written; peak per worker = the "
+                     "worker process's `ru_maxrss` (it holds the prepared layers of the "
+                     "provinces waiting for their turn too).")
         lines.append("")
         lines.append("| cells | workers | memory limit per worker | provinces ok / failed | "
                      "wall s | provinces done at s | sum of province runs s | peak per worker "
-                     "GB | largest province peak GB | load avg start / end |")
-        lines.append("|---:|---:|---:|---|---:|---:|---:|---|---:|---|")
+                     "GB | largest province peak GB | load avg start / end | note |")
+        lines.append("|---:|---:|---:|---|---:|---:|---:|---|---:|---|---|")
         for r in runs:
             pr = r["provinces"]
             ok = [x for x in pr if x["ok"]]
@@ -266,26 +274,45 @@ def report() -> str:
                 f"{r['wall_s']:.0f} | {r['provinces_wall_s']:.0f} | "
                 f"{sum(x['wall_s'] for x in ok):.0f} | {peaks} | "
                 f"{_gb(max((x['peak_rss_mb'] or 0) for x in ok) if ok else None)} | "
-                f"{r['load_start'][0]:.1f} / {r['load_end'][0]:.1f} |")
+                f"{r['load_start'][0]:.1f} / {r['load_end'][0]:.1f} | {r.get('note', '')} |")
+        def busy(r: dict) -> float:
+            return sum(x["wall_s"] for x in r["provinces"] if x["ok"])
+
         by_cell: dict[float, dict[int, dict]] = {}
         for r in runs:
-            by_cell.setdefault(r["cell_m"], {})[r["workers"]] = r
+            if not r.get("note"):
+                by_cell.setdefault(r["cell_m"], {})[r["workers"]] = r
         for cell, d in by_cell.items():
             if 1 in d and 2 in d:
                 sp = d[1]["wall_s"] / d[2]["wall_s"]
                 lines.append("")
+                ok1 = sum(x["ok"] for x in d[1]["provinces"])
+                ok2 = sum(x["ok"] for x in d[2]["provinces"])
                 lines.append(f"At {cell:g} m, two workers took {d[2]['wall_s']:.0f} s against "
-                             f"{d[1]['wall_s']:.0f} s for one: {sp:.2f}x (2 cores, shared).")
-        last = runs[-1]
+                             f"{d[1]['wall_s']:.0f} s for one: {sp:.2f}x ({ok2} provinces ran "
+                             f"on two workers, {ok1} on one). Each province's own run took "
+                             f"longer on two workers (sum {busy(d[2]):.0f} s against "
+                             f"{busy(d[1]):.0f} s): "
+                             f"with a load average of about 10 from other work on 2 cores, a "
+                             f"second worker process gains little CPU; on a quiet machine the "
+                             f"gain is bounded by the cores.")
+        last = next((r for r in reversed(runs) if not r.get("note")), runs[-1])
         failed = [x for x in last["provinces"] if not x["ok"]]
         if failed:
             lines.append("")
             lines.append("Provinces that failed (the run reports each with its message and "
-                         "goes on; these are bugs of main's readers on the real data, the "
-                         "subject of issue 11):")
+                         "goes on). Hà Tĩnh failed by the benchmark's fault in the one-worker "
+                         "run and the first two-worker run: its configuration lost the hospital "
+                         "register but kept the satellite specialties of its hospitals "
+                         "(`real_config` keeps the register since, and the last run has it). "
+                         "The others are bugs on main with the real data: the readers (issue 11: "
+                         "island communes outside the province's box, census rows without a "
+                         "code), a GEOS error in the pre-2025 polygons of Thái Nguyên, and the "
+                         "official plan of Hồ Chí Minh (a commune without a main station):")
             lines.append("")
             for x in failed:
-                lines.append(f"- {x['name']} ({x['code']}): {x['error'].splitlines()[0]}")
+                msg = " ".join(x["error"].split())
+                lines.append(f"- {x['name']} ({x['code']}): {msg[:400]}")
         nat = last["national"]
         if nat.get("population"):
             lines.append("")
@@ -300,9 +327,9 @@ def report() -> str:
         lines.append("Per province (run task: halo, pipeline and outputs; peak = resident "
                      "memory of the worker process during the task):")
         lines.append("")
-        cols = [(r["cell_m"], r["workers"]) for r in runs]
+        cols = [(r["cell_m"], r["workers"], " (first)" if r.get("note") else "") for r in runs]
         lines.append("| code | province | communes | stations | units | "
-                     + " | ".join(f"{c:g} m, {w} w: s / peak GB" for c, w in cols) + " |")
+                     + " | ".join(f"{c:g} m, {w} w{n}: s / peak GB" for c, w, n in cols) + " |")
         lines.append("|---|---|---:|---:|---:|" + "---:|" * len(cols))
         first = {x["code"]: x for x in runs[0]["provinces"]}
         for code in sorted(first):
@@ -321,7 +348,8 @@ def report() -> str:
         lines.append("### One province as cells shrink (main today)")
         lines.append("")
         lines.append("Stage by stage in one fresh process per row (`python bench/bench_national"
-                     ".py scaling`), real data, address space capped at the limit shown. "
+                     f".py scaling`), real data, address space capped at "
+                     f"{max(r.get('limit_gb') or 0 for r in sc):g} GB. "
                      "'Access stage': nearest facility per tier, catchments, coverage, under-"
                      "served areas (what every map and the coverage figures need). 'Full table'"
                      ": every demand unit -> facility pair within the 180 min cut-off, which "
