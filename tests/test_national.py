@@ -261,6 +261,7 @@ def test_cli_national_two_provinces_on_local_processes(tmp_path, capsys):
         assert (tmp_path / key / "report.html").exists()
     csv = pd.read_csv(tmp_path / "vietnam" / "provinces.csv", dtype={"province_code": str})
     assert csv["province_code"].tolist() == ["11", "12", "VN"]
+    assert csv["note"].iloc[0].startswith("population unknown")    # the row says why
     assert main(argv) == 2
     assert "pass --overwrite" in capsys.readouterr().err
 

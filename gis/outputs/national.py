@@ -55,6 +55,7 @@ TEXT: dict[str, str] = {
     "col_province_name": "Province",
     "col_status": "Status",
     "col_error": "Error",
+    "col_note": "Note",
     "col_population": "Population",
     "col_population_is_estimate": "Population is an estimate",
     "col_new_communes": "Communes (after 2025)",
@@ -199,6 +200,7 @@ def province_row(summary: Mapping[str, Any] | None, *, code: str, name: str, ok:
     counts = s.get("counts") or {}
     pop = s.get("population") or {}
     access = s.get("access") or {}
+    row["note"] = access.get("skipped")
     row.update(population=_num(pop.get("total")),
                population_is_estimate=pop.get("is_estimate"),
                new_communes=counts.get("new_communes"),
@@ -265,7 +267,7 @@ def national_row(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     pop = total("population")
     for c in cols:
-        if c in ("province_code", "province_name", "status", "error", "wall_s",
+        if c in ("province_code", "province_name", "status", "error", "note", "wall_s",
                  "peak_rss_mb", "population_is_estimate"):
             continue
         if c.endswith(("_covered", "_beyond", "_gain", "_best_served_across", "_population",
@@ -488,7 +490,7 @@ def render_national_report(table: pd.DataFrame, *, run: Mapping[str, Any],
         charts += "<figure>" + report.svg_bar_chart(
             items, title=t("chart_coverage", minutes=minutes, tier=t(f"tier_{tier}")),
             max_value=100.0) + "</figure>"
-    cov_cols = ["province_code", "province_name", "status", "population",
+    cov_cols = ["province_code", "province_name", "status", "note", "population",
                 *[c for c, _, _ in share_cols], "underserved_areas", "underserved_population"]
     sections.append(("coverage", t("sec_coverage"), charts + _html_table(table, cov_cols)))
     scen_cols = ["province_code", "province_name",
