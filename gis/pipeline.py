@@ -22,9 +22,16 @@ import pandas as pd
 from gis import __version__
 from gis.analyses import siting
 from gis.analyses.access import run_access
-from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
+from gis.analyses.network import (
+    SatelliteRequest,
+    build_graph,
+    facility_costs,
+    run_network,
+    skip_reason,
+    specialties,
+)
 from gis.analyses.plans import official_plan, run_plans
-from gis.errors import ConfigError, GisError, OutputError
+from gis.errors import ConfigError, GisError, LayerError, PlanError, combine
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
@@ -35,12 +42,15 @@ from gis.inputs.neighbours import (
     province_outline,
     reach_m,
 )
-from gis.inputs.plans import Plan, validate_plan
+from gis.inputs.plans import Plan, new_sites, plan_set_problems, validate_plan
 from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
 from gis.model.costs import subset_dests
+from gis.model.roads import road_problems
+from gis.model.travel import extend_costs
 from gis.outputs import files, maps, qgis, report
-from gis.outputs.files import staging_dir, write_json
+from gis.outputs.editor import build_editor_data, write_plan_editor
+from gis.outputs.files import write_json
 from gis.outputs.geopackage import write_geopackage
 from gis.outputs.graphml import write_graphml
 from gis.outputs.tables import write_csv, write_exchange
@@ -75,47 +85,137 @@ class RunResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
+def _attempt(errors: list[GisError], fn: Callable[[], Any]) -> Any:
+    """``fn()``, or None with its error kept in ``errors`` (so the other inputs are still read
+    and every problem is reported at once)."""
+    try:
+        return fn()
+    except GisError as exc:
+        errors.append(exc)
+        return None
+
+
 def prepare(cfg: Config) -> Prepared:
-    """Read, validate and build the layers of the configured province."""
+    """Read, validate and build the layers of the configured province.
+
+    Every input file is read even when an earlier one failed: one error lists the problems of
+    all of them (:class:`gis.errors.InputErrors` when several fail).
+    """
     reg = load_registry(cfg.province.name)
     crs = L.working_crs(reg, cfg.province.crs)
     lc = cfg.layers
     sources: dict[str, str] = {"registry": "vietnamadminunits (communes before and after "
                                            "1 July 2025, old->new mapping)"}
-    communes = None
-    if p := cfg.path(lc.communes):
-        communes = R.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
-                                   population_field=lc.communes_population_field)
-        sources["communes"] = str(p)
-    legacy_pop = None
-    if p := cfg.path(lc.legacy_population):
-        legacy_pop = R.read_population_table(p, reg, population_field=lc.legacy_population_field)
-        sources["legacy_population"] = str(p)
-    facilities = None
-    if p := cfg.path(lc.facilities):
-        facilities = R.read_facilities(p, reg, crs=crs)
-        sources["facilities"] = str(p)
-    roads = referrals = links = None
-    if p := cfg.path(lc.roads):
-        roads = R.read_roads(p, crs=crs)
-        sources["roads"] = str(p)
-    if p := cfg.path(lc.referrals):
-        referrals = R.read_referrals(p)
-        sources["referrals"] = str(p)
-    if p := cfg.path(lc.satellite_links):
-        links = R.read_satellite_links(p)
-        sources["satellite_links"] = str(p)
-    raster = None
-    if p := cfg.path(lc.population_raster):
-        raster = R.read_population_raster(p, crs=crs)
-        sources["population_raster"] = str(p)
+    errors: list[GisError] = []
+    read: dict[str, Any] = {}
+    readers: dict[str, tuple[str, Callable[[Path], Any]]] = {
+        "communes": (lc.communes, lambda p: R.read_communes(
+            p, reg, crs=crs, layer=lc.communes_layer or None,
+            population_field=lc.communes_population_field,
+            allow_missing_population=bool(cfg.province.population_total))),
+        "legacy_population": (lc.legacy_population, lambda p: R.read_population_table(
+            p, reg, population_field=lc.legacy_population_field)),
+        "facilities": (lc.facilities, lambda p: R.read_facilities(p, reg, crs=crs)),
+        "roads": (lc.roads, lambda p: R.read_roads(p, crs=crs)),
+        "referrals": (lc.referrals, R.read_referrals),
+        "satellite_links": (lc.satellite_links, R.read_satellite_links),
+        "population_raster": (lc.population_raster, lambda p: R.read_population_raster(
+            p, crs=crs, bounds=reg.bounds(), province=reg.province.short)),
+    }
+    for key, (value, reader) in readers.items():
+        if p := cfg.path(value):
+            read[key] = _attempt(errors, lambda p=p, reader=reader: reader(p))
+            sources[key] = str(p)
+    if errors:
+        raise combine(errors)
     total = cfg.province.population_total or None
-    layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
-                            population_total=total, facilities=facilities,
+    layers = L.build_layers(reg, crs=crs, communes=read.get("communes"),
+                            legacy_population=read.get("legacy_population"),
+                            population_total=total, facilities=read.get("facilities"),
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
-    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
-                    referrals=referrals, satellite_links=links, raster=raster)
+    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources,
+                    roads=read.get("roads"), referrals=read.get("referrals"),
+                    satellite_links=read.get("satellite_links"),
+                    raster=read.get("population_raster"))
+
+
+def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = (),
+             prepared: Prepared | None = None) -> tuple[Prepared, list[Plan]]:
+    """Every input and the config checked together, before any analysis runs.
+
+    Reads and builds the layers (:func:`prepare`; ``prepared`` when given, as a national run
+    prepares them first), reads the plan files against them, and for
+    the stages asked for checks what the analyses would otherwise find only after their work:
+    the road layer's connectivity, the satellite specialties, the referral and satellite
+    tables against the facilities and the referral network today and after the official plan.
+
+    Returns
+    -------
+    Prepared, list of Plan
+
+    Raises
+    ------
+    GisError
+        One error listing the problems of every input (:class:`gis.errors.InputErrors` when
+        several inputs fail).
+    """
+    prep = prepared if prepared is not None else prepare(cfg)
+    errors: list[GisError] = []
+    plans = [_attempt(errors, lambda p=p: R.read_plan(p, prep.layers.facilities, prep.registry))
+             for p in plan_files]
+    for p in plan_files:
+        prep.sources[f"plan {Path(p).name}"] = str(p)
+    if not errors and plans:
+        problems = plan_set_problems(plans, [str(p) for p in plan_files])
+        if problems:
+            errors.append(PlanError("plans", problems))
+    if prep.roads is not None:
+        _attempt(errors, lambda: check_roads(prep))
+    if "network" in stages:
+        _attempt(errors, lambda: check_network_config(prep))
+        _attempt(errors, lambda: check_network(prep))
+    if errors:
+        raise combine(errors)
+    return prep, plans
+
+
+def check_roads(prep: Prepared) -> None:
+    """The road layer joins the facilities: most of them on one connected piece, near a road
+    (else :class:`LayerError` on the roads file, blaming the roads rather than the cut-off)."""
+    fac = prep.layers.facilities
+    local = fac[(fac["status"] == "active") & (fac["tier"] != "central")]
+    problems, notes = road_problems(prep.roads, local.geometry.get_coordinates().to_numpy(),
+                                    local["facility_id"].astype(str).to_numpy())
+    for note in notes:
+        log.warning("%s: %s", prep.sources.get("roads", "roads"), note)
+    if problems:
+        raise LayerError(prep.sources.get("roads", "roads"), problems)
+
+
+def check_network(prep: Prepared) -> None:
+    """The referral and satellite network of the facilities (today and after the official plan)
+    built from the tables, before any analysis: unknown ids in the referral or satellite
+    tables, referral cycles, stations without a regional hospital (:class:`NetworkError`
+    naming the tables' files). Nothing to check when the facilities hold no hospitals (the
+    network stage is then skipped, saying why)."""
+    lay = prep.layers
+    if skip_reason(lay.facilities) is not None:
+        return
+    t = prep.config.travel
+    model = dict(speed_kmh=t.speed_kmh[prep.config.network.transfer_mode],
+                 detour_factor=t.detour_factor, roads=prep.roads,
+                 road_speeds_kmh=t.road_speed_kmh,
+                 walking_speed_kmh=t.speed_kmh.get("walking", 4.5))
+    fcosts = facility_costs(lay.facilities, **model)
+    files_used = [f"{k} {prep.sources[k]}" for k in ("referrals", "satellite_links")
+                  if k in prep.sources]
+    label = "referral network" + (f" (from {'; '.join(files_used)})" if files_used else "")
+    common = dict(facility_costs=fcosts, cutoff_min=t.cutoff_min, referrals=prep.referrals,
+                  satellite_links=prep.satellite_links, strict=True)
+    build_graph(lay.facilities, **common, name=label)
+    plan = official_plan(lay.facilities, lay.communes, prep.registry)
+    build_graph(lay.facilities, **common, plan=plan, name=f"{label}, after the plan '{plan.name}'")
 
 
 def config_for_province(cfg: Config, code: str) -> Config:
@@ -240,16 +340,24 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
     notes = list(prep.layers.notes)
     thresholds = {k: list(v) for k, v in cfg.access.thresholds_min.items()}
     time_fields = {t: f"{t}_time_min" for t in ("station", "regional", "provincial")}
+    plan, losing, plan_name = layers.get("plan_stations"), layers.get("losing_access"), ""
+    if "plan_stations_given" in layers:  # the first plan the user gave, with its new sites
+        given = layers["plan_stations_given"]
+        plan_name = str(given["scenario"].iloc[0])
+        plan = given[given["scenario"] == plan_name]
+        lg = layers.get("losing_access_given")
+        losing = lg[lg["scenario"] == plan_name] if lg is not None else None
     written = maps.write_maps(
         folder, province=province.short,
         communes=layers.get("communes_2025"), communes_legacy=layers.get("communes_legacy"),
         facilities=layers.get("facilities"), cells=layers.get("demand_cells"),
         coverage=layers.get("coverage_communes"), underserved=layers.get("underserved"),
-        plan=layers.get("plan_stations"), losing_access=layers.get("losing_access"),
+        plan=plan, losing_access=losing, plan_name=plan_name,
         edges=_network_edges(layers), hubs=layers.get("hubs"), load_label="people behind",
         time_fields={k: v for k, v in time_fields.items()
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
+    files.fault_point("writing")  # test hook: the maps written, the rest not yet
     out = qgis.write_qgis_project(folder, layers, name=name,
                                   title=f"{province.name}: health facility network",
                                   time_fields=time_fields, thresholds_min=thresholds)
@@ -308,15 +416,30 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     return out
 
 
+def plan_costs(prep: Prepared, acc, plans: Sequence[Plan]):
+    """The access cost table plus demand -> the new sites of ``plans`` by the same travel model
+    and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage does); the table
+    itself when no plan has a new site."""
+    sites = new_sites(list(plans), prep.layers.facilities.crs)
+    if sites.empty:
+        return acc.costs
+    t = prep.config.travel
+    return extend_costs(acc.costs, acc.demand, sites, speed_kmh=t.speed_kmh[t.mode],
+                        detour_factor=t.detour_factor, roads=prep.roads,
+                        road_speeds_kmh=t.road_speed_kmh,
+                        walking_speed_kmh=t.speed_kmh.get("walking", 4.5))
+
+
 def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = ()):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
-    ``extra_plans`` (see :func:`read_plans`)."""
+    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the cost table by
+    the configured travel model)."""
 
     cfg = prep.config
     th = station_thresholds(cfg)
     lay = prep.layers
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
-                     costs=acc.costs, thresholds_min=th,
+                     costs=plan_costs(prep, acc, list(extra_plans)), thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
                      cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
 
@@ -415,23 +538,51 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     if out_dir is None:
         out_dir = cfg.path(cfg.output.folder)
         assert out_dir is not None
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
-        raise OutputError(msg)
-    with step("reading and building layers"):
-        prep = prepared if prepared is not None else prepare(cfg)
-        extra_plans = read_plans(prep, tuple(plan_files))
-        if "network" in stages:
-            check_network_config(prep)
-    if cross_border is None:
-        cross_border = cross_border_enabled(cfg, national=False)
-    if halo is None and cross_border and "access" in stages:
-        with step("facilities of neighbouring provinces (cross-border)"):
-            halo = cross_border_halo(prep)
-    prep.halo = halo
+    with files.output_folder(Path(out_dir), overwrite=overwrite) as out:
+        with step("reading and building layers"):
+            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files),
+                                         prepared=prepared)
+        if cross_border is None:
+            cross_border = cross_border_enabled(cfg, national=False)
+        if halo is None and cross_border and "access" in stages:
+            with step("facilities of neighbouring provinces (cross-border)"):
+                halo = cross_border_halo(prep)
+        prep.halo = halo
+        summary, layers, tables, graphs, editor = _analyses(prep, extra_plans, stages=stages,
+                                                            optimise=optimise, step=step)
+        tmp = out.path
+        with step("writing maps, GeoPackage, QGIS project and report"), out.writing():
+            for name, table in tables.items():
+                write_csv(table, tmp / f"{name}.csv")
+            for fname, graph in graphs.items():
+                write_graphml(graph, tmp / fname)
+            summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
+                                  "graphml": list(graphs)}
+            if editor is not None:
+                write_plan_editor(tmp / "plan_editor.html", editor,
+                                  province=prep.registry.province.short,
+                                  sources=list(prep.sources.values()),
+                                  estimate_notes=list(prep.layers.notes))
+                summary["outputs"]["plan_editor"] = "plan_editor.html"
+            write_outputs(tmp, prep, layers, summary, offline=offline)
+        out.info = {"gis_version": __version__, "province": summary["province"]["code"],
+                    "stages_done": [s for s in stages if s in summary
+                                    and "skipped" not in summary[s]],
+                    "stages_skipped": {s: summary[s]["skipped"] for s in stages
+                                       if "skipped" in summary.get(s, {})}}
+        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file()
+                         and p.name != files.MARKER)
+    return RunResult(out_dir=out.final, files=[out.final / f for f in written], summary=summary,
+                     layers=layers)
+
+
+def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
+              optimise: bool, step: StepFn):
+    """The analyses of :func:`run` on checked inputs: the summary, layers, tables and graphs to
+    write, and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    halo = prep.halo
     if halo is not None and len(halo):
         layers["halo_facilities"] = halo
     acc = None
@@ -446,7 +597,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             summary["access"] = acc.summary
             if halo is not None:
                 summary["access"].setdefault("cross_border", {})["halo"] = halo_summary(
-                    halo, radius_m=halo_reach_m(cfg))
+                    halo, radius_m=halo_reach_m(prep.config))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:
@@ -455,6 +606,10 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    editor = None
+    if pr is not None:
+        with step("plan editor data (each cell's nearest stations, the official plans)"):
+            editor = editor_data(prep, acc)
     if acc is None:
         for stage in ("plans", "network"):
             if stage in stages:
@@ -475,19 +630,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             graphs["network.graphml"] = net.graph
             if net.graph_plan is not None:
                 graphs["network_plan.graphml"] = net.graph_plan
-    with staging_dir(out_dir, overwrite=overwrite) as tmp:
-        with step("writing maps, GeoPackage, QGIS project and report"):
-            for name, table in tables.items():
-                write_csv(table, tmp / f"{name}.csv")
-            if graphs:
-                for fname, graph in graphs.items():
-                    write_graphml(graph, tmp / fname)
-            summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
-                                  "graphml": list(graphs)}
-            write_outputs(tmp, prep, layers, summary, offline=offline)
-        files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
-    return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
-                     layers=layers)
+    return summary, layers, tables, graphs, editor
 
 
 def default_out_dir(cfg: Config) -> Path:
@@ -515,6 +658,27 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     prep = prepare(cfg)
     lay = prep.layers
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
+
+
+def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+    """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
+    the access demand and cost table, the official plans ("N + branch points", "N only") as
+    references, the configured station thresholds, doctors per station and travel model (new
+    stations only with the straight-line model: the page cannot route on roads)."""
+    cfg = prep.config
+    lay = prep.layers
+    t = cfg.travel
+    plans = [official_plan(lay.facilities, lay.communes, prep.registry, branches=b)
+             for b in (True, False)]
+    straight = prep.roads is None
+    return build_editor_data(
+        acc.demand, acc.costs, lay.facilities, lay.communes,
+        thresholds_min=station_thresholds(cfg),
+        doctors_per_station=cfg.targets.doctors_per_station,
+        official_plans={p.name: p for p in plans},
+        speed_kmh=t.speed_kmh[t.mode] if straight else None,
+        detour_factor=t.detour_factor if straight else None,
+        k=k, cell_size_m=cfg.demand.cell_size_m)
 
 
 MODELS = ("best-main", "set-cover", "mclp", "p-median", "p-center")

@@ -236,3 +236,137 @@ def load_page(html_file: Path, *, screenshot: Path | None = None, budget_ms: int
         layers=data["layers"], title=data["title"],
         scripts_in_content=data.get("scripts_in_content", 0),
         content_text=data.get("content_text", ""), dom=dom)
+
+
+# --- driving a page with a script (the plan editor) -----------------------------------------
+
+_DRIVE_HEAD = r"""
+<script>
+(function () {
+  var rec = {errors: [], csp: []};
+  window.__drive = rec;
+  window.addEventListener("error", function (e) {
+    rec.errors.push(String(e.message || (e.target && (e.target.src || e.target.href)) ||
+                           "error") + (e.filename ? " @ " + e.filename + ":" + e.lineno : "") +
+                    (e.error && e.error.stack ? "\n" + e.error.stack : ""));
+  }, true);
+  window.addEventListener("unhandledrejection", function (e) {
+    rec.errors.push("unhandled rejection: " + String(e.reason));
+  });
+  document.addEventListener("securitypolicyviolation", function (e) {
+    rec.csp.push(e.violatedDirective + " " + e.blockedURI);
+  });
+  ["alert", "confirm", "prompt"].forEach(function (name) {
+    window[name] = function (msg) { rec.errors.push(name + "(" + String(msg) + ")"); };
+  });
+})();
+</script>
+"""
+
+
+# Chromium's own background services (updates, network time, sign-in): off, so that the
+# proxy sees only what the page asks for.
+_QUIET_BROWSER = (
+    "--no-pings", "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+    "--disable-default-apps", "--no-service-autorun", "--disable-breakpad",
+    "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,MediaRouter,Translate,"
+    "AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
+    "InterestFeedContentSuggestions,SafeBrowsing",
+    "--disable-signin-promo", "--allow-pre-commit-input",
+)
+
+
+@dataclass
+class DriveReport:
+    """What a driven page reported: the driver's result, JavaScript errors, Content Security
+    Policy violations and every request that tried to leave the machine (through the proxy)."""
+
+    result: object
+    errors: list[str]
+    csp: list[str]
+    requests: list[str]
+    dom: str = field(default="", repr=False)
+
+
+class _RecordingProxy(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy that forwards nothing: it records each request line and answers 403."""
+
+    seen: list[str] = []
+
+    def _refuse(self) -> None:
+        type(self).seen.append(f"{self.command} {self.path}")
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_HEAD = do_PUT = do_CONNECT = do_OPTIONS = _refuse  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def recording_proxy() -> Iterator[tuple[str, list[str]]]:
+    """A local proxy that records every request sent to it; yields (address, requests)."""
+    handler = type("_Proxy", (_RecordingProxy,), {"seen": []})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"127.0.0.1:{httpd.server_address[1]}", handler.seen
+        finally:
+            httpd.shutdown()
+
+
+def drive_page(html_file: Path, script: str, *, budget_ms: int | None = None,
+               timeout_s: float = 180.0, screenshot: Path | None = None,
+               window_size: tuple[int, int] = (1400, 900)) -> DriveReport:
+    """Open ``html_file`` from disk (file://, as a double-click does) in headless Chromium, run
+    ``script`` after the page's own scripts, and return what it reported.
+
+    ``script`` is JavaScript that calls ``__report(value)`` with any JSON-able value. Every
+    request that tries to leave the page goes to a recording proxy (and is refused); a
+    recorder injected first in ``<head>`` collects JavaScript errors and CSP violations.
+    Without ``budget_ms`` the DOM is dumped after the load event (real time, for timings); with
+    it, after that much virtual time. With ``screenshot`` a second run saves the page as shown
+    after the script.
+    """
+    chromium = require_chromium()
+    with tempfile.TemporaryDirectory(prefix="gis-drive-") as tmp:
+        page = Path(tmp) / "page.html"
+        text = html_file.read_text(encoding="utf-8")
+        text, n = re.subn(r"<head>", lambda m: m.group(0) + _DRIVE_HEAD, text, count=1)
+        assert n == 1, f"{html_file}: no <head>"
+        driver = ("<script>\n(function () {\nfunction __report(value) {\n"
+                  "  var out = document.createElement('pre'); out.id = '__drive_out';\n"
+                  "  out.style.display = 'none';\n"
+                  "  out.textContent = JSON.stringify({result: value, errors: __drive.errors,"
+                  " csp: __drive.csp});\n  document.body.appendChild(out);\n}\n"
+                  "try {\n" + script + "\n} catch (e) { __drive.errors.push('driver: ' + e + "
+                  "' ' + (e.stack || '')); __report(null); }\n})();\n</script>\n")
+        idx = text.rfind("</body>")
+        text = text[:idx] + driver + text[idx:]
+        page.write_text(text, encoding="utf-8")
+        with recording_proxy() as (proxy, seen):
+            args = _chromium_args(chromium, Path(tmp) / "profile")
+            args += [f"--proxy-server=http://{proxy}", "--proxy-bypass-list=<-loopback>",
+                     *_QUIET_BROWSER]
+            timing = [f"--virtual-time-budget={budget_ms}"] if budget_ms else []
+            run = subprocess.run([*args, *timing, "--dump-dom", page.as_uri()],
+                                 capture_output=True, text=True, timeout=timeout_s, check=False)
+            if screenshot is not None:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                shot = subprocess.run(
+                    [*args, f"--virtual-time-budget={budget_ms or 4000}",
+                     f"--window-size={window_size[0]},{window_size[1]}",
+                     f"--screenshot={screenshot}", page.as_uri()],
+                    capture_output=True, text=True, timeout=timeout_s, check=False)
+                assert screenshot.exists(), f"no screenshot written: {shot.stderr[-2000:]}"
+            requests = list(seen)
+    dom = run.stdout
+    match = re.search(r'<pre id="__drive_out"[^>]*>(.*?)</pre>', dom, flags=re.S)
+    assert match, (f"driver output missing (rc={run.returncode}); stderr tail:\n"
+                   f"{run.stderr[-3000:]}\nDOM head:\n{dom[:1500]}")
+    data = json.loads(html.unescape(match.group(1)))
+    return DriveReport(result=data["result"], errors=data["errors"], csp=data["csp"],
+                       requests=requests, dom=dom)

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 from gis.errors import GisError
+from gis.inputs.readers import read_population_raster
 from gis.model.demand import population_surface
 
 
@@ -75,7 +76,8 @@ def test_raster_weights_keep_commune_totals(tmp_path):
                        dtype="float32", crs="EPSG:32648",
                        transform=from_origin(0, 1000, 100, 100)) as dst:
         dst.write(data, 1)
-    d = population_surface(_communes(), cell_size_m=500, raster=path)
+    d = population_surface(_communes(), cell_size_m=500,
+                           raster=read_population_raster(path, crs=_communes().crs))
     a = d[d["commune_code"] == "A"].set_index("cell_id")["population"]
     assert a["0_0"] == pytest.approx(400) and a.drop("0_0").sum() == pytest.approx(0)
     # C has no raster people: areal weighting there, total kept

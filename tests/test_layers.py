@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +30,7 @@ def crs(reg):
 @pytest.fixture(scope="module")
 def estimated(reg, crs):
     """Ha Tinh from the registry alone (approximate polygons, estimated population)."""
-    fac = R.read_facilities(L.Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv",
+    fac = R.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv",
                             reg, crs=crs)
     return L.build_layers(reg, crs=crs, population_total=1_623_061, facilities=fac)
 

@@ -163,3 +163,15 @@ def test_to_jsonable() -> None:
                               "d": Path("x/y"), "e": (1, 2)})
     assert out == {"a": None, "b": 3, "c": [None, 1.5], "d": "x/y", "e": [1, 2]}
     json.dumps(out, allow_nan=False)
+
+
+def test_analyses_not_run_are_said_first() -> None:
+    s = summary()
+    s["access"] = {"skipped": "population unknown: give a communes layer with population"}
+    s["network"] = {"skipped": "needs the access analyses, skipped: population unknown"}
+    page = report.render_report(s)
+    banner = page.index("Not computed in this run")
+    assert banner < page.index("Data sources")
+    assert "population unknown: give a communes layer with population" in page
+    assert page.count("<li>", banner, page.index("</ul>", banner)) == 2
+    assert "Not computed in this run" not in report.render_report(summary())

@@ -134,8 +134,11 @@ def plan_facilities(plan: Plan, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFram
     st["target_commune_code"] = st["facility_id"].map(a["target_commune_code"])
     new = a[a["action"] == "new"]
     if len(new):
+        given = (new["name"].fillna("").astype(str) if "name" in new
+                 else pd.Series("", index=new.index))
         add = gpd.GeoDataFrame({
-            "facility_id": new.index.to_numpy(), "name": [f"New site {i}" for i in new.index],
+            "facility_id": new.index.to_numpy(),
+            "name": [g or f"New site {i}" for g, i in zip(given, new.index, strict=True)],
             "tier": "station", "commune_code": new["target_commune_code"].to_numpy(),
             "status": "planned", "location_source": "plan", "source": f"plan '{plan.name}'",
             "action": "new", "target_commune_code": new["target_commune_code"].to_numpy(),
@@ -275,6 +278,19 @@ def comparison_table(evaluations: list[Evaluation]) -> pd.DataFrame:
     return pd.DataFrame([e.province for e in evaluations])
 
 
+def _losing_layer(demand: gpd.GeoDataFrame, base: Evaluation, ev: Evaluation,
+                  threshold_min: float) -> gpd.GeoDataFrame:
+    """Demand units within ``threshold_min`` of a station in ``base`` but not under ``ev``."""
+    lose = (base.time_min <= threshold_min) & (ev.time_min > threshold_min)
+    losing = demand.loc[lose, ["unit_id", "commune_code", "legacy_commune_code", "population",
+                               "geometry"]].copy()
+    losing["time_before_min"] = base.time_min[lose]
+    losing["time_after_min"] = np.where(np.isfinite(ev.time_min[lose]), ev.time_min[lose],
+                                        np.nan)
+    losing["threshold_min"] = threshold_min
+    return gpd.GeoDataFrame(losing, geometry="geometry", crs=demand.crs)
+
+
 @dataclass
 class PlansResult:
     """Scenarios evaluated for a province.
@@ -382,8 +398,12 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],
              "gap": c.get("gap")} for c in curve]}
+    given: list[Plan] = []
     for p in extra_plans or []:
+        if p.name in plans:  # a given plan named like a built-in scenario keeps both
+            p = Plan(name=f"{p.name} (given plan)", actions=p.actions, note=p.note)
         plans[p.name] = p
+        given.append(p)
     base = evaluate(today, population=pop, commune_codes=codes, costs=costs,
                     thresholds_min=thresholds_min, doctors_per_station=doctors_per_station)
     evals = [base] + [evaluate(p, population=pop, commune_codes=codes, costs=costs,
@@ -398,27 +418,34 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     # Layers
     ev_only = next(e for e in evals if e.scenario == only.name)
     thr = cover_min if cover_min in thresholds_min else thresholds_min[len(thresholds_min) // 2]
-    lose = (base.time_min <= thr) & (ev_only.time_min > thr)
-    losing = demand.loc[lose, ["unit_id", "commune_code", "legacy_commune_code", "population",
-                               "geometry"]].copy()
-    losing["time_before_min"] = base.time_min[lose]
-    losing["time_after_min"] = np.where(np.isfinite(ev_only.time_min[lose]),
-                                        ev_only.time_min[lose], np.nan)
-    losing["threshold_min"] = thr
+    layers = {
+        "plan_stations": plan_facilities(only, facilities),
+        "plan_stations_branches": plan_facilities(official, facilities),
+        "losing_access": _losing_layer(demand, base, ev_only, thr),
+    }
+    if given:
+        by_name = {e.scenario: e for e in evals}
+        stations, losing_given = [], []
+        for p in given:
+            st_p = plan_facilities(p, facilities)
+            st_p.insert(0, "scenario", p.name)
+            stations.append(st_p)
+            lg = _losing_layer(demand, base, by_name[p.name], thr)
+            lg.insert(0, "scenario", p.name)
+            losing_given.append(lg)
+        layers["plan_stations_given"] = gpd.GeoDataFrame(
+            pd.concat(stations, ignore_index=True), geometry="geometry", crs=facilities.crs)
+        layers["losing_access_given"] = gpd.GeoDataFrame(
+            pd.concat(losing_given, ignore_index=True), geometry="geometry", crs=demand.crs)
     per_commune = []
     for e in evals:
         df = e.communes.copy()
         df.insert(0, "scenario", e.scenario)
         per_commune.append(df)
     pc = pd.concat(per_commune, ignore_index=True)
-    layers = {
-        "plan_stations": plan_facilities(only, facilities),
-        "plan_stations_branches": plan_facilities(official, facilities),
-        "losing_access": gpd.GeoDataFrame(losing, geometry="geometry", crs=demand.crs),
-        "plan_communes": gpd.GeoDataFrame(
-            pc.merge(communes[["commune_code", "commune_name", "geometry"]], on="commune_code",
-                     how="left"), geometry="geometry", crs=communes.crs),
-    }
+    layers["plan_communes"] = gpd.GeoDataFrame(
+        pc.merge(communes[["commune_code", "commune_name", "geometry"]], on="commune_code",
+                 how="left"), geometry="geometry", crs=communes.crs)
     main_rules = official.actions.loc[official.actions["action"] == "keep", "rule"]
     summary = {
         "main_station_rule": MAIN_RULE_TEXT,
@@ -428,8 +455,8 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         "notes": {k: v for k, v in notes.items() if k != "coverage_curve"},
         "coverage_curve": notes.get("coverage_curve"),
         "losing_access": {"scenario": only.name, "threshold_min": thr,
-                          "population": float(losing["population"].sum()),
-                          "communes": int(losing["commune_code"].nunique())},
+                          "population": float(layers["losing_access"]["population"].sum()),
+                          "communes": int(layers["losing_access"]["commune_code"].nunique())},
     }
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
                        summary=summary, official=official)

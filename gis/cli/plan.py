@@ -7,6 +7,7 @@
   the access metrics, with the maps, layers, report and ``scenarios.csv``.
 - ``gis plan optimise --model ...``: a location model on the province's demand and stations;
   writes the chosen sites (and a plan CSV where the result is a valid plan).
+- ``gis plan editor``: the plan editor, one offline HTML file (:mod:`gis.cli.editor`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from gis.analyses.plans import MAIN_RULE_TEXT
+from gis.cli import editor
 from gis.cli._common import config_from_args
 from gis.cli._options import add_config_options, step
 from gis.cli.run import add_run_options, run_command
@@ -84,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "default: print to standard output")
     m.add_argument("--overwrite", action="store_true", help="replace an existing file")
     m.set_defaults(func=_optimise)
+
+    editor.add_parser(psub)
 
 
 def _write_or_print(text: str, out: Path | None, *, overwrite: bool, quiet: bool) -> None:

@@ -82,6 +82,10 @@ def run_command(args: argparse.Namespace) -> int:
                  optimise=getattr(args, "optimise", True),
                  cross_border=getattr(args, "cross_border", None),
                  step=lambda label: step(label, quiet=quiet))
+    for stage in ("access", "plans", "network"):
+        why = result.summary.get(stage, {}).get("skipped")
+        if why and args.quiet <= 1:
+            print(f"note: {stage} skipped: {why}", file=sys.stderr)
     if not quiet:
         s = result.summary
         c = s["counts"]

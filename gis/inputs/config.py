@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.errors import ConfigError
+from gis.inputs.filecheck import read_text
 
 TIERS = ("central", "provincial", "regional", "station", "branch")
 DECAYS = ("step", "gaussian")
@@ -305,6 +306,25 @@ def _parse_output(t: dict[str, Any]) -> OutputConfig:
     return OutputConfig(folder=folder)
 
 
+def _check_cutoff(travel: TravelConfig, access: AccessConfig, network: NetworkConfig) -> None:
+    """The cost tables keep no trip longer than ``travel.cutoff_min``: every time the analyses
+    compare against must fit under it."""
+    times = [(f"access.thresholds_min.{tier}", max(v)) for tier, v in
+             access.thresholds_min.items()]
+    times.append(("access.e2sfca.catchment_min", access.e2sfca.catchment_min))
+    if network.satellite_specialties:
+        times.append(("network.satellite_time_min", network.satellite_time_min))
+    above = [(k, v) for k, v in times if v > travel.cutoff_min]
+    if above:
+        listed = ", ".join(f"{k} = {v:g}" for k, v in above)
+        need = max(v for _, v in above)
+        msg = (f"travel.cutoff_min: {travel.cutoff_min:g} min is below {listed}; the cost tables "
+               f"keep no trip longer than the cut-off, so these would count everyone beyond it "
+               f"as out of reach: raise travel.cutoff_min to at least {need:g}, or lower those "
+               f"times")
+        raise ConfigError(msg)
+
+
 _PARSERS = {
     "province": _parse_province,
     "layers": _parse_layers,
@@ -332,6 +352,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
             msg = (f"network.transfer_mode: {mode!r} has no speed; add travel.speed_kmh.{mode} "
                    f"or choose one of {', '.join(sorted(parts['travel'].speed_kmh))}")
             raise ConfigError(msg)
+        _check_cutoff(parts["travel"], parts["access"], parts["network"])
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return Config(**parts, base_dir=base_dir, source=source)
@@ -351,11 +372,16 @@ def load_config(path: Path | str | None = None) -> Config:
             return Config(base_dir=Path.cwd())
         path = candidate
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not any(p.is_file() for p in path.parents):
         msg = f"{path}: config file not found; pass --config with an existing file"
         raise ConfigError(msg)
+    text, problems = read_text(path, what="config file", suffixes=(".toml",))
+    if problems:
+        msg = f"{path}: {problems[0]}"
+        raise ConfigError(msg)
+    assert text is not None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not valid TOML: {exc}"
         raise ConfigError(msg) from None

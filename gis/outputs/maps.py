@@ -53,14 +53,17 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_THRESHOLDS_MIN",
     "DEFAULT_TIME_FIELDS",
+    "LEAFLET_CDN",
     "LEAFLET_VERSION",
     "TIER_STYLE",
     "accessibility_map",
     "is_estimate",
+    "leaflet_inline",
     "map_html",
     "network_map",
     "overview_map",
     "plan_map",
+    "script_json",
     "ShareLayer",
     "share_map",
     "write_map",
@@ -1396,6 +1399,7 @@ def write_maps(
     offline: bool = True,
     overwrite: bool = False,
     simplify_m: float = 50.0,
+    plan_name: str = "",
 ) -> dict[str, Path]:
     """Build and write every map the given layers allow (for ``gis run``).
 
@@ -1416,6 +1420,8 @@ def write_maps(
         Passed to :func:`accessibility_map`.
     load_label : str
         Passed to :func:`network_map`.
+    plan_name : str
+        Name of the plan shown on ``plan.html`` (in its title).
     sources : sequence of str or mapping
         Shown on every map.
     estimate_notes : sequence of str
@@ -1458,7 +1464,8 @@ def write_maps(
         builders["plan"] = lambda: plan_map(
             plan, communes=communes, communes_legacy=communes_legacy,
             losing_access=losing_access, hospitals=hospitals,
-            title=f"Consolidation plan: before and after{where}", **common)
+            title=(f"Plan '{plan_name}': before and after{where}" if plan_name
+                   else f"Consolidation plan: before and after{where}"), **common)
     if has(edges) or has(hubs):
         builders["network"] = lambda: network_map(
             edges, hubs, facilities=facilities, communes=communes, load_label=load_label,
@@ -1470,3 +1477,19 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --- shared with the other HTML pages (the plan editor, gis.outputs.editor) -------------------
+
+LEAFLET_CDN = _LEAFLET_CDN
+
+
+def leaflet_inline() -> tuple[str, str]:
+    """Leaflet's script and stylesheet from the copies vendored in ``gis/data``, images as data
+    URIs, safe to place inside ``<script>`` and ``<style>``: for pages that open offline."""
+    return _leaflet_inline()
+
+
+def script_json(obj: object) -> str:
+    """JSON safe to embed in an HTML ``<script>`` (no ``</script>``, no HTML entities)."""
+    return _script_json(obj)

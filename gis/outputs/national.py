@@ -34,7 +34,7 @@ import pandas as pd
 
 from gis import __version__
 from gis.outputs import maps, qgis, report
-from gis.outputs.files import staging_dir, write_json, write_text
+from gis.outputs.files import MARKER, output_folder, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -565,7 +565,8 @@ def write_national_outputs(folder: Path, outcomes: Sequence[Any], *, run: Mappin
                "columns": {c: column_label(c) for c in table.columns},
                "provinces": table[table["province_code"] != "VN"].to_dict("records"),
                "estimates": est, "sources": sources}
-    with staging_dir(Path(folder), overwrite=overwrite) as tmp:
+    with output_folder(Path(folder), overwrite=overwrite) as out, out.writing():
+        tmp = out.path
         table.to_csv(tmp / "provinces.csv", index=False)
         write_json({"columns": summary["columns"], "provinces": summary["provinces"],
                     "national": summary["national"]}, tmp / "provinces.json")
@@ -575,12 +576,12 @@ def write_national_outputs(folder: Path, outcomes: Sequence[Any], *, run: Mappin
             m = national_map(layers, table, sources=sources, estimate_notes=list(est),
                              offline=offline)
             maps.write_map(m, tmp / "national.html")
-            out = qgis.write_qgis_project(
+            written = qgis.write_qgis_project(
                 tmp, layers, name="vietnam", title=t("project_title"),
                 thresholds_min=th or None,
                 coverage_fields=[c for c, _, _ in _map_shares(_share_columns(table))])
-            files = {t("file_map"): "national.html", t("file_gpkg"): out.geopackage.name,
-                     t("file_qgz"): out.project.name, **files}
+            files = {t("file_map"): "national.html", t("file_gpkg"): written.geopackage.name,
+                     t("file_qgz"): written.project.name, **files}
         for o in outcomes:
             if o.ok:
                 files[t("file_province", province=o.name)] = f"../{o.key}/report.html"
@@ -589,5 +590,7 @@ def write_national_outputs(folder: Path, outcomes: Sequence[Any], *, run: Mappin
         write_text(tmp / "report.html", page)
         summary["outputs"] = sorted(p.name for p in tmp.iterdir()) + ["summary.json"]
         write_json(summary, tmp / "summary.json")
-        names = sorted(p.name for p in tmp.iterdir())
+        names = sorted(p.name for p in tmp.iterdir() if p.name != MARKER)
+        out.info = {"national": True, "provinces": len(outcomes),
+                    "failed": [o.code for o in outcomes if not o.ok]}
     return NationalWritten(table=table, files=[Path(folder) / n for n in names], summary=summary)

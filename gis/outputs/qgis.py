@@ -90,9 +90,10 @@ KEY_ALIASES = {
     "demand": "cells", "demand_cells": "cells", "access_cells": "cells",
     "commune_coverage": "coverage", "underserved_areas": "underserved",
     "plan_facilities": "plan", "stations_plan": "plan", "plan_stations": "plan",
-    "plan_stations_branches": "plan", "network_edges": "edges", "referral_edges": "edges",
+    "plan_stations_branches": "plan", "plan_stations_given": "plan",
+    "network_edges": "edges", "referral_edges": "edges",
     "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
-    "network_hubs": "hubs", "hubs_plan": "hubs",
+    "network_hubs": "hubs", "hubs_plan": "hubs", "losing_access_given": "losing_access",
     "halo_facilities": "facilities", "provinces": "coverage",
 }
 
@@ -101,6 +102,8 @@ KEY_ALIASES = {
 LAYER_TITLES = {
     "plan_stations": "Plan: main stations only (other former stations closed)",
     "plan_stations_branches": "Plan: main stations + branch points",
+    "plan_stations_given": "Plans given (field scenario): stations and new sites",
+    "losing_access_given": "People losing access under the plans given (field scenario)",
     "referral_edges_plan": "Referral links after the plan",
     "satellite_edges": "Satellite-hospital links",
     "satellite_proposals": "Proposed satellite links",
@@ -403,7 +406,7 @@ def layer_specs(
                                    "Plans", r,
                                    labeling("name", size_pt=7) if "name" in cols else None))
         elif key == "losing_access":
-            specs.append(LayerSpec(name, "People losing access", "Plans",
+            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "People losing access"), "Plans",
                                    single_renderer(fill("#f768a1", "#7a0177", alpha=0.55,
                                                         outline_width=0.1))))
         elif key == "edges":

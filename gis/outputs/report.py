@@ -474,8 +474,15 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
                   + "".join(f"<li>{_e(x)}</li>" for x in estimates) + "</ul>"
                   "Figures built on them are labelled <span class=\"est\">estimate</span>.</div>")
 
-    section("province", "Province and data sources",
-            (_kv_table(prov) if prov else '<p class="unknown">Province not given.</p>')
+    skipped = {k: summary[k]["skipped"] for k in ("access", "plans", "network")
+               if isinstance(summary.get(k), Mapping) and "skipped" in summary[k]}
+    not_run = ""
+    if skipped:  # first on the page: an output without some analyses says so at once
+        not_run = ('<div class="banner"><b>Not computed in this run</b><ul>'
+                   + "".join(f"<li>{_e(_label(k))}: {_e(v)}</li>" for k, v in skipped.items())
+                   + "</ul></div>")
+    section("province", "Province and data sources", not_run
+            + (_kv_table(prov) if prov else '<p class="unknown">Province not given.</p>')
             + "<h3>Data sources</h3>" + _sources_html(summary.get("sources")) + banner)
     key = ""
     if summary.get("counts"):
