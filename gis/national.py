@@ -359,7 +359,7 @@ def _task_halo_source(prep: Prepared) -> gpd.GeoDataFrame:
 
 def _task_run(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None, *,
               out_dir: str, overwrite: bool, offline: bool, optimise: bool,
-              log_level: int) -> ProvinceOutcome:
+              log_level: int, lang: str | None = None) -> ProvinceOutcome:
     from distributed import get_worker  # on a worker: distributed is there
 
     logging.getLogger("gis").setLevel(log_level)
@@ -373,7 +373,8 @@ def _task_run(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None,
         halo = cross_border_halo(prep, neighbours) if neighbours is not None else None
         result = run_pipeline(prep.config, out_dir=Path(out_dir), overwrite=overwrite,
                               offline=offline, prepared=prep, halo=halo,
-                              cross_border=neighbours is not None, optimise=optimise)
+                              cross_border=neighbours is not None, optimise=optimise,
+                              lang=lang)
         layers = _national_layers(result, prep)
     return ProvinceOutcome(code=p.code, name=p.short, key=p.key, ok=True, summary=result.summary,
                            layers=layers, out_dir=Path(out_dir),
@@ -433,6 +434,7 @@ EventFn = Callable[[str, ProvinceOutcome | str], None]
 def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
                  out_root: Path, overwrite: bool = False, offline: bool = False,
                  cross_border: bool | None = None, optimise: bool = True,
+                 lang: str | None = None,
                  config_for: Callable[[str], Config] | None = None,
                  on_event: EventFn | None = None, log_level: int | None = None
                  ) -> NationalResult:
@@ -459,6 +461,9 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
         national run, i.e. yes unless ``access.cross_border = false``).
     optimise : bool
         Run the location models of the plans stage (see :func:`gis.pipeline.run`).
+    lang : str, optional
+        Language of each province's outputs (default: the config's ``output.language``); the
+        national outputs are in English for now (their texts: :data:`gis.outputs.national.TEXT`).
     config_for : callable, optional
         Province code -> its Config (default :func:`gis.pipeline.config_for_province` of
         ``cfg``); must be picklable (a module-level function or a ``functools.partial``).
@@ -537,7 +542,7 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
                         halo_failures.setdefault(n, error_message(src_f[n].exception()))
             f = client.submit(_task_run, prep_f[c], nb, out_dir=str(folders[c]),
                               overwrite=overwrite, offline=offline, optimise=optimise,
-                              log_level=level,
+                              log_level=level, lang=lang,
                               key=f"run-{c}-{token}", priority=weight[c], pure=False)
             run_f[f] = c
 

@@ -94,9 +94,15 @@ class NetworkConfig:
     satellite_time_min: float = 60.0
 
 
+#: Languages of the outputs (report, maps, QGIS project, console summary).
+LANGUAGES = ("vi", "en")
+
+
 @dataclass(frozen=True)
 class OutputConfig:
     folder: str = "maps"
+    # Vietnamese by default: every province is Vietnamese
+    language: str = "vi"
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,12 @@ def _parse_output(t: dict[str, Any]) -> OutputConfig:
     if not folder:
         msg = "output.folder: expected a folder path, found an empty string"
         raise ConfigError(msg)
-    return OutputConfig(folder=folder)
+    language = _string("output.language", t.get("language", OutputConfig.language))
+    if language.strip().lower() not in LANGUAGES:
+        msg = (f"output.language: {language!r} is not available; use one of "
+               f"{', '.join(map(repr, LANGUAGES))}")
+        raise ConfigError(msg)
+    return OutputConfig(folder=folder, language=language.strip().lower())
 
 
 def _check_cutoff(travel: TravelConfig, access: AccessConfig, network: NetworkConfig) -> None:
