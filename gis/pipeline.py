@@ -8,7 +8,7 @@ only when all went well, so a failure never leaves half-written or mixed outputs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +39,13 @@ from gis.errors import ConfigError, GisError, LayerError, PlanError, combine
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
+from gis.inputs.neighbours import (
+    candidate_neighbours,
+    halo_facilities,
+    halo_summary,
+    province_outline,
+    reach_m,
+)
 from gis.inputs.plans import Plan, new_sites, plan_set_problems
 from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
@@ -69,6 +76,7 @@ class Prepared:
     referrals: Any = None
     satellite_links: Any = None
     raster: RasterPoints | None = None
+    halo: gpd.GeoDataFrame | None = None     # neighbouring provinces' facilities in reach
 
 
 @dataclass
@@ -139,11 +147,12 @@ def prepare(cfg: Config) -> Prepared:
                     raster=read.get("population_raster"))
 
 
-def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = ()
-             ) -> tuple[Prepared, list[Plan]]:
+def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = (),
+             prepared: Prepared | None = None) -> tuple[Prepared, list[Plan]]:
     """Every input and the config checked together, before any analysis runs.
 
-    Reads and builds the layers (:func:`prepare`), reads the plan files against them, and for
+    Reads and builds the layers (:func:`prepare`; ``prepared`` when given, as a national run
+    prepares them first), reads the plan files against them, and for
     the stages asked for checks what the analyses would otherwise find only after their work:
     the road layer's connectivity, the satellite specialties, the referral and satellite
     tables against the facilities and the referral network today and after the official plan.
@@ -158,7 +167,7 @@ def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Pa
         One error listing the problems of every input (:class:`gis.errors.InputErrors` when
         several inputs fail).
     """
-    prep = prepare(cfg)
+    prep = prepared if prepared is not None else prepare(cfg)
     errors: list[GisError] = []
     plans = [_attempt(errors, lambda p=p: R.read_plan(p, prep.layers.facilities, prep.registry))
              for p in plan_files]
@@ -214,6 +223,58 @@ def check_network(prep: Prepared) -> None:
     build_graph(lay.facilities, **common, name=label)
     plan = official_plan(lay.facilities, lay.communes, prep.registry)
     build_graph(lay.facilities, **common, plan=plan, name=f"{label}, after the plan '{plan.name}'")
+
+
+def config_for_province(cfg: Config, code: str) -> Config:
+    """The configuration of province ``code`` in a run configured by ``cfg`` (``cfg`` itself
+    for the configured province, else :meth:`Config.with_province`): how national runs and
+    the cross-border halo get each province's configuration."""
+    if find_province(cfg.province.name).code == code:
+        return cfg
+    return cfg.with_province(code)
+
+
+def cross_border_enabled(cfg: Config, *, national: bool) -> bool:
+    """Whether a run uses the cross-border halo: ``access.cross_border`` of the config, or
+    when it is "auto", yes for a national run and no for a single province."""
+    on = cfg.access.cross_border
+    return national if on is None else bool(on)
+
+
+def halo_reach_m(cfg: Config) -> float:
+    """Radius of the cross-border halo: what the configured travel model reaches within its
+    cut-off (straight line: cut-off x speed / detour factor)."""
+    t = cfg.travel
+    return reach_m(cutoff_min=t.cutoff_min, speed_kmh=t.speed_kmh[t.mode],
+                   detour_factor=t.detour_factor)
+
+
+def halo_source(prep: Prepared) -> gpd.GeoDataFrame:
+    """The province's active facilities as a neighbour sees them: with ``province_code``, in
+    the province's working CRS (a neighbour reprojects them into its own)."""
+    fac = prep.layers.facilities
+    out = fac[fac["status"] == "active"].copy()
+    out["province_code"] = prep.registry.province.code
+    return out.reset_index(drop=True)
+
+
+def cross_border_halo(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None = None,
+                      ) -> gpd.GeoDataFrame:
+    """Facilities of other provinces within :func:`halo_reach_m` of the province's outline.
+
+    ``neighbours`` maps province codes to their :func:`halo_source`; when None, the candidate
+    neighbours (:func:`gis.inputs.neighbours.candidate_neighbours`) are prepared here with
+    :func:`config_for_province`, as a national run prepares them.
+    """
+    code = prep.registry.province.code
+    radius = halo_reach_m(prep.config)
+    if neighbours is None:
+        neighbours = {c: halo_source(prepare(config_for_province(prep.config, c)))
+                      for c in candidate_neighbours(code, radius)}
+    frames = [f for c, f in sorted(neighbours.items()) if c != code]
+    return halo_facilities(province_outline(prep.layers.communes), frames,
+                           crs=prep.layers.crs, radius_m=radius,
+                           own_ids=prep.layers.facilities["facility_id"])
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -362,7 +423,7 @@ def run_access_stage(prep: Prepared):
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
         doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        raster=prep.raster)
+        raster=prep.raster, halo=prep.halo)
 
 
 def station_thresholds(cfg: Config) -> tuple[float, ...]:
@@ -480,7 +541,8 @@ def run_network_stage(prep: Prepared, acc, *, plan=None, full_table: bool = Fals
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
-        optimise: bool = True, lang: str | None = None,
+        optimise: bool = True, lang: str | None = None, prepared: Prepared | None = None,
+        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None,
         full_table: bool = False) -> RunResult:
     """Run the main job for the configured province and write every output.
 
@@ -506,6 +568,15 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         progress); sub-steps (each model, each scenario evaluated) come with ``level=2``.
     lang : str, optional
         Language of the outputs, "vi" or "en" (default: ``output.language`` of the config).
+    prepared : Prepared, optional
+        The province's layers from :func:`prepare` of ``cfg`` (a national run prepares them
+        first); prepared here when None.
+    halo : GeoDataFrame, optional
+        Facilities of neighbouring provinces in reach (:func:`cross_border_halo`); when None
+        and ``cross_border`` is on, computed here.
+    cross_border : bool, optional
+        Use the cross-border halo (default: :func:`cross_border_enabled` of a single
+        province, i.e. ``access.cross_border = true`` in the config).
     full_table : bool
         Give the plans and network stages the table of every pair within the cut-off instead
         of tables sized per analysis (the same figures; memory grows with cells x facilities).
@@ -517,7 +588,14 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         assert out_dir is not None
     with files.output_folder(Path(out_dir), overwrite=overwrite) as out:
         with step("reading and building layers"):
-            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files))
+            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files),
+                                         prepared=prepared)
+        if cross_border is None:
+            cross_border = cross_border_enabled(cfg, national=False)
+        if halo is None and cross_border and "access" in stages:
+            with step("facilities of neighbouring provinces (cross-border)"):
+                halo = cross_border_halo(prep)
+        prep.halo = halo
         summary, layers, tables, graphs, pr, editor = _analyses(
             prep, extra_plans, stages=stages, optimise=optimise, step=step,
             full_table=full_table)
@@ -553,6 +631,9 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
     write, the plans result and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    halo = prep.halo
+    if halo is not None and len(halo):
+        layers["halo_facilities"] = halo
     acc = None
     if "access" in stages:
         with step("population surface, travel costs and access metrics"):
@@ -563,6 +644,9 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
         else:
             layers.update(acc.layers)
             summary["access"] = acc.summary
+            if halo is not None:
+                summary["access"].setdefault("cross_border", {})["halo"] = halo_summary(
+                    halo, radius_m=halo_reach_m(prep.config))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:

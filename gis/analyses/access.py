@@ -25,6 +25,7 @@ from gis.model.costs import (
     nearest,
     straight_line_costs,
     straight_line_nearest,
+    subset_dests,
 )
 from gis.model.demand import population_surface
 from gis.model.roads import road_costs
@@ -501,6 +502,7 @@ def run_access(
     road_speeds_kmh: Mapping[str, float] | None = None,
     walking_speed_kmh: float = 4.5,
     raster: Any = None,
+    halo: gpd.GeoDataFrame | None = None,
 ) -> AccessResult:
     """Population surface, travel costs and every access metric for a province.
 
@@ -534,6 +536,18 @@ def run_access(
         Targets.
     roads : GeoDataFrame, optional
         Road lines (see :func:`gis.inputs.readers.read_roads`): the road model is used.
+    halo : GeoDataFrame, optional
+        Active facilities of neighbouring provinces within reach of the border (see
+        :func:`gis.inputs.neighbours.halo_facilities`): ``facility_id``, ``name``, ``tier``,
+        ``province_code``, Point in the working CRS. They count for the nearest facility per
+        tier, coverage and under-served areas (a border unit is served by the nearest facility
+        whichever province it is in; ties go to the province's own). They do not enter the
+        floating catchments (a neighbour's supply is shared with its own province's demand,
+        which this run does not hold), the indicators against targets, or ``costs`` (the
+        plans and the network concern the province's own facilities). The demand units get
+        ``<tier>_across_border`` (the nearest of the tier is across the border) and the
+        summary a ``cross_border`` section: people best served across the border per tier,
+        coverage with the province's own facilities only, and the gain.
     """
     thresholds_min = dict(thresholds_min or {"station": (15, 30, 60), "regional": (30, 60, 90),
                                              "provincial": (60, 120)})
@@ -565,16 +579,31 @@ def run_access(
         supplying |= supplies[what] != 0
     catchment_depth_min = min(catchment_min, cutoff_min)
     road_report = None
+    # Cross-border: the halo's facilities after the province's own (ties go to the own).
+    hal = (halo[halo["status"] == "active"].reset_index(drop=True)
+           if halo is not None and "status" in halo else halo)
+    has_halo = hal is not None
+    if has_halo:
+        all_xy = np.vstack([fxy, hal.geometry.get_coordinates().to_numpy()])
+        all_tiers = np.concatenate([tiers, hal["tier"].to_numpy()])
+        all_ids = np.concatenate([fac_ids, hal["facility_id"].to_numpy()])
+    else:
+        all_xy, all_tiers, all_ids = fxy, tiers, fac_ids
+    near_own = None
     if roads is not None:
         costs, road_report = road_costs(
-            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
+            xy, all_xy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
             walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
-            origin_ids=unit_ids, dest_ids=fac_ids)
+            origin_ids=unit_ids, dest_ids=all_ids)
         model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
                  "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
                  **road_report.as_dict()}
+        near = costs
+        if has_halo:
+            own = np.arange(len(all_ids)) < len(fac)
+            costs = near_own = subset_dests(costs, own)
         # Dijkstra from each facility reaches the cut-off anyway: one table serves all.
-        near, catch, supply_pos = costs, costs, np.arange(len(fac))
+        catch, supply_pos = costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
         cost_model: StraightLineModel | CostTable = costs
@@ -582,8 +611,11 @@ def run_access(
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
         # the catchments need the pairs within the catchment of the facilities with supply.
-        near = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
-                                     origin_ids=unit_ids, dest_ids=fac_ids, **line)
+        near = straight_line_nearest(xy, all_xy, cutoff_min=cutoff_min, groups=all_tiers,
+                                     origin_ids=unit_ids, dest_ids=all_ids, **line)
+        if has_halo:
+            near_own = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
+                                             origin_ids=unit_ids, dest_ids=fac_ids, **line)
         supply_pos = np.flatnonzero(supplying)
         catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
                                     origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
@@ -597,10 +629,23 @@ def run_access(
         cost_model = StraightLineModel(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
                                        dest_ids=fac_ids, **line)
         costs_or_builder = cost_model.table
-    times = nearest_by_tier(near, tiers)
+    times = nearest_by_tier(near, all_tiers)
     out = demand.copy()
     for c in times.columns:
         out[c] = times[c].to_numpy()
+    cross: dict[str, Any] | None = None
+    if has_halo:
+        assert near_own is not None
+        times_own = nearest_by_tier(near_own, tiers)
+        halo_ids = set(hal["facility_id"])
+        cross = {"best_served_across": {}}
+        for tier in ACCESS_TIERS:
+            if f"{tier}_id" not in times:
+                continue
+            across = np.isin(times[f"{tier}_id"].to_numpy(), list(halo_ids))
+            out[f"{tier}_across_border"] = across
+            cross["best_served_across"][tier] = {"population": float(pop[across].sum()),
+                                                 "units": int(across.sum())}
     # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
     fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
     values: dict[str, Any] = {}
@@ -647,9 +692,11 @@ def run_access(
         if fca_summary[what]["known"] == fca_summary[what]["total"] > 0:
             extra[f"{what} per 10,000 below the target of {target:g} (E2SFCA)"] = (
                 out[f"e2sfca_{what}_per_10k"].to_numpy() < target)
-    under = underserved_areas(out, times, rules_min=underserved_min,
-                              facility_names=dict(zip(fac["facility_id"], fac["name"],
-                                                      strict=True)), extra_reasons=extra,
+    names = dict(zip(fac["facility_id"], fac["name"], strict=True))
+    if has_halo:
+        names.update(zip(hal["facility_id"], hal["name"], strict=True))
+    under = underserved_areas(out, times, rules_min=underserved_min, facility_names=names,
+                              extra_reasons=extra,
                               commune_names=dict(zip(communes["commune_code"],
                                                      communes["commune_name"], strict=True)))
     layers["underserved"] = under
@@ -680,6 +727,18 @@ def run_access(
                     for r in under.head(10).to_dict("records")],
         },
     }
+    if cross is not None:
+        own_table = coverage_table(pop, times_own, thresholds_min)
+        own_cov = _share_dict(own_table, thresholds_min)
+        cross["coverage_own_facilities"] = own_cov
+        cross["coverage_gain"] = {
+            tier: {thr: v["population"] - own_cov.get(tier, {}).get(thr, {}).get(
+                "population", 0.0) for thr, v in d.items()}
+            for tier, d in summary["coverage"].items()}
+        cross["note"] = ("facilities of neighbouring provinces within reach count for the "
+                         "nearest facility, coverage and under-served areas; not for the "
+                         "floating catchments, the indicators, the plans or the network")
+        summary["cross_border"] = cross
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
                         road_report=road_report, cost_model=cost_model)
 

@@ -45,7 +45,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
 from gis.errors import OutputError
 
@@ -274,6 +274,11 @@ class Lang:
                 v = 0  # no "-0"
         pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
         return format_decimal(v, format=pattern, locale=self.code)
+
+    def number_symbols(self) -> dict[str, str]:
+        """The decimal and group separators that :meth:`num` uses (``{"decimal": ",", "group":
+        "."}`` in Vietnamese), for a page that formats numbers in the browser."""
+        return {"decimal": get_decimal_symbol(self.code), "group": get_group_symbol(self.code)}
 
     def people(self, value: object) -> str:
         """Whole people: a count of persons rounded to the unit."""

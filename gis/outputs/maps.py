@@ -43,6 +43,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ __all__ = [
     "overview_map",
     "plan_map",
     "script_json",
+    "ShareLayer",
+    "share_map",
     "write_map",
     "write_maps",
 ]
@@ -2057,6 +2060,102 @@ def network_map(
                          layers=[layer], items=[
             _hub_key(28.0, L._("{n} (largest)", n=L.people(top))),
             _hub_key(6.0 + 22.0 * math.sqrt(0.25), L.people(top / 4))])
+    return b.finish()
+
+
+@dataclass(frozen=True)
+class ShareLayer:
+    """One layer of :func:`share_map`: polygons coloured by a share (0..1).
+
+    Attributes
+    ----------
+    data : GeoDataFrame
+        Polygons in any declared CRS with the ``share_field`` column.
+    name : str
+        Layer name in the layer control.
+    share_field : str
+        Column of shares 0..1 (NaN: unknown, grey).
+    legend : str
+        Legend heading of the layer.
+    popup : sequence of (label, column, kind)
+        Popup rows; ``kind`` formats the value: ``text``, ``count`` (thousands separators),
+        ``share`` (as %), ``minutes``.
+    tooltip : str
+        Column whose value heads the tooltip (followed by the share).
+    show : bool
+        Shown at start.
+    """
+
+    data: gpd.GeoDataFrame
+    name: str
+    share_field: str
+    legend: str
+    popup: Sequence[tuple[str, str, str]] = ()
+    tooltip: str = ""
+    show: bool = True
+    line_weight: float = 0.8
+
+
+def _popup_value(L: Lang, value: object, kind: str) -> str:
+    if _missing(value):
+        return _e(L._("unknown"))
+    if kind == "share":
+        return _e(L.pct(float(value)))  # type: ignore[arg-type]
+    if kind == "count":
+        return _e(L.num(value))
+    if kind == "minutes":
+        return _e(L.minutes(value))
+    return _d(value)
+
+
+def share_map(layers: Sequence[ShareLayer], *, title: str, sources: Sources = (),
+              estimate_notes: Sequence[str] = (), offline: bool = False,
+              tiles: str | None = "auto", simplify_m: float = 50.0,
+              lang: str = "en") -> folium.Map:
+    """Choropleth map of shares (e.g. coverage) over several polygon layers, one switchable
+    layer each, with the coverage classes of :func:`accessibility_map` (used for the
+    national map: provinces and communes coloured by coverage).
+
+    Parameters
+    ----------
+    layers : sequence of ShareLayer
+        Drawn in order; each gets its legend section (shown while the layer is on). Their
+        names, legends and popup labels are the caller's (already in the map's language).
+    title, sources, estimate_notes, offline, tiles
+        As in :func:`overview_map`.
+    simplify_m : float
+        Display simplification in metres (polygons of a whole country need a few hundred
+        metres to stay a few MB; the shares are not affected).
+    lang : str
+        Language of the map's own words and numbers ("vi" or "en").
+
+    Returns
+    -------
+    folium.Map
+    """
+    b = _MapBuilder(title, sources=sources, estimate_notes=estimate_notes, offline=offline,
+                    tiles=tiles, simplify_m=simplify_m, lang=lang)
+    L = b.L
+    for spec in layers:
+        if spec.data is None or spec.data.empty:
+            continue
+        d = b.display(spec.data, spec.name)
+        feats = []
+        for row, geom in zip(d.to_dict("records"), d.geometry, strict=True):
+            share = row.get(spec.share_field)
+            share = np.nan if _missing(share) else float(share)
+            rows = [(label, _popup_value(L, row.get(col), kind))
+                    for label, col, kind in spec.popup]
+            head = _d(row.get(spec.tooltip, "")) if spec.tooltip else ""
+            feats.append(_feature(geom, {
+                "s": {"color": "#555", "weight": spec.line_weight,
+                      "fillColor": _coverage_color(share), "fillOpacity": 0.7},
+                "p": _table(rows), "t": f"{head}: {_popup_value(L, share, 'share')}"}))
+        layer = b.add(feats, spec.name, L.num(len(feats)), show=spec.show)
+        b.legend_section(spec.legend, [
+            _swatch(c, f"{L.pct(lo, 0)}–{L.pct(min(hi, 1.0), 0)}")
+            for lo, hi, c in _COVERAGE_CLASSES] + [_swatch("#bdbdbd", L._("unknown"))],
+            layers=[layer])
     return b.finish()
 
 

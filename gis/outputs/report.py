@@ -59,7 +59,8 @@ from gis.outputs.maps import plan_display_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["render_report", "svg_bar_chart", "svg_xy_chart", "to_jsonable", "write_report"]
+__all__ = ["render_report", "render_sections", "svg_bar_chart", "svg_xy_chart", "to_jsonable",
+           "write_report"]
 
 _KNOWN = ("generated_at", "gis_version", "province", "sources", "estimates", "counts",
           "population", "indicators", "access", "plans", "network", "maps", "outputs")
@@ -1470,3 +1471,21 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
     files.write_text(paths["json"], text + "\n", overwrite=overwrite)
     files.write_text(paths["html"], page, overwrite=overwrite)
     return paths
+
+
+def render_sections(title: str, sections: Sequence[tuple[str, str, str]], *,
+                    meta: str = "", lang: str = "en") -> str:
+    """A report page (the look of :func:`render_report`, no external resources) from sections
+    already rendered: ``(anchor, heading, html)``; the heading and ``title``/``meta`` are
+    escaped here, the section HTML is trusted (its author escapes user text). Used for the
+    national page (:mod:`gis.outputs.national`).
+    """
+    nav = "".join(f'<a href="#{_e(a)}">{_e(h)}</a>' for a, h, _ in sections)
+    body = "".join(f'<section id="{_e(a)}"><h2>{_e(h)}</h2>{content}</section>'
+                   for a, h, content in sections)
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"{_e(lang)}\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p class=\"meta\">{_e(meta)}</p><nav>{nav}</nav>"
+        + body + "</main></body></html>\n")
