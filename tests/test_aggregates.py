@@ -406,6 +406,8 @@ def _check_underserved_areas(synthetic_access):
     res, times, pop, codes, fac = (synthetic_access[k] for k in
                                    ("res", "times", "pop", "codes", "fac"))
     d = res.demand
+    names = dict(zip(synthetic_access["communes"]["commune_code"],
+                     synthetic_access["communes"]["commune_name"]))
     st_t, st_id = times["station"]
     fails = {"more than 10 min from a station": ~(st_t <= 10.0),
              "more than 20 min from a regional hospital": ~(times["regional"][0] <= 20.0),
@@ -423,6 +425,13 @@ def _check_underserved_areas(synthetic_access):
         rec["reasons"] = "; ".join(f"{r} ({pop[members][fails[r][members]].sum():,.0f} people)"
                                    for r in present)
         rec["area_km2"] = area_m2 / 1e6
+        rec["beyond_station"] = pop[members][fails["more than 10 min from a station"][
+            members]].sum()
+        rec["beyond_regional"] = pop[members][fails[
+            "more than 20 min from a regional hospital"][members]].sum()
+        people_in = sums_by(codes[members], pop[members])
+        rec["commune_names"] = ";".join(names[c] for c in sorted(
+            sorted(people_in), key=lambda c: -people_in[c]))
         if present[0].endswith("station"):
             ids, t = st_id[members], st_t[members]
         else:
@@ -445,6 +454,9 @@ def _check_underserved_areas(synthetic_access):
         assert got["reasons"] == w["reasons"]
         assert got["area_km2"] == pytest.approx(w["area_km2"], rel=1e-9)
         assert got["nearest_id"] == w["nearest_id"]
+        assert got["commune_names"] == w["commune_names"]
+        assert got["beyond_station"] == pytest.approx(w["beyond_station"])
+        assert got["beyond_regional"] == pytest.approx(w["beyond_regional"])
         assert got["nearest_time_min"] == pytest.approx(w["nearest_time_min"], nan_ok=True)
         if w["nearest_id"]:
             assert got["nearest_name"] == f"Facility <{w['nearest_id'][1:]}>"
@@ -1122,7 +1134,8 @@ def test_access_defaults_and_summary_texts():
     assert "below the target of 45 (E2SFCA)" in reasons
     for r in s["underserved"]["top"]:
         assert set(r) == {"rank", "population", "units", "area_km2", "reasons",
-                          "commune_codes", "nearest_id", "nearest_name", "nearest_time_min"}
+                          "commune_codes", "nearest_id", "nearest_name", "nearest_time_min",
+                          "commune_names", "beyond_station", "beyond_regional"}
 
 
 def test_fca_known_leaves_out_unknown_supply():
@@ -1160,7 +1173,7 @@ def test_underserved_edge_cases():
     off its geometry joins the nearest area; an area wrapped around another keeps its own
     units (bounding boxes overlap)."""
     cols = ["rank", "population", "units", "area_km2", "reasons", "commune_codes", "nearest_id",
-            "nearest_name", "nearest_time_min"]
+            "nearest_name", "nearest_time_min", "commune_names"]
     grid = [(i, j) for i in range(5) for j in range(5)]
     geoms = [shapely.box(i * 1000, j * 1000, (i + 1) * 1000, (j + 1) * 1000) for i, j in grid]
     ring = np.array([i in (0, 4) or j in (0, 4) for i, j in grid])
@@ -1172,7 +1185,8 @@ def test_underserved_edge_cases():
     ok = pd.DataFrame({"station_id": ["S"] * 25, "station_time_min": [1.0] * 25})
     for rules in ({"station": 5.0}, {}):
         empty = A.underserved_areas(demand, ok, rules_min=rules)
-        assert list(empty.columns) == [*cols, "geometry"] and len(empty) == 0
+        beyond = ["beyond_station"] if rules else []
+        assert list(empty.columns) == [*cols, *beyond, "geometry"] and len(empty) == 0
         assert empty.geometry.name == "geometry" and empty.crs == demand.crs
     t = np.where(ring | centre, 9.0, 1.0)
     times = pd.DataFrame({"station_id": ["S"] * 25, "station_time_min": t})
@@ -1186,3 +1200,12 @@ def test_underserved_edge_cases():
     # the ring and the centre cell, each grown by 1 cm (mitred), in km²
     assert under["area_km2"].sum() == pytest.approx(
         (5000.02**2 - 2999.98**2 + 1000.02**2) / 1e6, rel=1e-9)
+    # every failing unit fails the station rule: beyond_station is each area's population;
+    # communes named from the mapping (by code where it has none), most people first
+    assert under["beyond_station"].tolist() == under["population"].tolist()
+    assert set(under["commune_names"]) == {"C"}
+    demand.loc[ring & (demand["x"] == 500.0), "commune_code"] = "W"   # 5 units, 1+2+3+4+5
+    named = A.underserved_areas(demand, times, rules_min={"station": 5.0},
+                                commune_names={"C": "Xã Cê", "W": "Xã Wê"})
+    assert named.set_index("units")["commune_names"].to_dict() == {16: "Xã Cê;Xã Wê",
+                                                                   1: "Xã Cê"}

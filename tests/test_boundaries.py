@@ -164,12 +164,12 @@ def test_losing_access_layer_takes_the_same_boundary():
     assert layer["unit_id"].tolist() == [1, 3]
     assert layer["time_before_min"].tolist() == [T, 10.0]
     assert layer["time_after_min"].iloc[0] == JUST and np.isnan(layer["time_after_min"].iloc[1])
-    assert (layer["threshold_min"] == T).all()
+    assert (layer["threshold_min"] == T).all() and (layer["scenario"] == "A closed").all()
 
 
 def _losing(demand, base, ev):
     """The losing-access layer as run_plans builds it (its builder is private to the module)."""
-    return P._losing_layer(demand, base, ev, T)
+    return P._losing_cells(demand, base.time_min, ev.time_min, T, ev.scenario)
 
 
 def test_siting_covering_is_inclusive():

@@ -9,6 +9,7 @@ tables and their queries.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -176,8 +177,9 @@ def evaluate_and_check(tmp_path: Path, cfg: Path, *, code: str, lon: float, lat:
         assert row["plan_role"] == "main station" and row["name"] == f"New station {fid}"
         assert (row.geometry.x, row.geometry.y) == pytest.approx((x, y), abs=1e-3)
     page = (out / "plan.html").read_text(encoding="utf-8")
-    assert "Plan &#x27;csv_plan&#x27;" in page or "Plan 'csv_plan'" in page
-    assert "New station NEW-CSV" in page and "new station (1)" in page
+    # one map holds every plan (a plan selector) and opens on the first plan given
+    assert re.search(r'<option value="\d+" selected translate="no">csv_plan</option>', page)
+    assert "New station NEW-CSV" in page and '"i":"new"' in page  # drawn as a new site
     return rows, out
 
 

@@ -73,6 +73,10 @@ class AccessConfig:
         }
     )
     e2sfca: E2sfcaConfig = field(default_factory=E2sfcaConfig)
+    # Facilities of neighbouring provinces within reach of the border (the halo) count for
+    # nearest facility, coverage and under-served areas. None ("auto"): in national runs
+    # (gis run --province all) yes, in a single-province run no.
+    cross_border: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,15 @@ class NetworkConfig:
     satellite_time_min: float = 60.0
 
 
+#: Languages of the outputs (report, maps, QGIS project, console summary).
+LANGUAGES = ("vi", "en")
+
+
 @dataclass(frozen=True)
 class OutputConfig:
     folder: str = "maps"
+    # Vietnamese by default: every province is Vietnamese
+    language: str = "vi"
 
 
 @dataclass(frozen=True)
@@ -235,7 +245,7 @@ def _parse_travel(t: dict[str, Any]) -> TravelConfig:
 
 def _parse_access(t: dict[str, Any]) -> AccessConfig:
     d = AccessConfig()
-    _check_keys("access", t, {"thresholds_min", "e2sfca"})
+    _check_keys("access", t, {"thresholds_min", "e2sfca", "cross_border"})
     raw = _table("access.thresholds_min", t.get("thresholds_min", d.thresholds_min))
     thresholds: dict[str, tuple[float, ...]] = {}
     for tier, values in raw.items():
@@ -259,8 +269,15 @@ def _parse_access(t: dict[str, Any]) -> AccessConfig:
         raise ConfigError(msg)
     catchment = _number("access.e2sfca.catchment_min",
                         e.get("catchment_min", E2sfcaConfig.catchment_min))
+    cross = t.get("cross_border", "auto")
+    if cross == "auto":
+        cross = None
+    elif not isinstance(cross, bool):
+        msg = f'access.cross_border: expected true, false or "auto", found {cross!r}'
+        raise ConfigError(msg)
     return AccessConfig(thresholds_min=thresholds,
-                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay))
+                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay),
+                        cross_border=cross)
 
 
 def _parse_targets(t: dict[str, Any]) -> TargetsConfig:
@@ -292,7 +309,12 @@ def _parse_output(t: dict[str, Any]) -> OutputConfig:
     if not folder:
         msg = "output.folder: expected a folder path, found an empty string"
         raise ConfigError(msg)
-    return OutputConfig(folder=folder)
+    language = _string("output.language", t.get("language", OutputConfig.language))
+    if language.strip().lower() not in LANGUAGES:
+        msg = (f"output.language: {language!r} is not available; use one of "
+               f"{', '.join(map(repr, LANGUAGES))}")
+        raise ConfigError(msg)
+    return OutputConfig(folder=folder, language=language.strip().lower())
 
 
 def _check_cutoff(travel: TravelConfig, access: AccessConfig, network: NetworkConfig) -> None:

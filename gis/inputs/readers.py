@@ -117,6 +117,11 @@ def _read_gdal(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         for w in caught:
             counts[str(w.message)] = counts.get(str(w.message), 0) + 1
         for message, n in counts.items():
+            if message.startswith("Non closed ring detected"):
+                # GDAL's words; in plain words: the polygons are fine once closed
+                log.warning("%s: %d polygon outline(s) did not end where they began; they "
+                            "were closed on reading, nothing to do", source, n)
+                continue
             log.warning("%s: %s%s (mended on reading)", source, message,
                         f" ({n} times)" if n > 1 else "")
     except LayerError:
