@@ -407,7 +407,7 @@ def _check_underserved_areas(synthetic_access):
                                    ("res", "times", "pop", "codes", "fac"))
     d = res.demand
     names = dict(zip(synthetic_access["communes"]["commune_code"],
-                     synthetic_access["communes"]["commune_name"]))
+                     synthetic_access["communes"]["commune_name"], strict=True))
     st_t, st_id = times["station"]
     fails = {"more than 10 min from a station": ~(st_t <= 10.0),
              "more than 20 min from a regional hospital": ~(times["regional"][0] <= 20.0),

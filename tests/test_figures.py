@@ -22,7 +22,7 @@ import pytest
 
 from gis.inputs.config import load_config
 from tests._brute import contiguous_areas, lower_quantile, nearest, straight_minutes, sums_by
-from tests.conftest import CENSUS_2019, COMMUNES_2025, ROOT
+from tests.conftest import CENSUS_2019, COMMUNES_2025, ROOT, USER_PLAN
 
 CONFIG = ROOT / "examples" / "hatinh_shared_data.toml"
 HOSPITALS = ("regional", "provincial", "central")
@@ -306,6 +306,26 @@ def test_people_losing_access_recounted_cell_by_cell(run, plans):
                                                       / pop[ok].sum())
     # the README, as printed
     assert round(pop[lose].sum()) == 24_066 and len(per_commune) == 9
+
+
+def test_user_plan_by_brute_force(run, plans):
+    """The plan given with ``--plan`` (official + 5 branch points, tests/conftest.py): its
+    scenario row from its stations layer's open sites, brute force; its losing-access layer
+    recounted cell by cell."""
+    s, pop, cells = run["s"], run["pop"], run["cells"]
+    item = next(p for p in s["plans"]["plans"] if p["scenario"] == USER_PLAN)
+    st = run["layer"](item["layers"]["stations"])
+    mains = st.loc[st["action"] == "keep", "facility_id"].tolist()
+    open_ids = st.loc[st["action"].isin(["keep", "branch"]), "facility_id"]
+    after = plans["times"](open_ids)
+    row = _rows(run)[USER_PLAN]
+    _check_row(run, row, after, plans["today"], mains)
+    assert (len(mains), row["service_points"]) == (69, 74)
+    lose = (plans["today"] <= 30) & ~(after <= 30)
+    layer = run["layer"](item["layers"]["losing_access"])
+    assert sorted(layer["unit_id"]) == sorted(cells["unit_id"].to_numpy()[lose])
+    assert item["losing_population"] == close(pop[lose].sum())
+    assert item["losing_communes"] == len(set(run["codes"][lose]))
 
 
 def test_best_main_stations_by_enumeration(run, plans):
