@@ -255,6 +255,7 @@ def test_run_access_tables_agree_with_the_full_table():
         "doctors": rng.integers(1, 30, n).astype(float), "beds": [np.nan] * 8 + [80, 120, 60, 400],
         "status": ["active"] * 11 + ["closed"]},
         geometry=shapely.points(rng.uniform(0, 15_000, (n, 2))), crs=32648)
+    fac.loc[0, "doctors"] = 0.0   # a station with no supply: left out of the catchment table
     res = A.run_access(communes, fac, cell_size_m=700, speed_kmh=20, cutoff_min=25,
                        catchment_min=15, decay="step")
     assert res._costs is None                      # the full table is built on first use
@@ -263,6 +264,14 @@ def test_run_access_tables_agree_with_the_full_table():
     active = fac[fac["status"] == "active"].reset_index(drop=True)
     ref = A.nearest_by_tier(full, active["tier"].to_numpy())
     pd.testing.assert_frame_equal(res.demand[list(ref.columns)], ref)
+    # the tables' summary: one pair per unit and tier reached; the catchment's facilities
+    # are the 10 active ones with doctors or beds, its pairs those within 15 min of them
+    reached = sum(int(ref[f"{t}_time_min"].notna().sum()) for t in set(active["tier"]))
+    supplying = (active["doctors"].fillna(0) > 0) | (active["beds"].fillna(0) > 0)
+    assert res.summary["cost_tables"] == {
+        "nearest_per_tier": {"pairs": reached, "cutoff_min": 25},
+        "catchment": {"pairs": int((full.time_min[supplying.to_numpy()[full.dest]] <= 15).sum()),
+                      "cutoff_min": 15, "facilities": 10}}
     pop = res.demand["population"].to_numpy()
     doctors = A.fca(full, pop, active["doctors"].to_numpy(), catchment_min=15, decay="step")
     assert np.allclose(res.demand["e2sfca_doctors_per_10k"], doctors, rtol=1e-12, atol=0)
@@ -290,3 +299,54 @@ def test_dissolve_of_grid_cells_equals_the_union():
     assert len(got) == len(ref) > 1
     assert shapely.area(shapely.symmetric_difference(shapely.union_all(got),
                                                      shapely.union_all(ref))) < 1e-3
+
+
+def test_far_communes_by_hand():
+    """Per tier, the people beyond its rule time (clipped at 0; a rounding residue below a
+    millionth of the commune is nobody; unknown coverage, a commune without demand units, is
+    nobody), the communes with someone beyond, the top ones by
+    people (ties in table order); tiers without their column left out."""
+    cov = pd.DataFrame({"commune_code": ["A", "B", "C", "D", "E"],
+                        "commune_name": ["a", "b", "c", "d", "e"],
+                        "population": [100.0, 50.0, 80.0, 10.0, 1e7],
+                        "station_30min": [60.0, 50.0, 85.0, 0.0, 1e7 - 5.0],
+                        "regional_60min": [100.0, 20.0, 50.0, np.nan, 1e7]})
+    got = A.far_communes(cov, {"station": 30, "regional": 60.0, "provincial": 120}, top=2)
+    assert got == {
+        "station": {"time_min": 30.0, "population": 40.0 + 10.0, "communes": 2,
+                    "top": [{"commune_code": "A", "commune_name": "a", "population": 40.0},
+                            {"commune_code": "D", "commune_name": "d", "population": 10.0}]},
+        "regional": {"time_min": 60.0, "population": 60.0, "communes": 2,
+                     "top": [{"commune_code": "B", "commune_name": "b", "population": 30.0},
+                             {"commune_code": "C", "commune_name": "c", "population": 30.0}]}}
+    assert A.far_communes(cov.assign(station_30min=cov["population"]), {"station": 30}) == {
+        "station": {"time_min": 30.0, "population": 0.0, "communes": 0, "top": []}}
+
+
+def test_run_access_passes_the_raster_to_the_surface(tmp_path):
+    """A population raster given to run_access shapes its demand units as it shapes the
+    surface's: all of A's people in the pixels of its south-west cell."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gis.inputs.readers import read_population_raster
+    from gis.model.demand import population_surface
+
+    com = gpd.GeoDataFrame({"commune_code": ["A"], "commune_name": ["A"],
+                            "population": [400.0]},
+                           geometry=[shapely.box(0, 0, 1000, 1000)], crs=32648)
+    data = np.zeros((10, 10), dtype="float32")
+    data[5:, :5] = 7.0
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:32648",
+                       transform=from_origin(0, 1000, 100, 100)) as dst:
+        dst.write(data, 1)
+    raster = read_population_raster(path, crs=com.crs)
+    fac = gpd.GeoDataFrame({"facility_id": ["S"], "name": ["s"], "tier": ["station"],
+                            "doctors": [1.0], "beds": [np.nan], "status": ["active"]},
+                           geometry=shapely.points([[500.0, 500.0]]), crs=32648)
+    res = A.run_access(com, fac, cell_size_m=500, raster=raster)
+    want = population_surface(com, cell_size_m=500, raster=raster)
+    assert res.demand["population"].tolist() == want["population"].tolist()
+    assert res.demand.set_index("cell_id")["population"]["0_0"] == pytest.approx(400)

@@ -364,6 +364,7 @@ def _check_access_per_commune(synthetic_access):
                                                                           nan_ok=True)
     assert np.isnan(com.loc["D", "station_mean_time_min"])
     assert np.isnan(com.loc["B", "station_mean_time_min"])  # nobody lives there
+    assert res.layers["coverage_legacy"].crs == res.layers["coverage_communes"].crs == 32648
     lg = res.layers["coverage_legacy"].set_index("commune_code")
     old = res.demand["legacy_commune_code"].to_numpy()
     t = times["station"][0]
@@ -826,6 +827,10 @@ def test_satellite_planning_by_enumeration(synthetic_network):
     for x in links:
         assert x["core_id"] == "PE"
         assert x["time_min"] == pytest.approx(F[pos["PE"], pos[x["satellite_id"]]])
+        # float32 metres: the time x the transfer speed (40 km/h = 666.7 m/min)
+        assert x["dist_m"] == pytest.approx(F[pos["PE"], pos[x["satellite_id"]]] * 40_000 / 60,
+                                            rel=1e-6)
+        assert x["specialty"] == "eye"
     assert sum(x["gain"] for x in links) == pytest.approx(best_value - pop[before].sum())
     first = links[0]["satellite_id"]
     assert links[0]["gain"] == pytest.approx(pop[~before & within[:, pos[first]]].sum())
@@ -914,6 +919,33 @@ def _check_notes_and_generated_plans(province):
     assert res.summary["main_station_rule"] == P.MAIN_RULE_TEXT
     counts = res.summary["main_station_rule_counts"]
     assert sum(counts.values()) == 69
+    # the fewest branch points named with their communes
+    fb = res.summary["fewest_branch_points"]
+    where = st.set_index("facility_id")
+    names = province["lay"].communes.set_index("commune_code")["commune_name"]
+    assert [x["facility_id"] for x in fb["stations"]] == branches
+    for x in fb["stations"]:
+        code = where.loc[x["facility_id"], "commune_code"]
+        assert (x["name"], x["commune_code"], x["commune_name"]) == (
+            where.loc[x["facility_id"], "name"], code, names[code])
+    # kinds and slugs of the scenarios; the official plans named; per-commune rows start
+    # with their scenario; each plan's losing units; the given plans' layer indexed afresh
+    given = "69 only (given plan)"
+    kinds = {best: "best_main", cover: "fewest_branches", pm: "p_median", given: "user",
+             "209 today": "today", "69 + branch points": "official",
+             "69 only": "official_only"}
+    rows = {r["scenario"]: r for r in res.summary["scenarios"]}
+    assert {n: r["scenario_kind"] for n, r in rows.items()} == kinds
+    assert {n: r["slug"] for n, r in rows.items()} == {
+        **kinds, given: "user_69_only_given_plan"}
+    assert res.summary["official"] == {"scenario": "69 + branch points",
+                                       "official_only": "69 only", "main_stations": 69,
+                                       "stations_today": 209}
+    assert list(res.layers["plan_communes"].columns)[:2] == ["scenario", "commune_code"]
+    for item in res.summary["plans"]:
+        assert item["losing_units"] == len(res.layers[item["layers"]["losing_access"]])
+    assert list(res.layers["plan_stations_given"].index) == list(
+        range(len(res.layers["plan_stations_given"])))
 
 
 # --- one test per instance: under mutmut each test builds its instance again (see
@@ -947,6 +979,68 @@ def test_plans_default_coverage_curve():
     assert [p["branch_points"] for p in res.summary["coverage_curve"]["points"]] == [
         0, 5, 10, 20, 40, 70, 140]
     assert res.summary["losing_access"]["threshold_min"] == 20.0
+
+
+def test_run_plans_given_plans_new_sites_and_limits(monkeypatch):
+    """Two given plans whose names make the same slug get distinct ones; a plan with a new
+    main station (the table holds its pairs) is scored with it, by brute force; the location
+    models get the documented time limits (60 s, the p-median 120 s) when none is given."""
+    from gis.analyses import siting
+    from gis.model.travel import extend_costs
+
+    reg = load_registry("42")
+    lay = L.build_layers(reg, crs=L.working_crs(reg), population_total=1_623_061)
+    demand = population_surface(lay.communes, cell_size_m=8000.0)
+    fac = lay.facilities[lay.facilities["status"] == "active"].reset_index(drop=True)
+    xy = demand[["x", "y"]].to_numpy()
+    costs = straight_line_costs(xy, fac.geometry.get_coordinates().to_numpy(), speed_kmh=SPEED,
+                                detour_factor=DETOUR, cutoff_min=CUTOFF,
+                                origin_ids=demand["unit_id"].to_numpy(),
+                                dest_ids=fac["facility_id"].to_numpy())
+    only = P.official_plan(lay.facilities, lay.communes, reg, branches=False)
+    a = only.actions.copy()
+    code = a["target_commune_code"].iloc[0]
+    old_main = a.loc[(a["target_commune_code"] == code) & (a["action"] == "keep"),
+                     "facility_id"].item()
+    a.loc[a["facility_id"] == old_main, "action"] = "close"
+    site = demand.loc[demand["commune_code"] == code, ["x", "y"]].iloc[0]
+    a = pd.concat([a, pd.DataFrame([{"facility_id": "NEW-1", "action": "new",
+                                     "target_commune_code": code, "role": "main", "rule": "",
+                                     "x": site["x"], "y": site["y"]}])], ignore_index=True)
+    moved = Plan(name="Plan A", actions=a)
+    twin = Plan(name="plan-a", actions=only.actions)
+    sites = gpd.GeoDataFrame({"facility_id": ["NEW-1"]},
+                             geometry=shapely.points([[site["x"], site["y"]]]), crs=fac.crs)
+    extended = extend_costs(costs, demand, sites, speed_kmh=SPEED, detour_factor=DETOUR)
+    limits = {}
+
+    def spy(name):
+        original = getattr(siting, name)
+
+        def call(*args, **kw):
+            limits[name] = kw.get("time_limit_s")
+            return original(*args, **kw)
+        return call
+
+    for name in ("set_cover", "p_median", "coverage_curve"):
+        monkeypatch.setattr(siting, name, spy(name))
+    res = P.run_plans(lay.facilities, lay.communes, reg, demand=demand, costs=extended,
+                      thresholds_min=THRESHOLDS, doctors_per_station=4, cover_min=30.0,
+                      curve_ks=(0, 1), extra_plans=[moved, twin])
+    assert limits == {"set_cover": 60.0, "p_median": 120.0, "coverage_curve": 60.0}
+    rows = {r["scenario"]: r for r in res.summary["scenarios"]}
+    assert (rows["Plan A"]["slug"], rows["plan-a"]["slug"]) == ("user_plan_a", "user_plan_a_2")
+    opened = fac[fac["facility_id"].isin(moved.open_ids())]
+    pts = np.vstack([opened.geometry.get_coordinates().to_numpy(), [[site["x"], site["y"]]]])
+    t, _ = nearest(straight_minutes(xy, pts, speed_kmh=SPEED, detour_factor=DETOUR),
+                   np.arange(len(pts)), cutoff_min=CUTOFF)
+    pop = demand["population"].to_numpy()
+    for thr in THRESHOLDS:
+        assert rows["Plan A"][f"covered_{thr:g}min"] == pytest.approx(pop[t <= thr].sum())
+    reach = np.isfinite(t)
+    assert rows["Plan A"]["mean_time_min"] == pytest.approx(
+        (pop[reach] * t[reach]).sum() / pop[reach].sum())
+    assert rows["Plan A"]["main_stations"] == 69
 
 
 def test_access_of_a_synthetic_province(synthetic_access):
@@ -1209,3 +1303,79 @@ def test_underserved_edge_cases():
                                 commune_names={"C": "Xã Cê", "W": "Xã Wê"})
     assert named.set_index("units")["commune_names"].to_dict() == {16: "Xã Cê;Xã Wê",
                                                                    1: "Xã Cê"}
+
+
+def test_network_summary_sections(synthetic_network):
+    """run_network's summary and layers beyond the figures: the travel model, the rule, the
+    referral table, the thresholds and the loss thresholds (the middle one per level), every
+    hub column, validation, the satellite links and their specialties, satellite planning
+    (the stations' model answers as the full table, for default candidates and for
+    candidates that are stations), the proposals, and the layers after the plan."""
+    from gis.model.costs import StraightLineModel
+
+    net = synthetic_network
+    fac, df = net["fac"], net["df"]
+    active = fac[fac["status"] == "active"]
+    model = StraightLineModel(net["demand"][["x", "y"]].to_numpy(),
+                              active.geometry.get_coordinates().to_numpy(), speed_kmh=30.0,
+                              detour_factor=1.4, cutoff_min=25.0,
+                              origin_ids=net["demand"]["unit_id"].to_numpy(),
+                              dest_ids=active["facility_id"].to_numpy())
+    st = df[df["tier"] == "station"]
+    main_of = st.groupby("commune_code")["facility_id"].min().to_dict()
+    plan = Plan(name="mains", actions=pd.DataFrame(
+        [{"facility_id": f, "action": "keep" if f == main_of[c] else "branch",
+          "target_commune_code": c, "role": "", "rule": "", "x": np.nan, "y": np.nan}
+         for f, c in zip(st["facility_id"], st["commune_code"], strict=True)]))
+    links = pd.DataFrame({"core_id": ["P", "PE"], "satellite_id": ["R0", "R2"],
+                          "specialty": ["cardiology; eye", "eye"]})
+    requests = [N.SatelliteRequest("eye", k=1, within_min=20.0),
+                N.SatelliteRequest("eye", k=2, within_min=20.0,
+                                   candidates=("S00", "S05", "S09"))]
+    kw = dict(cutoff_min=120.0, thresholds_min=NET_THRESHOLDS, beds_per_10k=45.0,
+              referrals=pd.DataFrame({"from_id": ["S00"], "to_id": ["R1"]}),
+              satellite_links=links, satellite_requests=requests, plan=plan,
+              demand_speed_kmh=30.0, **NET)
+    res = N.run_network(fac, net["communes"], demand=net["demand"], costs=model, **kw)
+    full = N.run_network(fac, net["communes"], demand=net["demand"], costs=net["costs"], **kw)
+    s = res.summary
+    assert s["satellite_planning"] == full.summary["satellite_planning"]
+    for p, req in zip(s["satellite_planning"], requests, strict=True):
+        assert (p["specialty"], p["k"], p["within_min"]) == ("eye", req.k, 20.0)
+        assert p["exact"] is True and len(p["links"]) == req.k
+    assert {x["satellite_id"] for x in s["satellite_planning"][1]["links"]} <= {
+        "S00", "S05", "S09"}
+    prop = res.layers["satellite_proposals"]
+    assert list(prop["specialty"]) == ["eye"] * 3 and list(prop["kind"]) == [
+        "proposed satellite"] * 3
+    assert s["travel_model"] == {"between_facilities": res.facility_costs.mode,
+                                 "speed_kmh": 40.0, "detour_factor": 1.4, "cutoff_min": 120.0,
+                                 "is_estimate": True}
+    assert s["rule"] == (
+        "branch point -> main station of its commune; station -> nearest regional hospital "
+        "within the cut-off; regional -> provincial general hospital; provincial -> its "
+        "central satellite core, else the nearest central hospital (when any); a referral "
+        "table overrides the rule")
+    assert s["referral_table"] == {"rows": 1}
+    assert res.graph.edges["S00", "R1"]["kind"] == "referral"
+    assert s["thresholds_min"] == {k: [float(x) for x in v] for k, v in NET_THRESHOLDS.items()}
+    assert s["loss_impact"]["judged_at_min"] == {"station": 20.0, "regional": 45.0,
+                                                 "provincial": 90.0}
+    hub_cols = {"facility_id", "name", "tier", "load", "stations", "branches",
+                "direct_referrals", "beds", "beds_per_10k", "beds_target_per_10k",
+                "beds_needed", "meets_beds_target", "doctors", "betweenness"}
+    assert len(s["hubs"]) == len(res.hubs) and all(set(h) == hub_cols for h in s["hubs"])
+    assert [h["facility_id"] for h in s["hubs"]] == list(res.hubs["facility_id"])
+    assert s["validation"] == {"problems": [], "warnings": list(res.graph.graph["warnings"])}
+    assert s["satellites"] == {"links": 2, "rows": 2, "satellites_per_core": {"P": 1, "PE": 1},
+                               "specialties": ["cardiology", "eye"]}
+    # after the plan: the referral edges, hubs and chains of the plan's network
+    pd.testing.assert_frame_equal(res.layers["referral_edges_plan"],
+                                  N.edge_layer(res.graph_plan, "referral"))
+    hubs_plan = N.hub_load(res.graph_plan, res.chains_plan, net["pop"], beds_per_10k=45.0)
+    assert list(res.layers["hubs_plan"]["facility_id"]) == list(hubs_plan["facility_id"])
+    assert res.layers["hubs_plan"]["load"].tolist() == pytest.approx(hubs_plan["load"].tolist())
+    assert sorted(res.layers["referral_chains_plan"]["commune_code"]) == ["A", "B", "C"]
+    assert s["plan"]["nodes_by_tier"] == {"before": s["nodes"]["by_tier"],
+                                          "after": s["plan"]["after"]["nodes"]["by_tier"]}
+    assert s["plan"]["consistency_problems"] == []

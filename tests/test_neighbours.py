@@ -94,3 +94,83 @@ def test_run_access_with_a_halo_by_hand():
     # the plans' table and the catchments keep the province's own facilities only
     assert list(with_halo.costs.dest_ids) == ["S1"]
     assert "cross_border" not in alone.summary
+
+
+def _two_tier_case():
+    """The 10 x 10 km commune with its own station and regional hospital, and a halo of a
+    station and a regional hospital across the border (and an ended station, ignored)."""
+    com = gpd.GeoDataFrame({"commune_code": ["A"], "commune_name": ["A"],
+                            "population": [100.0]},
+                           geometry=[shapely.box(0, 0, 10_000, 10_000)], crs=32648)
+    own = _fac(["S1", "R1"], [(0, 0), (10_000, 0)], province="42")
+    own["tier"] = ["station", "regional"]
+    own["doctors"] = [2.0, 10.0]
+    own["beds"] = [np.nan, 50.0]
+    halo = _fac(["T1", "T2", "T3"], [(11_000, 10_000), (-1_000, 9_000), (5_000, 10_500)],
+                province="40")
+    halo["tier"] = ["station", "regional", "station"]
+    halo["status"] = ["active", "active", "ended"]
+    return com, own, halo
+
+
+def _roads_grid():
+    lines = [shapely.LineString([(-2000, y), (12_000, y)]) for y in range(-1000, 12_001, 1000)]
+    lines += [shapely.LineString([(x, -1000), (x, 12_000)]) for x in range(-2000, 12_001, 1000)]
+    lines = [shapely.segmentize(g, 1000) for g in lines]
+    return gpd.GeoDataFrame({"road_class": ["primary"] * len(lines)}, geometry=lines,
+                            crs=32648)
+
+
+@pytest.mark.parametrize("by_road", [False, True])
+def test_run_access_with_a_halo_of_two_tiers(by_road):
+    """Each tier's nearest facility among the own and the halo's active ones of that tier (by
+    straight line, or by road from the road model's own table), served across the border
+    per tier, coverage and its gain per tier; the plans' table and the catchments keep the
+    province's own facilities."""
+    from gis.model.roads import road_costs
+
+    com, own, halo = _two_tier_case()
+    kw = {"cell_size_m": 1000, "speed_kmh": 30, "detour_factor": 1.0, "cutoff_min": 60,
+          "thresholds_min": {"station": (10, 20), "regional": (15, 30)},
+          "underserved_min": {"station": 20}}
+    if by_road:
+        kw.update(roads=_roads_grid(), road_speeds_kmh={"primary": 30.0})
+    res = A.run_access(com, own, halo=halo, **kw)
+    d = res.demand
+    xy = d[["x", "y"]].to_numpy()
+    fxy = np.array([(0, 0), (10_000, 0), (11_000, 10_000), (-1_000, 9_000)], float)
+    if by_road:
+        table, _ = road_costs(xy, fxy, _roads_grid(), speeds_kmh={"primary": 30.0},
+                              walking_speed_kmh=4.5, cutoff_min=60)
+        T = np.full((len(xy), 4), np.inf)
+        T[table.origin, table.dest] = table.time_min
+    else:
+        T = np.hypot(xy[:, None, 0] - fxy[None, :, 0], xy[:, None, 1] - fxy[None, :, 1]) / 500
+    ids = np.array(["S1", "R1", "T1", "T2"])
+    cross = res.summary["cross_border"]
+    for tier, cols, thresholds in (("station", [0, 2], (10, 20)),
+                                   ("regional", [1, 3], (15, 30))):
+        sub = T[:, cols]
+        best = sub.min(axis=1)
+        pick = ids[cols][np.argmin(sub, axis=1)]   # ties: the own (first) one
+        assert d[f"{tier}_time_min"].to_numpy() == pytest.approx(best, rel=1e-12)
+        assert list(d[f"{tier}_id"]) == list(pick)
+        across = pick == ids[cols[1]]
+        assert 0 < across.sum() < len(d)
+        assert list(d[f"{tier}_across_border"]) == list(across)
+        assert cross["best_served_across"][tier] == {"population": pytest.approx(across.sum()),
+                                                     "units": int(across.sum())}
+        for thr in thresholds:
+            mine = (sub[:, 0] <= thr).sum()
+            assert cross["coverage_own_facilities"][tier][f"{thr}"]["population"] == \
+                pytest.approx(mine)
+            assert cross["coverage_gain"][tier][f"{thr}"] == pytest.approx(
+                (best <= thr).sum() - mine)
+    assert list(res.costs.dest_ids) == ["S1", "R1"]
+    assert res.costs.n_origins == len(d)
+    full = res.costs.to_frame()
+    assert set(full["dest_id"]) <= {"S1", "R1"}
+    # the catchments: the own facilities only (E2SFCA of doctors as without the halo)
+    alone = A.run_access(com, own, **kw)
+    assert d["e2sfca_doctors_per_10k"].to_numpy() == pytest.approx(
+        alone.demand["e2sfca_doctors_per_10k"].to_numpy())

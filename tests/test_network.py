@@ -16,11 +16,11 @@ import pytest
 import shapely
 
 from gis.analyses import network as N
-from gis.errors import NetworkError, OutputError
+from gis.errors import GisError, NetworkError, OutputError
 from gis.inputs import readers as R
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.inputs.plans import Plan
-from gis.model.costs import straight_line_costs
+from gis.model.costs import CostTable, straight_line_costs
 from gis.outputs.graphml import write_graphml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +96,7 @@ def test_referral_rule_on_a_line(fac):
 
 
 def test_chains_statistics_and_hub_load_by_hand(fac, demand):
+    fac.loc[fac["facility_id"] == "R1", "doctors"] = 7.0
     G = _graph(fac)
     ch = N.referral_chains(G, demand=demand, costs=_costs(fac, demand))
     assert ch["first_contact_id"].tolist() == ["S1", "S2", "S3", "S4", "S4"]
@@ -121,6 +122,23 @@ def test_chains_statistics_and_hub_load_by_hand(fac, demand):
     # unknown beds stay unknown, never 0
     assert np.isnan(hubs.loc["R2", "beds_per_10k"]) and hubs.loc["R2", "meets_beds_target"] is None
     assert np.isnan(hubs.loc["R2", "beds_needed"])
+    # columns, order (regional first, then by load), names, coordinates, target, doctors;
+    # betweenness in the undirected referral tree of 8 nodes (PE alone): R1, P and R2 each
+    # lie on 9 of the 21 paths between two other nodes
+    raw = N.hub_load(G, ch, pop, beds_per_10k=45)
+    assert list(raw.columns) == [
+        "facility_id", "name", "tier", "load", "stations", "branches", "direct_referrals",
+        "beds", "beds_per_10k", "beds_target_per_10k", "beds_needed", "meets_beds_target",
+        "doctors", "betweenness", "x", "y"]
+    assert raw["facility_id"].tolist() == ["R2", "R1", "P", "PE"]
+    assert list(raw.index) == [0, 1, 2, 3]
+    assert hubs["name"].tolist() == ["Facility R2", "Facility R1", "Facility P",
+                                     "Facility PE"]
+    assert hubs["x"].tolist() == [40_000.0, 5_000.0, 20_000.0, 20_000.0]
+    assert (hubs["y"] == 0.0).all() and (hubs["beds_target_per_10k"] == 45).all()
+    assert hubs.loc["R1", "doctors"] == 7.0 and np.isnan(hubs.loc["R2", "doctors"])
+    assert hubs["betweenness"].tolist() == pytest.approx([9 / 21, 9 / 21, 9 / 21, 0.0])
+    assert hubs["direct_referrals"].tolist() == [2, 2, 2, 0]
 
 
 def test_loss_impact_ranking_by_hand(fac, demand):
@@ -400,8 +418,83 @@ def test_satellite_selection_by_hand():
     two = N.plan_satellites(costs, pop, offering=["A"], candidates=["B", "C"], k=2,
                             within_min=5)
     assert two.chosen == ["C", "B"] and two.covered_after == 15
+    # reported in order of gain, whatever the candidates' order
+    rev = N.plan_satellites(costs, pop, offering=["A"], candidates=["C", "B"], k=2,
+                            within_min=5)
+    assert rev.chosen == ["C", "B"] and rev.gains == [12.0, 2.0]
+    # greedy with one satellite is exact: its bound is its value (people below one person
+    # per unit: the bound takes the gains as they are)
+    small = pop / 100
+    one = N.plan_satellites(costs, small, offering=["A"], candidates=["B", "C"], k=1,
+                            within_min=5, method="greedy")
+    assert one.chosen == ["C"] and one.covered_after == pytest.approx(0.13)
+    assert one.upper_bound == pytest.approx(0.13) and not one.exact
     with pytest.raises(Exception, match="exceeds the cost table's cut-off"):
         N.plan_satellites(costs, pop, offering=["A"], candidates=["B"], k=1, within_min=90)
+
+
+def test_satellite_selection_edge_cases(monkeypatch):
+    """No satellite asked (k = 0): nothing chosen, today's coverage; an unknown method named;
+    the solver's failure reported; equal best subsets in different blocks of the enumeration:
+    the first kept."""
+    from gis.analyses.network import satellites as S
+    from gis.errors import SolveError
+
+    uxy = np.array([[0, 0], [10_000, 0], [20_000, 0]], float)
+    hxy = np.array([[0, 0], [10_000, 0], [20_000, 0]], float)
+    costs = straight_line_costs(uxy, hxy, cutoff_min=60, dest_ids=np.array(["A", "B", "C"]),
+                                **MODEL)
+    pop = np.array([1.0, 2.0, 4.0])
+    none = N.plan_satellites(costs, pop, offering=["A"], candidates=["B", "C"], k=0,
+                             within_min=5)
+    assert none == S.SatelliteChoice([], [], 1.0, 1.0, 1.0, "enumeration", 1)
+    with pytest.raises(GisError, match="method 'best'; use auto, enumeration, milp or greedy"):
+        N.plan_satellites(costs, pop, offering=["A"], candidates=["B"], k=1, within_min=5,
+                          method="best")
+
+    class Failed:
+        success, message = False, "infeasible (test)"
+
+    monkeypatch.setattr("scipy.optimize.milp", lambda *a, **kw: Failed())
+    with pytest.raises(SolveError, match=r"the MILP solver failed \(infeasible \(test\)\)"):
+        N.plan_satellites(costs, pop, offering=["A"], candidates=["B", "C"], k=1,
+                          within_min=5, method="milp")
+    # k x patterns above 2,000,000: one subset per block; B and C tie, B (first) is kept
+    A = np.zeros((3, 2_000_001), bool)
+    A[1, 0] = A[2, 1] = True
+    w = np.zeros(2_000_001)
+    w[:2] = 5.0
+    assert S._best_subset_enum(A, w, 1) == ((1,), 5.0)
+
+
+def test_auto_enumerates_up_to_200000_subsets():
+    """method "auto": enumeration for at most 200,000 subsets (the default limit), greedy
+    above; one demand unit, reached by the first candidate only."""
+    n = 200_001
+    ids = np.array([f"c{i}" for i in range(n)])
+    costs = CostTable(origin=np.zeros(1, np.int32), dest=np.zeros(1, np.int32),
+                      dist_m=np.zeros(1, np.float32), time_min=np.ones(1), origin_ids=np.arange(1),
+                      dest_ids=ids, cutoff_min=60.0, mode="test")
+    pop = np.array([7.0])
+    more = N.plan_satellites(costs, pop, offering=[], candidates=ids, k=1, within_min=5)
+    assert (more.method, more.combinations, more.chosen) == ("greedy", n, ["c0"])
+    most = N.plan_satellites(costs, pop, offering=[], candidates=ids[:-1], k=1, within_min=5)
+    assert (most.method, most.combinations, most.chosen) == ("enumeration", n - 1, ["c0"])
+    assert most.covered_after == 7.0
+
+
+@pytest.mark.parametrize("c", [8, 63, 64, 65, 70])
+def test_unique_patterns_equal_numpy(c):
+    """Rows packed into integers (up to 64 columns) or numpy's unique (more): the patterns
+    in numpy's order and each row's pattern."""
+    from gis.analyses.network.satellites import _unique_patterns
+
+    rng = np.random.default_rng(c)
+    inc = rng.random((300, c)) < 0.5
+    inc[100:200] = inc[:100]   # repeated rows
+    pats, inv = _unique_patterns(inc)
+    want, want_inv = np.unique(inc, axis=0, return_inverse=True)
+    assert np.array_equal(pats, want) and np.array_equal(inv.ravel(), want_inv.ravel())
 
 
 # --- real data: Ha Tinh --------------------------------------------------------------------
@@ -504,6 +597,7 @@ def test_central_hospitals_and_satellite_cores(fac, demand):
     assert G.edges["C1", "P"]["kind"] == "satellite"
     assert G.edges["C1", "P"]["time_min"] == pytest.approx(280)
     assert list(G.successors("PE")) == ["C2"]  # nearest central hospital
+    assert G.edges["PE", "C2"]["source"] == "nearest central hospital"
     ch = N.referral_chains(G, demand=demand, costs=_costs(fac, demand))
     assert ch["central_id"].tolist() == ["C1"] * 5
     assert ch["central_chain_time_min"].tolist() == pytest.approx([300, 300, 310, 320, 322])
@@ -527,3 +621,336 @@ def test_road_model_between_facilities(fac):
     G = N.build_graph(fac, facility_costs=fc, cutoff_min=100)
     assert list(G.successors("S3")) == ["R2"] and G.edges["S3", "R2"]["time_min"] == \
         pytest.approx(10.0)
+
+
+def test_edge_and_hub_layers_by_hand():
+    """Edges of one kind as lines from -> to with both ends' names and tiers (empty where the
+    graph has none), time, distance, kind, source; satellite edges with core, satellite,
+    specialty and since; the graph's CRS; no edge: the columns all the same."""
+    G = nx.DiGraph(crs="EPSG:32648")
+    G.add_node("S1", name="Trạm <1>", tier="station", x=0.0, y=0.0)
+    G.add_node("R1", name="Regional", tier="regional", x=3000.0, y=4000.0)
+    G.add_node("P", x=6000.0, y=0.0)
+    G.add_edge("S1", "R1", kind="referral", time_min=5.0, dist_m=5000.0, source="table")
+    G.add_edge("R1", "P", kind="referral", time_min=7.5, dist_m=6000.0)
+    G.add_edge("P", "R1", kind="satellite", time_min=7.5, dist_m=6000.0, specialty="eye",
+               since="2019")
+    G.add_edge("P", "S1", kind="satellite", time_min=9.0, dist_m=6000.0)
+    ref = N.edge_layer(G, "referral")
+    assert ref.crs == "EPSG:32648"
+    assert ref.drop(columns="geometry").to_dict("records") == [
+        {"from_id": "S1", "to_id": "R1", "from_name": "Trạm <1>", "to_name": "Regional",
+         "from_tier": "station", "to_tier": "regional", "time_min": 5.0, "dist_m": 5000.0,
+         "kind": "referral", "source": "table"},
+        {"from_id": "R1", "to_id": "P", "from_name": "Regional", "to_name": "",
+         "from_tier": "regional", "to_tier": "", "time_min": 7.5, "dist_m": 6000.0,
+         "kind": "referral", "source": ""}]
+    assert [list(g.coords) for g in ref.geometry] == [[(0, 0), (3000, 4000)],
+                                                      [(3000, 4000), (6000, 0)]]
+    sat = N.edge_layer(G, "satellite")
+    assert sat.drop(columns="geometry").to_dict("records") == [
+        {"from_id": "P", "to_id": "R1", "from_name": "", "to_name": "Regional",
+         "from_tier": "", "to_tier": "regional", "time_min": 7.5, "dist_m": 6000.0,
+         "kind": "satellite", "source": "", "core_id": "P", "satellite_id": "R1",
+         "specialty": "eye", "since": "2019"},
+        {"from_id": "P", "to_id": "S1", "from_name": "", "to_name": "Trạm <1>",
+         "from_tier": "", "to_tier": "station", "time_min": 9.0, "dist_m": 6000.0,
+         "kind": "satellite", "source": "", "core_id": "P", "satellite_id": "S1",
+         "specialty": "", "since": ""}]
+    none = N.edge_layer(nx.DiGraph(crs="EPSG:32648"), "satellite")
+    assert list(none.columns) == ["from_id", "to_id", "from_name", "to_name", "from_tier",
+                                  "to_tier", "time_min", "dist_m", "kind", "source", "core_id",
+                                  "satellite_id", "specialty", "since", "geometry"]
+    assert len(none) == 0 and none.crs == "EPSG:32648"
+    hubs = pd.DataFrame({"facility_id": ["R1"], "load": [12.5], "x": [3000.0], "y": [4000.0]})
+    layer = N.hubs_layer(hubs, "EPSG:32648")
+    assert list(layer.columns) == ["facility_id", "load", "geometry"]
+    assert layer.crs == "EPSG:32648" and list(layer.geometry[0].coords) == [(3000.0, 4000.0)]
+
+
+def test_compare_networks_by_hand():
+    """Per regional hospital before and after (one only before, without a name; one only
+    after), chain times and the people beyond each threshold with their change (a level
+    without "beyond" before counts 0), people changing regional hospital, and the
+    consistency checks: a main station not under a regional hospital, a branch point not
+    under its commune's main station (every branch point when no plan names the mains)."""
+    before = {"nodes": {"by_tier": {"station": 3, "regional": 2}},
+              "stations_per_regional": [
+                  {"facility_id": "R1", "name": "r1", "stations": 2, "branches": 0,
+                   "population": 100.0},
+                  {"facility_id": "R2", "stations": 1, "branches": 0, "population": 50.0}],
+              "chains": {"station": {"mean_time_min": 1.0, "p90_time_min": 2.0,
+                                     "max_time_min": 3.0}}}
+    after = {"nodes": {"by_tier": {"station": 3, "regional": 2}},
+             "stations_per_regional": [
+                 {"facility_id": "R1", "name": "r1 (after)", "stations": 1, "branches": 2,
+                  "population": 120.0},
+                 {"facility_id": "R3", "name": "r3", "stations": 1, "branches": 0,
+                  "population": 30.0}],
+             "chains": {"station": {"mean_time_min": 1.5, "p90_time_min": 2.5,
+                                    "max_time_min": 4.0, "beyond": {"30": 10.0}}}}
+    G = nx.DiGraph()
+    G.add_node("R1", tier="regional")
+    G.add_node("P", tier="provincial")
+    G.add_node("S1", tier="station", role="main station", commune_code="X")
+    G.add_node("S2", tier="station", role="main station", commune_code="Y")
+    G.add_node("B1", tier="station", role="branch point", commune_code="X")
+    G.add_node("B2", tier="station", role="branch point", commune_code="Y")
+    for u, v in (("S1", "R1"), ("S2", "P"), ("B1", "S2"), ("B2", "S2")):
+        G.add_edge(u, v, kind="referral")
+    plan = Plan(name="p", actions=pd.DataFrame({
+        "facility_id": ["S1", "S2", "B1", "B2"], "action": ["keep", "keep", "branch", "branch"],
+        "target_commune_code": ["X", "Y", "X", "Y"], "role": ""}))
+    kw = dict(chains_before=pd.DataFrame({"regional_id": ["R1", "R2", "R1"]}),
+              chains_after=pd.DataFrame({"regional_id": ["R1", "R3", "R3"]}),
+              population=np.array([1.0, 2.0, 4.0]), G_after=G)
+    got = N.compare_networks(before, after, plan=plan, **kw)
+    assert got == {
+        "plan": "p", "actions": {"keep": 2, "branch": 2, "close": 0, "new": 0},
+        "nodes_by_tier": {"before": before["nodes"]["by_tier"],
+                          "after": after["nodes"]["by_tier"]},
+        "per_regional": [
+            {"facility_id": "R1", "name": "r1 (after)", "stations_before": 2,
+             "main_stations_after": 1, "branches_after": 2, "population_before": 100.0,
+             "population_after": 120.0},
+            {"facility_id": "R2", "name": "", "stations_before": 1, "main_stations_after": 0,
+             "branches_after": 0, "population_before": 50.0, "population_after": 0.0},
+            {"facility_id": "R3", "name": "r3", "stations_before": 0, "main_stations_after": 1,
+             "branches_after": 0, "population_before": 0.0, "population_after": 30.0}],
+        "chains": {"station": {
+            "mean_time_min": {"before": 1.0, "after": 1.5},
+            "p90_time_min": {"before": 2.0, "after": 2.5},
+            "max_time_min": {"before": 3.0, "after": 4.0},
+            "beyond": {"30": {"before": None, "after": 10.0, "change": 10.0}}}},
+        "population_changing_regional_hospital": 6.0,
+        "consistency_problems": [
+            "main station S2 does not refer to a regional hospital",
+            "branch point B1 does not refer to the main station of its commune"]}
+    nameless = N.compare_networks(before, after, plan=None, **kw)
+    assert nameless["plan"] == "" and nameless["actions"] == {}
+    assert nameless["consistency_problems"] == [
+        "main station S2 does not refer to a regional hospital",
+        "branch point B1 does not refer to the main station of its commune",
+        "branch point B2 does not refer to the main station of its commune"]
+
+
+def test_commune_chains_and_statistics_by_hand(fac, demand):
+    """Per commune the chain of the station serving most of its people, its path and time
+    along the edges, mean chain times and people beyond; a commune without people has no
+    chain (empty ids, no time); no central level without a central hospital. The statistics'
+    texts, and the longest time taken over people, not over empty units."""
+    G = _graph(fac)
+    ch = N.referral_chains(G, demand=demand, costs=_costs(fac, demand))
+    communes = gpd.GeoDataFrame({"commune_code": ["A", "B", "C"],
+                                 "commune_name": ["a", "b", "c"]},
+                                geometry=[shapely.box(0, -1, 1, 1), shapely.box(1, -1, 2, 1),
+                                          shapely.box(2, -1, 3, 1)], crs=CRS)
+    got = N.commune_chains(ch, demand, communes, G, thresholds_min=THRESHOLDS)
+    assert got.crs == CRS
+    assert list(got.columns) == [
+        "commune_code", "commune_name", "population", "station_id", "regional_id",
+        "regional_name", "provincial_id", "top_id", "path", "path_time_min",
+        "mean_first_contact_time_min", "beyond_station_5min",
+        "mean_regional_chain_time_min", "beyond_regional_15min",
+        "mean_provincial_chain_time_min", "beyond_provincial_35min",
+        "mean_chain_time_min", "beyond_chain_35min", "geometry"]
+    g = got.set_index("commune_code")
+    assert g.loc["A", ["population", "station_id", "regional_id", "regional_name",
+                       "provincial_id", "top_id", "path"]].tolist() == [
+        300.0, "S2", "R1", "Facility R1", "P", "P", "S2 -> R1 -> P"]
+    assert g.loc["B", ["station_id", "path"]].tolist() == ["S4", "S4 -> R2 -> P"]
+    assert g["path_time_min"].tolist()[:2] == pytest.approx([20.0, 40.0])
+    assert g.loc["C", ["population", "station_id", "regional_id", "regional_name",
+                       "provincial_id", "top_id", "path"]].tolist() == [
+        0.0, "", "", "", "", "", ""]
+    assert np.isnan(g.loc["C", "path_time_min"]) and np.isnan(
+        g.loc["C", "mean_regional_chain_time_min"])
+    assert g["mean_regional_chain_time_min"].tolist()[:2] == pytest.approx(
+        [5.0, (300 * 10 + 400 * 20 + 50 * 22) / 750])
+    assert g["beyond_regional_15min"].tolist() == [0.0, 450.0, 0.0]
+    pop = demand["population"].to_numpy().copy()
+    pop[4] = 0.0    # the unit 22 min from its regional hospital is empty
+    st = N.chain_statistics(ch, pop, thresholds_min=THRESHOLDS)
+    assert st["regional"]["max_time_min"] == 20.0
+    assert st["station"]["measured"] == "time to the nearest station or branch point"
+    assert st["regional"]["measured"] == "cumulative time along the referral chain"
+    assert st["chain"]["measured"] == "cumulative time along the referral chain to its top"
+    assert "central" not in st
+
+
+def test_chain_errors_name_the_problem(fac, demand):
+    G = _graph(fac)
+    costs = _costs(fac[fac["facility_id"] != "S3"], demand)
+    with pytest.raises(NetworkError, match=r"cost table: 1 problem found\n  - service points "
+                                           r"missing from the demand -> facility cost table: "
+                                           r"S3; compute the costs to every station and branch"):
+        N.referral_chains(G, demand=demand, costs=costs)
+    with pytest.raises(GisError, match=r"thresholds_min: unknown level 'district'; use station, "
+                                       r"regional, provincial, central, chain"):
+        N.chain_statistics(pd.DataFrame(), np.zeros(0), thresholds_min={"district": [30]})
+
+
+def test_loss_impact_under_a_plan_for_an_ended_station_and_without_specialties(fac, demand):
+    """Three cases by hand. Under a plan (S2 and S4 closed), losing R1 sends S1 to R2 (40
+    min instead of 5): units 0 and 1 (S1's now) add 35 min each at the regional level
+    (without the plan, unit 1 goes by S2 and adds 25). An ended station
+    (S5, at unit 4) compared with it active: unit 4's first contact moves from S5 (0 min) to
+    S4 (2 min). Without a specialty column every provincial hospital counts as general: PE
+    shares P's site."""
+    costs = _costs(fac, demand)
+    kw = dict(facility_costs=N.facility_costs(fac, **MODEL), cutoff_min=100, demand=demand,
+              costs=costs, thresholds_min=THRESHOLDS)
+    plan = Plan(name="two stations", actions=pd.DataFrame({
+        "facility_id": ["S1", "S2", "S3", "S4"], "action": ["keep", "close", "keep", "close"],
+        "target_commune_code": ["A", "A", "B", "B"], "role": "", "rule": "",
+        "x": np.nan, "y": np.nan}))
+    r1 = N.loss_impact(fac, **kw, candidates=["R1"], plan=plan).set_index("facility_id")
+    assert r1.loc["R1", "scenario"] == "loss"
+    assert r1.loc["R1", "added_person_min"] == pytest.approx(100 * 35 + 200 * 35)
+    assert r1.loc["R1", "stations_reassigned"] == 1
+    assert r1.loc["R1", "moved_beyond_regional_15min"] == 300
+    sites = [*SITES, ("S5", "station", "primary care", 62, "B", np.nan, "ended")]
+    fac5 = _facilities(sites)
+    every = straight_line_costs(demand[["x", "y"]].to_numpy(),
+                                fac5.geometry.get_coordinates().to_numpy(), cutoff_min=100,
+                                origin_ids=demand["unit_id"].to_numpy(),
+                                dest_ids=fac5["facility_id"].to_numpy(), **MODEL)
+    s5 = N.loss_impact(fac5, **{**kw, "facility_costs": N.facility_costs(fac5, **MODEL),
+                                "costs": every}, candidates=["S5"]).set_index("facility_id")
+    assert s5.loc["S5", "scenario"] == "closure (compared with it active)"
+    assert s5.loc["S5", ["population_rerouted", "added_person_min", "mean_added_min",
+                         "population_moved_beyond", "stations_reassigned"]].tolist() == \
+        pytest.approx([50.0, 50 * 2.0, 2.0, 0.0, 0])
+    bare = N.loss_impact(fac.drop(columns="specialty"), **kw).set_index("facility_id")
+    assert bare.loc["P", "note"] == "same site as PE (same tier)"
+    assert bare.loc["PE", "note"] == "same site as P (same tier)"
+    full = N.loss_impact(fac, **kw).set_index("facility_id")
+    assert full.loc["P", "note"] == "" and full.loc["PE", "note"] == ""
+
+
+NODE_COLUMNS = ["facility_id", "name", "tier", "original_tier", "specialty", "commune_code",
+                "legacy_commune_code", "beds", "doctors", "nurses", "status", "role", "main_id",
+                "what_if", "x", "y"]
+
+
+def test_network_nodes_by_hand():
+    """The nodes with and without a plan: roles by tier, an ended hospital made active
+    (what-if), an excluded one left out, counts read as numbers (unreadable ones unknown),
+    optional fields defaulted; under the plan a closed station out, a branch point under its
+    commune's main station (its commune the plan's), new main and branch sites added."""
+    fac = gpd.GeoDataFrame({
+        "facility_id": ["S1", "S2", "S3", "B0", "R1", "P", "X"],
+        "name": ["s1", "s2", "s3", "b0", "r1", "p", "x"],
+        "tier": ["station", "station", "station", "branch", "regional", "provincial",
+                 "regional"],
+        "specialty": ["primary care", None, "primary care", "", "general", "general",
+                      "general"],
+        "commune_code": ["A", "B", "B", "B", "A", "A", "B"],
+        "legacy_commune_code": ["a1", "b1", "b2", "b2", "a1", "a1", "b1"],
+        "beds": [np.nan, np.nan, np.nan, np.nan, 80.0, 300.0, 10.0],
+        "doctors": [2.0, 1.0, 1.0, 0.0, 20.0, 90.0, 5.0],
+        "nurses": ["3", "4", "4", "1", "10", "n/a", "2"],
+        "status": ["active", "active", "active", "active", "ended", "active", "active"]},
+        geometry=shapely.points([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [5, 0], [6, 0]]),
+        crs=CRS)
+    nodes = N.network_nodes(fac, include=["R1"], exclude=["X"])
+    assert list(nodes.columns) == NODE_COLUMNS and list(nodes.index) == list(range(6))
+    assert nodes["facility_id"].tolist() == ["S1", "S2", "S3", "B0", "R1", "P"]
+    assert nodes["role"].tolist() == ["station"] * 3 + ["branch point", "hospital", "hospital"]
+    assert nodes["tier"].tolist() == nodes["original_tier"].tolist()
+    assert nodes["what_if"].tolist() == [False] * 4 + [True, False]
+    assert nodes["specialty"].tolist()[:2] == ["primary care", ""]
+    assert nodes["nurses"].tolist()[:5] == [3.0, 4.0, 4.0, 1.0, 10.0]
+    assert np.isnan(nodes["nurses"].iloc[5])
+    assert nodes["x"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert (nodes["main_id"] == "").all()
+    plan = Plan(name="p", actions=pd.DataFrame({
+        "facility_id": ["S1", "S2", "S3", "N1", "N2"],
+        "action": ["keep", "branch", "close", "new", "new"],
+        "target_commune_code": ["A", "A", "B", "B", "B"], "role": ["", "", "", "main", "branch"],
+        "rule": "", "x": [np.nan, np.nan, np.nan, 50.0, 60.0],
+        "y": [np.nan, np.nan, np.nan, 5.0, 6.0]}))
+    after = N.network_nodes(fac, plan=plan, include=["R1"], exclude=["X"])
+    assert list(after.columns) == NODE_COLUMNS and list(after.index) == list(range(7))
+    a = after.set_index("facility_id")
+    assert list(a.index) == ["S1", "S2", "B0", "R1", "P", "N1", "N2"]
+    assert a.loc["S1", ["tier", "role", "main_id", "commune_code"]].tolist() == [
+        "station", "main station", "", "A"]
+    assert a.loc["S2", ["tier", "original_tier", "role", "main_id", "commune_code"]].tolist() \
+        == ["branch", "station", "branch point", "S1", "A"]
+    assert a.loc["B0", ["tier", "role", "main_id", "commune_code"]].tolist() == [
+        "branch", "branch point", "", "B"]
+    new = a.loc[["N1", "N2"]]
+    assert new["name"].tolist() == ["New site N1", "New site N2"]
+    assert new["tier"].tolist() == ["station", "branch"]
+    assert new["role"].tolist() == ["main station", "branch point"]
+    assert new["main_id"].tolist() == ["", "N1"]
+    assert (new["original_tier"] == "station").all() and (new["status"] == "planned").all()
+    assert (new["specialty"] == "primary care").all() and (new["commune_code"] == "B").all()
+    assert new["what_if"].tolist() == [False, False]
+    assert new[["x", "y"]].to_numpy().tolist() == [[50.0, 5.0], [60.0, 6.0]]
+    assert new[["beds", "doctors", "nurses"]].isna().all().all()
+    assert (new["legacy_commune_code"] == "").all()
+    bare = N.network_nodes(fac[["facility_id", "name", "tier", "status", "geometry"]])
+    assert list(bare.columns) == NODE_COLUMNS
+    assert (bare[["specialty", "commune_code", "legacy_commune_code"]] == "").all().all()
+    assert bare[["beds", "doctors", "nurses"]].isna().all().all()
+    none = N.network_nodes(fac.assign(status="ended"))
+    assert list(none.columns) == NODE_COLUMNS and len(none) == 0
+
+
+def test_build_graph_messages_by_hand(fac):
+    """A branch point with one station in its commune refers to it (not to a nearer one
+    elsewhere); under a plan, referral rows naming a closed station or contradicting a
+    branch point are ignored with a warning; satellite links naming unknown or ended
+    facilities, or running along a referral edge, are named with their rows."""
+    sites = [*SITES, ("B9", "branch", "primary care", 31, "Z", np.nan, "active"),
+             ("S9", "station", "primary care", 50, "Z", np.nan, "active")]
+    G = _graph(_facilities(sites))
+    assert list(G.successors("B9")) == ["S9"]
+    assert G.edges["B9", "S9"]["source"] == "main station of its commune"
+    assert G.graph["warnings"] == []
+    plan = Plan(name="p", actions=pd.DataFrame({
+        "facility_id": ["S1", "S2", "S3", "S4"], "action": ["keep", "branch", "keep", "close"],
+        "target_commune_code": ["A", "A", "B", "B"], "role": "", "rule": "",
+        "x": np.nan, "y": np.nan}))
+    table = pd.DataFrame({"from_id": ["S2", "S4", "S3"], "to_id": ["R2", "R2", "R2"]})
+    G = _graph(fac, plan=plan, referrals=table)
+    assert G.graph["warnings"] == [
+        "referral table: row 3 (from_id S4) name a facility the plan closes: ignored (the "
+        "rule applies)",
+        "referral table row for S2 ignored: the plan makes it a branch point of S1"]
+    assert list(G.successors("S2")) == ["S1"] and list(G.successors("S3")) == ["R2"]
+    links = pd.DataFrame({"core_id": ["XX", "P"], "satellite_id": ["R1", "R3"]})
+    G = _graph(fac, satellite_links=links, strict=False)
+    assert G.graph["problems"][0] == (
+        "satellite links: field 'core_id', row 2 (satellite_id R1): unknown facility XX; use "
+        "ids of the facilities layer (a central hospital outside the province needs a row "
+        "there with its lon/lat)")
+    assert G.graph["warnings"] == [
+        "satellite links: row 3 (satellite_id R3) name a facility that is not active (R3): "
+        "ignored"]
+    along = pd.DataFrame({"core_id": ["S1"], "satellite_id": ["R1"]})
+    G = _graph(fac, satellite_links=along, strict=False)
+    assert G.graph["problems"] == [
+        "satellite links: row 2 (core_id S1): S1 -> R1 runs along the referral edge S1 -> R1 "
+        "(the core would refer to its satellite); swap core_id and satellite_id or fix the "
+        "referral table"]
+
+
+def test_validate_graph_texts_by_hand():
+    """Facilities lacking their next tier: the reason (the road model's, or the chain's
+    missing level), the fix for each kind."""
+    G = nx.DiGraph()
+    G.add_node("S", tier="station", name="s", unassigned="no road joins it to any regional "
+                                                         "hospital")
+    G.add_node("B", tier="branch", name="b")
+    G.add_node("R", tier="regional", name="r")
+    assert N.validate_graph(G) == [
+        "branch B (b): no station in its referral chain (its chain has no station level); add "
+        "the hospital that serves them, raise travel.cutoff_min, or give their parent in the "
+        "referral table (layers.referrals)",
+        "station S (s): no regional hospital in its referral chain (no road joins it to any "
+        "regional hospital); the roads layer does not join them to any regional hospital: "
+        "connect its lines (they must share end points where roads meet), or give their "
+        "parent in the referral table (layers.referrals)"]

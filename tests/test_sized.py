@@ -86,6 +86,75 @@ def test_first_k_ties_go_to_the_lowest_position():
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
 
+def test_model_records_heads_and_empty_nearest_tables():
+    """The model's record of the tables it built (the full table: its depth, pairs and
+    destinations); a shallower head keeps the destination ids; a nearest-only table with
+    nothing to find is empty, with the table's dtypes and the default mode."""
+    from gis.model.costs import straight_line_nearest
+
+    o = np.array([[0.0, 0.0], [500.0, 0.0]])
+    d = np.array([[1000.0, 0], [2000, 0], [3000, 0]])
+    m = StraightLineModel(o, d, cutoff_min=2.5, dest_ids=np.array(["a", "b", "c"]), **KM)
+    t = m.table()
+    assert m.queries["tables"][-1] == {"table": "all_pairs", "time_min": 2.5, "pairs": len(t),
+                                       "dests": 3}
+    assert len(t) == 2 + 3   # 1, 2 km from the first origin; 0.5, 1.5, 2.5 from the second
+    head = m.nearest_k(3).head(1)
+    assert list(head.dest_ids) == ["a", "b", "c"] and head.dest.tolist() == [[0], [0]]
+    assert head.next_time_min.tolist() == [2.0, 1.5]
+    for origins, dests in ((np.zeros((0, 2)), d), (o, np.zeros((0, 2)))):
+        e = straight_line_nearest(origins, dests, speed_kmh=60.0, detour_factor=1.0,
+                                  cutoff_min=5.0)
+        assert len(e) == 0 and e.mode == "straight_line" and e.cutoff_min == 5.0
+        assert (e.origin.dtype, e.dest.dtype, e.dist_m.dtype, e.time_min.dtype) == (
+            np.int32, np.int32, np.float32, np.float64)
+        assert len(e.dist_m) == len(e.time_min) == 0
+        assert e.n_origins == len(origins) and e.n_dests == len(dests)
+
+
+def test_first_k_asks_again_in_blocks_and_at_the_limit():
+    """Sites on a circle around an origin (equal distances up to rounding): the first query's
+    candidates never settle the order, so the tree is asked again with more until every site
+    is a candidate; in blocks of 2 rows the answer is the same; a site whose time is exactly
+    the table's limit (the cut-off and a relative 1e-12) is held, as the full table holds
+    it. A fresh model answers nearest_open with its default depth (16) and records what it
+    built."""
+    from gis.model.costs import NEAREST_K, _first_k
+
+    angles = np.arange(20) * 2 * np.pi / 20
+    d = np.column_stack([5000 * np.cos(angles), 5000 * np.sin(angles)])
+    o = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    full = straight_line_costs(o, d, cutoff_min=60.0, **KM)
+    m = StraightLineModel(o, d, cutoff_min=60.0, **KM)
+    for k in (1, 3):
+        for mask in (np.ones(20, bool), np.arange(20) % 3 == 1):
+            got, want = m.nearest_open(mask, k=k), nearest_open_time(full, mask)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    line = {"radius_m": 60_000.0, "limit_min": 60.0 * (1 + 1e-12), "detour_factor": 1.0,
+            "speed_m_per_min": 1000.0}
+    D1, T1 = _first_k(o, d, 3, **line)
+    D2, T2 = _first_k(o, d, 3, block=2, **line)
+    assert np.array_equal(D1, D2) and np.array_equal(T1, T2) and (D1 >= 0).all()
+    # a site exactly at the limit of a 1-minute table (60 km/h: 1 km a minute)
+    limit = 1.0 * (1 + 1e-12)
+    x = limit * 1000.0
+    while x / 1000.0 != limit:
+        x = np.nextafter(x, np.inf if x / 1000.0 < limit else 0.0)
+    edge = np.array([[x, 0.0], [2000.0, 0.0]])
+    one = StraightLineModel(np.zeros((1, 2)), edge, cutoff_min=1.0, **KM)
+    table = straight_line_costs(np.zeros((1, 2)), edge, cutoff_min=1.0, **KM)
+    assert len(table) == 1 and table.time_min[0] == limit
+    nk = one.nearest_k(2)
+    assert nk.dest.tolist() == [[0, -1]] and nk.time_min[0, 0] == limit
+    assert one.queries["tables"][-1] == {"table": "nearest_k", "k": 2, "rows": 1, "pairs": 1,
+                                         "dests": 2}
+    fresh = StraightLineModel(o, d, cutoff_min=60.0, **KM)
+    got = fresh.nearest_open(np.ones(20, bool))
+    want = nearest_open_time(full, np.ones(20, bool))
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert fresh.queries["second_queries"] == [{"open": 20, "k": NEAREST_K, "rows": 0}]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_nearest_open_equals_the_full_table_for_any_k(seed):
     rng = np.random.default_rng(seed)

@@ -77,3 +77,25 @@ def test_extend_by_road_equals_the_road_table_built_with_the_new_sites():
     got, want = _frame(ext), _frame(full)
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert len(got) > len(_frame(base))
+
+
+def test_extend_a_straight_line_model_adds_its_destinations():
+    """A StraightLineModel gets the new sites (those it does not hold) as more destinations of
+    its own model (its speed and detour factor, not the arguments'): its full table equals the
+    table built with them from the start, and the ids are strings after the present ones."""
+    from gis.model.costs import StraightLineModel
+
+    demand, old, new, sites = _case()
+    xy = demand[["x", "y"]].to_numpy(float)
+    kw = {"speed_kmh": 30.0, "detour_factor": 1.4, "cutoff_min": 12.0}
+    model = StraightLineModel(xy, old, dest_ids=np.array(["A", "B", "C", "D"]), **kw)
+    ext = extend_costs(model, demand, sites.assign(facility_id=["A", 7, "N2", "N3"]),
+                       speed_kmh=99.0, detour_factor=9.9)
+    assert isinstance(ext, StraightLineModel)
+    assert list(ext.dest_ids) == ["A", "B", "C", "D", "7", "N2", "N3"]
+    assert all(isinstance(i, str) for i in ext.dest_ids[4:])
+    full = straight_line_costs(xy, np.vstack([old, new]),
+                               dest_ids=np.array(["A", "B", "C", "D", "7", "N2", "N3"]), **kw)
+    pd.testing.assert_frame_equal(_frame(ext.table()), _frame(full))
+    assert extend_costs(model, demand, sites.iloc[:1], speed_kmh=30.0,
+                        detour_factor=1.4) is model
