@@ -150,3 +150,51 @@ def test_pieces_equal_brute_force_intersection():
     assert shapely.equals(pieces[full][0], shapely.box(ix[full][0] * cs, iy[full][0] * cs,
                                                        (ix[full][0] + 1) * cs,
                                                        (iy[full][0] + 1) * cs))
+
+
+def test_commune_without_area_is_one_unit_at_its_point():
+    """A commune whose polygon has no area on the grid (degenerate) is one demand unit of its
+    whole population at a point of it: area 0, cell 0_0, no former commune."""
+    com = _communes()
+    flat = shapely.Polygon([(3000, 3000), (3500, 3000), (4000, 3000)])
+    com = gpd.GeoDataFrame({"commune_code": ["A", "B", "C", "Z"],
+                            "population": [400.0, 0.0, 30.0, 55.0]},
+                           geometry=[*com.geometry, flat], crs=32648)
+    d = population_surface(com, cell_size_m=500)
+    z = d[d["commune_code"] == "Z"]
+    assert len(z) == 1 and z["population"].item() == 55.0
+    assert (z["area_m2"].item(), z["cell_id"].item(), z["legacy_commune_code"].item()) == (
+        0.0, "0_0", "")
+    assert shapely.get_x(z.geometry.item()) == pytest.approx(z["x"].item())
+    assert list(d["unit_id"]) == list(range(len(d)))
+    # the others as without it
+    pd_other = d[d["commune_code"] != "Z"].reset_index(drop=True)
+    alone = population_surface(_communes(), cell_size_m=500)
+    assert pd_other["population"].tolist() == alone["population"].tolist()
+    assert pd_other["cell_id"].tolist() == alone["cell_id"].tolist()
+
+
+def test_population_unknown_lists_five_communes():
+    com = gpd.GeoDataFrame({"commune_code": list("ABCDEF"), "population": [np.nan] * 6},
+                           geometry=[shapely.box(i * 10, 0, i * 10 + 10, 10) for i in range(6)],
+                           crs=32648)
+    with pytest.raises(GisError) as err:
+        population_surface(com)
+    assert str(err.value) == ("population unknown for 6 communes (A, B, C, D, E …): give a "
+                              "communes layer with population, or province.population_total "
+                              "for an estimate")
+
+
+def test_rectangle_clipping_falls_back_to_one_geometry_at_a_time(monkeypatch):
+    """Where GEOS's array rectangle clipping fails, each piece is clipped alone (and, where
+    that fails too, intersected with its cell): the same units."""
+    want = population_surface(_communes(), cell_size_m=500)
+
+    def fail(*args, **kw):
+        raise shapely.errors.GEOSException("test: rectangle clipping failed")
+
+    monkeypatch.setattr(shapely.lib, "clip_by_rect", fail)
+    got = population_surface(_communes(), cell_size_m=500)
+    assert got["cell_id"].tolist() == want["cell_id"].tolist()
+    assert got["population"].tolist() == pytest.approx(want["population"].tolist())
+    assert got["area_m2"].tolist() == pytest.approx(want["area_m2"].tolist())

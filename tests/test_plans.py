@@ -370,7 +370,7 @@ def coarse(lay):
     return acc.demand, acc.costs
 
 
-@pytest.mark.parametrize(("model", "p"), [("set-cover", None), ("mclp", 75), ("p-median", 75),
+@pytest.mark.parametrize(("model", "p"), [("set-cover", 5), ("mclp", 75), ("p-median", 75),
                                           ("p-center", 75)])
 def test_optimised_plan_round_trips_through_evaluate(tmp_path, lay, reg, coarse, model, p):
     """optimise -> plan CSV (what `gis plan optimise` writes) -> read and validated as
@@ -392,8 +392,13 @@ def test_optimised_plan_round_trips_through_evaluate(tmp_path, lay, reg, coarse,
            "p-median": ev.province["person_min"], "p-center": ev.province["max_time_min"]}
     assert got[model] == pytest.approx(res.info["objective"], rel=1e-9)
     assert res.info["gap"] <= 1e-4
-    if p is not None:
-        assert ev.province["service_points"] == p
+    assert res.plan.name == f"optimised {model}"
+    assert res.plan.note == (f"gis plan optimise --model {model}: {res.objective_unit} = "
+                             f"{res.info['objective']:,.6g}")
+    if model == "set-cover":   # p is not read: the model chooses how many (no error below 69)
+        assert res.p == ev.province["service_points"] >= 69
+    else:
+        assert ev.province["service_points"] == p == res.p
     if model == "p-center":
         stats = res.info["stats"]
         assert stats["sites_at_radius"] <= p and stats["fill_rule"].startswith("p-median")
@@ -403,6 +408,44 @@ def test_optimised_plan_round_trips_through_evaluate(tmp_path, lay, reg, coarse,
                              model="p-median", time_min=30.0, p=p)
         if pm.info["objective"] <= res.info["objective"] + 1e-9:
             assert ev.province["person_min"] <= pm.info["objective"] * (1 + 1e-9)
+
+
+def test_best_main_plan_by_enumeration(lay, reg, coarse):
+    """``best-main``: per commune the former station with the least person-minutes for the
+    commune's people (a unit a station does not reach within the 90-min cut-off charged 90
+    min), by enumeration over the dense times; the plan keeps those and closes the rest."""
+    demand, costs = coarse
+    res = P.optimise_plan(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                          model="best-main", time_min=30.0)
+    st = lay.facilities[(lay.facilities["tier"] == "station")
+                        & (lay.facilities["status"] == "active")]
+    D = np.full((costs.n_origins, costs.n_dests), 90.0)
+    D[costs.origin, costs.dest] = costs.time_min
+    pos = {f: j for j, f in enumerate(costs.dest_ids)}
+    pop = demand["population"].to_numpy(float)
+    codes = demand["commune_code"].to_numpy()
+    mains, total = set(), 0.0
+    for code, members in st.groupby("commune_code"):
+        cols = sorted(pos[f] for f in members["facility_id"])
+        here = codes == code
+        cost = (pop[here][:, None] * D[here][:, cols]).sum(axis=0)
+        mains.add(costs.dest_ids[cols[int(np.argmin(cost))]])
+        total += cost.min()
+    assert set(res.plan.main_ids()) == mains and len(mains) == 69
+    assert res.info["objective"] == pytest.approx(total, rel=1e-12)
+    assert (res.model, res.p, res.fixed_open, res.plan.name) == (
+        "best-main", 69, 0, "optimised best-main")
+    assert res.plan.counts() == {"keep": 69, "branch": 0, "close": 140, "new": 0}
+
+
+def test_p90_is_the_last_time_when_it_holds_the_tail():
+    """Two units at 1 and 5 min with 1 and 9 persons: 90 % of the people are within 5 min,
+    not within 1."""
+    costs = table_from([[1.0], [5.0]], ["A"])
+    ev = P.evaluate(_plan({"A": ("keep", "X")}), population=np.array([1.0, 9.0]),
+                    commune_codes=np.array(["X", "X"]), costs=costs, thresholds_min=(5.0,),
+                    doctors_per_station=4)
+    assert ev.province["p90_time_min"] == 5.0
 
 
 def test_optimiser_refuses_fewer_service_points_than_communes(lay, reg, coarse):

@@ -540,3 +540,67 @@ def test_p_center_fill_is_the_best_p_median_within_the_radius(seed):
         t, _ = nearest_open_time(c, np.isin(c.dest_ids, r.open_ids))
         assert np.sum(pop[dem] * t[dem]) == pytest.approx(person_min, rel=1e-9)
         assert r.stats["sites_at_radius"] + r.stats["filled"] == p
+
+
+def test_messages_logs_and_edge_cases_by_hand(monkeypatch, caplog):
+    """On the line: the progress lines of set cover, MCLP, p-center and the p-median's rounds
+    (their figures by hand); the cut-off message; the solver giving no solution; no demand
+    for a p-center on a model; every site asked for (no round); an unreachable unit named
+    with the model; a site in no group (never forced open); MCLP with groups counts a unit
+    exactly at T (inclusive: u1 and u2 are 1 min from their nearest sites); a penalty that is
+    not a number."""
+    import logging
+    from types import SimpleNamespace
+
+    from gis.model.costs import StraightLineModel
+
+    c, pop = line(), LINE_POP
+    with caplog.at_level(logging.INFO, logger="gis.analyses.siting"):
+        siting.set_cover(c, pop, 1.0)
+        siting.mclp(c, pop, 1.0, 2)
+        siting.p_center(c, pop, 2, fill=False)
+        rc, rpop = random_case(29, n=14, m=7, cutoff=30.0)
+        pm = siting.p_median(rc, rpop, 2, mip_rel_gap=1e-9)
+    msgs = [r.getMessage() for r in caplog.records]
+    # at T = 1: u0 {A}, u1 {A, B}, u2 {C, D}, u3 {D}: A and D cover everyone
+    assert "set_cover T=1: 4 units -> 4 rows x 4 columns, 0 + 2 open" in msgs
+    assert "mclp T=1 p=2: 4 units -> 4 rows x 4 columns, covered 60 of 60" in msgs
+    assert any(m.startswith("p_center p=2: ") and m.endswith(
+        "steps, longest time 1 min (bound 1), 2 sites reach it") for m in msgs)
+    assert pm.stats["rounds"] == 2
+    assert [m.split(":")[0] for m in msgs if m.startswith("p_median")] == [
+        "p_median lp", "p_median mip"]
+    with pytest.raises(SolveError) as err:
+        siting.set_cover(line(cutoff=5.0), pop, 6.0)
+    assert str(err.value) == (
+        "set_cover: max_time_min = 6 exceeds the cost table's cut-off of 5 min: pairs between "
+        "the two were not stored, so coverage would be undercounted; rebuild the table with "
+        "cutoff_min >= 6")
+    with pytest.raises(SolveError) as err:
+        siting.p_median(line(cutoff=5.0), pop, 2, fixed_closed=["C", "D"])
+    assert str(err.value).startswith("p_median: 2 demand unit(s) with 40 persons reach no "
+                                     "allowed site within the cost table's cut-off of 5 min")
+    with pytest.raises(SolveError) as err:
+        siting.best_in_groups(c, pop, ["L"] * 4, ["L"] * 4, penalty_min=np.inf)
+    assert str(err.value) == ("best_in_groups: penalty_min must be finite (got inf); give a "
+                              "number of minutes")
+    whole = siting.p_median(c, pop, 4)
+    assert whole.stats["rounds"] == 0 and whole.objective == pytest.approx(10 * 1 + 10 * 1)
+    free = siting.p_median(c, pop, 2, site_groups=["L", "L", None, "R"])
+    assert free.open_ids == ["A", "D"] and free.objective == pytest.approx(20.0)
+    grouped = siting.mclp(c, pop, 1.0, 2, site_groups=["L", "L", "R", "R"])
+    assert (grouped.objective, grouped.covered_population, grouped.uncovered_population) == (
+        60.0, 60.0, 0.0)
+    xy = np.column_stack([LINE_X, np.zeros(4)]) * 1000
+    model = StraightLineModel(xy, np.column_stack([LINE_SITES, np.zeros(4)]) * 1000,
+                              speed_kmh=60.0, detour_factor=1.0, cutoff_min=100.0,
+                              dest_ids=LINE_IDS)
+    empty = siting.p_center(model, np.zeros(4), 1)
+    assert empty.stats == {"steps": 0} and empty.objective == 0.0
+    monkeypatch.setattr(siting, "milp", lambda *a, **kw: SimpleNamespace(
+        status=1, x=None, message="time limit reached", fun=np.nan, mip_dual_bound=None,
+        mip_node_count=0))
+    with pytest.raises(SolveError) as err:
+        siting.set_cover(c, pop, 1.0, time_limit_s=7)
+    assert str(err.value) == ("set_cover: HiGHS found no solution within 7 s (time limit "
+                              "reached); raise time_limit_s")

@@ -102,6 +102,14 @@ def test_model_records_heads_and_empty_nearest_tables():
     head = m.nearest_k(3).head(1)
     assert list(head.dest_ids) == ["a", "b", "c"] and head.dest.tolist() == [[0], [0]]
     assert head.next_time_min.tolist() == [2.0, 1.5]
+    # no destination in the mask: nobody has a nearest one (-1, no time)
+    none = nearest(m, np.zeros(3, bool))
+    assert none["dest"].tolist() == [-1, -1] and none["time_min"].isna().all()
+    assert none["dest"].dtype == np.int64
+    # a model without origins answers with empty arrays
+    empty = StraightLineModel(np.zeros((0, 2)), d, cutoff_min=2.5, **KM)
+    t0, a0 = empty.nearest_open(np.ones(3, bool), k=2)
+    assert len(t0) == len(a0) == 0 and len(empty.within(2.0)) == 0
     for origins, dests in ((np.zeros((0, 2)), d), (o, np.zeros((0, 2)))):
         e = straight_line_nearest(origins, dests, speed_kmh=60.0, detour_factor=1.0,
                                   cutoff_min=5.0)
