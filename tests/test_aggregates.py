@@ -1030,6 +1030,9 @@ def test_run_plans_given_plans_new_sites_and_limits(monkeypatch):
     assert limits == {"set_cover": 60.0, "p_median": 120.0, "coverage_curve": 60.0}
     rows = {r["scenario"]: r for r in res.summary["scenarios"]}
     assert (rows["Plan A"]["slug"], rows["plan-a"]["slug"]) == ("user_plan_a", "user_plan_a_2")
+    given = res.layers["plan_stations_given"]
+    assert list(given.index) == list(range(len(given)))
+    assert given["scenario"].value_counts().to_dict() == {"Plan A": 209 + 1, "plan-a": 209}
     opened = fac[fac["facility_id"].isin(moved.open_ids())]
     pts = np.vstack([opened.geometry.get_coordinates().to_numpy(), [[site["x"], site["y"]]]])
     t, _ = nearest(straight_minutes(xy, pts, speed_kmh=SPEED, detour_factor=DETOUR),
@@ -1303,6 +1306,13 @@ def test_underserved_edge_cases():
                                 commune_names={"C": "Xã Cê", "W": "Xã Wê"})
     assert named.set_index("units")["commune_names"].to_dict() == {16: "Xã Cê;Xã Wê",
                                                                    1: "Xã Cê"}
+    # each tier's reason: stations by name, hospitals as hospitals (central too)
+    far = pd.DataFrame({"station_id": ["S"] * 25, "station_time_min": [9.0] * 25,
+                        "central_id": ["C"] * 25, "central_time_min": [200.0] * 25})
+    why = A.underserved_areas(demand, far, rules_min={"station": 5.0, "central": 120.0})
+    assert why["reasons"].tolist() == [
+        f"more than 5 min from a station ({demand['population'].sum():,.0f} people); more than "
+        f"120 min from a central hospital ({demand['population'].sum():,.0f} people)"]
 
 
 def test_network_summary_sections(synthetic_network):
@@ -1314,7 +1324,8 @@ def test_network_summary_sections(synthetic_network):
     from gis.model.costs import StraightLineModel
 
     net = synthetic_network
-    fac, df = net["fac"], net["df"]
+    fac, df = net["fac"].copy(), net["df"]
+    fac.loc[fac["facility_id"] == "S03", "specialty"] = "eye"   # a station offering eye care
     active = fac[fac["status"] == "active"]
     model = StraightLineModel(net["demand"][["x", "y"]].to_numpy(),
                               active.geometry.get_coordinates().to_numpy(), speed_kmh=30.0,

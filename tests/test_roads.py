@@ -255,6 +255,10 @@ def test_road_problems_by_hand():
         "points where roads meet: snap them (e.g. QGIS 'Snap geometries to layer', GRASS "
         "v.clean) and add the missing links, or leave layers.roads empty to use the "
         "straight-line model"]
+    # eleven elsewhere: ten named and one more
+    problems, _ = road_problems(many, sites[:13], ids[:13])
+    assert "(the facilities elsewhere: F02, F03, F04, F05, F06, F07, F08, F09, F10, F11 and 1 " \
+        "more)" in problems[0]
     # ten named, none more
     problems, _ = road_problems(many, sites[:12], ids[:12])
     assert problems[0].count(", F") == 9 and "more" not in problems[0].split(";")[0]

@@ -604,3 +604,48 @@ def test_messages_logs_and_edge_cases_by_hand(monkeypatch, caplog):
         siting.set_cover(c, pop, 1.0, time_limit_s=7)
     assert str(err.value) == ("set_cover: HiGHS found no solution within 7 s (time limit "
                               "reached); raise time_limit_s")
+
+
+def test_input_messages_and_the_solve_time():
+    """The whole messages for a p below the fixed sites and for unknown ids; the solve time
+    is the call's own (seconds since it started)."""
+    import time
+
+    c, pop = line(), LINE_POP
+    with pytest.raises(SolveError) as err:
+        siting.mclp(c, pop, 1.0, 1, fixed_open=["A", "B"])
+    assert str(err.value) == ("mclp: p = 1 is smaller than the 2 fixed_open sites; p counts the "
+                              "fixed sites, so give p >= len(fixed_open)")
+    with pytest.raises(SolveError) as err:
+        siting.set_cover(c, pop, 1.0, fixed_open=["Z"])
+    assert str(err.value) == ("set_cover: fixed_open names 1 site(s) that are not destinations "
+                              "of the cost table: 'Z' (check the ids against costs.dest_ids)")
+    t = time.perf_counter()
+    r = siting.p_median(c, pop, 2)
+    assert 0.0 <= r.solve_time_s <= time.perf_counter() - t
+
+
+def test_identical_rows_grouped_even_when_their_fold_collides():
+    """_unique_rows folds each row of 64-bit words into one integer; two different rows with
+    the same fold (built here) are told apart word by word: the groups, their order and
+    their first rows are numpy's lexicographic unique rows."""
+    from gis.analyses.siting import _unique_rows
+
+    C, D = np.uint64(0x9E3779B97F4A7C15), np.uint64(0x632BE59BD9B4E019)
+
+    def fold(k0, k1):
+        with np.errstate(over="ignore"):
+            h = np.uint64(k0) * C
+            return h ^ (np.uint64(k1) + D + (h >> np.uint64(29)))
+
+    a = (np.uint64(5), np.uint64(9))
+    b0 = np.uint64(6)
+    with np.errstate(over="ignore"):
+        hb = b0 * C
+        b1 = (fold(*a) ^ hb) - D - (hb >> np.uint64(29))
+    assert fold(b0, b1) == fold(*a)     # a collision of the fold
+    keys = np.array([[b0, b1], a, [np.uint64(1), np.uint64(2)], a, [b0, b1]], dtype=np.uint64)
+    first, inverse = _unique_rows(keys)
+    _, want_first, want_inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    assert first.tolist() == want_first.tolist()
+    assert inverse.tolist() == np.asarray(want_inv).ravel().tolist()
