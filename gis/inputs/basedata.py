@@ -30,6 +30,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.transform
 import rasterio.windows
 import shapely
 from affine import Affine
@@ -229,18 +230,18 @@ def worldpop_window(min_lon: float, min_lat: float, max_lon: float,
     """
     path = worldpop_path()
     with rasterio.open(path) as src:
-        inv = ~src.transform
-        c0, r0 = inv * (min_lon, max_lat)
-        c1, r1 = inv * (max_lon, min_lat)
-        c0, r0 = max(int(np.floor(c0)), 0), max(int(np.floor(r0)), 0)
-        c1, r1 = min(int(np.ceil(c1)), src.width), min(int(np.ceil(r1)), src.height)
+        r0, c0 = rasterio.transform.rowcol(src.transform, min_lon, max_lat, op=np.floor)
+        r1, c1 = rasterio.transform.rowcol(src.transform, max_lon, min_lat, op=np.ceil)
+        c0, r0 = max(int(c0), 0), max(int(r0), 0)
+        c1, r1 = min(int(c1), src.width), min(int(r1), src.height)
         if c1 <= c0 or r1 <= r0:
             msg = (f"box {min_lon}, {min_lat}, {max_lon}, {max_lat} (lon/lat) lies outside "
                    f"the WorldPop grid of Vietnam ({', '.join(f'{b:.3f}' for b in src.bounds)})")
             raise GisError(msg)
         win = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
         arr = src.read(1, window=win, masked=True)
-        transform = src.window_transform(win)
+        t = src.transform
+        transform = Affine(t.a, t.b, t.c + c0 * t.a, t.d, t.e, t.f + r0 * t.e)
     return arr.astype(np.float32).filled(np.nan), transform, "EPSG:4326"
 
 

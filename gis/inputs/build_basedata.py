@@ -222,7 +222,9 @@ def worldpop_by_polygon(geoms: np.ndarray, persons: np.ndarray, transform: Affin
     pop = np.where(persons == nodata, 0.0, persons.astype(np.float64))
     h, w = pop.shape
     idx = features.rasterize(((g, i + 1) for i, g in enumerate(geoms)), out_shape=(h * k, w * k),
-                             transform=transform * Affine.scale(1 / k), fill=0, dtype="int16")
+                             transform=Affine(transform.a / k, transform.b / k, transform.c,
+                                               transform.d / k, transform.e / k, transform.f),
+                             fill=0, dtype="int16")
     out = np.zeros(len(geoms) + 1)
     for r in range(h):
         band = idx[r * k:(r + 1) * k].ravel()
