@@ -217,7 +217,8 @@ def worldpop_window(min_lon: float, min_lat: float, max_lon: float,
     Parameters
     ----------
     min_lon, min_lat, max_lon, max_lat : float
-        Box in EPSG:4326 degrees; the window is widened to whole cells.
+        Box in EPSG:4326 degrees; the window is widened to whole cells and clipped to the
+        grid (a box wholly outside it is an error).
 
     Returns
     -------
