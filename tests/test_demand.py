@@ -77,7 +77,7 @@ def test_raster_weights_keep_commune_totals(tmp_path):
                        transform=from_origin(0, 1000, 100, 100)) as dst:
         dst.write(data, 1)
     d = population_surface(_communes(), cell_size_m=500,
-                           raster=read_population_raster(path, crs=_communes().crs))
+                           raster=read_population_raster(path))
     a = d[d["commune_code"] == "A"].set_index("cell_id")["population"]
     assert a["0_0"] == pytest.approx(400) and a.drop("0_0").sum() == pytest.approx(0)
     # C has no raster people: areal weighting there, total kept
