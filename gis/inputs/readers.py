@@ -27,16 +27,17 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
+import rasterio.windows
 import shapely
 from pyproj import CRS
-from rasterio.warp import transform as warp_transform
+from rasterio.warp import transform_bounds
 
 from gis.errors import LayerError, PlanError
 from gis.inputs import validate as V
 from gis.inputs.config import TIERS
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.inputs.plans import Plan, validate_plan
-from gis.inputs.rasters import RasterPoints
+from gis.inputs.rasters import PopulationGrid
 from gis.inputs.registry import ProvinceRegistry, all_commune_codes
 from gis.inputs.validate import normalise_code
 
@@ -151,10 +152,16 @@ def _codes(gdf: pd.DataFrame, fieldname: str) -> pd.Series:
 
 
 def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set[str],
-                     code_field: str, source: str) -> gpd.GeoDataFrame:
-    """Keep the rows of the province: by a ``province_code`` field when present, else by the
-    commune codes the registry knows for the province."""
-    if "province_code" in gdf:
+                     code_field: str, source: str,
+                     use_province_code: bool = True) -> gpd.GeoDataFrame:
+    """Keep the rows of the province: by a ``province_code`` field when present (and
+    ``use_province_code``), else by the commune codes the registry knows for the province.
+
+    Tables of pre-2025 communes are filtered by commune code only: their ``province_code`` is
+    usually the pre-2025 province's (a province merged in 2025 has several), and pre- and
+    post-2025 province codes overlap.
+    """
+    if use_province_code and "province_code" in gdf:
         keep = gdf["province_code"].map(lambda v: normalise_code(v, 2)) == reg.province.code
         if keep.sum() < len(gdf):
             log.info("%s: kept %d of %d rows (province_code %s)", source, keep.sum(), len(gdf),
@@ -162,6 +169,11 @@ def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set
         return gdf[keep.to_numpy()]
     codes = _codes(gdf, code_field)
     other = ~codes.isin(known) & codes.isin(all_commune_codes())
+    if "province_code" in gdf:
+        # rows without a code: their province_code (pre- or post-2025) says where they belong
+        mine = {reg.province.code, *reg.province.legacy_codes}
+        prov = gdf["province_code"].map(lambda v: normalise_code(v, 2))
+        other |= (codes == "") & (prov != "") & ~prov.isin(mine)
     if other.any():
         log.info("%s: dropped %d rows of other provinces", source, int(other.sum()))
     return gdf[~other.to_numpy()]
@@ -177,7 +189,8 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
     path : path
         Any GDAL-readable polygon layer. Required fields: ``commune_code``, ``commune_name``
         and the population field (persons; empty = unknown). Rows of other provinces are
-        dropped when the layer has ``province_code`` or their codes belong elsewhere.
+        dropped when the layer has ``province_code`` (post-2025 layers) or their codes belong
+        elsewhere.
     reg : ProvinceRegistry
         The province's registry: codes are checked against it.
     crs : CRS
@@ -189,15 +202,36 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         The layer schema (module docstring) in ``crs``, sorted by commune_code.
     """
     path = Path(path)
-    source = _label(path, layer)
     gdf = read_any(path, layer=layer)
+    return communes_from_frame(gdf, reg, crs=crs, source=_label(path, layer),
+                               population_field=population_field, legacy=legacy,
+                               population_label=f"layer: {path.name}, field {population_field}",
+                               geometry_label=f"layer: {path.name}")
+
+
+def communes_from_frame(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                        source: str, population_field: str = "population",
+                        legacy: bool = False, population_label: str | None = None,
+                        geometry_label: str | None = None) -> gpd.GeoDataFrame:
+    """Validate commune polygons already in memory (e.g. the built-in base data,
+    :func:`gis.inputs.basedata.communes`) as :func:`read_communes` validates a file.
+
+    ``source`` names the layer in messages; ``population_label`` and ``geometry_label`` fill
+    ``population_source`` (where the population is known) and ``geometry_source``.
+    """
+    gdf = gdf.copy()
+    if V.ROW not in gdf:
+        gdf[V.ROW] = np.arange(1, len(gdf) + 1)
+    population_label = population_label or f"{source}, field {population_field}"
+    geometry_label = geometry_label or source
     problems = V.missing_fields(gdf, ["commune_code", "commune_name", population_field])
     problems += _check_crs(gdf)
     if problems:
         raise LayerError(source, problems)
     table = reg.legacy if legacy else reg.new
     known = set(table["commune_code"])
-    gdf = _filter_province(gdf, reg, known=known, code_field="commune_code", source=source)
+    gdf = _filter_province(gdf, reg, known=known, code_field="commune_code", source=source,
+                           use_province_code=not legacy)
     gdf = gdf.copy()
     gdf["commune_code"] = _codes(gdf, "commune_code")
     what = "pre-2025" if legacy else "post-2025"
@@ -236,9 +270,8 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         "commune_type": (gdf["commune_type"] if "commune_type" in gdf
                          else gdf["commune_code"].map(info["commune_type"])).to_numpy(),
         "population": population.to_numpy(),
-        "population_source": np.where(population.isna(), "unknown",
-                                      f"layer: {path.name}, field {population_field}"),
-        "geometry_source": f"layer: {path.name}",
+        "population_source": np.where(population.isna(), "unknown", population_label),
+        "geometry_source": geometry_label,
         "admin_center": (gdf["admin_center"].fillna("").astype(str).to_numpy()
                          if "admin_center" in gdf else ""),
     }, geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs).to_crs(crs)
@@ -264,7 +297,8 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
     if problems:
         raise LayerError(source, problems)
     known = set(reg.legacy["commune_code"])
-    df = _filter_province(df, reg, known=known, code_field="commune_code", source=source).copy()
+    df = _filter_province(df, reg, known=known, code_field="commune_code", source=source,
+                          use_province_code=False).copy()
     df["commune_code"] = _codes(df, "commune_code")
     problems += V.duplicate_ids(df, "commune_code")
     unknown = ~df["commune_code"].isin(known)
@@ -281,6 +315,36 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
                      name="population")
 
 
+def _facilities_of_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
+                            source: str) -> gpd.GeoDataFrame:
+    """The rows of a facility register that belong to the province (see
+    :func:`read_facilities`), as a copy."""
+    tier = gdf["tier"].astype(str).str.strip().str.lower()
+    central = (tier == "central").to_numpy()
+    if "province_code" in gdf:
+        code = gdf["province_code"].map(lambda v: normalise_code(v, 2))
+        other = ((code != "") & (code != reg.province.code)).to_numpy()
+    else:
+        # Without province_code, a register whose host codes all belong to other provinces is
+        # another province's; a mix is left to the checks (a wrong code is then an error).
+        everywhere = all_commune_codes()
+        elsewhere = np.zeros(len(gdf), bool)
+        mine = np.zeros(len(gdf), bool)
+        for fname, table in (("host_legacy_commune_code", reg.legacy),
+                             ("host_commune_code", reg.new)):
+            codes = _codes(gdf, fname)
+            here = codes.isin(set(table["commune_code"])).to_numpy()
+            mine |= here
+            elsewhere |= (codes.isin(everywhere).to_numpy() & ~here)
+        other = elsewhere if elsewhere[~central].any() and not mine.any() else \
+            np.zeros(len(gdf), bool)
+    other &= ~central
+    if other.any():
+        log.info("%s: dropped %d of %d facilities of other provinces than %s", source,
+                 int(other.sum()), len(gdf), reg.province.short)
+    return gdf[~other].copy()
+
+
 def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
                     layer: str | None = None) -> gpd.GeoDataFrame:
     """Read and validate a facility register.
@@ -290,8 +354,14 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     with lon/lat columns) or, when the site is not known, ``host_legacy_commune_code`` /
     ``host_commune_code``: the facility is then placed at the registry centre of that commune
     and ``location_source`` says so. Optional: specialty, beds, doctors, nurses (empty =
-    unknown), status (active, ended, planned), source, note. Central hospitals may lie outside
-    the province; other tiers must lie inside.
+    unknown), status (active, ended, planned), location_source (kept for rows with a site;
+    default ``layer: <file name>``), source, note. Central hospitals may lie outside the
+    province; other tiers must lie inside.
+
+    A national (or another province's) register is filtered to the province: rows whose
+    ``province_code`` (post-2025) is another province's are dropped; without that field, a
+    register whose host commune codes all belong to other provinces is another province's and
+    only its central hospitals are kept. The result may then be empty.
     """
     path = Path(path)
     source = _label(path, layer)
@@ -299,7 +369,7 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     problems = V.missing_fields(gdf, ["facility_id", "name", "tier"])
     if problems:
         raise LayerError(source, problems)
-    gdf = gdf.copy()
+    gdf = _facilities_of_province(gdf, reg, source=source)
     gdf["facility_id"] = gdf["facility_id"].astype(str).str.strip()
     problems += V.duplicate_ids(gdf, "facility_id")
     tier = gdf["tier"].astype(str).str.strip().str.lower()
@@ -343,7 +413,9 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
             pts = geom.to_crs(4326)
             pos = np.flatnonzero(gdf.geometry.notna().to_numpy())
             lon[pos], lat[pos] = pts.x.to_numpy(), pts.y.to_numpy()
-            loc_source[pos] = f"layer: {path.name}"
+            given = (gdf["location_source"].fillna("").astype(str).str.strip().to_numpy()
+                     if "location_source" in gdf else np.full(len(gdf), "", dtype=object))
+            loc_source[pos] = np.where(given[pos] != "", given[pos], f"layer: {path.name}")
     for codes, idx, what in ((host_new, new_idx, "post-2025"),
                              (host_legacy, legacy_idx, "pre-2025")):
         use = np.isnan(lon) & (codes != "").to_numpy() & codes.isin(idx.index).to_numpy()
@@ -352,7 +424,7 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
             lon[use] = idx.loc[c, "lon"].to_numpy()
             lat[use] = idx.loc[c, "lat"].to_numpy()
             names = idx.loc[c, "commune_name"].to_numpy()
-            loc_source[use] = [f"estimate: registry centre of the {what} commune {n} ({k})"
+            loc_source[use] = [f"estimate: registry centre of the host {what} commune; {n} ({k})"
                                for n, k in zip(names, c, strict=True)]
     nowhere = np.isnan(lon)
     if nowhere.any():
@@ -545,14 +617,17 @@ def read_plan(path: Path | str, facilities: gpd.GeoDataFrame, reg: ProvinceRegis
     return validate_plan(df, facilities, reg, source=str(path), name=name or path.stem)
 
 
-def read_population_raster(path: str | Path, *, crs) -> RasterPoints:
-    """Read a population raster: every pixel with a positive value, its centre reprojected to
-    ``crs``. Masked, negative and non-finite values count as 0.
+def read_population_raster(path: str | Path, *,
+                           bounds_lonlat: tuple[float, float, float, float] | None = None
+                           ) -> PopulationGrid:
+    """Read a population raster (persons per pixel, e.g. a WorldPop GeoTIFF), whole or only the
+    window covering ``bounds_lonlat`` (min_lon, min_lat, max_lon, max_lat; widened to whole
+    pixels). Masked, negative and non-finite values count as nobody (NaN in the grid).
 
     Raises
     ------
     LayerError
-        The file cannot be read as a raster or declares no CRS.
+        The file cannot be read as a raster, declares no CRS, or does not cover the box.
     """
     path = Path(path)
     try:
@@ -562,14 +637,22 @@ def read_population_raster(path: str | Path, *, crs) -> RasterPoints:
     with src:
         if src.crs is None:
             raise LayerError(str(path), ["no CRS declared: georeference the raster"])
-        band = src.read(1, masked=True).astype(float)
-        values = np.ma.filled(band, 0.0)
-        values[~np.isfinite(values) | (values < 0)] = 0.0
-        rows, cols = np.nonzero(values > 0)
-        xs, ys = rasterio.transform.xy(src.transform, rows, cols, offset="center")
-        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
-        if src.crs != crs:
-            xs, ys = warp_transform(src.crs, crs, xs, ys)
-            xs, ys = np.asarray(xs), np.asarray(ys)
-        vals = values[rows, cols]
-    return RasterPoints(x=xs, y=ys, value=vals, name=path.name)
+        window = None
+        if bounds_lonlat is not None:
+            left, bottom, right, top = transform_bounds("EPSG:4326", src.crs, *bounds_lonlat)
+            w = rasterio.windows.from_bounds(left, bottom, right, top, src.transform)
+            c0 = max(int(np.floor(w.col_off + 1e-9)), 0)
+            r0 = max(int(np.floor(w.row_off + 1e-9)), 0)
+            c1 = min(int(np.ceil(w.col_off + w.width - 1e-9)), src.width)
+            r1 = min(int(np.ceil(w.row_off + w.height - 1e-9)), src.height)
+            if c1 <= c0 or r1 <= r0:
+                box = ", ".join(f"{b:.3f}" for b in bounds_lonlat)
+                raise LayerError(str(path), [f"the raster does not cover the province (lon/lat "
+                                             f"{box}); give a raster of the province"])
+            window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+        band = src.read(1, window=window, masked=True).astype(float)
+        transform = src.window_transform(window) if window is not None else src.transform
+        crs = src.crs.to_wkt()
+    values = np.ma.filled(band, np.nan)
+    values[~np.isfinite(values) | (values < 0)] = np.nan
+    return PopulationGrid(values=values, transform=transform, crs=crs, name=path.name)
