@@ -27,6 +27,7 @@ from pyproj import CRS
 
 from gis.errors import LayerError
 from gis.inputs.registry import ProvinceRegistry
+from gis.inputs.stations import LONG_MOVE_M, site_stations
 from gis.inputs.validate import polygonal_part
 
 log = logging.getLogger(__name__)
@@ -186,9 +187,10 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
         com.loc[unknown_pop, "population_source"] = ESTIMATE_NOTE
         notes.append(f"population of {int(unknown_pop.sum())} post-2025 communes is an estimate "
                      f"(province total {population_total:,.0f} split by type and area)")
+    sites = _station_sites(reg, com, crs=crs, notes=notes)
     legacy = _legacy_layer(reg, com, crs=crs, legacy_population=legacy_population,
-                           label=legacy_population_label, notes=notes)
-    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities)
+                           label=legacy_population_label, notes=notes, sites=sites)
+    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities, sites=sites)
     cols = ["commune_code", "commune_name", "commune_type", "province_code", "area_km2",
             "population", "population_source", "geometry_source", "admin_center", "geometry"]
     return Layers(communes=com[cols].reset_index(drop=True), communes_legacy=legacy,
@@ -197,13 +199,19 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
 
 def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
                   legacy_population: pd.Series | None, label: str,
-                  notes: list[str]) -> gpd.GeoDataFrame:
+                  notes: list[str], sites: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Pre-2025 polygons: each new commune split among the legacy communes mapped to it
-    (Voronoi of their registry centres inside the new polygon)."""
+    (Voronoi of their station sites inside the new polygon; a split legacy commune's registry
+    centre in the new communes its station is not in)."""
     lg = reg.legacy.copy()
     seeds_all = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
     xy = seeds_all.get_coordinates().to_numpy()
     pos = {c: i for i, c in enumerate(lg["commune_code"])}
+    site_of: dict[tuple[str, str], tuple[float, float]] = {}
+    if sites is not None:
+        site_of = {(c, n): (g.x, g.y) for c, n, g in
+                   zip(sites["legacy_commune_code"], sites["commune_code"], sites.geometry,
+                       strict=True)}
     by_new = reg.mapping.groupby("new_code")["legacy_code"].apply(list)
     pieces: dict[str, list[shapely.Geometry]] = {c: [] for c in lg["commune_code"]}
     piece_rows = []  # (legacy_code, new_code, piece area, type) for population splits
@@ -213,7 +221,8 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         if poly is None or poly.is_empty:
             continue
         members = sorted(members)
-        cells = _voronoi_in(xy[[pos[m] for m in members]].copy(), poly)
+        seeds = np.array([site_of.get((m, new_code), xy[pos[m]]) for m in members], float)
+        cells = _voronoi_in(seeds, poly)
         for m, cell in zip(members, cells, strict=True):
             cell = polygonal_part(cell)
             if not cell.is_empty:
@@ -233,11 +242,11 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
     out["area_km2"] = out.geometry.area / 1e6
     base = com_idx["geometry_source"].iloc[0] if len(com_idx) else "unknown"
     out["geometry_source"] = ("estimate: the post-2025 polygon split among its pre-2025 communes "
-                              "(Voronoi of registry centres)" if not base.startswith("estimate")
+                              "(Voronoi of their station sites)" if not base.startswith("estimate")
                               else "estimate: Voronoi cell of the registry centre inside an "
                                    "estimated post-2025 polygon")
     notes.append("pre-2025 commune polygons are estimates (post-2025 polygons split by Voronoi "
-                 "of registry centres)")
+                 "of the station sites)")
     # Population: the given table, else each new commune's population split among its pieces.
     pr = pd.DataFrame(piece_rows, columns=["legacy_code", "new_code", "area_km2"])
     pr["type"] = pr["legacy_code"].map(lg.set_index("commune_code")["commune_type"])
@@ -267,11 +276,77 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
     return out
 
 
-def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
-                      *, crs: CRS, extra: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """One commune health station per pre-2025 commune at its registry centre, plus extras."""
+def _km(m: float) -> str:
+    return f"{m / 1000:.1f} km" if m >= 1000 else f"{m:.0f} m"
+
+
+def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
+                   notes: list[str]) -> gpd.GeoDataFrame:
+    """The site of each pre-2025 commune's station and the post-2025 commune it belongs to.
+
+    The site is the registry centre of the pre-2025 commune. On real post-2025 polygons it is
+    kept inside the station's post-2025 commune (the polygon it belongs to: the pre-2025
+    pieces are themselves estimated from these sites): a centre outside it moves to the
+    nearest point 50 m inside, or, when that is more than ``LONG_MOVE_M`` away (a centre that
+    is wrong, often shared by several communes), is re-sited in the largest part of the
+    commune away from the other stations (:func:`gis.inputs.stations.site_stations`). On
+    estimated (Voronoi) polygons the centre is kept. A split commune's station belongs to the
+    new commune its centre falls in, when one of them, else the registry's default.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``legacy_commune_code``, ``commune_code``, ``moved_m``, ``location_source``; Point in
+        ``crs``; rows in the order of ``reg.legacy``.
+    """
     lg = reg.legacy
     pts = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
+    new_code = lg["new_commune_code"].to_numpy().copy()
+    polys = com.set_index("commune_code").geometry
+    splits = np.flatnonzero(lg["split"].to_numpy(bool))
+    for i in splits:
+        allowed = lg["new_commune_codes"].iloc[i].split(";")
+        inside = [c for c in allowed if c in polys.index
+                  and polys[c].contains(pts.iloc[i])]
+        if inside:
+            new_code[i] = inside[0]
+    base = "estimate: registry centre of the pre-2025 commune"
+    source = np.full(len(lg), f"{base} (site not published)", dtype=object)
+    moved = np.zeros(len(lg))
+    real = len(com) and not str(com["geometry_source"].iloc[0]).startswith("estimate")
+    sites = pts
+    if real:
+        own = gpd.GeoSeries([polys.get(c) for c in new_code], crs=crs, index=pts.index)
+        sites, moved, how = site_stations(pts, own)
+        names = com.set_index("commune_code")["commune_name"]
+        for i in np.flatnonzero(how != "kept"):
+            where = f"{names.get(new_code[i], '')} ({new_code[i]})"
+            if how[i] == "moved":
+                source[i] = (f"{base}, moved inside its post-2025 commune; the centre lay "
+                             f"outside {where}: moved {_km(moved[i])} to 50 m inside the border")
+            else:
+                source[i] = (f"{base}, re-sited; the centre lies {_km(moved[i])} from the site, "
+                             f"outside {where} by more than {_km(LONG_MOVE_M)}: placed in the "
+                             f"largest part of the commune away from its other stations")
+        n_moved, n_far = int((how == "moved").sum()), int((how == "re-sited").sum())
+        if n_moved or n_far:
+            notes.append(f"station sites: {n_moved} registry centres outside their post-2025 "
+                         f"commune moved inside (up to "
+                         f"{_km(moved[how == 'moved'].max() if n_moved else 0)}), {n_far} more "
+                         f"than {_km(LONG_MOVE_M)} outside re-sited inside it")
+    return gpd.GeoDataFrame({"legacy_commune_code": lg["commune_code"].to_numpy(),
+                             "commune_code": new_code, "moved_m": moved,
+                             "location_source": source},
+                            geometry=np.asarray(sites.to_numpy()), crs=crs)
+
+
+def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
+                      *, crs: CRS, extra: gpd.GeoDataFrame | None,
+                      sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One commune health station per pre-2025 commune at its site (:func:`_station_sites`),
+    plus extras. An extra whose site is an estimate at the registry centre of a pre-2025
+    commune whose station moved, moves with it."""
+    lg = reg.legacy
     kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn"}
     stations = gpd.GeoDataFrame({
         "facility_id": "TYT-" + lg["commune_code"].to_numpy(),
@@ -279,27 +354,18 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
                  zip(lg["commune_type"], lg["commune_name"], strict=True)],
         "tier": "station",
         "specialty": "primary care",
-        "commune_code": lg["new_commune_code"].to_numpy(),
+        "commune_code": sites["commune_code"].to_numpy(),
         "legacy_commune_code": lg["commune_code"].to_numpy(),
         "beds": np.nan, "doctors": np.nan, "nurses": np.nan,
         "status": "active",
-        "location_source": "estimate: registry centre of the pre-2025 commune (site not published)",
+        "location_source": sites["location_source"].to_numpy(),
         "source": "one commune health station per pre-2025 commune (registry: vietnamadminunits)",
         "note": "",
-    }, geometry=pts.to_numpy(), crs=crs)
-    # A split commune's station belongs to the new commune its site falls in, when one of them.
-    splits = lg["split"].to_numpy(bool)
-    if splits.any():
-        joined = gpd.sjoin(stations[splits], com[["commune_code", "geometry"]],
-                           predicate="within", how="left", rsuffix="poly")
-        for idx, row in joined.iterrows():
-            allowed = lg.loc[idx, "new_commune_codes"].split(";")
-            inside = row.get("commune_code_poly")
-            if isinstance(inside, str) and inside in allowed:
-                stations.loc[idx, "commune_code"] = inside
+    }, geometry=sites.geometry.to_numpy(), crs=crs)
     parts = [stations]
     if extra is not None and len(extra):
         ex = extra.to_crs(crs).copy()
+        ex = _follow_stations(ex, reg, sites, crs=crs)
         # Facilities placed by point: their post-2025 commune from the polygons.
         need = ex["commune_code"].fillna("") == ""
         if need.any():
@@ -314,3 +380,30 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
                                             " rename them"])
         parts.append(ex[stations.columns])
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+
+
+def _follow_stations(ex: gpd.GeoDataFrame, reg: ProvinceRegistry, sites: gpd.GeoDataFrame, *,
+                     crs: CRS) -> gpd.GeoDataFrame:
+    """Facilities placed by estimate at the registry centre of a pre-2025 commune (within 1 m)
+    whose station was moved: moved to the station's site, ``location_source`` says so."""
+    moved = sites[sites["moved_m"] > 0].set_index("legacy_commune_code")
+    if moved.empty or "legacy_commune_code" not in ex:
+        return ex
+    code = ex["legacy_commune_code"].fillna("").astype(str)
+    est = ex["location_source"].fillna("").astype(str).str.startswith("estimate")
+    cand = est & code.isin(moved.index)
+    if not cand.any():
+        return ex
+    lg = reg.legacy.set_index("commune_code")
+    c = code[cand]
+    centre = gpd.GeoSeries(shapely.points(lg.loc[c, "lon"], lg.loc[c, "lat"]), crs=4326,
+                           index=c.index).to_crs(crs)
+    at_centre = shapely.distance(ex.geometry[cand].to_numpy(), centre.to_numpy()) < 1.0
+    idx = c.index[at_centre]
+    if len(idx):
+        ex = ex.copy()
+        ex.loc[idx, "geometry"] = moved.geometry.reindex(code[idx]).to_numpy()
+        ex.loc[idx, "location_source"] = [
+            f"{src}; moved with the station of that commune: {_km(moved.at[k, 'moved_m'])}"
+            for src, k in zip(ex.loc[idx, "location_source"], code[idx], strict=True)]
+    return ex

@@ -2,8 +2,11 @@
 
 Commune health stations are placed at the registry centre of their pre-2025 commune (the only
 site the registry knows). Some of those centres lie in the sea or in a neighbouring commune;
-:func:`move_inside` moves such a point to the nearest place inside its own polygon. Pure: no
-file is read or written, the inputs are not changed.
+:func:`move_inside` moves such a point to the nearest place inside its own polygon, and
+:func:`site_stations` does so for a short move but re-sites a point whose registry centre lies
+far outside (a centre that is simply wrong, often shared by several communes) in the largest
+part of the polygon left empty by the other sites. Pure: no file is read or written, the inputs
+are not changed.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from gis.errors import GisError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSET_M", "move_inside"]
+__all__ = ["DEFAULT_INSET_M", "LONG_MOVE_M", "largest_empty_site", "move_inside",
+           "site_stations"]
 
 DEFAULT_INSET_M = 50.0
+# A registry centre farther than this outside its commune is not a usable site (the radius of
+# a commune of about 80 km²): :func:`site_stations` re-sites it instead of moving it to the border.
+LONG_MOVE_M = 5_000.0
+_CANDIDATES = 2_500
 
 
 def move_inside(points: gpd.GeoSeries, polygons: gpd.GeoSeries, *,
@@ -85,3 +93,94 @@ def move_inside(points: gpd.GeoSeries, polygons: gpd.GeoSeries, *,
         log.info("moved %d of %d points inside their polygon (largest move %.0f m)", len(idx),
                  len(pts), dist.max())
     return gpd.GeoSeries(new, index=points.index, crs=points.crs), dist
+
+
+def _candidates(poly: shapely.Geometry, inset_m: float) -> np.ndarray:
+    """Candidate sites inside ``poly`` (at least ``inset_m`` inside where the part allows): a
+    grid over each part (about :data:`_CANDIDATES` in all, at least one per part) and each
+    part's point on the surface."""
+    parts = shapely.get_parts(poly)
+    area = shapely.area(parts)
+    total = float(area.sum()) or 1.0
+    out = [shapely.point_on_surface(parts)]
+    for part, a in zip(parts, area, strict=True):
+        n = int(round(_CANDIDATES * a / total))
+        if n < 4:
+            continue
+        x0, y0, x1, y1 = part.bounds
+        step = np.sqrt(a / n)
+        gx, gy = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1,
+                                                                             step))
+        pts = shapely.points(gx.ravel(), gy.ravel())
+        inner = shapely.buffer(part, -inset_m)
+        keep = shapely.contains(inner if not inner.is_empty else part, pts)
+        out.append(pts[keep])
+    return np.concatenate(out)
+
+
+def largest_empty_site(poly: shapely.Geometry, others: np.ndarray, *,
+                       inset_m: float = DEFAULT_INSET_M) -> shapely.Point:
+    """The centre of the largest circle inside ``poly`` holding none of the ``others`` points
+    (among candidate sites on a grid): the middle of the largest part of the polygon away from
+    the other sites; with no others, the polygon's most inland point (about)."""
+    cand = _candidates(poly, inset_m)
+    score = shapely.distance(shapely.boundary(poly), cand)
+    if len(others):
+        tree = shapely.STRtree(others)
+        idx = tree.query_nearest(cand, all_matches=False, return_distance=True)
+        near = np.full(len(cand), np.inf)
+        near[idx[0][0]] = idx[1]
+        score = np.minimum(score, near)
+    return cand[int(np.argmax(score))]
+
+
+def site_stations(points: gpd.GeoSeries, polygons: gpd.GeoSeries, *,
+                  inset_m: float = DEFAULT_INSET_M,
+                  long_move_m: float = LONG_MOVE_M) -> tuple[gpd.GeoSeries, np.ndarray,
+                                                             np.ndarray]:
+    """Station sites inside their polygon: kept, moved a short way, or re-sited.
+
+    A point inside its polygon stays. A point outside it whose nearest site inside
+    (:func:`move_inside`) is at most ``long_move_m`` away moves there. A point farther out is
+    re-sited at :func:`largest_empty_site` of its polygon, away from the sites of the other
+    points sharing that polygon (those kept or moved first, then the re-sited ones in order),
+    so that several wrong centres do not pile up on one border point.
+
+    Parameters
+    ----------
+    points, polygons : GeoSeries
+        As for :func:`move_inside` (projected CRS, one polygon per point by position; points
+        sharing a polygon are those whose polygons are equal objects or equal geometries).
+    inset_m, long_move_m : float
+        Metres.
+
+    Returns
+    -------
+    points : GeoSeries
+        New sites, same index and CRS.
+    dist_m : ndarray of float
+        How far each point moved (0 for those kept).
+    how : ndarray of str
+        ``"kept"``, ``"moved"`` or ``"re-sited"`` per point (``"kept"`` without a polygon).
+    """
+    moved, dist = move_inside(points, polygons, inset_m=inset_m)
+    how = np.where(dist > 0, "moved", "kept").astype(object)
+    far = np.flatnonzero(dist > long_move_m)
+    if not len(far):
+        return moved, dist, how
+    pts = np.asarray(points.to_numpy(), dtype=object)
+    new = np.asarray(moved.to_numpy(), dtype=object).copy()
+    polys = np.asarray(polygons.to_numpy(), dtype=object)
+    wkb = shapely.to_wkb(polys)
+    placed = np.ones(len(new), bool)
+    placed[far] = False
+    for i in far:
+        same = np.flatnonzero((wkb == wkb[i]) & placed)
+        site = largest_empty_site(polys[i], new[same], inset_m=inset_m)
+        new[i] = site
+        placed[i] = True
+        dist[i] = float(shapely.distance(pts[i], site))
+        how[i] = "re-sited"
+    log.info("re-sited %d points whose centre lay more than %.0f m outside their polygon",
+             len(far), long_move_m)
+    return gpd.GeoSeries(new, index=points.index, crs=points.crs), dist, how

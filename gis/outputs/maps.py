@@ -684,11 +684,14 @@ def _facility_features(b: _MapBuilder, d: gpd.GeoDataFrame, commune_names: Mappi
 
 
 def _note_sites(b: _MapBuilder, d: pd.DataFrame, what: str = "Facility sites") -> None:
-    """Estimate notes for facilities whose site is an estimate (e.g. a commune centroid)."""
-    for src in sorted({str(s) for s in d.get("location_source", pd.Series(dtype=object))
-                       if is_estimate(s)}):
-        n = int((d["location_source"].astype(str) == src).sum())
-        b.note_estimate(f"{what}: {n} of {len(d)} placed by estimate ({src})")
+    """Estimate notes for facilities whose site is an estimate (e.g. a commune centroid), one
+    per kind of estimate: the ``location_source`` text before its first ``;`` (the details of
+    each site follow it)."""
+    kinds = d.get("location_source", pd.Series(dtype=object)).astype(str).str.split(";").str[0]
+    est = d.get("location_source", pd.Series(dtype=object)).map(is_estimate).astype(bool)
+    for kind in sorted(set(kinds[est])):
+        n = int((kinds[est] == kind).sum())
+        b.note_estimate(f"{what}: {n} of {len(d)} placed by estimate ({kind})")
 
 
 def _add_facilities_by_tier(b: _MapBuilder, facilities: gpd.GeoDataFrame,
