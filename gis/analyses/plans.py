@@ -341,9 +341,21 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     station_mask = np.isin(costs.dest_ids, st["facility_id"].to_numpy())
     sc = subset_dests(costs, station_mask)
     notes: dict[str, dict] = {}
+    # People no station reaches within the cut-off (far islands) are beyond every plan: the
+    # location models leave them out; the evaluations count them as beyond every threshold.
+    reached = np.zeros(sc.n_origins, bool)
+    reached[sc.origin] = True
+    unreached = float(pop[~reached].sum())
+    opt_pop = np.where(reached, pop, 0.0)
     if optimise:
+        if unreached > 0:
+            notes["unreachable"] = {"population": unreached,
+                                    "units": int((~reached & (pop > 0)).sum()),
+                                    "note": f"no station within the cut-off of "
+                                            f"{sc.cutoff_min:g} min: left out of the location "
+                                            f"models"}
         site_commune = st.set_index("facility_id")["commune_code"].reindex(sc.dest_ids)
-        best = siting.best_in_groups(sc, pop, codes, site_commune.to_numpy())
+        best = siting.best_in_groups(sc, opt_pop, codes, site_commune.to_numpy())
         main = pd.DataFrame({"commune_code": best["group"].to_numpy(),
                              "facility_id": best["dest_id"].to_numpy(),
                              "rule": "minimum population-weighted travel time inside the "
@@ -354,7 +366,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes[best_plan.name] = {"rule": "per commune, the former station minimising the "
                                          "population-weighted travel time of its people",
                                  "exact": True, "gap": 0.0}
-        cover = siting.set_cover(sc, pop, cover_min, fixed_open=official.main_ids())
+        cover = siting.set_cover(sc, opt_pop, cover_min, fixed_open=official.main_ids())
         branches = sorted(set(cover.open_ids) - set(official.main_ids()))
         a = official.actions.copy()
         a["action"] = np.where(a["facility_id"].isin(official.main_ids()), "keep",
@@ -364,7 +376,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         notes[name] = {"branch_points": len(branches), "gap": cover.gap,
                        "status": cover.status,
                        "uncoverable_population": cover.uncovered_population}
-        pm = siting.p_median(sc, pop, n)
+        pm = siting.p_median(sc, opt_pop, n)
         free = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
                              "action": np.where(st["facility_id"].isin(pm.open_ids), "keep",
                                                 "close"),
@@ -377,7 +389,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                        "communes_without_station": int(len(set(communes["commune_code"]) - set(
                            st.loc[st["facility_id"].isin(pm.open_ids), "commune_code"])))}
         ks = curve_ks or tuple(sorted({0, 5, 10, 20, 40, 70, len(st) - n}))
-        curve = siting.coverage_curve(sc, pop, cover_min, fixed_open=official.main_ids(),
+        curve = siting.coverage_curve(sc, opt_pop, cover_min, fixed_open=official.main_ids(),
                                       ks=[k for k in ks if 0 <= k <= len(st) - n])
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],

@@ -254,7 +254,8 @@ def _nearest(dense: DenseCosts, p: int, cands: np.ndarray) -> tuple[int, float]:
 
 
 def _assign_parents(nodes: pd.DataFrame, dense: DenseCosts, *, cutoff_min: float,
-                    referrals: pd.DataFrame | None, cores_of: Mapping[str, list[str]]
+                    referrals: pd.DataFrame | None, cores_of: Mapping[str, list[str]],
+                    refer_beyond_cutoff: bool = False
                     ) -> tuple[dict[str, tuple[str, str]], dict[str, str], list[str]]:
     """Referral parent of every node: ``{child: (parent, source)}``, reasons for the nodes
     below the top that got none, and warnings."""
@@ -316,6 +317,12 @@ def _assign_parents(nodes: pd.DataFrame, dense: DenseCosts, *, cutoff_min: float
             j, t = _nearest(dense, p, p_of[regional])
             if j < 0:
                 reasons[fid] = "no regional hospital reachable by the travel model"
+            elif t > cutoff_min and refer_beyond_cutoff:
+                parents[fid] = (ids[regional[j]], f"nearest regional hospital (beyond the "
+                                                  f"cut-off of {cutoff_min:g} min)")
+                warnings.append(f"station {fid}: the nearest regional hospital "
+                                f"{ids[regional[j]]} is {t:.0f} min away, beyond the cut-off of "
+                                f"{cutoff_min:g} min; it refers there all the same")
             elif t > cutoff_min:
                 reasons[fid] = (f"the nearest regional hospital {ids[regional[j]]} is {t:.0f} min "
                                 f"away, beyond the cut-off of {cutoff_min:g} min")
@@ -379,7 +386,8 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
                 referrals: pd.DataFrame | None = None,
                 satellite_links: pd.DataFrame | None = None, plan: Any = None,
                 include: Iterable[str] = (), exclude: Iterable[str] = (),
-                strict: bool = True, name: str = "referral network") -> nx.DiGraph:
+                strict: bool = True, name: str = "referral network",
+                refer_beyond_cutoff: bool = False) -> nx.DiGraph:
     """The referral and satellite-hospital graph (rule in the module docstring).
 
     Parameters
@@ -391,7 +399,7 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         Facility -> facility times (:func:`facility_costs`) covering every node.
     cutoff_min : float
         A station whose nearest regional hospital is farther has no referral parent (a
-        validation problem).
+        validation problem), unless ``refer_beyond_cutoff``.
     referrals : DataFrame, optional
         ``from_id``, ``to_id`` (:func:`check_referral_table`): parents overriding the rule.
     satellite_links : DataFrame, optional
@@ -405,6 +413,9 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         Raise :class:`NetworkError` listing every problem (unknown ids in the tables, referral
         cycles, a facility with two parents, a station without a regional hospital in its
         chain); otherwise keep them in ``G.graph["problems"]``.
+    refer_beyond_cutoff : bool
+        A station with no regional hospital within the cut-off (a far island) refers to the
+        nearest one all the same, with a warning, instead of being a problem.
 
     Returns
     -------
@@ -450,7 +461,8 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
             warnings.append(f"referral table: {rows} name a facility the plan closes: ignored "
                             f"(the rule applies)")
     parents, reasons, more = _assign_parents(nodes, dense, cutoff_min=cutoff_min,
-                                             referrals=referrals, cores_of=cores_of)
+                                             referrals=referrals, cores_of=cores_of,
+                                             refer_beyond_cutoff=refer_beyond_cutoff)
     warnings += more
     G = nx.DiGraph(crs=facilities.crs, name=name, cutoff_min=float(cutoff_min),
                    travel_model=dense.mode, plan=getattr(plan, "name", ""))

@@ -191,6 +191,7 @@ def run_network(
     walking_speed_kmh: float = 4.5,
     loss_candidates: Iterable[str] | None = None,
     satellite_requests: Sequence[SatelliteRequest] = (),
+    refer_beyond_cutoff: bool = False,
 ) -> NetworkResult:
     """Build the referral and satellite network and run every analysis on it.
 
@@ -218,6 +219,9 @@ def run_network(
         Facilities for the loss-impact ranking (default every hospital, active or ended).
     satellite_requests : sequence of SatelliteRequest
         Satellite-planning questions.
+    refer_beyond_cutoff : bool
+        A station with no regional hospital within the cut-off refers to the nearest one
+        anyway, with a warning (see :func:`build_graph`).
 
     Raises
     ------
@@ -234,7 +238,7 @@ def run_network(
                  road_speeds_kmh=road_speeds_kmh, walking_speed_kmh=walking_speed_kmh)
     fcosts = facility_costs(facilities, **model, plan=plan)
     common = dict(facility_costs=fcosts, cutoff_min=cutoff_min, referrals=referrals,
-                  satellite_links=satellite_links)
+                  satellite_links=satellite_links, refer_beyond_cutoff=refer_beyond_cutoff)
     G = build_graph(facilities, **common, name="referral network")
     pop = demand["population"].to_numpy(float)
     chains = referral_chains(G, demand=demand, costs=costs)
@@ -259,7 +263,9 @@ def run_network(
                          "detour_factor": detour_factor, "cutoff_min": cutoff_min,
                          "is_estimate": roads is None},
         "rule": ("branch point -> main station of its commune; station -> nearest regional "
-                 "hospital within the cut-off; regional -> provincial general hospital; "
+                 "hospital within the cut-off" + (" (beyond it when none is within)"
+                                                  if refer_beyond_cutoff else "")
+                 + "; regional -> provincial general hospital; "
                  "provincial -> its central satellite core, else the nearest central hospital "
                  "(when any); a referral table overrides the rule"),
         "referral_table": None if referrals is None else {"rows": int(len(referrals))},
