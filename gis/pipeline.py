@@ -25,11 +25,13 @@ from gis.analyses.access import run_access
 from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
 from gis.analyses.plans import official_plan, run_plans
 from gis.errors import ConfigError, GisError, OutputError
+from gis.inputs import basedata as B
+from gis.inputs import hospitals as H
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
 from gis.inputs.plans import Plan, validate_plan
-from gis.inputs.rasters import RasterPoints
+from gis.inputs.rasters import PopulationGrid
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
 from gis.model.costs import subset_dests
 from gis.outputs import files, maps, qgis, report
@@ -54,7 +56,7 @@ class Prepared:
     roads: gpd.GeoDataFrame | None = None
     referrals: Any = None
     satellite_links: Any = None
-    raster: RasterPoints | None = None
+    raster: PopulationGrid | None = None
 
 
 @dataclass
@@ -67,26 +69,109 @@ class RunResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
+BASE_POPULATION_LABEL = ("2025 population (national reorganisation portal "
+                         "sapnhap.bando.com.vn; base data)")
+BASE_CENSUS_LABEL = "2019 census (General Statistics Office; base data)"
+WORLDPOP_NOTE = ("population inside each commune placed by WorldPop 2020 1 km (modelled: "
+                 "dasymetric, pixels split by area; commune totals exact)")
+
+
+def _lonlat_box(gdf: gpd.GeoDataFrame, margin_deg: float = 0.02
+                ) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = gdf.to_crs(4326).total_bounds
+    return (x0 - margin_deg, y0 - margin_deg, x1 + margin_deg, y1 + margin_deg)
+
+
+def _hospitals(cfg: Config, reg: ProvinceRegistry, crs, sources: dict[str, str],
+               notes: list[str]) -> gpd.GeoDataFrame | None:
+    """The hospital register: the configured layer (its estimated sites moved to matching OSM
+    hospitals when the base data is on), or, with the base data and no register of the
+    province, one built from the OSM hospitals and the former district seats."""
+    lc = cfg.layers
+    base = cfg.data.base
+    facilities = None
+    if p := cfg.path(lc.facilities):
+        facilities = R.read_facilities(p, reg, crs=crs)
+        if base and len(facilities):
+            matches = H.match_register(facilities, B.osm_hospitals(reg.province.code), reg)
+            facilities = H.apply_matches(facilities, matches)
+        if (facilities["tier"] != "central").any():
+            sources["facilities"] = str(p)
+            loc = facilities["location_source"].astype(str)
+            osm = int(loc.str.startswith("OpenStreetMap").sum())
+            if osm:
+                sources["hospital sites"] = B.attribution_of("osm")
+            notes.append(f"hospital sites of {p.name}: {osm} of {len(facilities)} from "
+                         f"OpenStreetMap, {int(loc.str.startswith('estimate').sum())} placed by "
+                         f"estimate")
+            return facilities
+        if not base:
+            sources["facilities"] = f"{p} (no facility of {reg.province.short})"
+            return facilities
+        notes.append(f"{p.name} holds no facility of {reg.province.short}: hospitals from the "
+                     f"base data (OpenStreetMap and the former district seats)")
+    if not base:
+        return facilities
+    osm = H.register_from_osm(reg, B.osm_hospitals(reg.province.code), crs=crs)
+    if facilities is not None and len(facilities):
+        osm = gpd.GeoDataFrame(pd.concat([facilities.to_crs(crs), osm], ignore_index=True),
+                               crs=crs)
+    est = osm["location_source"].str.startswith("estimate")
+    sources["facilities"] = (f"hospital register built from the base data: "
+                             f"{int((~est).sum())} OpenStreetMap hospitals (tier from the name) "
+                             f"and {int(est.sum())} estimated medical centres at former district "
+                             f"seats; {B.attribution_of('osm')}")
+    n_est = int(est.sum())
+    notes.append(f"hospital register of {reg.province.short} built from OpenStreetMap "
+                 f"({int((~est).sum())} hospitals, tier read from the name) and {n_est} "
+                 f"medical {'centre' if n_est == 1 else 'centres'} of former districts without "
+                 f"one, placed by estimate at the district seat")
+    return osm
+
+
 def prepare(cfg: Config) -> Prepared:
-    """Read, validate and build the layers of the configured province."""
+    """Read, validate and build the layers of the configured province.
+
+    With ``data.base`` (the default) every input the ``layers.*`` keys leave empty comes from
+    the built-in base data (:mod:`gis.inputs.basedata`): the post-2025 commune polygons and
+    2025 population, the 2019 census of the pre-2025 communes, WorldPop 2020 for the
+    distribution inside communes, and the hospitals (the register matched to OSM, or a register
+    built from OSM). Without it, what no layer gives is estimated from the registry.
+    """
     reg = load_registry(cfg.province.name)
+    code = reg.province.code
+    base = cfg.data.base
+    if base:
+        reg = reg.with_extent(B.province_bounds(code))
     crs = L.working_crs(reg, cfg.province.crs)
     lc = cfg.layers
     sources: dict[str, str] = {"registry": "vietnamadminunits (communes before and after "
                                            "1 July 2025, old->new mapping)"}
+    notes: list[str] = []
     communes = None
     if p := cfg.path(lc.communes):
         communes = R.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
                                    population_field=lc.communes_population_field)
         sources["communes"] = str(p)
+    elif base:
+        communes = R.communes_from_frame(
+            B.communes(code), reg, crs=crs, source=f"base data {B.COMMUNES_FILE}",
+            population_label=BASE_POPULATION_LABEL,
+            geometry_label="base data: commune polygons (gis.vn via vietnam-3d-map)")
+        sources["communes"] = B.attribution_of("communes")
     legacy_pop = None
+    legacy_label = (f"table: {Path(lc.legacy_population).name}, "
+                    f"field {lc.legacy_population_field}")
     if p := cfg.path(lc.legacy_population):
         legacy_pop = R.read_population_table(p, reg, population_field=lc.legacy_population_field)
         sources["legacy_population"] = str(p)
-    facilities = None
-    if p := cfg.path(lc.facilities):
-        facilities = R.read_facilities(p, reg, crs=crs)
-        sources["facilities"] = str(p)
+    elif base:
+        census = B.census_2019(code)
+        legacy_pop = pd.Series(census["population_2019"].to_numpy(float),
+                               index=census["commune_code"].to_numpy(), name="population")
+        legacy_label = BASE_CENSUS_LABEL
+        sources["legacy_population"] = B.attribution_of("census")
+    facilities = _hospitals(cfg, reg, crs, sources, notes)
     roads = referrals = links = None
     if p := cfg.path(lc.roads):
         roads = R.read_roads(p, crs=crs)
@@ -97,15 +182,22 @@ def prepare(cfg: Config) -> Prepared:
     if p := cfg.path(lc.satellite_links):
         links = R.read_satellite_links(p)
         sources["satellite_links"] = str(p)
-    raster = None
-    if p := cfg.path(lc.population_raster):
-        raster = R.read_population_raster(p, crs=crs)
-        sources["population_raster"] = str(p)
     total = cfg.province.population_total or None
     layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
                             population_total=total, facilities=facilities,
-                            legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
-                                                     f"field {lc.legacy_population_field}"))
+                            legacy_population_label=legacy_label)
+    raster = None
+    box = _lonlat_box(layers.communes)
+    if p := cfg.path(lc.population_raster):
+        raster = R.read_population_raster(p, bounds_lonlat=box)
+        sources["population_raster"] = str(p)
+        layers.notes.append(f"population inside each commune placed by the raster {p.name} "
+                            f"(modelled: dasymetric; commune totals exact)")
+    elif base:
+        raster = B.worldpop_grid(*box)
+        sources["population_raster"] = B.attribution_of("worldpop")
+        layers.notes.append(WORLDPOP_NOTE)
+    layers.notes.extend(notes)
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
                     referrals=referrals, satellite_links=links, raster=raster)
 
@@ -145,6 +237,9 @@ def base_summary(prep: Prepared) -> dict[str, Any]:
             "legacy_total": float(leg_pop.sum()) if leg_pop.notna().any() else None,
             "legacy_source": _population_source(lay.communes_legacy),
             "legacy_unknown": int(leg_pop.isna().sum()),
+            "distribution": (f"modelled: dasymetric by {prep.raster.name} inside each commune "
+                             f"(commune totals exact)" if prep.raster is not None else
+                             "modelled: by area inside each commune (commune totals exact)"),
         },
         "estimates": list(lay.notes),
         "sources": prep.sources,
@@ -192,7 +287,8 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
     out = qgis.write_qgis_project(folder, layers, name=name,
                                   title=f"{province.name}: health facility network",
-                                  time_fields=time_fields, thresholds_min=thresholds)
+                                  time_fields=time_fields, thresholds_min=thresholds,
+                                  sources=sources)
     summary.setdefault("outputs", {})
     summary["outputs"].update({
         "maps": {k: p.name for k, p in written.items()},
@@ -311,7 +407,7 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
         satellite_links=prep.satellite_links, plan=plan, roads=prep.roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        satellite_requests=requests)
+        satellite_requests=requests, refer_beyond_cutoff=True)
     net.summary["travel_model"]["transfer_mode"] = net_cfg.transfer_mode
     return net, None
 

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_project_config_loads_with_ha_tinh_targets():
     cfg = load_config(ROOT / "config.toml")
     assert cfg.province.name == "42"
+    assert cfg.data.base is True
+    assert parse_config({"data": {"base": False}}, base_dir=Path(".")).data.base is False
+    assert Config().data.base is True   # the built-in defaults run on the base data
     assert cfg.targets.doctors_per_10k == 14.6
     assert cfg.targets.beds_per_10k == 45.0
     assert cfg.targets.doctors_per_station == 4.0
@@ -56,6 +59,8 @@ def test_config_is_frozen():
         ({"network": {"satellite_specialties": "eye"}}, r"network.satellite_specialties"),
         ({"network": {"satellite_time_min": -1}}, r"network.satellite_time_min"),
         ({"network": {"k": 3}}, r"unknown key in \[network\]: k"),
+        ({"data": {"base": "yes"}}, r"data.base: expected true .* or false"),
+        ({"data": {"bsae": True}}, r"unknown key in \[data\]: bsae; allowed: base"),
     ],
 )
 def test_bad_config_names_the_key(data, match):
@@ -77,12 +82,13 @@ def test_integer_province_code_is_padded():
     assert cfg.province.name == "01"
 
 
-def test_with_province_drops_province_specific_inputs():
+def test_with_province_keeps_layers_and_drops_province_specific_settings():
     cfg = load_config(ROOT / "config.toml")
     other = cfg.with_province("40")
     assert other.province.name == "40"
-    assert other.layers.facilities == ""
-    assert other.province.population_total == 0
+    # layers are kept: the readers filter them to the province (issue 11, item 4)
+    assert other.layers == cfg.layers and other.data == cfg.data
+    assert other.province.population_total == 0 and other.province.crs == "auto"
     assert other.targets == cfg.targets
     # the satellite specialties name the configured province's hospitals
     assert cfg.network.satellite_specialties == ("eye", "lung", "mental health")

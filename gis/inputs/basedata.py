@@ -36,6 +36,7 @@ import shapely
 from affine import Affine
 
 from gis.errors import GisError, RegistryError
+from gis.inputs.rasters import PopulationGrid
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,21 @@ DATA_FILES = (COMMUNES_FILE, CENSUS_FILE, WORLDPOP_FILE, OSM_FILE, SOURCES_FILE)
 BUILD_COMMAND = "python -m gis.inputs.build_basedata"
 
 __all__ = [
+    "SOURCE_KEYS",
     "attribution",
+    "attribution_of",
     "bundle_dir",
     "census_2019",
     "communes",
     "manifest",
     "osm_hospitals",
+    "province_bounds",
     "province_codes",
+    "worldpop_grid",
     "worldpop_path",
     "worldpop_window",
 ]
+SOURCE_KEYS = ("communes", "census", "worldpop", "osm")
 
 
 def bundle_dir() -> Path:
@@ -255,3 +261,31 @@ def manifest() -> dict[str, Any]:
 def attribution() -> list[str]:
     """One line per source of the base data, for every output's "data sources"."""
     return [s["attribution"] for s in _manifest()["sources"]]
+
+
+def attribution_of(key: str) -> str:
+    """The attribution line of one source: ``"communes"``, ``"census"``, ``"worldpop"`` or
+    ``"osm"`` (see :data:`SOURCE_KEYS`)."""
+    for src in _manifest()["sources"]:
+        if src["key"] == key:
+            return str(src["attribution"])
+    msg = f"no base data source {key!r}; sources: {', '.join(SOURCE_KEYS)}"
+    raise GisError(msg)
+
+
+def province_bounds(province_code: str | int) -> tuple[float, float, float, float]:
+    """Box (min_lon, min_lat, max_lon, max_lat, EPSG:4326) of a province's commune polygons,
+    islands included (Khánh Hòa reaches the Spratly Islands, 117.4° E)."""
+    b = _communes_all()
+    b = b[b["province_code"] == _province(province_code)]
+    x0, y0, x1, y1 = b.total_bounds
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def worldpop_grid(min_lon: float, min_lat: float, max_lon: float,
+                  max_lat: float) -> PopulationGrid:
+    """:func:`worldpop_window` as the :class:`~gis.inputs.rasters.PopulationGrid` the demand
+    model takes."""
+    values, transform, crs = worldpop_window(min_lon, min_lat, max_lon, max_lat)
+    return PopulationGrid(values=values, transform=transform, crs=crs,
+                          name="WorldPop 2020 1 km (base data)")

@@ -27,6 +27,16 @@ class ProvinceConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: ``base = true`` runs on the built-in national base data (the real 2025
+    commune polygons and population, the 2019 census, WorldPop, OSM hospitals) wherever a
+    ``layers.*`` key gives nothing; ``false`` uses only the given layers and the registry
+    (estimates, labelled)."""
+
+    base: bool = True
+
+
+@dataclass(frozen=True)
 class LayersConfig:
     communes: str = ""
     communes_layer: str = ""
@@ -99,6 +109,7 @@ class Config:
     """The whole configuration. ``base_dir`` is the folder relative paths are resolved against."""
 
     province: ProvinceConfig = field(default_factory=ProvinceConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     layers: LayersConfig = field(default_factory=LayersConfig)
     demand: DemandConfig = field(default_factory=DemandConfig)
     travel: TravelConfig = field(default_factory=TravelConfig)
@@ -117,13 +128,14 @@ class Config:
         return p if p.is_absolute() else self.base_dir / p
 
     def with_province(self, name: str) -> Config:
-        """A copy for another province. Province-specific inputs (layers, population total, the
-        satellite specialties of its hospitals) are dropped unless the province is unchanged,
-        since they describe the configured province."""
+        """A copy for another province. The layers are kept (the readers keep the rows of the
+        province: a national layer is filtered to it, a register of another province leaves
+        nothing, and the base data fills in); what describes only the configured province is
+        dropped: its population total, its working CRS and the satellite specialties of its
+        hospitals."""
         if name == self.province.name:
             return self
         return replace(self, province=ProvinceConfig(name=name, crs="auto", population_total=0.0),
-                       layers=LayersConfig(),
                        network=replace(self.network, satellite_specialties=()))
 
 
@@ -131,6 +143,7 @@ class Config:
 
 _SECTIONS: dict[str, type] = {
     "province": ProvinceConfig,
+    "data": DataConfig,
     "layers": LayersConfig,
     "demand": DemandConfig,
     "travel": TravelConfig,
@@ -195,6 +208,15 @@ def _parse_province(t: dict[str, Any]) -> ProvinceConfig:
         population_total=_number("province.population_total",
                                  t.get("population_total", d.population_total), allow_zero=True),
     )
+
+
+def _parse_data(t: dict[str, Any]) -> DataConfig:
+    base = t.get("base", DataConfig.base)
+    if not isinstance(base, bool):
+        msg = (f"data.base: expected true (run on the built-in base data) or false (only the "
+               f"given layers and the registry), found {base!r}")
+        raise ConfigError(msg)
+    return DataConfig(base=base)
 
 
 def _parse_layers(t: dict[str, Any]) -> LayersConfig:
@@ -296,6 +318,7 @@ def _parse_output(t: dict[str, Any]) -> OutputConfig:
 
 _PARSERS = {
     "province": _parse_province,
+    "data": _parse_data,
     "layers": _parse_layers,
     "demand": _parse_demand,
     "travel": _parse_travel,

@@ -473,7 +473,7 @@ def _layer_id(spec: LayerSpec) -> str:
 
 
 def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFrame], *,
-                gpkg_name: str, crs: CRS, title: str) -> bytes:
+                gpkg_name: str, crs: CRS, title: str, sources: Sequence[str] = ()) -> bytes:
     """The QGIS 3.22 project (.qgs) XML for ``specs`` reading the GeoPackage ``gpkg_name``.
 
     Parameters
@@ -489,6 +489,8 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
         Project CRS (the working CRS).
     title : str
         Project title.
+    sources : sequence of str
+        Data sources (licences, attribution), listed in the metadata's abstract.
 
     Returns
     -------
@@ -584,7 +586,8 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
     ET.SubElement(meta, "title").text = title
     ET.SubElement(meta, "abstract").text = (
         "Written by the gis tool (health facility network planning). Layers come from the "
-        f"GeoPackage {gpkg_name} beside this project; paths are relative.")
+        f"GeoPackage {gpkg_name} beside this project; paths are relative."
+        + ("\n\nData sources:\n" + "\n".join(f"- {x}" for x in sources) if sources else ""))
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
@@ -602,6 +605,7 @@ def write_qgis_project(
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
     overwrite: bool = False,
+    sources: Sequence[str] = (),
 ) -> QgisOutput:
     """Write ``<name>.gpkg`` with every layer and ``<name>.qgz`` beside it.
 
@@ -620,6 +624,9 @@ def write_qgis_project(
         Project title.
     time_fields, thresholds_min, coverage_fields, load_field
         Field names and class limits, see :func:`layer_specs`.
+    sources : sequence of str
+        Data sources with their licences and attribution, written into the project's
+        metadata (*Project > Properties > Metadata*, abstract).
     overwrite : bool, default False
         Replace existing files; otherwise raise :class:`~gis.errors.OutputError` before
         writing anything.
@@ -657,7 +664,8 @@ def write_qgis_project(
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
                         coverage_fields=coverage_fields, load_field=load_field)
-    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title)
+    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title,
+                      sources=list(sources))
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{name}.qgs", xml)
