@@ -533,3 +533,51 @@ def test_stations_of_ha_tinh_moved_inside_their_commune(ha_tinh):
     inside_by = shapely.distance(new.to_numpy()[moved],
                                  shapely.boundary(polys.to_numpy()[moved]))
     assert (inside_by >= 49.5).all()
+
+
+def test_site_stations_resites_far_centres_apart():
+    """A centre just outside moves 50 m inside; two centres far outside (a wrong registry
+    centre shared by two communes) are re-sited apart, in the empty part of the polygon."""
+    from gis.inputs.stations import site_stations
+
+    crs = "EPSG:32648"
+    poly = shapely.box(0, 0, 10_000, 2_000)
+    pts = gpd.GeoSeries([shapely.Point(1_000, 1_000), shapely.Point(2_000, 2_300),
+                         shapely.Point(30_000, 1_000), shapely.Point(30_000, 1_000)], crs=crs)
+    new, d, how = site_stations(pts, gpd.GeoSeries([poly] * 4, crs=crs), long_move_m=5_000)
+    assert list(how) == ["kept", "moved", "re-sited", "re-sited"]
+    assert (new.iloc[1].x, new.iloc[1].y) == pytest.approx((2_000, 1_950)) and d[1] == \
+        pytest.approx(350)
+    a, b = new.iloc[2], new.iloc[3]
+    assert poly.contains(a) and poly.contains(b) and a.distance(b) > 2_000
+    # each re-sited site is as far from the others as a grid of candidates allows: the largest
+    # empty circle inside the box (its radius is capped by the half-height, 1,000 m)
+    others = [new.iloc[0], new.iloc[1]]
+    assert min(a.distance(q) for q in others) > 1_000 - 100
+    assert d[2] == pytest.approx(pts.iloc[2].distance(a))
+
+
+def test_raster_persons_split_pixels_by_area():
+    """1 km pixels over 500 m cells: each cell gets a quarter of the pixel it lies in, though
+    no pixel centre falls inside it (pixel centres would give each cell 0 or a whole pixel)."""
+    from affine import Affine
+
+    from gis.inputs.rasters import PopulationGrid
+    from gis.model.demand import population_surface, raster_persons
+
+    values = np.array([[400.0, np.nan], [0.0, 80.0]])          # rows from the top (y 2000)
+    grid = PopulationGrid(values=values, transform=Affine(1000, 0, 0, 0, -1000, 2000),
+                          crs="EPSG:32648", name="test")
+    cells = np.array([shapely.box(x, y, x + 500, y + 500) for y in (1500, 1000, 0)
+                      for x in (0, 500, 1000, 1500)])
+    got = raster_persons(grid, cells, crs="EPSG:32648")
+    assert got[:8].tolist() == pytest.approx([100, 100, 0, 0, 100, 100, 0, 0])
+    assert got[8:].tolist() == pytest.approx([0, 0, 20, 20])
+    # a commune over the four top-left cells and one over the bottom right pixel
+    com = gpd.GeoDataFrame({"commune_code": ["A", "B"], "population": [1000.0, 50.0]},
+                           geometry=[shapely.box(0, 1000, 1000, 2000),
+                                     shapely.box(1000, 0, 2000, 1000)], crs=32648)
+    d = population_surface(com, cell_size_m=250, raster=grid)
+    assert d.groupby("commune_code")["population"].sum().to_dict() == pytest.approx(
+        {"A": 1000.0, "B": 50.0})
+    assert d.loc[d["commune_code"] == "A", "population"].tolist() == pytest.approx([62.5] * 16)

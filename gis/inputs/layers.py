@@ -318,16 +318,19 @@ def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
     if real:
         own = gpd.GeoSeries([polys.get(c) for c in new_code], crs=crs, index=pts.index)
         sites, moved, how = site_stations(pts, own)
+        gap = shapely.distance(pts.to_numpy(), own.to_numpy())
         names = com.set_index("commune_code")["commune_name"]
         for i in np.flatnonzero(how != "kept"):
             where = f"{names.get(new_code[i], '')} ({new_code[i]})"
             if how[i] == "moved":
                 source[i] = (f"{base}, moved inside its post-2025 commune; the centre lay "
-                             f"outside {where}: moved {_km(moved[i])} to 50 m inside the border")
+                             f"{_km(gap[i])} outside {where}: moved {_km(moved[i])} to 50 m "
+                             f"inside the border")
             else:
-                source[i] = (f"{base}, re-sited; the centre lies {_km(moved[i])} from the site, "
-                             f"outside {where} by more than {_km(LONG_MOVE_M)}: placed in the "
-                             f"largest part of the commune away from its other stations")
+                source[i] = (f"{base}, re-sited inside its post-2025 commune; the centre lies "
+                             f"{_km(gap[i])} outside {where} (more than {_km(LONG_MOVE_M)}: "
+                             f"not a usable site): placed in the largest part of the commune "
+                             f"away from its other stations, {_km(moved[i])} from the centre")
         n_moved, n_far = int((how == "moved").sum()), int((how == "re-sited").sum())
         if n_moved or n_far:
             notes.append(f"station sites: {n_moved} registry centres outside their post-2025 "

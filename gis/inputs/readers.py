@@ -338,7 +338,7 @@ def _facilities_of_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
             elsewhere |= (codes.isin(everywhere).to_numpy() & ~here)
         other = elsewhere if elsewhere[~central].any() and not mine.any() else \
             np.zeros(len(gdf), bool)
-    other &= ~central
+    other = np.asarray(other, bool) & ~central
     if other.any():
         log.info("%s: dropped %d of %d facilities of other provinces than %s", source,
                  int(other.sum()), len(gdf), reg.province.short)

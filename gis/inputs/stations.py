@@ -130,7 +130,8 @@ def largest_empty_site(poly: shapely.Geometry, others: np.ndarray, *,
         idx = tree.query_nearest(cand, all_matches=False, return_distance=True)
         near = np.full(len(cand), np.inf)
         near[idx[0][0]] = idx[1]
-        score = np.minimum(score, near)
+        # ties (the circle capped by the border) go to the candidate farthest from the others
+        score = np.minimum(score, near) + 1e-3 * np.minimum(near, 1e9)
     return cand[int(np.argmax(score))]
 
 
@@ -175,7 +176,7 @@ def site_stations(points: gpd.GeoSeries, polygons: gpd.GeoSeries, *,
     placed = np.ones(len(new), bool)
     placed[far] = False
     for i in far:
-        same = np.flatnonzero((wkb == wkb[i]) & placed)
+        same = np.flatnonzero(np.array([w == wkb[i] for w in wkb]) & placed)
         site = largest_empty_site(polys[i], new[same], inset_m=inset_m)
         new[i] = site
         placed[i] = True
