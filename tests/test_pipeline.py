@@ -1,46 +1,116 @@
-"""``gis run`` end to end: summary figures, outputs staged, existing outputs kept on failure."""
+"""``gis run`` end to end: the default run on the built-in base data (the README's worked
+example, its figures re-derived here by brute force from the demand units and the facility
+sites), outputs staged, existing outputs kept on failure, the registry-only fallback."""
 
 from __future__ import annotations
 
 import json
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
+import shapely
 
 from gis.cli import main
+from gis.inputs import basedata as B
+from tests import _brute as BF
+from tests.conftest import CENSUS_2019, COMMUNES_2025, require_shared
 
 ROOT = Path(__file__).resolve().parents[1]
+MOTORBIKE, CAR, DETOUR = 30.0, 40.0, 1.4      # config.toml: travel.speed_kmh, detour_factor
+
+
+@dataclass
+class Run:
+    out: Path
+    s: dict
+    kept: dict
 
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
+    """`gis run --offline` with the project's config.toml: Hà Tĩnh on the base data, as the
+    README's two commands run it. The stages' results are kept for the brute-force checks."""
+    from gis import pipeline
+
+    kept: dict = {}
+
+    def keep(name, fn):
+        def wrapper(*args, **kwargs):
+            kept[name] = fn(*args, **kwargs)
+            return kept[name]
+        return wrapper
+
     out = tmp_path_factory.mktemp("run") / "hatinh"
-    assert main(["-q", "run", "--config", str(ROOT / "config.toml"), "--out", str(out)]) == 0
-    return out
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("prepare", "run_access_stage", "run_plans_stage", "run_network_stage"):
+            mp.setattr(pipeline, name, keep(name, getattr(pipeline, name)))
+        assert main(["-q", "run", "--config", str(ROOT / "config.toml"), "--out", str(out),
+                     "--offline"]) == 0
+    return Run(out, json.loads((out / "summary.json").read_text(encoding="utf-8")), kept)
 
 
-def test_default_run_summary(default_run):
-    s = json.loads((default_run / "summary.json").read_text(encoding="utf-8"))
-    assert s["province"]["code"] == "42"
-    assert s["province"]["name"] == "Tỉnh Hà Tĩnh"
-    assert s["counts"]["legacy_communes"] == 209
-    assert s["counts"]["new_communes"] == 69
-    assert s["counts"]["stations"] == 209
-    assert s["counts"]["hospitals_by_tier"] == {"central": 0, "provincial": 6, "regional": 13}
-    assert s["population"]["total"] == pytest.approx(1_623_061)
-    assert s["population"]["is_estimate"] is True
-    assert s["population"]["source"].startswith("estimate")
-    assert (default_run / "overview.html").stat().st_size < 5_000_000
-    assert (default_run / "hatinh.gpkg").exists() and (default_run / "hatinh.qgz").exists()
-    assert (default_run / "report.html").exists()
+def test_default_run_is_real_data_with_no_estimate_label_on_population(default_run):
+    """Hà Tĩnh's default run: the 2025 population and the 2019 census, exact and unlabelled;
+    what is modelled says so; every output names the sources and their licences."""
+    out, s = default_run.out, default_run.s
+    raw = pyogrio.read_dataframe(require_shared(COMMUNES_2025), read_geometry=False)
+    census = pd.read_csv(require_shared(CENSUS_2019), dtype=str, keep_default_na=False)
+    expected_2025 = raw.loc[raw["province_code"] == "42", "population_2025"].sum()
+    expected_2019 = pd.to_numeric(census.loc[census["province_code"] == "42",
+                                             "population_2019"]).sum()
+    assert expected_2025 == 1_623_061 and expected_2019 == 1_288_866
+    p = s["population"]
+    assert p["total"] == expected_2025 and p["legacy_total"] == expected_2019
+    assert p["is_estimate"] is False and p["legacy_unknown"] == 0
+    assert "estimate" not in p["source"] and "estimate" not in p["legacy_source"]
+    assert p["distribution"].startswith("modelled: dasymetric by WorldPop")
+    gpkg = out / "hatinh.gpkg"
+    for layer in ("communes_2025", "communes_legacy"):
+        src = pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False)["population_source"]
+        assert not src.str.contains("estimate").any(), layer
+    assert s["counts"] == {"legacy_communes": 209, "legacy_communes_split": 2,
+                           "new_communes": 69, "stations": 209, "hospitals": 19,
+                           "hospitals_by_tier": {"central": 0, "provincial": 6, "regional": 13},
+                           "facilities_ended": 1}
+    # modelled parts say so: the placement inside communes, station and hospital sites
+    assert any(n.startswith("population inside each commune placed by WorldPop") and
+               "modelled" in n for n in s["estimates"])
+    fac = pyogrio.read_dataframe(gpkg, layer="facilities", read_geometry=False)
+    st = fac[fac["tier"] == "station"]
+    assert st["location_source"].str.startswith("estimate").all()
+    moved = st[st["location_source"].str.contains("moved|re-sited")]
+    assert len(moved) == 7     # the seven registry centres outside their commune (README)
+    hosp = fac[fac["tier"] != "station"]
+    assert hosp["location_source"].str.startswith("OpenStreetMap: ").sum() == 17
+    assert set(hosp.loc[hosp["location_source"].str.startswith("estimate"), "facility_id"]) \
+        == {"HT-RKA", "HT-RTS", "HT-RNH"}
+    # attribution of every source of the base data, in every output
+    lines = [B.attribution_of(k) for k in ("communes", "census", "worldpop", "osm")]
+    assert set(lines) <= set(s["sources"].values())
+    report = (out / "report.html").read_text(encoding="utf-8")
+    overview = (out / "overview.html").read_text(encoding="utf-8")
+    with zipfile.ZipFile(out / "hatinh.qgz") as z:
+        qgs = z.read("hatinh.qgs").decode("utf-8")
+    import html
+
+    for line in lines:
+        assert html.escape(line, quote=False) in report or html.escape(line) in report, line
+        assert line in overview or html.escape(line) in overview, line
+        assert html.escape(line, quote=False) in qgs, line
+    assert (out / "overview.html").stat().st_size < 5_000_000
     assert s["outputs"]["qgis_project"] == "hatinh.qgz"
 
 
 def test_refuses_to_overwrite_and_keeps_outputs_on_bad_input(default_run, tmp_path, capsys):
-    before = {p.name: p.stat().st_mtime_ns for p in default_run.iterdir()}
+    out = default_run.out
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     # existing outputs are never overwritten silently
-    assert main(["run", "--config", str(ROOT / "config.toml"), "--out", str(default_run)]) == 2
+    assert main(["run", "--config", str(ROOT / "config.toml"), "--out", str(out)]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     # bad input with --overwrite: non-zero exit, the message names file, field and row,
     # and the previous outputs stay as they were
@@ -48,141 +118,267 @@ def test_refuses_to_overwrite_and_keeps_outputs_on_bad_input(default_run, tmp_pa
     bad.write_text("facility_id,name,tier,lon,lat\nH1,Bad,regional,105.9,north\n", encoding="utf-8")
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[layers]\nfacilities = "{bad.as_posix()}"\n', encoding="utf-8")
-    code = main(["run", "--config", str(cfg), "--out", str(default_run), "--overwrite"])
+    code = main(["run", "--config", str(cfg), "--out", str(out), "--overwrite"])
     assert code == 2
     err = capsys.readouterr().err
     assert "hospitals.csv" in err and "field 'lat', row 2" in err and "not a number" in err
-    assert {p.name: p.stat().st_mtime_ns for p in default_run.iterdir()} == before
-    assert not list(default_run.parent.glob(".hatinh.tmp-*"))
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert not list(out.parent.glob(".hatinh.tmp-*"))
 
 
-def test_other_province_runs_from_the_registry(tmp_path):
+def test_registry_only_estimate_when_the_base_data_is_off(tmp_path):
+    """`[data] base = false`: the registry alone; the population total split and labelled."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[data]\nbase = false\n", encoding="utf-8")
     out = tmp_path / "nghean"
     # any total will do: the test checks that it is split and labelled as an estimate
-    assert main(["-q", "run", "--province", "Nghệ An", "--population-total", "3470988",
-                 "--out", str(out)]) == 0
+    assert main(["-q", "run", "--config", str(cfg), "--province", "Nghệ An",
+                 "--population-total", "3470988", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["province"]["code"] == "40"
     assert s["counts"]["new_communes"] == 130
     assert s["counts"]["stations"] == s["counts"]["legacy_communes"] == 412
-    assert s["counts"]["hospitals"] == 0   # no register given for Nghệ An
+    assert s["counts"]["hospitals"] == 0   # no register, no base data
     assert s["network"]["skipped"].startswith("no active regional hospital")
     assert len(s["plans"]["scenarios"]) == 6
     assert s["population"]["total"] == pytest.approx(3_470_988)
     assert s["population"]["is_estimate"] is True
 
 
+# --- the README's worked example, re-derived by brute force ----------------------------------
+
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
-    """``gis run`` on Ha Tinh's real polygons and census (../shared/data), maps offline."""
-    from tests.conftest import CENSUS_2019, COMMUNES_2025, require_shared
-
-    require_shared(COMMUNES_2025)
-    require_shared(CENSUS_2019)
-    out = tmp_path_factory.mktemp("real") / "hatinh"
-    cfg = ROOT / "examples" / "hatinh_shared_data.toml"
-    assert main(["-q", "run", "--config", str(cfg), "--out", str(out), "--offline"]) == 0
-    return out, json.loads((out / "summary.json").read_text(encoding="utf-8"))
-
-
-def test_real_data_run(real_run):
-    out, s = real_run
-    assert s["population"]["total"] == 1_623_061
-    assert s["population"]["is_estimate"] is False
-    assert s["population"]["legacy_total"] == 1_288_866
-    assert s["counts"]["legacy_communes"] == 209 and s["counts"]["new_communes"] == 69
-    # access: shares of people within the thresholds, consistent with their populations
-    st = s["access"]["coverage"]["station"]
-    assert 0.99 < st["30"]["share"] <= st["60"]["share"] == 1.0
-    assert st["30"]["population"] + st["30"]["beyond"] == pytest.approx(1_623_061)
-    assert s["access"]["underserved"]["areas"] >= 1
-    # the README's worked example
-    assert round(100 * st["30"]["share"], 2) == 99.64 and round(st["30"]["beyond"]) == 5_891
-    reg = s["access"]["coverage"]["regional"]["60"]
-    assert round(100 * reg["share"], 2) == 98.48 and round(reg["beyond"]) == 24_727
-    under = s["access"]["underserved"]
-    assert under["areas"] == 9 and round(under["population"]) == 27_832
-    assert [round(a["population"]) for a in under["top"][:4]] == [11_393, 9_347, 3_862, 2_542]
+def brute(default_run):
+    """Every demand unit's time to every active facility, by the straight-line formula."""
+    prep = default_run.kept["prepare"]
+    acc = default_run.kept["run_access_stage"]
+    fac = prep.layers.facilities
+    fac = fac[fac["status"] == "active"].reset_index(drop=True)
+    d = acc.demand
+    units = np.column_stack([d["x"].to_numpy(), d["y"].to_numpy()])
+    pop = d["population"].to_numpy(float)
+    t = BF.times(units, BF.xy(fac), speed_kmh=MOTORBIKE, detour=DETOUR)
+    return {"fac": fac, "demand": d, "pop": pop, "t": t, "units": units}
 
 
-def test_real_data_scenarios(real_run):
-    out, s = real_run
+def _nearest_of(b, mask) -> np.ndarray:
+    return b["t"][:, np.flatnonzero(mask)].min(axis=1)
+
+
+def test_access_figures_by_brute_force(default_run, brute):
+    s, fac, pop = default_run.s, brute["fac"], brute["pop"]
+    total = pop.sum()
+    assert total == pytest.approx(1_623_061)
+    cov = s["access"]["coverage"]
+    for tier, limits in (("station", (15, 30, 60)), ("regional", (30, 60, 90)),
+                         ("provincial", (60, 120))):
+        t = _nearest_of(brute, fac["tier"] == tier)
+        for lim in limits:
+            within = BF.covered(t, pop, lim)
+            assert cov[tier][str(lim)]["population"] == pytest.approx(within, rel=1e-9)
+            assert cov[tier][str(lim)]["beyond"] == pytest.approx(total - within, rel=1e-6,
+                                                                   abs=1e-6)
+    st, reg = _nearest_of(brute, fac["tier"] == "station"), \
+        _nearest_of(brute, fac["tier"] == "regional")
+    prov = _nearest_of(brute, fac["tier"] == "provincial")
+    # the README's figures
+    assert round(100 * BF.covered(st, pop, 30) / total, 2) == 99.84
+    assert round(total - BF.covered(st, pop, 30)) == 2_621
+    assert round(100 * BF.covered(st, pop, 15) / total, 1) == 98.2
+    assert round(100 * BF.covered(reg, pop, 60) / total, 2) == 98.96
+    assert round(total - BF.covered(reg, pop, 60)) == 16_911
+    assert [round(100 * BF.covered(prov, pop, m) / total, 1) for m in (60, 120)] == [41.1, 80.2]
+
+
+def test_underserved_areas_by_brute_force(default_run, brute):
+    """Contiguous areas of units more than 30 min from a station or 60 min from a regional
+    hospital: the union of the failing units, split into parts (shapely, not the code's
+    raster dissolve), units assigned by their point."""
+    fac, pop, d = brute["fac"], brute["pop"], brute["demand"]
+    fail = (_nearest_of(brute, fac["tier"] == "station") > 30) | \
+        (_nearest_of(brute, fac["tier"] == "regional") > 60)
+    geoms = d.geometry.to_numpy()[fail]
+    parts = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, 0.01, join_style="mitre")))
+    pts = shapely.points(brute["units"][fail])
+    part_of = np.array([np.flatnonzero(shapely.contains(parts, q))[0] for q in pts])
+    area_pop = np.sort(np.bincount(part_of, weights=pop[fail], minlength=len(parts)))[::-1]
+    under = default_run.s["access"]["underserved"]
+    assert under["areas"] == len(parts)
+    assert under["population"] == pytest.approx(pop[fail].sum())
+    top = [a["population"] for a in under["top"]]
+    assert top == pytest.approx(list(area_pop[:len(top)]))
+    # the README's figures
+    assert len(parts) == 12 and round(pop[fail].sum()) == 17_753
+    assert [round(x) for x in area_pop[:4]] == [9_532, 5_381, 2_786, 22]
+
+
+def _evaluate(b, site_ids, today_t=None) -> dict:
+    """A scenario's figures from its service points, by brute force."""
+    st = b["fac"]["facility_id"].isin(site_ids).to_numpy()
+    t = _nearest_of(b, st)
+    pop = b["pop"]
+    out = {f"covered_{m}min": BF.covered(t, pop, m) for m in (15, 30, 60)}
+    out["mean_time_min"] = float(np.average(t, weights=pop))
+    out["p90_time_min"] = BF.weighted_quantile(t, pop, 0.9)
+    out["max_time_min"] = float(t[pop > 0].max())
+    if today_t is not None:
+        out["losing_30min"] = float(pop[(today_t <= 30) & (t > 30)].sum())
+    return out, t
+
+
+def test_scenarios_by_brute_force(default_run, brute):
+    s, pr, fac, pop = default_run.s, default_run.kept["run_plans_stage"], brute["fac"], brute["pop"]
     rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
     assert list(rows) == ["209 today", "69 + branch points", "69 only",
                           "69 with best main stations", "69 + fewest branch points for T = 30 min",
                           "69 best sites ignoring commune borders (p-median)"]
-    today, only = rows["209 today"], rows["69 only"]
-    branches, best = rows["69 + branch points"], rows["69 with best main stations"]
-    cover = rows["69 + fewest branch points for T = 30 min"]
-    free = rows["69 best sites ignoring commune borders (p-median)"]
-    assert today["service_points"] == branches["service_points"] == 209
-    assert only["service_points"] == only["main_stations"] == best["main_stations"] == 69
-    # keeping every former station as a branch point keeps today's access exactly
-    assert branches["mean_time_min"] == pytest.approx(today["mean_time_min"])
-    assert branches["losing_30min"] == 0
-    # closing 140 stations: people lose access within 15 and 30 minutes
-    assert only["losing_30min"] > 0 and only["mean_time_min"] > today["mean_time_min"]
-    # the best main stations beat the rule's; the p-median beats both (it is the optimum
-    # without the one-station-per-commune rule); both proven optimal
-    assert best["mean_time_min"] <= only["mean_time_min"]
-    assert free["mean_time_min"] <= best["mean_time_min"]
-    assert free["gap"] <= 1e-4 and best["gap"] == 0
-    # fewest branch points: everyone coverable within 30 min is covered, as today
-    assert cover["covered_30min"] == pytest.approx(today["covered_30min"])
-    assert 69 < cover["service_points"] < 209 and cover["gap"] == 0
-    curve = s["plans"]["coverage_curve"]["points"]
-    covered = [p["covered_population"] for p in curve]
-    assert covered == sorted(covered)  # more branch points never cover fewer people
-    assert covered[-1] == pytest.approx(today["covered_30min"])
-    table = pd.read_csv(out / "scenarios.csv")
+    stations = fac.loc[fac["tier"] == "station", "facility_id"]
+    today, today_t = _evaluate(brute, stations)
+    mains = pr.plans["69 only"].main_ids()
+    assert len(mains) == 69
+    figures = {"209 today": today, "69 + branch points": today,
+               "69 only": _evaluate(brute, mains, today_t)[0]}
+    # best main station per commune: every station of the commune tried
+    units_commune = brute["demand"]["commune_code"].to_numpy()
+    st = fac[fac["tier"] == "station"]
+    best = []
+    for code, grp in st.groupby("commune_code"):
+        mine = units_commune == code
+        cols = [int(np.flatnonzero(fac["facility_id"] == f)[0]) for f in grp["facility_id"]]
+        cost = (brute["t"][np.ix_(mine, cols)] * pop[mine, None]).sum(axis=0)
+        best.append(grp["facility_id"].iloc[int(np.argmin(cost))])
+    assert sorted(best) == sorted(pr.plans["69 with best main stations"].main_ids())
+    figures["69 with best main stations"] = _evaluate(brute, best, today_t)[0]
+    # fewest branch points: the smallest k whose best k branch points cover everyone a
+    # station can cover within 30 min (every useful combination tried)
+    is_main = fac["facility_id"].isin(mains).to_numpy()
+    others = (fac["tier"] == "station").to_numpy() & ~is_main
+    base_t = _nearest_of(brute, is_main)
+    cand_t = brute["t"][:, others]
+    coverable = BF.covered(today_t, pop, 30)
+    k = 0
+    while BF.best_branches(base_t, cand_t, pop, 30, k)[0] < coverable - 1e-6:
+        k += 1
+    cover_name = "69 + fewest branch points for T = 30 min"
+    cover_sites = pr.plans[cover_name].actions
+    cover_sites = cover_sites.loc[cover_sites["action"].isin(["keep", "branch"]), "facility_id"]
+    assert len(cover_sites) == 69 + k
+    figures[cover_name] = _evaluate(brute, cover_sites, today_t)[0]
+    assert figures[cover_name]["covered_30min"] == pytest.approx(coverable)
+    # the p-median's sites, evaluated (its optimality is the solver's, gap reported)
+    pm_name = "69 best sites ignoring commune borders (p-median)"
+    pm = pr.plans[pm_name].actions
+    figures[pm_name] = _evaluate(brute, pm.loc[pm["action"] == "keep", "facility_id"],
+                                 today_t)[0]
+    for name, fig in figures.items():
+        for key, val in fig.items():
+            assert rows[name][key] == pytest.approx(val, rel=1e-9, abs=1e-6), (name, key)
+    assert rows[pm_name]["gap"] <= 1e-4 and rows["69 with best main stations"]["gap"] == 0
+    assert rows[pm_name]["mean_time_min"] <= rows["69 with best main stations"]["mean_time_min"]
+    # the coverage curve: 0, 5 and 10 branch points, every useful combination tried
+    curve = {p["branch_points"]: p["covered_population"]
+             for p in s["plans"]["coverage_curve"]["points"]}
+    for kk in (0, 5, 10):
+        assert curve[kk] == pytest.approx(BF.best_branches(base_t, cand_t, pop, 30, kk)[0])
+    # the README's figures
+    r = {n: figures[n] for n in figures}
+    assert k == 8
+    assert [round(r[n]["losing_30min"]) for n in ("69 only", "69 with best main stations",
+                                                   cover_name, pm_name)] == [
+        8_784, 17_832, 0, 5_425]
+    assert [round(100 * r[n]["covered_15min"] / pop.sum(), 1) for n in r] == [
+        98.2, 98.2, 88.6, 90.4, 90.5, 92.4]
+    assert [round(100 * r[n]["covered_30min"] / pop.sum(), 1) for n in r] == [
+        99.8, 99.8, 99.3, 98.7, 99.8, 99.5]
+    assert [f"{r[n]['mean_time_min']:.1f} / {r[n]['p90_time_min']:.1f} / "
+            f"{r[n]['max_time_min']:.1f}" for n in r] == [
+        "5.0 / 8.8 / 56.7", "5.0 / 8.8 / 56.7", "8.8 / 15.6 / 64.3", "8.3 / 14.8 / 64.3",
+        "8.4 / 14.8 / 56.7", "7.7 / 13.6 / 63.9"]
+    assert [round(curve[kk]) for kk in (0, 5, 10)] == [1_611_656, 1_619_570, 1_620_440]
+    table = pd.read_csv(default_run.out / "scenarios.csv")
     assert list(table["scenario"]) == list(rows)
     assert s["outputs"]["tables"] == ["scenarios.csv"]
     assert s["outputs"]["graphml"] == ["network.graphml", "network_plan.graphml"]
-    # the README's worked example
-    assert [round(r["losing_30min"]) for r in (only, best, cover, free)] == [24_066, 4_549, 0,
-                                                                            3_717]
-    assert cover["service_points"] == 77
-    assert [round(r["mean_time_min"], 1) for r in (today, only, best, cover, free)] == [
-        5.9, 10.1, 9.5, 9.4, 8.7]
-    assert [round(p["covered_population"]) for p in curve[:3]] == [1_593_103, 1_615_844,
-                                                                   1_617_170]
 
 
-def test_real_data_network(real_run):
-    out, s = real_run
+def test_network_by_brute_force(default_run, brute):
+    """Stations per regional hospital (nearest by car), catchments and chain times (nearest
+    station by motorbike, then up the chain by car), before and after the official plan;
+    the eye satellites (every triple of candidates tried)."""
+    s, fac, pop = default_run.s, brute["fac"], brute["pop"]
     n = s["network"]
-    assert n["nodes"]["by_tier"] == {"provincial": 6, "regional": 13, "station": 209}
-    assert n["edges"]["referral"] == 209 + 13
-    per = n["stations_per_regional"]
-    assert len(per) == 13 and sum(r["stations"] for r in per) == 209
-    assert sum(r["population"] for r in per) == pytest.approx(1_623_061)
-    ranking = n["loss_impact"]["ranking"]
-    assert {r["facility_id"] for r in ranking} >= {"HT-MHS", "HT-PGH", "HT-RKA", "HT-RHK"}
-    assert n["plan"]["consistency_problems"] == []
-    assert n["plan"]["actions"] == {"keep": 69, "branch": 140, "close": 0, "new": 0}
-    # the README's worked example
-    assert {r["facility_id"]: r["stations"] for r in per}["HT-RTS"] == 27
-    assert [(r["facility_id"], round(r["population_moved_beyond"])) for r in ranking[:3]] == [
-        ("HT-PGH", 1_327_321), ("HT-RHK", 79_440), ("HT-RCX", 60_295)]
-    assert round(n["chains"]["regional"]["mean_time_min"], 1) == 20.8
-    assert round(n["plan"]["population_changing_regional_hospital"]) == 211_431
+    st = fac[fac["tier"] == "station"].reset_index(drop=True)
+    reg = fac[fac["tier"] == "regional"].reset_index(drop=True)
+    car = BF.times(BF.xy(st), BF.xy(reg), speed_kmh=CAR, detour=DETOUR)
+    parent = car.argmin(axis=1)
+    up = car[np.arange(len(st)), parent]
+    first = BF.times(brute["units"], BF.xy(st), speed_kmh=MOTORBIKE, detour=DETOUR)
+    fc = first.argmin(axis=1)
+    chain = first[np.arange(len(fc)), fc] + up[fc]
+    per = {r["facility_id"]: r for r in n["stations_per_regional"]}
+    counts = pd.Series(reg["facility_id"].to_numpy()[parent]).value_counts()
+    catch = pd.Series(pop).groupby(reg["facility_id"].to_numpy()[parent[fc]]).sum()
+    for fid in reg["facility_id"]:
+        assert per[fid]["stations"] == counts.get(fid, 0), fid
+        assert per[fid]["population"] == pytest.approx(catch.get(fid, 0.0)), fid
+    ch = n["chains"]["regional"]
+    assert ch["mean_time_min"] == pytest.approx(np.average(chain, weights=pop))
+    assert ch["beyond"]["60"] == pytest.approx(pop[chain > 60].sum())
+    # after the official plan: branch points refer to their commune's main station
+    plan = default_run.kept["run_plans_stage"].official
+    acts = plan.actions.set_index("facility_id")
+    mains = [f for f in st["facility_id"] if acts.at[f, "action"] == "keep"]
+    main_of = {f: next(m for m in mains if acts.at[m, "target_commune_code"] ==
+                       acts.at[f, "target_commune_code"]) for f in st["facility_id"]}
+    pos = {f: i for i, f in enumerate(st["facility_id"])}
+    sxy = BF.xy(st)
+    hop = np.array([0.0 if main_of[f] == f else float(BF.times(
+        sxy[[pos[f]]], sxy[[pos[main_of[f]]]], speed_kmh=CAR, detour=DETOUR)[0, 0])
+        for f in st["facility_id"]])
+    reg_after = np.array([parent[pos[main_of[f]]] for f in st["facility_id"]])
+    chain_after = first[np.arange(len(fc)), fc] + hop[fc] + up[[pos[main_of[f]] for f in
+                                                               st["facility_id"]]][fc]
+    after = n["plan"]["after"]["chains"]["regional"]
+    assert after["mean_time_min"] == pytest.approx(np.average(chain_after, weights=pop))
+    assert after["beyond"]["60"] == pytest.approx(pop[chain_after > 60].sum())
+    changed = pop[reg_after[fc] != parent[fc]].sum()
+    assert n["plan"]["population_changing_regional_hospital"] == pytest.approx(changed)
+    # eye care: PEH offers it; the best 3 satellites among the other hospitals
     eye = n["satellite_planning"][0]
-    assert eye["exact"] and [(x["core_id"], x["satellite_id"]) for x in eye["links"]] == [
-        ("HT-PEH", "HT-RHL"), ("HT-PEH", "HT-RKA"), ("HT-PEH", "HT-RHS")]
-    assert round(eye["covered_after"]) == 1_409_429
+    hosp = fac[fac["tier"].isin(["regional", "provincial"])]
+    cand = [f for f in hosp["facility_id"] if f != "HT-PEH"]
+    col = {f: int(np.flatnonzero(fac["facility_id"] == f)[0]) for f in [*cand, "HT-PEH"]}
+    near = brute["t"][:, col["HT-PEH"]] <= 60
+    best, pick = BF.best_branches(np.where(near, 0.0, np.inf),
+                                  brute["t"][:, [col[f] for f in cand]], pop, 60, 3)
+    assert eye["exact"] and eye["covered_before"] == pytest.approx(pop[near].sum())
+    assert eye["covered_after"] == pytest.approx(best)
+    assert sorted(x["satellite_id"] for x in eye["links"]) == sorted(cand[j] for j in pick)
+    # the README's figures
+    stations = {r["facility_id"]: r["stations"] for r in n["stations_per_regional"]}
+    assert sorted(stations.values(), reverse=True) == [22, 22, 20, 18, 18, 18, 16, 15, 14, 13,
+                                                       12, 12, 9]
+    assert stations["HT-RTS"] == stations["HT-RCX"] == 22
+    assert round(np.average(chain, weights=pop), 1) == 17.9
+    assert round(pop[chain > 60].sum()) == 11_725
+    assert round(np.average(chain_after, weights=pop), 1) == 24.0
+    assert round(pop[chain_after > 60].sum()) == 47_656
+    assert round(changed) == 194_164
+    assert round(best) == 1_420_116 and round(pop[near].sum()) == 645_809
     import networkx as nx
 
-    G = nx.read_graphml(out / "network.graphml")
-    stations = [v for v, d in G.nodes(data=True) if d["tier"] == "station"]
-    assert len(stations) == 209
-    refer = [(u, v) for u, v, d in G.edges(data=True) if d["kind"] == "referral"]
-    parents = pd.Series(dict(refer))
-    assert all(G.nodes[parents[v]]["tier"] == "regional" for v in stations)
-    assert {parents[v] for v, d in G.nodes(data=True) if d["tier"] == "regional"} == {"HT-PGH"}
-    after = nx.read_graphml(out / "network_plan.graphml")
-    roles = pd.Series({v: d.get("role") for v, d in after.nodes(data=True)
+    G = nx.read_graphml(default_run.out / "network.graphml")
+    nodes = [v for v, d in G.nodes(data=True) if d["tier"] == "station"]
+    assert len(nodes) == 209
+    refer = dict((u, v) for u, v, d in G.edges(data=True) if d["kind"] == "referral")
+    assert all(G.nodes[refer[v]]["tier"] == "regional" for v in nodes)
+    assert {refer[v] for v, d in G.nodes(data=True) if d["tier"] == "regional"} == {"HT-PGH"}
+    after_g = nx.read_graphml(default_run.out / "network_plan.graphml")
+    roles = pd.Series({v: d.get("role") for v, d in after_g.nodes(data=True)
                        if d["tier"] in ("station", "branch")})
     assert roles.value_counts().to_dict() == {"branch point": 140, "main station": 69}
+    assert n["plan"]["consistency_problems"] == []
+    assert n["loss_impact"]["ranking"][0]["facility_id"] == "HT-PGH"
 
 
 MAP_FEATURES = {
@@ -194,10 +390,10 @@ MAP_FEATURES = {
 
 
 @pytest.mark.parametrize("key", ["overview", "access", "plan", "network"])
-def test_real_maps_draw_in_chromium(real_run, key):
+def test_real_maps_draw_in_chromium(default_run, key):
     from tests._browser import ARTIFACTS, load_page
 
-    out, s = real_run
+    out = default_run.out
     path = out / f"{key}.html"
     assert path.stat().st_size < 5_000_000
     page = load_page(path, screenshot=ARTIFACTS / f"real_{key}.png")
@@ -211,13 +407,13 @@ def test_real_maps_draw_in_chromium(real_run, key):
     assert page.all["markers"] == markers
 
 
-def test_real_qgis_project_opens(real_run):
+def test_real_qgis_project_opens(default_run):
     import pyogrio
 
     from tests._browser import ARTIFACTS
     from tests._qgis import open_project
 
-    out, s = real_run
+    out = default_run.out
     result = open_project(out / "hatinh.qgz", ARTIFACTS / "real_qgis.png")
     assert result["read"] is True
     layers = result["layers"]
@@ -251,8 +447,11 @@ def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsy
 
 
 def test_province_without_population_completes_and_says_what_was_skipped(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[data]\nbase = false\n", encoding="utf-8")
     out = tmp_path / "nghean"
-    assert main(["-q", "run", "--province", "Nghệ An", "--out", str(out)]) == 0
+    assert main(["-q", "run", "--config", str(cfg), "--province", "Nghệ An",
+                 "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert s["population"]["total"] is None
     assert s["access"]["skipped"].startswith("population unknown")
