@@ -116,12 +116,15 @@ def _figures(out: Path) -> dict:
     hosp = fac[fac["tier"].isin(["central", "provincial", "regional"])
                & (fac["status"] == "active")]
     osm = int(hosp["location_source"].str.startswith("OpenStreetMap").sum())
+    st = fac[fac["tier"] == "station"]["location_source"]
     st30 = s["access"]["coverage"]["station"]["30"]
     return {
         "name": s["province"]["name"], "short": s["province"]["short_name"],
         "communes": s["counts"]["new_communes"], "legacy": s["counts"]["legacy_communes"],
         "stations": s["counts"]["stations"], "hospitals": len(hosp), "osm": osm,
         "estimated": len(hosp) - osm, "cells": s["access"]["demand"]["units"],
+        "moved": int(st.str.contains(", moved inside").sum()),
+        "resited": int(st.str.contains(", re-sited").sum()),
         "population": s["population"]["total"], "share30": st30["share"],
         "stages": {k: "skipped" not in s.get(k, {"skipped": 1})
                    for k in ("access", "plans", "network")},
@@ -223,6 +226,8 @@ def _section(rows: list[dict], failed: list, errs: dict | None, *, started: str,
         low = min(rows, key=lambda r: r["share30"])
         hosp = sum(r["hospitals"] for r in rows)
         osm = sum(r["osm"] for r in rows)
+        stations = sum(r["stations"] for r in rows)
+        moved, resited = sum(r["moved"] for r in rows), sum(r["resited"] for r in rows)
         what = "of the 34 provinces" if not partial else "of the provinces run"
         lines.append(
             f"{len(rows)} {what} completed ({len(complete)} with access, plans and network), "
@@ -230,6 +235,9 @@ def _section(rows: list[dict], failed: list, errs: dict | None, *, started: str,
             f"min; slowest {slow['short']} ({slow['wall_s']:.0f} s, {slow['cells']:,} cells); "
             f"largest peak memory {big['short']} ({big['peak_mb']:,.0f} MB). Hospitals: "
             f"{osm} of {hosp} ({100 * osm / max(hosp, 1):.0f} %) at an OpenStreetMap site. "
+            f"Stations: {moved + resited} of {stations:,} registry centres lay outside their "
+            f"post-2025 commune: {moved} moved inside, {resited} (more than 5 km out) "
+            f"re-sited. "
             f"Lowest share within 30 min of a station: {low['short']} "
             f"({100 * low['share30']:.1f} %).")
     if failed:

@@ -225,3 +225,43 @@ def test_base_false_is_the_registry_estimate():
     base = prepare(load_config(ROOT / "config.toml"))
     assert base.layers.communes["population"].sum() == 1_623_061
     assert base.raster is not None and base.raster.crs == "EPSG:4326"
+
+
+def _split_error(estimate: pd.Series, census: pd.Series, new_code: pd.Series) -> float:
+    """Median absolute error (%) of each post-2025 commune's people split among its pre-2025
+    communes, the split rescaled to their census sum (so that only the split is judged, not
+    the growth from 2019 to 2025), against each one's census count."""
+    scaled = estimate / estimate.groupby(new_code).transform("sum") * \
+        census.groupby(new_code).transform("sum")
+    return float(100 * ((scaled - census).abs() / census).median())
+
+
+def test_placement_error_against_the_census_of_ha_tinh():
+    """The README's figures: how well the people placed inside each post-2025 commune match
+    the 2019 census of its pre-2025 communes (WorldPop, areal weighting, and the type-and-area
+    estimate of the registry-only fallback), over the 187 pre-2025 communes that share an
+    unsplit post-2025 commune with another."""
+    raw = _raw_census()
+    census = raw[raw["province_code"] == "42"].set_index("commune_code")["population"]
+    prep = prepare(load_config(ROOT / "config.toml"))
+    lay = prep.layers
+    lg = lay.communes_legacy.set_index("commune_code")
+    new = lg["new_commune_code"]
+    bad = set(new[lg["split"]]) | {c for cs in lg.loc[lg["split"], "new_commune_codes"]
+                                   for c in cs.split(";")}
+    keep = ~lg["split"] & ~new.isin(bad)
+    keep &= new.map(new[keep].value_counts()).fillna(0) > 1
+    assert keep.sum() == 187
+    c, n = census.reindex(lg.index)[keep], new[keep]
+    errors = {}
+    for name, raster in (("worldpop", prep.raster), ("area", None)):
+        d = population_surface(lay.communes, legacy=lay.communes_legacy, raster=raster)
+        est = d.groupby("legacy_commune_code")["population"].sum().reindex(lg.index)[keep]
+        errors[name] = _split_error(est, c, n)
+    from gis.inputs import layers as L
+
+    fallback = L.build_layers(prep.registry, crs=lay.crs, communes=lay.communes)
+    est = fallback.communes_legacy.set_index("commune_code")["population"][keep]
+    errors["type_and_area"] = _split_error(est, c, n)
+    assert errors == pytest.approx({"worldpop": 24.2, "area": 29.8, "type_and_area": 20.3},
+                                   abs=0.05)

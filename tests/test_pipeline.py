@@ -84,7 +84,14 @@ def test_default_run_is_real_data_with_no_estimate_label_on_population(default_r
     st = fac[fac["tier"] == "station"]
     assert st["location_source"].str.startswith("estimate").all()
     moved = st[st["location_source"].str.contains("moved|re-sited")]
-    assert len(moved) == 7     # the seven registry centres outside their commune (README)
+    # the seven registry centres outside their commune (README): two short moves, five
+    # centres 12 to 17.5 km out re-sited
+    how = dict(zip(moved["name"].str.replace("Trạm Y tế xã ", ""),
+                   np.where(moved["location_source"].str.contains("re-sited"), "re-sited",
+                            "moved"), strict=True))
+    assert how == {"Thạch Kim": "moved", "Đan Trường": "moved", "Bình An": "re-sited",
+                   "Hồng Lộc": "re-sited", "Thịnh Lộc": "re-sited", "Tân Lộc": "re-sited",
+                   "Yên Hòa": "re-sited"}
     hosp = fac[fac["tier"] != "station"]
     assert hosp["location_source"].str.startswith("OpenStreetMap: ").sum() == 17
     assert set(hosp.loc[hosp["location_source"].str.startswith("estimate"), "facility_id"]) \
@@ -195,8 +202,9 @@ def test_underserved_areas_by_brute_force(default_run, brute):
     hospital: the union of the failing units, split into parts (shapely, not the code's
     raster dissolve), units assigned by their point."""
     fac, pop, d = brute["fac"], brute["pop"], brute["demand"]
-    fail = (_nearest_of(brute, fac["tier"] == "station") > 30) | \
-        (_nearest_of(brute, fac["tier"] == "regional") > 60)
+    far_station = _nearest_of(brute, fac["tier"] == "station") > 30
+    far_regional = _nearest_of(brute, fac["tier"] == "regional") > 60
+    fail = far_station | far_regional
     geoms = d.geometry.to_numpy()[fail]
     parts = shapely.get_parts(shapely.union_all(shapely.buffer(geoms, 0.01, join_style="mitre")))
     pts = shapely.points(brute["units"][fail])
@@ -207,9 +215,22 @@ def test_underserved_areas_by_brute_force(default_run, brute):
     assert under["population"] == pytest.approx(pop[fail].sum())
     top = [a["population"] for a in under["top"]]
     assert top == pytest.approx(list(area_pop[:len(top)]))
+    order = np.argsort(-np.bincount(part_of, weights=pop[fail], minlength=len(parts)),
+                       kind="stable")[:4]
+    codes = d["commune_code"].to_numpy()[fail]
+    rows = [(round(area_pop[k]), round(shapely.area(parts[i]) / 1e6, 1),
+             ";".join(sorted(set(codes[part_of == i]))),
+             round(pop[fail][(part_of == i) & far_station[fail]].sum()),
+             round(pop[fail][(part_of == i) & far_regional[fail]].sum()))
+            for k, i in enumerate(order)]
+    for a, r in zip(under["top"], rows, strict=False):
+        assert a["area_km2"] == pytest.approx(r[1], abs=0.05)
+        assert a["commune_codes"] == r[2]
     # the README's figures
     assert len(parts) == 12 and round(pop[fail].sum()) == 17_753
-    assert [round(x) for x in area_pop[:4]] == [9_532, 5_381, 2_786, 22]
+    assert rows == [(9_532, 577.5, "18160;18172;18196;18199;18313", 2_621, 8_690),
+                    (5_381, 111.8, "18736;18838;18844", 0, 5_381),
+                    (2_786, 8.2, "18832", 0, 2_786), (22, 0.6, "18739", 0, 22)]
 
 
 def _evaluate(b, site_ids, today_t=None) -> dict:
@@ -268,8 +289,12 @@ def test_scenarios_by_brute_force(default_run, brute):
     # the p-median's sites, evaluated (its optimality is the solver's, gap reported)
     pm_name = "69 best sites ignoring commune borders (p-median)"
     pm = pr.plans[pm_name].actions
-    figures[pm_name] = _evaluate(brute, pm.loc[pm["action"] == "keep", "facility_id"],
-                                 today_t)[0]
+    pm_open = pm.loc[pm["action"] == "keep", "facility_id"]
+    figures[pm_name] = _evaluate(brute, pm_open, today_t)[0]
+    pm_communes = set(st.loc[st["facility_id"].isin(pm_open), "commune_code"])
+    assert s["plans"]["notes"][pm_name]["communes_without_station"] == 69 - len(pm_communes)
+    only_t = _evaluate(brute, mains)[1]
+    losing = (today_t <= 30) & (only_t > 30) & (pop > 0)
     for name, fig in figures.items():
         for key, val in fig.items():
             assert rows[name][key] == pytest.approx(val, rel=1e-9, abs=1e-6), (name, key)
@@ -282,7 +307,8 @@ def test_scenarios_by_brute_force(default_run, brute):
         assert curve[kk] == pytest.approx(BF.best_branches(base_t, cand_t, pop, 30, kk)[0])
     # the README's figures
     r = {n: figures[n] for n in figures}
-    assert k == 8
+    assert k == 8 and 69 - len(pm_communes) == 14
+    assert len(set(units_commune[losing])) == 9
     assert [round(r[n]["losing_30min"]) for n in ("69 only", "69 with best main stations",
                                                    cover_name, pm_name)] == [
         8_784, 17_832, 0, 5_425]
@@ -358,7 +384,13 @@ def test_network_by_brute_force(default_run, brute):
     stations = {r["facility_id"]: r["stations"] for r in n["stations_per_regional"]}
     assert sorted(stations.values(), reverse=True) == [22, 22, 20, 18, 18, 18, 16, 15, 14, 13,
                                                        12, 12, 9]
-    assert stations["HT-RTS"] == stations["HT-RCX"] == 22
+    assert counts.to_dict() == {"HT-RTS": 22, "HT-RCX": 22, "HT-RNH": 20, "HT-RDT": 18,
+                                "HT-RHK": 18, "HT-RHS": 18, "HT-RCL": 16, "HT-RLH": 15,
+                                "HT-RHL": 14, "HT-RNX": 13, "HT-RKA": 12, "HT-RVQ": 12,
+                                "HT-RTH": 9}
+    assert (catch.idxmax(), round(catch.max()), catch.idxmin(), round(catch.min())) == (
+        "HT-RTS", 196_147, "HT-RVQ", 44_688)
+    assert sorted(cand[j] for j in pick) == ["HT-RDT", "HT-RHK", "HT-RKA"]
     assert round(np.average(chain, weights=pop), 1) == 17.9
     assert round(pop[chain > 60].sum()) == 11_725
     assert round(np.average(chain_after, weights=pop), 1) == 24.0
