@@ -150,3 +150,30 @@ def test_pieces_equal_brute_force_intersection():
     assert shapely.equals(pieces[full][0], shapely.box(ix[full][0] * cs, iy[full][0] * cs,
                                                        (ix[full][0] + 1) * cs,
                                                        (iy[full][0] + 1) * cs))
+
+
+def test_population_raster_window_and_nodata(tmp_path):
+    """A user's raster read for a lon/lat box: the window of whole pixels covering it, nodata
+    and negative pixels as nobody; a box outside the raster is an error naming the file."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gis.errors import LayerError
+
+    data = np.arange(100, dtype="float32").reshape(10, 10)
+    data[0, 0], data[9, 9] = -99999, -1
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:4326", nodata=-99999,
+                       transform=from_origin(105.0, 19.0, 0.1, 0.1)) as dst:
+        dst.write(data, 1)
+    whole = read_population_raster(path)
+    assert whole.values.shape == (10, 10) and np.isnan(whole.values[0, 0])
+    assert np.isnan(whole.values[9, 9]) and whole.total() == pytest.approx(data[data > 0].sum())
+    part = read_population_raster(path, bounds_lonlat=(105.25, 18.45, 105.55, 18.75))
+    # columns 2..5 (105.2-105.6), rows 2..5 (18.8-18.4)
+    assert part.values.shape == (4, 4)
+    assert part.values[0, 0] == data[2, 2] and part.values[-1, -1] == data[5, 5]
+    assert (part.transform.c, part.transform.f) == pytest.approx((105.2, 18.8))
+    with pytest.raises(LayerError, match=r"(?s)pop.tif.*does not cover the province"):
+        read_population_raster(path, bounds_lonlat=(110.0, 10.0, 110.5, 10.5))

@@ -268,7 +268,8 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         out["population_source"] = np.where(given.isna(), "unknown", label)
         missing = int(given.isna().sum())
         if missing:
-            notes.append(f"{missing} pre-2025 communes have no population in {label}")
+            notes.append(f"{missing} pre-2025 {'commune has' if missing == 1 else 'communes have'}"
+                         f" no population in {label} (unknown, not estimated)")
     else:
         out["population"] = est.to_numpy()
         out["population_source"] = est_label
