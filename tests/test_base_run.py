@@ -103,9 +103,14 @@ def test_khanh_hoa_runs_end_to_end(tmp_path):
     st = fac[fac["tier"] == "station"]
     assert all(poly[c].contains(p) for c, p in zip(st["commune_code"], st.geometry,
                                                    strict=True))
+    # Trường Sa's three former communes had their registry centre on the mainland (Nha Trang,
+    # 109.09 E 12.21 N): re-sited in the islands, apart from each other
     spratly = st[st["commune_code"] == "22736"]
-    assert len(spratly) == 3 and (spratly.to_crs(4326).geometry.x > 111).all()
-    assert spratly["location_source"].str.contains("re-sited").all()
+    assert len(spratly) == 3 and spratly["location_source"].str.contains("re-sited").all()
+    ll = spratly.to_crs(4326).geometry
+    assert (ll.y < 11.6).all() and (ll.x > 109.5).all()
+    xy = np.column_stack([spratly.geometry.x, spratly.geometry.y])
+    assert min(np.hypot(*(xy[i] - xy[j])) for i in range(3) for j in range(i)) > 10_000
 
 
 # --- Hòn Tre: people placed where WorldPop has them ------------------------------------------
