@@ -156,6 +156,7 @@ def test_hon_tre_share_of_nha_trang_ward_follows_worldpop():
     ward_only = lay.communes[lay.communes["commune_code"] == "22366"]
     d = population_surface(ward_only, cell_size_m=500, raster=prep.raster)
     assert d["population"].sum() == pytest.approx(136_118)
+    assert d["population_source"].str.contains("WorldPop").all()
     isl = gpd.GeoSeries([island], crs=4326).to_crs(lay.crs).iloc[0].buffer(100)
     pts = shapely.points(d["x"], d["y"])
     got = d.loc[shapely.contains(isl, pts), "population"].sum() / 136_118

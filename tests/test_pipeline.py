@@ -73,6 +73,10 @@ def test_default_run_is_real_data_with_no_estimate_label_on_population(default_r
     for layer in ("communes_2025", "communes_legacy"):
         src = pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=False)["population_source"]
         assert not src.str.contains("estimate").any(), layer
+    cells = pyogrio.read_dataframe(gpkg, layer="demand_cells", read_geometry=False,
+                                   columns=["population_source"])["population_source"]
+    assert set(cells) == {"modelled: the commune's population split by WorldPop 2020 1 km "
+                          "(base data) (dasymetric)"}
     assert s["counts"] == {"legacy_communes": 209, "legacy_communes_split": 2,
                            "new_communes": 69, "stations": 209, "hospitals": 19,
                            "hospitals_by_tier": {"central": 0, "provincial": 6, "regional": 13},

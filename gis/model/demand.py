@@ -238,7 +238,9 @@ def population_surface(
     GeoDataFrame
         ``unit_id`` (0..n-1), ``cell_id`` ("ix_iy"), ``population`` (persons),
         ``commune_code``, ``legacy_commune_code`` ("" without ``legacy``), ``area_m2``,
-        ``x``, ``y`` (a point inside the piece, working CRS metres); geometry = the piece.
+        ``x``, ``y`` (a point inside the piece, working CRS metres), ``population_source``
+        (categorical: how the commune's people were split, by the raster or by area: both
+        modelled); geometry = the piece.
     """
     if cell_size_m <= 0:
         msg = f"cell_size_m: expected a positive number of metres, found {cell_size_m!r}"
@@ -286,9 +288,11 @@ def population_surface(
     else:
         legacy_code = poly_legacy[poly]
     weight = area.astype(float)
+    by_area = "modelled: the commune's population split by area"
+    source = np.zeros(len(weight), np.int8)      # 0: by area, 1: by the raster
     if raster is not None:
-        weight = _raster_weights(raster, pieces, crs=communes.crs, fallback=weight,
-                                 groups=new_code)
+        weight, source = _raster_weights(raster, pieces, crs=communes.crs, fallback=weight,
+                                         groups=new_code)
     units = pd.DataFrame({"commune_code": new_code, "w": weight})
     total_w = units.groupby("commune_code")["w"].transform("sum").to_numpy()
     com_pop = pd.Series(pop, index=communes["commune_code"].to_numpy())
@@ -312,6 +316,9 @@ def population_surface(
         "area_m2": np.r_[area[:len(area) - len(lost)], np.zeros(len(lost))],
         "x": px,
         "y": py,
+        "population_source": pd.Categorical.from_codes(source, [by_area, (
+            f"modelled: the commune's population split by {raster.name} (dasymetric)"
+            if raster is not None else "modelled: by the raster")]),
     }, geometry=pieces, crs=communes.crs)
     return out
 
@@ -355,13 +362,13 @@ def raster_persons(grid: PopulationGrid, pieces: np.ndarray, *,
 
 
 def _raster_weights(raster: PopulationGrid, pieces: np.ndarray, *, crs: CRS,
-                    fallback: np.ndarray, groups: np.ndarray) -> np.ndarray:
+                    fallback: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Raster persons per piece (:func:`raster_persons`), area weights where a whole commune
-    has no raster population."""
+    has no raster population; and 1 where the raster was used, 0 where the area."""
     w = raster_persons(raster, pieces, crs=crs)
     by_group = pd.Series(w).groupby(groups).transform("sum").to_numpy()
     empty = by_group <= 0
     if empty.any():
         log.warning("raster %s has no population in %d communes: areal weighting used there",
                     raster.name, len(set(groups[empty])))
-    return np.where(empty, fallback, w)
+    return np.where(empty, fallback, w), (~empty).astype(np.int8)
