@@ -175,5 +175,5 @@ def test_population_raster_window_and_nodata(tmp_path):
     assert part.values.shape == (4, 4)
     assert part.values[0, 0] == data[2, 2] and part.values[-1, -1] == data[5, 5]
     assert (part.transform.c, part.transform.f) == pytest.approx((105.2, 18.8))
-    with pytest.raises(LayerError, match=r"(?s)pop.tif.*does not cover the province"):
+    with pytest.raises(LayerError, match=r"(?s)pop.tif.*no populated pixel inside the province"):
         read_population_raster(path, bounds_lonlat=(110.0, 10.0, 110.5, 10.5))

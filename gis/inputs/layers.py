@@ -268,8 +268,10 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         out["population_source"] = np.where(given.isna(), "unknown", label)
         missing = int(given.isna().sum())
         if missing:
-            notes.append(f"{missing} pre-2025 {'commune has' if missing == 1 else 'communes have'}"
-                         f" no population in {label} (unknown, not estimated)")
+            notes.append(f"{missing} pre-2025 commune has no population in {label} (unknown, "
+                         f"not estimated)" if missing == 1 else
+                         f"{missing} pre-2025 communes have no population in {label} (unknown, "
+                         f"not estimated)")
     else:
         out["population"] = est.to_numpy()
         out["population_source"] = est_label
@@ -311,8 +313,8 @@ def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
                   and polys[c].contains(pts.iloc[i])]
         if inside:
             new_code[i] = inside[0]
-    base = "estimate: registry centre of the pre-2025 commune"
-    source = np.full(len(lg), f"{base} (site not published)", dtype=object)
+    source = np.full(len(lg), "estimate: registry centre of the pre-2025 commune (site not "
+                     "published)", dtype=object)
     moved = np.zeros(len(lg))
     real = len(com) and not str(com["geometry_source"].iloc[0]).startswith("estimate")
     sites = pts
@@ -324,14 +326,16 @@ def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         for i in np.flatnonzero(how != "kept"):
             where = f"{names.get(new_code[i], '')} ({new_code[i]})"
             if how[i] == "moved":
-                source[i] = (f"{base}, moved inside its post-2025 commune; the centre lay "
-                             f"{_km(gap[i])} outside {where}: moved {_km(moved[i])} to 50 m "
-                             f"inside the border")
+                source[i] = (f"estimate: registry centre of the pre-2025 commune, moved "
+                             f"inside its post-2025 commune; the centre lay {_km(gap[i])} "
+                             f"outside {where}: moved {_km(moved[i])} to 50 m inside the "
+                             f"border")
             else:
-                source[i] = (f"{base}, re-sited inside its post-2025 commune; the centre lies "
-                             f"{_km(gap[i])} outside {where} (more than {_km(LONG_MOVE_M)}: "
-                             f"not a usable site): placed in the largest part of the commune "
-                             f"away from its other stations, {_km(moved[i])} from the centre")
+                source[i] = (f"estimate: registry centre of the pre-2025 commune, re-sited "
+                             f"inside its post-2025 commune; the centre lies {_km(gap[i])} "
+                             f"outside {where} (more than {_km(LONG_MOVE_M)}: not a usable "
+                             f"site): placed in the largest part of the commune away from its "
+                             f"other stations, {_km(moved[i])} from the centre")
         n_moved, n_far = int((how == "moved").sum()), int((how == "re-sited").sum())
         if n_moved or n_far:
             notes.append(f"station sites: {n_moved} registry centres outside their post-2025 "

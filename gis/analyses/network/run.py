@@ -33,6 +33,7 @@ from gis.analyses.network.graph import (
     TIER_RANK,
     build_graph,
     facility_costs,
+    offering,
     parent_map,
     plan_sites,
     referral_graph,
@@ -43,10 +44,22 @@ from gis.analyses.network.layers import edge_layer, hubs_layer
 from gis.analyses.network.satellites import SatelliteChoice, SatelliteRequest, satellite_planning
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable
+from gis.model.costs import CostTable, StraightLineModel, within_table
 from gis.model.travel import extend_costs
 
 log = logging.getLogger(__name__)
+
+#: The referral rule, as the summary states it.
+RULE = ("branch point -> main station of its commune; station -> nearest regional hospital "
+        "within the cut-off; regional -> provincial general hospital; provincial -> its central "
+        "satellite core, else the nearest central hospital (when any); a referral table "
+        "overrides the rule")
+#: The rule when stations with no regional hospital within the cut-off refer to the nearest.
+RULE_BEYOND_CUTOFF = (
+    "branch point -> main station of its commune; station -> nearest regional hospital within "
+    "the cut-off (beyond it when none is within); regional -> provincial general hospital; "
+    "provincial -> its central satellite core, else the nearest central hospital (when any); a "
+    "referral table overrides the rule")
 
 @dataclass
 class NetworkResult:
@@ -177,7 +190,7 @@ def run_network(
     communes: gpd.GeoDataFrame,
     *,
     demand: pd.DataFrame,
-    costs: CostTable,
+    costs: CostTable | StraightLineModel,
     speed_kmh: float,
     detour_factor: float,
     cutoff_min: float,
@@ -202,8 +215,11 @@ def run_network(
     demand : DataFrame
         Demand units (``population``, ``commune_code``, ``x``, ``y``), e.g.
         ``AccessResult.demand``.
-    costs : CostTable
-        Demand units -> active facilities (``AccessResult.costs``).
+    costs : CostTable or StraightLineModel
+        Demand units -> active facilities (``AccessResult.cost_model``, or the full table
+        ``AccessResult.costs``). A model answers the first contact by one nearest-site query
+        per set of service points, and satellite planning with the pairs within its time to
+        the hospitals only.
     speed_kmh, detour_factor, cutoff_min, roads, road_speeds_kmh, walking_speed_kmh
         The travel model of the access stage, used between facilities.
     thresholds_min : mapping
@@ -262,12 +278,7 @@ def run_network(
         "travel_model": {"between_facilities": fcosts.mode, "speed_kmh": speed_kmh,
                          "detour_factor": detour_factor, "cutoff_min": cutoff_min,
                          "is_estimate": roads is None},
-        "rule": ("branch point -> main station of its commune; station -> nearest regional "
-                 "hospital within the cut-off" + (" (beyond it when none is within)"
-                                                  if refer_beyond_cutoff else "")
-                 + "; regional -> provincial general hospital; "
-                 "provincial -> its central satellite core, else the nearest central hospital "
-                 "(when any); a referral table overrides the rule"),
+        "rule": RULE_BEYOND_CUTOFF if refer_beyond_cutoff else RULE,
         "referral_table": None if referrals is None else {"rows": int(len(referrals))},
         **figures,
         "population": total,
@@ -297,8 +308,18 @@ def run_network(
     choices = []
     if satellite_requests:
         plans_out, prop = [], []
+        # the pairs satellite planning reads: within its time, to the hospitals and the sites
+        # offering a requested specialty
+        sat_ids = {n for n, d in G.nodes(data=True) if d.get("tier") in HOSPITAL_TIERS}
         for req in satellite_requests:
-            choice, links = satellite_planning(G, req, demand=demand, costs=costs,
+            sat_ids |= set(offering(G, req.specialty)) | set(req.cores or ()) \
+                | set(req.candidates or ())
+        sat_costs = within_table(
+            costs, max(r.within_min for r in satellite_requests),
+            dest_mask=np.isin(np.asarray(costs.dest_ids).astype(str), sorted(sat_ids))
+            if isinstance(costs, StraightLineModel) else None)
+        for req in satellite_requests:
+            choice, links = satellite_planning(G, req, demand=demand, costs=sat_costs,
                                                facility_costs=fcosts)
             choices.append(choice)
             plans_out.append({"specialty": req.specialty, "k": req.k,
