@@ -27,7 +27,7 @@ from pyproj import CRS
 
 from gis.errors import LayerError
 from gis.inputs.registry import ProvinceRegistry
-from gis.inputs.stations import LONG_MOVE_M, site_stations
+from gis.inputs.stations import LONG_MOVE_M, communes_without_station, site_stations
 from gis.inputs.validate import polygonal_part
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ def approximate_outline(reg: ProvinceRegistry) -> shapely.Geometry:
 def _voronoi_in(seeds: np.ndarray, region: shapely.Geometry) -> list[shapely.Geometry]:
     """Voronoi cells of ``seeds`` (n x 2) clipped to ``region``; seeds outside the region are
     first moved to its nearest point so that every seed gets a cell. Order follows seeds."""
+    if not region.is_valid:  # a polygon that self-intersects by a rounding error
+        region = polygonal_part(shapely.make_valid(region))
     if len(seeds) == 1:
         return [region]
     pts = shapely.points(seeds)
@@ -190,7 +192,8 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
     sites = _station_sites(reg, com, crs=crs, notes=notes)
     legacy = _legacy_layer(reg, com, crs=crs, legacy_population=legacy_population,
                            label=legacy_population_label, notes=notes, sites=sites)
-    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities, sites=sites)
+    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities, sites=sites,
+                            notes=notes)
     cols = ["commune_code", "commune_name", "commune_type", "province_code", "area_km2",
             "population", "population_source", "geometry_source", "admin_center", "geometry"]
     return Layers(communes=com[cols].reset_index(drop=True), communes_legacy=legacy,
@@ -313,6 +316,10 @@ def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
                   and polys[c].contains(pts.iloc[i])]
         if inside:
             new_code[i] = inside[0]
+    options = [lg["new_commune_codes"].iloc[i].split(";") if i in set(splits) else []
+               for i in range(len(lg))]
+    new_code, _ = communes_without_station(new_code, options,
+                                           lg["new_commune_code"].to_numpy(), list(polys.index))
     source = np.full(len(lg), "estimate: registry centre of the pre-2025 commune (site not "
                      "published)", dtype=object)
     moved = np.zeros(len(lg))
@@ -350,12 +357,13 @@ def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
 
 def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
                       *, crs: CRS, extra: gpd.GeoDataFrame | None,
-                      sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+                      sites: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
     """One commune health station per pre-2025 commune at its site (:func:`_station_sites`),
     plus extras. An extra whose site is an estimate at the registry centre of a pre-2025
     commune whose station moved, moves with it."""
     lg = reg.legacy
-    kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn"}
+    kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn",
+            "Đặc khu": "Trạm Y tế đặc khu"}
     stations = gpd.GeoDataFrame({
         "facility_id": "TYT-" + lg["commune_code"].to_numpy(),
         "name": [f"{kind.get(t, 'Trạm Y tế xã')} {n}" for t, n in
@@ -371,6 +379,11 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
         "note": "",
     }, geometry=sites.geometry.to_numpy(), crs=crs)
     parts = [stations]
+    empty = sorted(set(com["commune_code"]) - set(stations["commune_code"]))
+    if empty:
+        parts.append(_stations_of_empty_communes(reg, com, empty, kind=kind, crs=crs))
+        notes.append(f"stations of post-2025 communes that no former station belongs to, "
+                     f"estimated at the commune's registry centre: {', '.join(empty)}")
     if extra is not None and len(extra):
         ex = extra.to_crs(crs).copy()
         ex = _follow_stations(ex, reg, sites, crs=crs)
@@ -388,6 +401,38 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
                                             " rename them"])
         parts.append(ex[stations.columns])
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+
+
+def _stations_of_empty_communes(reg: ProvinceRegistry, com: gpd.GeoDataFrame, codes: list[str],
+                                *, kind: dict[str, str], crs: CRS) -> gpd.GeoDataFrame:
+    """An estimated station for each post-2025 commune in ``codes`` that no former station
+    belongs to (none could be spared, :func:`gis.inputs.stations.communes_without_station`):
+    at the registry centre of the post-2025 commune, kept inside its polygon as the former
+    stations are (:func:`gis.inputs.stations.site_stations`). Id ``TYT-N<commune code>``."""
+    new = reg.new.set_index("commune_code")
+    polys = com.set_index("commune_code").geometry
+    pts = gpd.GeoSeries(shapely.points(new.loc[codes, "lon"], new.loc[codes, "lat"]), crs=4326,
+                        index=range(len(codes))).to_crs(crs)
+    sites, moved, how = site_stations(pts, gpd.GeoSeries([polys[c] for c in codes], crs=crs,
+                                                         index=pts.index))
+    after = {"kept": "", "moved": "; moved inside it: {dist}",
+             "re-sited": "; re-sited inside it: {dist}"}
+    source = ["estimate: registry centre of the post-2025 commune, which no former station "
+              "belongs to (site not published)" + after[h].format(dist=_km(m))
+              for h, m in zip(how, moved, strict=True)]
+    log.warning("%d post-2025 communes have no former station (%s): a station is estimated "
+                "in each", len(codes), ", ".join(codes))
+    return gpd.GeoDataFrame({
+        "facility_id": [f"TYT-N{c}" for c in codes],
+        "name": [f"{kind.get(t, 'Trạm Y tế xã')} {n}" for t, n in
+                 zip(new.loc[codes, "commune_type"], new.loc[codes, "commune_name"],
+                     strict=True)],
+        "tier": "station", "specialty": "primary care", "commune_code": codes,
+        "legacy_commune_code": "", "beds": np.nan, "doctors": np.nan, "nurses": np.nan,
+        "status": "active", "location_source": source,
+        "source": "estimate: a station for a post-2025 commune that no former station belongs to",
+        "note": "",
+    }, geometry=np.asarray(sites.to_numpy()), crs=crs)
 
 
 def _follow_stations(ex: gpd.GeoDataFrame, reg: ProvinceRegistry, sites: gpd.GeoDataFrame, *,

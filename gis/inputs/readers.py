@@ -42,7 +42,7 @@ from gis.inputs.config import TIERS
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.rasters import PopulationGrid
-from gis.inputs.registry import ProvinceRegistry, all_commune_codes
+from gis.inputs.registry import ProvinceRegistry, all_commune_codes, normalise
 from gis.inputs.validate import normalise_code
 
 log = logging.getLogger(__name__)
@@ -389,9 +389,64 @@ def communes_from_frame(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, crs: CR
         "admin_center": (gdf["admin_center"].fillna("").astype(str).to_numpy()
                          if "admin_center" in gdf else ""),
     }, geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs).to_crs(crs)
+    out["geometry"] = _valid_after_reprojection(out.geometry.to_numpy(), out["commune_code"],
+                                                source=source)
     out["geometry"] = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
                        for g in out.geometry]
     return out.sort_values("commune_code", ignore_index=True)
+
+
+def _rows_without_code(df: pd.DataFrame, reg: ProvinceRegistry, *, population_field: str,
+                       source: str) -> pd.DataFrame:
+    """Rows of a pre-2025 population table with no commune code, read for what they are.
+
+    A census lists an island district without communes (Bạch Long Vĩ, Lý Sơn, Cồn Cỏ, Hoàng
+    Sa, Côn Đảo) as a row with its district name and no commune code: such a row is the
+    registry's island district (``commune_type`` Huyện đảo, code ``D<district code>``), matched
+    by ``district_name``. Any other row without a code and without a population is not a
+    commune (a heading, a total left empty) and is skipped. Both are logged. A row without a
+    code but with people is left to the checks (an error naming the row).
+    """
+    empty = (df["commune_code"] == "").to_numpy()
+    if not empty.any():
+        return df
+    islands = reg.legacy[reg.legacy["commune_type"] == "Huyện đảo"]
+    by_district = {normalise(str(d)): c for d, c in
+                   zip(islands["district_name"], islands["commune_code"], strict=True)}
+    districts = (df["district_name"].fillna("").astype(str) if "district_name" in df
+                 else pd.Series("", index=df.index))
+    pop_text = df[population_field].fillna("").astype(str).str.strip()
+    keep = np.ones(len(df), bool)
+    df = df.copy()
+    for i in np.flatnonzero(empty):
+        row = df[V.ROW].iat[i] if V.ROW in df else i + 2
+        code = by_district.get(normalise(districts.iat[i]))
+        if code is not None and code not in set(df["commune_code"]):
+            df.iloc[i, df.columns.get_loc("commune_code")] = code
+            log.info("%s: row %s (%s) has no commune code: the island district without "
+                     "communes %s of the registry", source, row, districts.iat[i], code)
+        elif pop_text.iat[i] == "":
+            keep[i] = False
+            log.info("%s: row %s%s has no commune code and no population: not a commune, "
+                     "skipped", source, row, f" ({districts.iat[i]})" if districts.iat[i] else "")
+    return df[keep]
+
+
+def _valid_after_reprojection(geoms: np.ndarray, codes: pd.Series, *, source: str
+                              ) -> np.ndarray:
+    """Polygons valid in the working CRS. A polygon valid in lon/lat (or mended there) may
+    self-intersect once reprojected, where two of its edges nearly touch (Thái Nguyên's Lam Vỹ
+    and Phú Đình in the national file): such a polygon is mended again with ``make_valid``
+    (its polygonal part; the area moves by a rounding error), logged."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            geoms[i] = V.polygonal_part(shapely.make_valid(geoms[i]))
+        log.info("%s: %d polygon(s) invalid after reprojection to the working CRS mended with "
+                 "make_valid: commune_code %s", source, int(bad.sum()),
+                 ", ".join(codes.to_numpy()[bad].astype(str)))
+    return geoms
 
 
 def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
@@ -414,6 +469,7 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
     df = _filter_province(df, reg, known=known, code_field="commune_code", source=source,
                           use_province_code=False).copy()
     df["commune_code"] = _codes(df, "commune_code")
+    df = _rows_without_code(df, reg, population_field=population_field, source=source)
     problems += V.duplicate_ids(df, "commune_code")
     unknown = ~df["commune_code"].isin(known)
     if unknown.any():

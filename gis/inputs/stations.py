@@ -12,6 +12,8 @@ are not changed.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -21,8 +23,8 @@ from gis.errors import GisError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_INSET_M", "LONG_MOVE_M", "largest_empty_site", "move_inside",
-           "site_stations"]
+__all__ = ["DEFAULT_INSET_M", "LONG_MOVE_M", "communes_without_station", "largest_empty_site",
+           "move_inside", "site_stations"]
 
 DEFAULT_INSET_M = 50.0
 # A registry centre farther than this outside its commune is not a usable site (the radius of
@@ -185,3 +187,55 @@ def site_stations(points: gpd.GeoSeries, polygons: gpd.GeoSeries, *,
     log.info("re-sited %d points whose centre lay more than %.0f m outside their polygon",
              len(far), long_move_m)
     return gpd.GeoSeries(new, index=points.index, crs=points.crs), dist, how
+
+
+def communes_without_station(station_commune: Sequence[str], options: Sequence[Sequence[str]],
+                             default: Sequence[str], communes: Iterable[str]
+                             ) -> tuple[np.ndarray, list[str]]:
+    """Give a post-2025 commune left without any station the station of a split pre-2025
+    commune that lists it, when the station's present commune keeps another one.
+
+    A pre-2025 commune split in 2025 among several post-2025 communes has one station, which
+    belongs to one of them (the one its site falls in); another of them may then have no
+    station at all (Hồ Chí Minh City's Bàu Bàng: the former thị trấn Lai Uyên, code 25822,
+    was split between Bàu Bàng, also 25822, and Long Nguyên, and its registry centre lies in
+    Long Nguyên). Such a commune gets one of the split stations that list it: the one whose
+    registry default is that commune first, then the first by position; a station moves only
+    when its present commune keeps at least one other station.
+
+    Parameters
+    ----------
+    station_commune : sequence of str
+        Post-2025 commune of each station.
+    options : sequence of sequences of str
+        Post-2025 communes each station may belong to (those of its split pre-2025 commune;
+        empty for a commune that was not split).
+    default : sequence of str
+        The registry's post-2025 commune of each station's pre-2025 commune.
+    communes : iterable of str
+        Every post-2025 commune of the province.
+
+    Returns
+    -------
+    station_commune : ndarray of str
+        The commune of each station after the moves (a new array).
+    still_without : list of str
+        Communes that still have no station (no split station could be spared).
+    """
+    out = np.asarray(station_commune, dtype=object).copy()
+    have = Counter(out.tolist())
+    still = []
+    for c in communes:
+        if have[c]:
+            continue
+        cands = [i for i, opts in enumerate(options) if c in opts and have[out[i]] > 1]
+        if not cands:
+            still.append(c)
+            continue
+        i = min(cands, key=lambda k: (default[k] != c, k))
+        log.info("post-2025 commune %s had no station: the station of split pre-2025 commune "
+                 "position %d moves to it from %s", c, i, out[i])
+        have[out[i]] -= 1
+        out[i] = c
+        have[c] += 1
+    return out, still

@@ -103,6 +103,13 @@ DATA_TEMPLATES: tuple[str, ...] = (
     N_("moved with the station of that commune: {dist}"),
     N_("station sites: {n} registry centres outside their post-2025 commune moved inside (up "
        "to {dist}), {k} more than {limit} outside re-sited inside it"),
+    N_("estimate: registry centre of the post-2025 commune, which no former station belongs to "
+       "(site not published)"),
+    N_("moved inside it: {dist}"),
+    N_("re-sited inside it: {dist}"),
+    N_("estimate: a station for a post-2025 commune that no former station belongs to"),
+    N_("stations of post-2025 communes that no former station belongs to, estimated at the "
+       "commune's registry centre: {code}"),
     # gis/model/demand.py: how the demand units' people were placed
     N_("modelled: the commune's population split by area"),
     N_("modelled: the commune's population split by {what} (dasymetric)"),
