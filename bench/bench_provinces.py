@@ -5,6 +5,8 @@ Run on demand, not by pytest::
     python bench/bench_provinces.py                  # all 34 (about an hour on 2 busy cores)
     python bench/bench_provinces.py 42 56 86         # some provinces, printed only
     python bench/bench_provinces.py --write          # all 34, written to RESULTS.md
+    python bench/bench_provinces.py --placement --save rows.json   # keep the rows as they come
+    python bench/bench_provinces.py --from rows.json --write       # write a saved run
 
 Each province runs in a fresh Python process, one after the other (never two at once), as a
 user would run it in the project folder after the README's set-up, with no other input:
@@ -97,8 +99,10 @@ def _run(code: str, out: Path) -> dict:
     after = _load()
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"rc": proc.returncode, "error": proc.stderr.strip()[-2000:],
-                "load": (before, after)}
+        why = proc.stderr.strip()[-2000:] or (
+            f"no message; exit status {proc.returncode}"
+            + (" (killed by a signal)" if proc.returncode < 0 else ""))
+        return {"rc": proc.returncode, "error": why, "load": (before, after)}
     res = json.loads(lines[-1])
     res["load"] = (before, after)
     if res["rc"] != 0:
@@ -151,13 +155,29 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the section of RESULTS.md")
     ap.add_argument("--placement", action="store_true",
                     help="also measure the placement inside communes against the census")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="write every province's measured row to this JSON file as it "
+                         "completes (to follow a long run, or keep it if the run stops)")
+    ap.add_argument("--from", dest="from_files", type=Path, nargs="+", default=None,
+                    help="no run: format (and with --write, write) the rows runs saved with "
+                         "--save; a later file's rows replace an earlier file's failures "
+                         "(provinces run again), and the section says so")
     args = ap.parse_args()
     from gis.inputs.basedata import province_codes
+
+    if args.from_files:
+        (rows, failed, errs), opts = _merge_saved(args.from_files)
+        text = _section(rows, failed, errs, opts)
+        print(text)
+        if args.write:
+            write_section(SECTION, text)
+        return
 
     codes = args.provinces or province_codes()
     started = dt.datetime.now().isoformat(timespec="minutes")
     load0 = _load()
     rows, failed, errs = [], [], {"worldpop": [], "area": []}
+    placement_values: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="gis-bench-provinces-") as tmp:
         for code in codes:
             out = Path(tmp) / code
@@ -170,15 +190,27 @@ def main() -> None:
             row = {"code": code, **fig, **res}
             if args.placement:
                 pl = _placement(code)
+                placement_values[code] = {k: pl[k] for k in errs}
                 for k in errs:
                     errs[k] += pl[k]
                 row["placement"] = {k: _median(pl[k]) for k in errs} | {
                     "n": pl["pre2025_communes"]}
             rows.append(row)
+            if args.save:
+                args.save.write_text(json.dumps({"started": started, "rows": rows,
+                                                 "failed": failed, "errors": errs,
+                                                 "placement_values": placement_values},
+                                                ensure_ascii=False, indent=1),
+                                     encoding="utf-8")
             print(f"{code} {fig['short']}: {res['wall_s']:.0f} s, {res['peak_mb']:.0f} MB, "
                   f"{fig['cells']} cells, {100 * fig['share30']:.1f} % within 30 min "
                   f"(load {res['load'][0]:.1f} -> {res['load'][1]:.1f})", flush=True)
     load1 = _load()
+    if args.save:
+        args.save.write_text(json.dumps({"started": started, "rows": rows, "failed": failed,
+                                         "errors": errs, "load": [load0, load1],
+                                         "placement_values": placement_values},
+                                        ensure_ascii=False, indent=1), encoding="utf-8")
     text = _section(rows, failed, errs if args.placement else None, started=started,
                     load=(load0, load1), partial=bool(args.provinces))
     print(text)
@@ -188,8 +220,38 @@ def main() -> None:
         sys.exit(1)
 
 
-def _section(rows: list[dict], failed: list, errs: dict | None, *, started: str,
-             load: tuple[float, float], partial: bool) -> str:
+def _merge_saved(paths: list[Path]) -> tuple:
+    """The runs saved with --save, merged: the first run's rows, a province that failed there
+    taken from a later run that completed it (noted, with the first failure's message);
+    placement errors of every row kept."""
+    first = json.loads(paths[0].read_text(encoding="utf-8"))
+    rows, failed = list(first["rows"]), [tuple(f) for f in first["failed"]]
+    errs = {k: list(v) for k, v in first["errors"].items()}
+    reruns = []
+    for path in paths[1:]:
+        later = json.loads(path.read_text(encoding="utf-8"))
+        for r in later["rows"]:
+            gone = [f for f in failed if f[0] == r["code"]]
+            if not gone:
+                continue
+            failed = [f for f in failed if f[0] != r["code"]]
+            rows.append(r)
+            reruns.append((r, gone[0][1], later["started"]))
+            for k in errs:
+                errs[k] += later.get("placement_values", {}).get(r["code"], {}).get(k, [])
+    order = {c: i for i, c in enumerate(sorted(r["code"] for r in rows))}
+    rows.sort(key=lambda r: order[r["code"]])
+    return (rows, failed, errs if any(errs.values()) else None), {
+        "started": first["started"], "load": tuple(first["load"]),
+        "partial": len(rows) + len(failed) < 34, "reruns": reruns}
+
+
+def _section(rows: list[dict], failed: list, errs: dict | None, opts: dict | None = None, *,
+             started: str = "", load: tuple[float, float] = (0.0, 0.0),
+             partial: bool = False) -> str:
+    if opts is not None:
+        started, load, partial = opts["started"], opts["load"], opts["partial"]
+    reruns = (opts or {}).get("reruns", [])
     import geopandas
     import numpy
     import pandas
@@ -240,6 +302,10 @@ def _section(rows: list[dict], failed: list, errs: dict | None, *, started: str,
             f"re-sited. "
             f"Lowest share within 30 min of a station: {low['short']} "
             f"({100 * low['share30']:.1f} %).")
+    for r, why, when in reruns:
+        why = why.strip().splitlines()[-1] if why.strip() else "no message recorded"
+        lines += ["", f"{r['short']} ({r['code']}) failed in this run ({why}) and was run "
+                      f"again alone on {when}; its row is that run's."]
     if failed:
         lines += ["", "Failed: " + "; ".join(f"{c}: {e.splitlines()[-1] if e else '?'}"
                                              for c, e in failed)]
