@@ -340,7 +340,6 @@ def test_scenarios_by_brute_force(default_run, brute):
         assert rows[USER_PLAN][key] == pytest.approx(val, rel=1e-9, abs=1e-6), key
     only_t = _evaluate(brute, mains)[1]
     losing = (today_t <= 30) & (only_t > 30) & (pop > 0)
-    default_run.kept["losing_communes_69_only"] = len(set(units_commune[losing]))
     for name, fig in figures.items():
         for key, val in fig.items():
             assert rows[name][key] == pytest.approx(val, rel=1e-9, abs=1e-6), (name, key)
@@ -471,7 +470,7 @@ MAP_FEATURES = {
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("key", ["overview", "access", "plan", "network"])
-def test_real_maps_draw_in_chromium(default_run, default_run_en, key, lang):
+def test_real_maps_draw_in_chromium(default_run, default_run_en, brute, key, lang):
     """Every map of the real run, in both languages: no JavaScript error, nothing fetched,
     every layer drawn, no text wider than its box, the title clear of the layer list, and in
     Vietnamese no English left but names (the register's names are data)."""
@@ -491,7 +490,13 @@ def test_real_maps_draw_in_chromium(default_run, default_run_en, key, lang):
     paths, markers = MAP_FEATURES.get(key, (None, 209 + 20))
     if key == "plan":  # opened on the official plan without branch points: 140 closed,
         # 69 kept, and the people losing access in their communes (brute force)
-        paths = 69 + 209 + 69 + default_run.kept["losing_communes_69_only"]
+        fac = brute["fac"]
+        st = (fac["tier"] == "station").to_numpy()
+        mains = fac["facility_id"].isin(
+            default_run.kept["run_plans_stage"].plans["69 only"].main_ids()).to_numpy()
+        losing = (_nearest_of(brute, st) <= 30) & (_nearest_of(brute, mains) > 30) & \
+            (brute["pop"] > 0)
+        paths = 69 + 209 + 69 + len(set(brute["demand"]["commune_code"].to_numpy()[losing]))
         markers = 69 + 140 + 20
         assert page.plan == "official_only"
     if paths is not None:
