@@ -2,7 +2,7 @@
 
 Run on demand, not by pytest::
 
-    python bench/bench_provinces.py                  # all 34 (about an hour on 2 busy cores)
+    python bench/bench_provinces.py                  # all 34 (about 40 min on 2 busy cores)
     python bench/bench_provinces.py 42 56 86         # some provinces, printed only
     python bench/bench_provinces.py --write          # all 34, written to RESULTS.md
     python bench/bench_provinces.py --placement --save rows.json   # keep the rows as they come
