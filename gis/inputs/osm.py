@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +237,7 @@ def read_osm_roads(
         The file is missing or unreadable, or holds no roads in the area.
     """
     import pyrosm  # heavy optional reader: imported only when a PBF is read
+    from pyrosm.exceptions import PBFException
 
     pbf = Path(pbf)
     crs = CRS.from_user_input(crs)
@@ -248,13 +250,15 @@ def read_osm_roads(
     if geom is not None:
         grown, bbox = _bbox_4326(geom, crs, margin_m)
     try:
-        osm = pyrosm.OSM(str(pbf), bounding_box=bbox, keep_metadata=False, progress=False)
-        net = osm.get_network(network_type="all", extra_attributes=["junction"])
-        fer = osm.get_data_by_custom_criteria(
-            custom_filter={"route": ["ferry"]}, filter_type="keep", keep_nodes=False,
-            keep_ways=True, keep_relations=False,
-            extra_attributes=["duration", "name", "oneway"]) if ferries else None
-    except (OSError, ValueError, RuntimeError) as e:
+        with warnings.catch_warnings():   # "no data for given area": handled below
+            warnings.filterwarnings("ignore", message="Could not find any")
+            osm = pyrosm.OSM(str(pbf), bounding_box=bbox, keep_metadata=False, progress=False)
+            net = osm.get_network(network_type="all", extra_attributes=["junction"])
+            fer = osm.get_data_by_custom_criteria(
+                custom_filter={"route": ["ferry"]}, filter_type="keep", keep_nodes=False,
+                keep_ways=True, keep_relations=False,
+                extra_attributes=["duration", "name", "oneway"]) if ferries else None
+    except (PBFException, OSError, ValueError, RuntimeError) as e:
         raise LayerError(source, [f"not a readable OSM PBF file ({e}); download it again"]) \
             from e
     parts = []
