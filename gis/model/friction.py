@@ -418,7 +418,7 @@ def friction_costs(
             times = grid_times_mcp(cost, src, ro[at], co[at])
         else:
             times = grid_times_sweep(cost, src)[:, ro[at], co[at]]
-        jj, oo = np.nonzero(times <= limit)
+        jj, oo = np.nonzero(np.isfinite(times) & (times <= limit))
         o_all.append(at[oo])
         d_all.append(js[jj])
         t_all.append(times[jj, oo])

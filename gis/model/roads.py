@@ -549,7 +549,7 @@ def road_costs(
             better = ex["time_min"].to_numpy() < t_best[r, c]
             t_best[r[better], c[better]] = ex["time_min"].to_numpy()[better]
             m_best[r[better], c[better]] = ex["dist_m"].to_numpy()[better]
-        jj, oo = np.nonzero(t_best <= limit)
+        jj, oo = np.nonzero(np.isfinite(t_best) & (t_best <= limit))
         o_all.append(oo)
         d_all.append(js[jj])
         t_all.append(t_best[jj, oo])
