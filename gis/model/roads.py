@@ -418,25 +418,35 @@ def _augmented_reverse(graph: RoadGraph, snap_d: Snap) -> tuple[sparse.csr_array
 
 def _path_lengths(pred: np.ndarray, rev_m: sparse.csr_array) -> np.ndarray:
     """Metres along each search tree from its root to every node (pointer doubling on the
-    predecessors); NaN where the node was not reached."""
+    predecessors); 0 at the root and where the node was not reached."""
     k, n = pred.shape
     indptr, indices, data = rev_m.indptr, rev_m.indices, rev_m.data
-    keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr)) * n + indices
-    w = np.zeros((k, n))
-    up = np.empty((k, n), np.int32 if n < 2**31 else np.int64)
-    node = np.arange(n)
-    for r in range(k):   # one tree at a time: temporaries of one row only
-        p = pred[r]
-        has = p >= 0
-        w[r, has] = data[np.searchsorted(keys, p[has].astype(np.int64) * n + node[has])]
-        up[r] = np.where(has, p, node)
+    flat_pred = pred.ravel()
+    has = np.flatnonzero(flat_pred >= 0)
+    p = flat_pred[has].astype(np.int64)
+    v = (has % n).astype(indices.dtype)
+    # the metres of edge p -> v: scan row p of the CSR (rows hold a few edges each)
+    w = np.zeros(k * n)
+    start, stop = indptr[p], indptr[p + 1]
+    found = np.zeros(len(p), bool)
+    for off in range(int((indptr[1:] - indptr[:-1]).max(initial=0))):
+        pos = start + off
+        hit = ~found & (pos < stop)
+        hit[hit] = indices[pos[hit]] == v[hit]
+        w[has[hit]] = data[pos[hit]]
+        found |= hit
+    del start, stop, found, v
+    idx = np.int32 if k * n < 2**31 else np.int64
+    up = np.arange(k * n, dtype=idx)
+    up[has] = (p + (has // n) * n).astype(idx)
+    del has, p
     while True:
-        nxt = np.take_along_axis(up, up, axis=1)
+        nxt = up[up]
         if np.array_equal(nxt, up):
             break
-        w += np.take_along_axis(w, up, axis=1)
+        w += w[up]
         up = nxt
-    return w
+    return w.reshape(k, n)
 
 
 def road_costs(
@@ -455,6 +465,7 @@ def road_costs(
     dest_ids: np.ndarray | None = None,
     origin_population: np.ndarray | None = None,
     block_mb: float = 64.0,
+    dense_mb: float = 256.0,
 ) -> tuple[CostTable, RoadReport]:
     """Travel times from demand points to facilities on the road network of one mode.
 
@@ -479,7 +490,10 @@ def road_costs(
     origin_population : ndarray, optional
         Persons per origin, to report how many live beyond ``snap_max_m``.
     block_mb : float
-        Memory of one block of searches (facilities x nodes x 8 bytes).
+        Memory of one block of searches (about 40 bytes x facilities x nodes).
+    dense_mb : float
+        Up to this size (12 bytes x origins x facilities), times are gathered in dense
+        columns and read out in table order; beyond it, as pairs sorted at the end.
 
     Returns
     -------
@@ -519,6 +533,12 @@ def road_costs(
 
     # a block holds times, predecessors and path lengths of k searches: ~40 bytes per node
     per = max(1, int(block_mb * 2**20 // (40 * (n + n_d))))
+    # origins x destinations as dense columns when small (then read in table order, no
+    # sort), else pairs per block, sorted at the end
+    dense = n_o * n_d * 12 <= dense_mb * 2**20
+    if dense:
+        all_t = np.full((n_o, n_d), np.inf)
+        all_m = np.full((n_o, n_d), np.nan, np.float32)
     o_all, d_all, t_all, m_all = [], [], [], []
     for start in range(0, n_d, per):
         js = np.arange(start, min(start + per, n_d))
@@ -549,21 +569,29 @@ def road_costs(
             better = ex["time_min"].to_numpy() < t_best[r, c]
             t_best[r[better], c[better]] = ex["time_min"].to_numpy()[better]
             m_best[r[better], c[better]] = ex["dist_m"].to_numpy()[better]
-        jj, oo = np.nonzero(np.isfinite(t_best) & (t_best <= limit))
-        o_all.append(oo)
-        d_all.append(js[jj])
-        t_all.append(t_best[jj, oo])
-        m_all.append(m_best[jj, oo])
+        if dense:
+            all_t[:, js] = t_best.T
+            all_m[:, js] = m_best.T
+        else:
+            jj, oo = np.nonzero(np.isfinite(t_best) & (t_best <= limit))
+            o_all.append(oo.astype(np.int32))
+            d_all.append(js[jj].astype(np.int32))
+            t_all.append(t_best[jj, oo])
+            m_all.append(m_best[jj, oo].astype(np.float32))
         del t_best, m_best
-    o = np.concatenate(o_all) if o_all else np.zeros(0, np.int64)
-    d = np.concatenate(d_all) if d_all else np.zeros(0, np.int64)
-    t = np.concatenate(t_all) if t_all else np.zeros(0)
-    m = np.concatenate(m_all) if m_all else np.zeros(0)
-    order = np.lexsort((d, o))
-    table = CostTable(origin=o[order].astype(np.int32), dest=d[order].astype(np.int32),
-                      dist_m=m[order].astype(np.float32), time_min=t[order].astype(np.float64),
-                      origin_ids=origin_ids, dest_ids=dest_ids, cutoff_min=float(cutoff_min),
-                      mode=f"road:{graph.mode}")
+    if dense:
+        o, d, t, m = _dense_pairs(all_t, all_m, limit)
+        del all_t, all_m
+    else:
+        o = np.concatenate(o_all) if o_all else np.zeros(0, np.int32)
+        d = np.concatenate(d_all) if d_all else np.zeros(0, np.int32)
+        t = np.concatenate(t_all) if t_all else np.zeros(0)
+        m = np.concatenate(m_all) if m_all else np.zeros(0, np.float32)
+        del o_all, d_all, t_all, m_all
+        order = np.lexsort((d, o))
+        o, d, t, m = o[order], d[order], t[order], m[order]
+    table = CostTable(origin=o, dest=d, dist_m=m, time_min=t, origin_ids=origin_ids,
+                      dest_ids=dest_ids, cutoff_min=float(cutoff_min), mode=f"road:{graph.mode}")
 
     reached_o = np.zeros(n_o, bool)
     reached_o[o] = True
@@ -591,6 +619,30 @@ def road_costs(
         log.warning("road model (%s): %d facilities are more than %g m from a usable road",
                     graph.mode, len(report.unsnapped_dests), snap_max_m)
     return table, report
+
+
+def _dense_pairs(all_t: np.ndarray, all_m: np.ndarray, limit: float, *, rows: int = 4096):
+    """The pairs within ``limit`` of dense origin x destination columns, in table order
+    (origin, then destination), read a few thousand origins at a time."""
+    ok_count = 0
+    for a in range(0, len(all_t), rows):
+        blk = all_t[a:a + rows]
+        ok_count += int((np.isfinite(blk) & (blk <= limit)).sum())
+    o = np.empty(ok_count, np.int32)
+    d = np.empty(ok_count, np.int32)
+    t = np.empty(ok_count)
+    m = np.empty(ok_count, np.float32)
+    at = 0
+    for a in range(0, len(all_t), rows):
+        blk = all_t[a:a + rows]
+        oo, dd = np.nonzero(np.isfinite(blk) & (blk <= limit))
+        k = len(oo)
+        o[at:at + k] = oo + a
+        d[at:at + k] = dd
+        t[at:at + k] = blk[oo, dd]
+        m[at:at + k] = all_m[a + oo, dd]
+        at += k
+    return o, d, t, m
 
 
 def _extra_pairs(origins_xy: np.ndarray, dests_xy: np.ndarray, so: Snap, sd: Snap,
