@@ -206,3 +206,30 @@ def test_download_offline_says_how_to_get_the_file(tmp_path):
     assert GEOFABRIK_VIETNAM_URL in msg
     assert 'gis roads extract --pbf vietnam-latest.osm.pbf --province "Hà Tĩnh"' in msg
     assert not list(tmp_path.glob("*.pbf"))
+
+
+def test_cli_roads_extract_writes_the_province_layer(tmp_path, capsys):
+    from gis.cli import main
+
+    # a few streets of Hà Tĩnh city (about 18.34 N, 105.90 E) and one far outside the margin
+    nodes = {1: (105.895, 18.340), 2: (105.905, 18.340), 3: (105.905, 18.350),
+             4: (107.50, 16.00), 5: (107.51, 16.00)}
+    pbf = write_pbf(tmp_path / "ht.osm.pbf", nodes, [
+        (1, [1, 2], {"highway": "primary", "name": "Trần Phú", "maxspeed": "VN:urban"}),
+        (2, [2, 3], {"highway": "residential", "oneway": "yes"}),
+        (3, [4, 5], {"highway": "primary"}),
+    ])
+    out = tmp_path / "roads.gpkg"
+    code = main(["roads", "extract", "--pbf", str(pbf), "--province", "42", "--margin-km",
+                 "5", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "2 lines" in text and "primary" in text and f"written: {out}" in text
+    import geopandas as gpd
+
+    got = gpd.read_file(out, layer="roads")
+    assert sorted(got["osm_id"]) == [1, 2]
+    assert got.loc[got["osm_id"] == 1, "maxspeed_kmh"].iloc[0] == 50.0
+    # written again only with --overwrite
+    assert main(["roads", "extract", "--pbf", str(pbf), "--province", "42", "--out",
+                 str(out)]) == 2
