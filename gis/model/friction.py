@@ -20,9 +20,12 @@ Ferries are burned in at their speed (their wait is not counted: a grid has no b
 point); one-way streets do not bind (a grid has no direction). ``dist_m`` of the cost table
 is NaN: the grid model gives times, not path lengths.
 
-Two engines give the same times (to rounding, 1e-9 min): ``"sweep"`` (default), exact
-relaxation of the 8-neighbour grid by alternating row sweeps vectorised over a block of
-facilities, and ``"mcp"``, one ``skimage.graph.MCP_Geometric.find_costs`` per facility.
+Two engines give the same times (to rounding, 1e-9 min): ``"mcp"`` (default), one
+``skimage.graph.MCP_Geometric.find_costs`` per facility on one MCP object, and ``"sweep"``,
+an exact relaxation of the 8-neighbour grid by row and column sweeps vectorised over a block
+of facilities: about 7x faster than MCP where shortest paths rarely change direction (open
+land, sparse straight roads), but several times slower on a dense network of winding roads,
+where each change of direction costs a sweep (see bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -257,19 +260,110 @@ def grid_times_mcp(cost: np.ndarray, sources: list[tuple[int, int]], at_rows: np
     return out
 
 
+class _RowSweeper:
+    """Row sweeps of one orientation of the grid: ``T`` has shape (rows, k, cols)."""
+
+    def __init__(self, cost: np.ndarray, k: int):
+        self.n_rows, self.n_cols = cost.shape
+        with np.errstate(invalid="ignore"):
+            self.vert = (cost[:-1] + cost[1:]) / 2                      # (i,j)-(i+1,j)
+            self.diag_r = _SQRT2 * (cost[:-1, :-1] + cost[1:, 1:]) / 2   # (i,j)-(i+1,j+1)
+            self.diag_l = _SQRT2 * (cost[:-1, 1:] + cost[1:, :-1]) / 2   # (i,j+1)-(i+1,j)
+            step = (cost[:, :-1] + cost[:, 1:]) / 2                     # (i,j)-(i,j+1)
+        passable = np.isfinite(cost)
+        self.runs = []   # per row: (start, stop, cumulative cost from start) of passable runs
+        for i in range(self.n_rows):
+            row_runs = []
+            edges = np.flatnonzero(np.diff(np.r_[0, passable[i].astype(np.int8), 0]))
+            for a, b in zip(edges[::2], edges[1::2], strict=True):
+                cum = np.zeros(b - a)
+                np.cumsum(step[i, a:b - 1], out=cum[1:])
+                row_runs.append((a, b, cum))
+            self.runs.append(row_runs)
+        self.buf = np.empty((k, self.n_cols))
+        self.old = np.empty((k, self.n_cols))
+
+    def along_row(self, T: np.ndarray, i: int) -> None:
+        row = T[i]
+        for a, b, cum in self.runs[i]:
+            seg = row[:, a:b]
+            part = self.buf[:, :b - a]
+            # left to right: T[j] = S[j] + min over k <= j of (T[k] - S[k])
+            np.subtract(seg, cum, out=part)
+            np.minimum.accumulate(part, axis=1, out=part)
+            part += cum
+            np.minimum(seg, part, out=seg)
+            # right to left: T[j] = -S[j] + min over k >= j of (T[k] + S[k])
+            np.add(seg, cum, out=part)
+            rev = part[:, ::-1]
+            np.minimum.accumulate(rev, axis=1, out=rev)
+            part -= cum
+            np.minimum(seg, part, out=seg)
+
+    def from_row(self, T: np.ndarray, i: int, p: int) -> None:
+        e = min(i, p)
+        row, prev, buf = T[i], T[p], self.buf
+        down = p < i
+        d_in = self.diag_r[e] if down else self.diag_l[e]      # prev[j] -> row[j+1]
+        d_out = self.diag_l[e] if down else self.diag_r[e]     # prev[j+1] -> row[j]
+        np.add(prev, self.vert[e], out=buf)
+        np.minimum(row, buf, out=row)
+        np.add(prev[:, :-1], d_in, out=buf[:, 1:])
+        np.minimum(row[:, 1:], buf[:, 1:], out=row[:, 1:])
+        np.add(prev[:, 1:], d_out, out=buf[:, :-1])
+        np.minimum(row[:, :-1], buf[:, :-1], out=row[:, :-1])
+
+    def phase(self, T: np.ndarray, *, tol_min: float, max_sweeps: int) -> tuple[int, bool]:
+        """Down and up sweeps until one makes no change; returns (sweeps, anything
+        changed). Rows whose neighbour did not change since they last used it are
+        skipped."""
+        n = self.n_rows
+        version = np.zeros(n, np.int64)
+        reached = np.array([np.isfinite(T[i]).any() for i in range(n)])
+        seen = {True: np.full(n, -1, np.int64), False: np.full(n, -1, np.int64)}
+        any_change = False
+        sweeps = 0
+        while sweeps < max_sweeps:
+            down = sweeps % 2 == 0
+            sweeps += 1
+            changed = False
+            last = seen[down]
+            for i in (range(1, n) if down else range(n - 2, -1, -1)):
+                p = i - 1 if down else i + 1
+                if not reached[p] or last[i] == version[p]:
+                    continue
+                last[i] = version[p]
+                self.old[...] = T[i]
+                self.from_row(T, i, p)
+                self.along_row(T, i)
+                with np.errstate(invalid="ignore"):
+                    if (self.old - T[i] > tol_min).any():
+                        version[i] += 1
+                        reached[i] = True
+                        changed = True
+            any_change |= changed
+            if not changed and sweeps >= 2:
+                break
+        return sweeps, any_change
+
+
 def grid_times_sweep(cost: np.ndarray, sources: list[tuple[int, int]], *,
-                     tol_min: float = 1e-9, max_sweeps: int = 1000) -> np.ndarray:
+                     tol_min: float = 1e-9, max_sweeps: int = 10_000,
+                     phase_sweeps: int = 2) -> np.ndarray:
     """Minutes from each source pixel to every pixel of the grid, shape (sources, rows, cols).
 
     The same graph as ``MCP_Geometric`` (8 neighbours, a move costs the mean of its two
-    pixels' costs x its length), solved by relaxation: rows are swept downwards, then
-    upwards, and so on; a row takes the best of its neighbours in the row before (straight
-    and diagonal moves), then the best along its own row in both directions at once (a
-    prefix-minimum of ``time - cumulative cost``, exact for every run of passable pixels).
-    Each sweep settles every path whose rows change in one direction; sweeping until no
-    time falls by more than ``tol_min`` gives the shortest paths. All sources of the call
-    are swept together (vectorised). Rows whose inputs did not change since they were last
-    relaxed are skipped.
+    pixels' costs x its length), solved by relaxation. A row sweep goes down the rows, then
+    up: a row takes the best of its neighbours in the row before (straight and diagonal
+    moves), then the best along its own row in both directions at once (a prefix-minimum of
+    ``time - cumulative cost``, exact for every run of passable pixels); it settles every
+    path whose row changes in one direction. Column sweeps do the same on the transposed
+    grid. Row and column phases of ``phase_sweeps`` sweeps alternate until a row phase and
+    a column phase in a row lower no time by more than ``tol_min``: then no move can shorten
+    any time, and the times are the shortest paths. (Alternating orientations matters on
+    real roads: a road that wiggles up and down while running east needs one column sweep,
+    but a row sweep per wiggle.) All sources of the call are swept together (vectorised);
+    rows whose inputs did not change are skipped.
     """
     cost = np.asarray(cost, float)
     n_rows, n_cols = cost.shape
@@ -280,84 +374,30 @@ def grid_times_sweep(cost: np.ndarray, sources: list[tuple[int, int]], *,
             T[r, q, c] = 0.0
     if not k:
         return np.moveaxis(T, 1, 0)
-    passable = np.isfinite(cost)
-    with np.errstate(invalid="ignore"):
-        vert = (cost[:-1] + cost[1:]) / 2                        # (i, j) <-> (i+1, j)
-        diag_r = _SQRT2 * (cost[:-1, :-1] + cost[1:, 1:]) / 2     # (i, j) <-> (i+1, j+1)
-        diag_l = _SQRT2 * (cost[:-1, 1:] + cost[1:, :-1]) / 2     # (i, j+1) <-> (i+1, j)
-        step = (cost[:, :-1] + cost[:, 1:]) / 2                  # (i, j) <-> (i, j+1)
-    runs = []   # per row: [(start, stop, cumulative cost from start)] over passable runs
+    rows = _RowSweeper(cost, k)
     for i in range(n_rows):
-        row_runs = []
-        edges = np.flatnonzero(np.diff(np.r_[0, passable[i].astype(np.int8), 0]))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            s = np.zeros(b - a)
-            np.cumsum(step[i, a:b - 1], out=s[1:])
-            row_runs.append((a, b, s))
-        runs.append(row_runs)
-    buf = np.empty((k, n_cols))
-
-    def along_row(i: int) -> None:
-        row = T[i]
-        for a, b, s in runs[i]:
-            seg = row[:, a:b]
-            part = buf[:, :b - a]
-            # left to right: T[j] = S[j] + min over k <= j of (T[k] - S[k])
-            np.subtract(seg, s, out=part)
-            np.minimum.accumulate(part, axis=1, out=part)
-            part += s
-            np.minimum(seg, part, out=seg)
-            # right to left: T[j] = -S[j] + min over k >= j of (T[k] + S[k])
-            np.add(seg, s, out=part)
-            rev = part[:, ::-1]
-            np.minimum.accumulate(rev, axis=1, out=rev)
-            part -= s
-            np.minimum(seg, part, out=seg)
-
-    def from_row(i: int, p: int) -> None:
-        e = min(i, p)
-        row, prev = T[i], T[p]
-        down = p < i
-        d_in = diag_r[e] if down else diag_l[e]      # prev[j] -> row[j+1]
-        d_out = diag_l[e] if down else diag_r[e]     # prev[j+1] -> row[j]
-        np.add(prev, vert[e], out=buf)
-        np.minimum(row, buf, out=row)
-        np.add(prev[:, :-1], d_in, out=buf[:, 1:])
-        np.minimum(row[:, 1:], buf[:, 1:], out=row[:, 1:])
-        np.add(prev[:, 1:], d_out, out=buf[:, :-1])
-        np.minimum(row[:, :-1], buf[:, :-1], out=row[:, :-1])
-
-    version = np.zeros(n_rows, np.int64)
-    reached = np.zeros(n_rows, bool)
-    for i in range(n_rows):
-        along_row(i)
-        reached[i] = np.isfinite(T[i]).any()
-    seen_from_above = np.full(n_rows, -1, np.int64)   # version of row i-1 when i last used it
-    seen_from_below = np.full(n_rows, -1, np.int64)   # version of row i+1 when i last used it
-    old = np.empty((k, n_cols))
-    sweeps = 0
-    while sweeps < max_sweeps:
-        down = sweeps % 2 == 0
-        sweeps += 1
-        changed = False
-        order = range(1, n_rows) if down else range(n_rows - 2, -1, -1)
-        for i in order:
-            p = i - 1 if down else i + 1
-            seen = seen_from_above if down else seen_from_below
-            if not reached[p] or seen[i] == version[p]:
-                continue
-            seen[i] = version[p]
-            old[...] = T[i]
-            from_row(i, p)
-            along_row(i)
-            with np.errstate(invalid="ignore"):
-                if (old - T[i] > tol_min).any():
-                    version[i] += 1
-                    reached[i] = True
-                    changed = True
-        if not changed and sweeps >= 2:
-            break
-    log.debug("grid sweep: %d sources, %d sweeps", k, sweeps)
+        rows.along_row(T, i)
+    cols = _RowSweeper(np.ascontiguousarray(cost.T), k)
+    total, phases, quiet = 0, 0, 0
+    by_rows = True
+    # short phases (a sweep down and one up), orientations alternating, until a row phase
+    # and a column phase in a row change nothing
+    while total < max_sweeps and quiet < 2:
+        if by_rows:
+            done, changed = rows.phase(T, tol_min=tol_min, max_sweeps=phase_sweeps)
+        else:
+            Tc = np.ascontiguousarray(T.transpose(2, 1, 0))       # (cols, k, rows)
+            del T
+            for j in range(n_cols):
+                cols.along_row(Tc, j)
+            done, changed = cols.phase(Tc, tol_min=tol_min, max_sweeps=phase_sweeps)
+            T = np.ascontiguousarray(Tc.transpose(2, 1, 0))
+            del Tc
+        total += done
+        phases += 1
+        quiet = 0 if changed else quiet + 1
+        by_rows = not by_rows
+    log.debug("grid sweep: %d sources, %d sweeps in %d phases", k, total, phases)
     return np.moveaxis(T, 1, 0)
 
 
@@ -369,7 +409,7 @@ def friction_costs(
     cutoff_min: float,
     origin_ids: np.ndarray | None = None,
     dest_ids: np.ndarray | None = None,
-    engine: str = "sweep",
+    engine: str = "mcp",
     block_mb: float = 128.0,
 ) -> tuple[CostTable, FrictionReport]:
     """Travel times from demand points to facilities on a friction surface.
