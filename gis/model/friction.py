@@ -18,14 +18,12 @@ Grid conventions (those of scikit-image's ``MCP_Geometric``, which can be used a
 
 Ferries are burned in at their speed (their wait is not counted: a grid has no boarding
 point); one-way streets do not bind (a grid has no direction). ``dist_m`` of the cost table
-is NaN: the grid model gives times, not path lengths.
+is the length of the fastest path on the grid, centre to centre.
 
-Two engines give the same times (to rounding, 1e-9 min): ``"mcp"`` (default), one
-``skimage.graph.MCP_Geometric.find_costs`` per facility on one MCP object, and ``"sweep"``,
-an exact relaxation of the 8-neighbour grid by row and column sweeps vectorised over a block
-of facilities: about 7x faster than MCP where shortest paths rarely change direction (open
-land, sparse straight roads), but several times slower on a dense network of winding roads,
-where each change of direction costs a sweep (see bench/RESULTS.md).
+Two engines give the same times: ``"dijkstra"`` (default), :func:`gis.model.grid.grid_times`
+(a bucket-queue Dijkstra compiled with numba that stops at the cut-off), and ``"mcp"``, one
+``skimage.graph.MCP_Geometric.find_costs`` per facility over the whole grid (the reference;
+scikit-image must be installed). See bench/RESULTS.md for their speeds.
 """
 
 from __future__ import annotations
@@ -40,13 +38,14 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-from gis.costs import CostTable
 from gis.errors import GisError
+from gis.model.costs import CostTable
+from gis.model.grid import grid_times
 from gis.model.roads import class_speeds, line_speeds_kmh
 
 log = logging.getLogger(__name__)
 
-_SQRT2 = math.sqrt(2.0)
+ENGINES = ("dijkstra", "mcp")
 
 
 @dataclass(frozen=True)
@@ -247,8 +246,14 @@ def grid_times_mcp(cost: np.ndarray, sources: list[tuple[int, int]], at_rows: np
     ``skimage.graph.MCP_Geometric.find_costs`` per source (inf where not reached).
 
     The array find_costs returns is reused by its next call: values are taken at once.
+    (scikit-image 0.26 ignores ``max_cumulative_cost``: every search covers the grid.)
     """
-    from skimage.graph import MCP_Geometric  # heavy optional dependency: only this engine
+    try:
+        from skimage.graph import MCP_Geometric  # optional: the reference engine only
+    except ImportError as e:
+        msg = ("friction engine 'mcp' needs scikit-image (pip install scikit-image); the "
+               "default engine 'dijkstra' does not")
+        raise GisError(msg) from e
 
     out = np.full((len(sources), len(at_rows)), np.inf)
     if not len(sources):
@@ -260,147 +265,6 @@ def grid_times_mcp(cost: np.ndarray, sources: list[tuple[int, int]], at_rows: np
     return out
 
 
-class _RowSweeper:
-    """Row sweeps of one orientation of the grid: ``T`` has shape (rows, k, cols)."""
-
-    def __init__(self, cost: np.ndarray, k: int):
-        self.n_rows, self.n_cols = cost.shape
-        with np.errstate(invalid="ignore"):
-            self.vert = (cost[:-1] + cost[1:]) / 2                      # (i,j)-(i+1,j)
-            self.diag_r = _SQRT2 * (cost[:-1, :-1] + cost[1:, 1:]) / 2   # (i,j)-(i+1,j+1)
-            self.diag_l = _SQRT2 * (cost[:-1, 1:] + cost[1:, :-1]) / 2   # (i,j+1)-(i+1,j)
-            step = (cost[:, :-1] + cost[:, 1:]) / 2                     # (i,j)-(i,j+1)
-        passable = np.isfinite(cost)
-        self.runs = []   # per row: (start, stop, cumulative cost from start) of passable runs
-        for i in range(self.n_rows):
-            row_runs = []
-            edges = np.flatnonzero(np.diff(np.r_[0, passable[i].astype(np.int8), 0]))
-            for a, b in zip(edges[::2], edges[1::2], strict=True):
-                cum = np.zeros(b - a)
-                np.cumsum(step[i, a:b - 1], out=cum[1:])
-                row_runs.append((a, b, cum))
-            self.runs.append(row_runs)
-        self.buf = np.empty((k, self.n_cols))
-        self.old = np.empty((k, self.n_cols))
-
-    def along_row(self, T: np.ndarray, i: int) -> None:
-        row = T[i]
-        for a, b, cum in self.runs[i]:
-            seg = row[:, a:b]
-            part = self.buf[:, :b - a]
-            # left to right: T[j] = S[j] + min over k <= j of (T[k] - S[k])
-            np.subtract(seg, cum, out=part)
-            np.minimum.accumulate(part, axis=1, out=part)
-            part += cum
-            np.minimum(seg, part, out=seg)
-            # right to left: T[j] = -S[j] + min over k >= j of (T[k] + S[k])
-            np.add(seg, cum, out=part)
-            rev = part[:, ::-1]
-            np.minimum.accumulate(rev, axis=1, out=rev)
-            part -= cum
-            np.minimum(seg, part, out=seg)
-
-    def from_row(self, T: np.ndarray, i: int, p: int) -> None:
-        e = min(i, p)
-        row, prev, buf = T[i], T[p], self.buf
-        down = p < i
-        d_in = self.diag_r[e] if down else self.diag_l[e]      # prev[j] -> row[j+1]
-        d_out = self.diag_l[e] if down else self.diag_r[e]     # prev[j+1] -> row[j]
-        np.add(prev, self.vert[e], out=buf)
-        np.minimum(row, buf, out=row)
-        np.add(prev[:, :-1], d_in, out=buf[:, 1:])
-        np.minimum(row[:, 1:], buf[:, 1:], out=row[:, 1:])
-        np.add(prev[:, 1:], d_out, out=buf[:, :-1])
-        np.minimum(row[:, :-1], buf[:, :-1], out=row[:, :-1])
-
-    def phase(self, T: np.ndarray, *, tol_min: float, max_sweeps: int) -> tuple[int, bool]:
-        """Down and up sweeps until one makes no change; returns (sweeps, anything
-        changed). Rows whose neighbour did not change since they last used it are
-        skipped."""
-        n = self.n_rows
-        version = np.zeros(n, np.int64)
-        reached = np.array([np.isfinite(T[i]).any() for i in range(n)])
-        seen = {True: np.full(n, -1, np.int64), False: np.full(n, -1, np.int64)}
-        any_change = False
-        sweeps = 0
-        while sweeps < max_sweeps:
-            down = sweeps % 2 == 0
-            sweeps += 1
-            changed = False
-            last = seen[down]
-            for i in (range(1, n) if down else range(n - 2, -1, -1)):
-                p = i - 1 if down else i + 1
-                if not reached[p] or last[i] == version[p]:
-                    continue
-                last[i] = version[p]
-                self.old[...] = T[i]
-                self.from_row(T, i, p)
-                self.along_row(T, i)
-                with np.errstate(invalid="ignore"):
-                    if (self.old - T[i] > tol_min).any():
-                        version[i] += 1
-                        reached[i] = True
-                        changed = True
-            any_change |= changed
-            if not changed and sweeps >= 2:
-                break
-        return sweeps, any_change
-
-
-def grid_times_sweep(cost: np.ndarray, sources: list[tuple[int, int]], *,
-                     tol_min: float = 1e-9, max_sweeps: int = 10_000,
-                     phase_sweeps: int = 2) -> np.ndarray:
-    """Minutes from each source pixel to every pixel of the grid, shape (sources, rows, cols).
-
-    The same graph as ``MCP_Geometric`` (8 neighbours, a move costs the mean of its two
-    pixels' costs x its length), solved by relaxation. A row sweep goes down the rows, then
-    up: a row takes the best of its neighbours in the row before (straight and diagonal
-    moves), then the best along its own row in both directions at once (a prefix-minimum of
-    ``time - cumulative cost``, exact for every run of passable pixels); it settles every
-    path whose row changes in one direction. Column sweeps do the same on the transposed
-    grid. Row and column phases of ``phase_sweeps`` sweeps alternate until a row phase and
-    a column phase in a row lower no time by more than ``tol_min``: then no move can shorten
-    any time, and the times are the shortest paths. (Alternating orientations matters on
-    real roads: a road that wiggles up and down while running east needs one column sweep,
-    but a row sweep per wiggle.) All sources of the call are swept together (vectorised);
-    rows whose inputs did not change are skipped.
-    """
-    cost = np.asarray(cost, float)
-    n_rows, n_cols = cost.shape
-    k = len(sources)
-    T = np.full((n_rows, k, n_cols), np.inf)
-    for q, (r, c) in enumerate(sources):
-        if np.isfinite(cost[r, c]):
-            T[r, q, c] = 0.0
-    if not k:
-        return np.moveaxis(T, 1, 0)
-    rows = _RowSweeper(cost, k)
-    for i in range(n_rows):
-        rows.along_row(T, i)
-    cols = _RowSweeper(np.ascontiguousarray(cost.T), k)
-    total, phases, quiet = 0, 0, 0
-    by_rows = True
-    # short phases (a sweep down and one up), orientations alternating, until a row phase
-    # and a column phase in a row change nothing
-    while total < max_sweeps and quiet < 2:
-        if by_rows:
-            done, changed = rows.phase(T, tol_min=tol_min, max_sweeps=phase_sweeps)
-        else:
-            Tc = np.ascontiguousarray(T.transpose(2, 1, 0))       # (cols, k, rows)
-            del T
-            for j in range(n_cols):
-                cols.along_row(Tc, j)
-            done, changed = cols.phase(Tc, tol_min=tol_min, max_sweeps=phase_sweeps)
-            T = np.ascontiguousarray(Tc.transpose(2, 1, 0))
-            del Tc
-        total += done
-        phases += 1
-        quiet = 0 if changed else quiet + 1
-        by_rows = not by_rows
-    log.debug("grid sweep: %d sources, %d sweeps in %d phases", k, total, phases)
-    return np.moveaxis(T, 1, 0)
-
-
 def friction_costs(
     origins_xy: np.ndarray,
     dests_xy: np.ndarray,
@@ -409,7 +273,7 @@ def friction_costs(
     cutoff_min: float,
     origin_ids: np.ndarray | None = None,
     dest_ids: np.ndarray | None = None,
-    engine: str = "mcp",
+    engine: str = "dijkstra",
     block_mb: float = 128.0,
 ) -> tuple[CostTable, FrictionReport]:
     """Travel times from demand points to facilities on a friction surface.
@@ -420,19 +284,20 @@ def friction_costs(
         Working-CRS coordinates (metres); each stands at the centre of its pixel.
     surface : FrictionSurface
     cutoff_min : float
-        Pairs slower than this are not stored (inclusive).
-    engine : {"sweep", "mcp"}
+        Pairs slower than this are not stored (inclusive; ``inf``: every reachable pair).
+    engine : {"dijkstra", "mcp"}
         See the module docstring; the same times.
     block_mb : float
-        Memory of the facilities swept together (``"sweep"``: 8 bytes x pixels each).
+        Memory of the times of the facilities searched together (16 bytes x origins each).
 
     Returns
     -------
     CostTable, FrictionReport
-        ``dist_m`` NaN (the grid gives no path length); ``mode`` ``"friction"``.
+        ``dist_m`` the length of the fastest grid path (NaN with ``"mcp"``, which gives
+        none); ``mode`` ``"friction"``.
     """
-    if engine not in ("sweep", "mcp"):
-        msg = f"friction engine {engine!r}: use 'sweep' or 'mcp'"
+    if engine not in ENGINES:
+        msg = f"friction engine {engine!r}: use one of {', '.join(map(repr, ENGINES))}"
         raise GisError(msg)
     origins_xy = np.asarray(origins_xy, float).reshape(-1, 2)
     dests_xy = np.asarray(dests_xy, float).reshape(-1, 2)
@@ -448,26 +313,30 @@ def friction_costs(
     ok_d[in_d] = np.isfinite(cost[rd[in_d], cd[in_d]])
     at = np.flatnonzero(ok_o)
     dest_list = np.flatnonzero(ok_d)
-    per = max(1, int(block_mb * 2**20 // (8 * cost.size)))
+    per = max(1, int(block_mb * 2**20 // (16 * max(len(at), 1))))
     limit = cutoff_min * (1 + 1e-12)
-    o_all, d_all, t_all = [], [], []
+    o_all, d_all, t_all, m_all = [], [], [], []
     for start in range(0, len(dest_list), per):
         js = dest_list[start:start + per]
-        src = [(int(rd[j]), int(cd[j])) for j in js]
         if engine == "mcp":
-            times = grid_times_mcp(cost, src, ro[at], co[at])
+            times = grid_times_mcp(cost, [(int(rd[j]), int(cd[j])) for j in js], ro[at], co[at])
+            steps = np.full(times.shape, np.nan)
         else:
-            times = grid_times_sweep(cost, src)[:, ro[at], co[at]]
+            times, steps = grid_times(cost, np.column_stack([rd[js], cd[js]]),
+                                      np.column_stack([ro[at], co[at]]), limit_min=limit)
         jj, oo = np.nonzero(np.isfinite(times) & (times <= limit))
         o_all.append(at[oo])
         d_all.append(js[jj])
         t_all.append(times[jj, oo])
+        m_all.append(steps[jj, oo] * surface.cell_size_m)
+        del times, steps
     o = np.concatenate(o_all) if o_all else np.zeros(0, np.int64)
     d = np.concatenate(d_all) if d_all else np.zeros(0, np.int64)
     t = np.concatenate(t_all) if t_all else np.zeros(0)
+    m = np.concatenate(m_all) if m_all else np.zeros(0)
     order = np.lexsort((d, o))
     table = CostTable(origin=o[order].astype(np.int32), dest=d[order].astype(np.int32),
-                      dist_m=np.full(len(o), np.nan, np.float32),
+                      dist_m=m[order].astype(np.float32),
                       time_min=t[order].astype(np.float64), origin_ids=origin_ids,
                       dest_ids=dest_ids, cutoff_min=float(cutoff_min), mode="friction")
     reached_o = np.zeros(n_o, bool)

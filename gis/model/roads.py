@@ -35,8 +35,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from gis.costs import CostTable
 from gis.errors import GisError
+from gis.model.costs import CostTable
 
 log = logging.getLogger(__name__)
 
