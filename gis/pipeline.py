@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,13 @@ from gis.errors import ConfigError, GisError, OutputError
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
+from gis.inputs.osm import RoadsSummary, download_extract, roads_summary
 from gis.inputs.plans import Plan, validate_plan
-from gis.inputs.rasters import RasterPoints
+from gis.inputs.rasters import LandCover, RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
 from gis.model.costs import subset_dests
+from gis.model.roads import class_speeds
+from gis.model.travel import TravelModel, friction_model, road_model, straight_model
 from gis.outputs import files, maps, qgis, report
 from gis.outputs.files import staging_dir, write_json
 from gis.outputs.geopackage import write_geopackage
@@ -55,6 +58,8 @@ class Prepared:
     referrals: Any = None
     satellite_links: Any = None
     raster: RasterPoints | None = None
+    landcover: LandCover | None = None
+    travel: dict[str, TravelModel] = field(default_factory=dict)   # by mode, built on use
 
 
 @dataclass
@@ -87,10 +92,7 @@ def prepare(cfg: Config) -> Prepared:
     if p := cfg.path(lc.facilities):
         facilities = R.read_facilities(p, reg, crs=crs)
         sources["facilities"] = str(p)
-    roads = referrals = links = None
-    if p := cfg.path(lc.roads):
-        roads = R.read_roads(p, crs=crs)
-        sources["roads"] = str(p)
+    referrals = links = None
     if p := cfg.path(lc.referrals):
         referrals = R.read_referrals(p)
         sources["referrals"] = str(p)
@@ -106,8 +108,80 @@ def prepare(cfg: Config) -> Prepared:
                             population_total=total, facilities=facilities,
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
+    roads = landcover = None
+    if p := cfg.path(lc.roads):
+        # an .osm.pbf is cut to the province (as built: real or estimated polygons)
+        roads = R.read_roads(p, crs=crs, area=layers.communes, margin_m=roads_margin_m(cfg))
+        sources["roads"] = str(p) + (" (© OpenStreetMap contributors, ODbL)"
+                                     if R.is_pbf(p) else "")
+    if p := cfg.path(lc.landcover):
+        landcover = R.read_landcover(p, bounds=tuple(layers.communes.total_bounds), crs=crs,
+                                     margin_m=2 * cfg.travel.friction.cell_size_m)
+        sources["landcover"] = str(p)
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
-                    referrals=referrals, satellite_links=links, raster=raster)
+                    referrals=referrals, satellite_links=links, raster=raster,
+                    landcover=landcover)
+
+
+def roads_margin_m(cfg: Config) -> float:
+    """Metres of road kept around the province when roads are read from an OSM extract:
+    ``travel.roads.extract_margin_km``, or ("auto") half the cut-off at the fastest road
+    speed of the travel and transfer modes (a trip that starts and ends in the province
+    within the cut-off never goes farther out)."""
+    t = cfg.travel
+    if t.roads.extract_margin_km is not None:
+        return t.roads.extract_margin_km * 1000.0
+    fastest = max(max(class_speeds(m, t.road_speed_kmh).values())
+                  for m in {t.mode, cfg.network.transfer_mode})
+    return t.cutoff_min / 2 / 60.0 * fastest * 1000.0
+
+
+def travel_model(prep: Prepared, mode: str | None = None) -> TravelModel:
+    """The configured travel model (``travel.model``) for ``mode`` (default ``travel.mode``),
+    built once per mode: the road graph or the friction surface of that mode."""
+    cfg = prep.config
+    t = cfg.travel
+    mode = mode or t.mode
+    if mode in prep.travel:
+        return prep.travel[mode]
+    line = {"mode": mode, "speed_kmh": t.speed_kmh[mode], "detour_factor": t.detour_factor}
+    if t.model == "straight":
+        model = straight_model(**line)
+    elif t.model == "roads":
+        if prep.roads is None:
+            msg = (f"{cfg.source}: travel.model = \"roads\" needs layers.roads (a line layer "
+                   f"or an .osm.pbf extract)")
+            raise ConfigError(msg)
+        r = t.roads
+        model = road_model(prep.roads, **line,
+                           class_speeds_kmh=class_speeds(mode, t.road_speed_kmh),
+                           ferry_speed_kmh=r.ferry_speed_kmh, ferry_wait_min=r.ferry_wait_min,
+                           offroad_speed_kmh=r.offroad_speed_kmh, snap_max_m=r.snap_max_m,
+                           source=prep.sources.get("roads", ""))
+    else:
+        f = t.friction
+        lc = prep.landcover
+        model = friction_model(
+            tuple(prep.layers.communes.total_bounds), crs=prep.layers.crs, **line,
+            cell_size_m=f.cell_size_m, roads=prep.roads,
+            class_speeds_kmh=class_speeds(mode, t.road_speed_kmh),
+            offroad_speed_kmh=f.offroad_speed_kmh, ferry_speed_kmh=t.roads.ferry_speed_kmh,
+            landcover=None if lc is None else lc.values,
+            landcover_transform=None if lc is None else lc.transform,
+            landcover_crs=None if lc is None else lc.crs,
+            landcover_speeds_kmh=None if lc is None else {
+                (k if k == "default" else int(k)): v
+                for k, v in f.landcover_speeds_kmh.items()},
+            engine=f.engine,
+            source=", ".join(v for k, v in prep.sources.items() if k in ("roads", "landcover")))
+    prep.travel[mode] = model
+    return model
+
+
+def travel_note(model: TravelModel) -> str:
+    """The sentence maps and reports show about travel times."""
+    what = "estimates" if model.is_estimate else "computed"
+    return f"Travel times ({what}): {model.label()}"
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -177,7 +251,7 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
     cfg = prep.config
     name = province.key
     sources = list(prep.sources.values())
-    notes = list(prep.layers.notes)
+    notes = list(summary.get("estimates", prep.layers.notes))
     thresholds = {k: list(v) for k, v in cfg.access.thresholds_min.items()}
     time_fields = {t: f"{t}_time_min" for t in ("station", "regional", "provincial")}
     written = maps.write_maps(
@@ -217,7 +291,6 @@ def run_access_stage(prep: Prepared):
     if lay.communes["population"].isna().any():
         log.warning("population unknown: access analyses skipped")
         return None
-    roads = prep.roads
     t = cfg.travel
     th = cfg.access.thresholds_min
     return run_access(
@@ -228,8 +301,7 @@ def run_access_stage(prep: Prepared):
                          if tier in ("station", "regional")},
         catchment_min=cfg.access.e2sfca.catchment_min, decay=cfg.access.e2sfca.decay,
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
-        doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
-        road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
+        doctors_per_station=cfg.targets.doctors_per_station, travel=travel_model(prep),
         raster=prep.raster)
 
 
@@ -306,11 +378,10 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
                 for sp in net_cfg.satellite_specialties]
     net = run_network(
         lay.facilities, lay.communes, demand=acc.demand, costs=acc.costs,
-        speed_kmh=t.speed_kmh[net_cfg.transfer_mode], detour_factor=t.detour_factor,
         cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
-        satellite_links=prep.satellite_links, plan=plan, roads=prep.roads,
-        road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
+        satellite_links=prep.satellite_links, plan=plan,
+        travel=travel_model(prep, net_cfg.transfer_mode), demand_travel=travel_model(prep),
         satellite_requests=requests)
     net.summary["travel_model"]["transfer_mode"] = net_cfg.transfer_mode
     return net, None
@@ -366,6 +437,11 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         else:
             layers.update(acc.layers)
             summary["access"] = acc.summary
+            tm = travel_model(prep)
+            summary["travel_model"] = acc.summary["travel_model"]
+            summary["sources"]["travel_model"] = prep.sources["travel_model"] = tm.label()
+            if tm.is_estimate:
+                summary["estimates"].append(travel_note(tm))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:
@@ -426,6 +502,47 @@ def write_province_layers(cfg: Config, out: Path | None = None, *, overwrite: bo
         prep = prepare(cfg)
     counts = write_geopackage(prep.layers.as_dict(), path, overwrite=overwrite)
     return prep, path, counts
+
+
+def extract_roads(cfg: Config, pbf: Path, *, out: Path | None = None,
+                  margin_km: float | None = None, overwrite: bool = False,
+                  step: StepFn | None = None) -> tuple[Path, RoadsSummary, float]:
+    """The province's roads from an OpenStreetMap extract, written as layer ``roads`` of a
+    GeoPackage (default ``layers/<province>_roads.gpkg`` beside the config) for
+    ``layers.roads``.
+
+    Parameters
+    ----------
+    pbf : path
+        An ``.osm.pbf`` extract covering the province (e.g. Geofabrik's Vietnam extract).
+    margin_km : float, optional
+        Kilometres kept around the province (default :func:`roads_margin_m`).
+
+    Returns
+    -------
+    path, RoadsSummary, float
+        The file written, what it holds (km by class, connected parts), the margin in metres.
+    """
+    step = step or (lambda label: nullcontext())
+    path = Path(out) if out is not None else (
+        cfg.base_dir / "layers" / f"{find_province(cfg.province.name).key}_roads.gpkg")
+    files.check_writable([path], overwrite=overwrite)
+    with step("reading the province's layers"):
+        prep = prepare(replace(cfg, layers=replace(cfg.layers, roads="", landcover="")))
+    margin_m = margin_km * 1000.0 if margin_km is not None else roads_margin_m(cfg)
+    with step(f"reading roads from {pbf} (margin {margin_m / 1000:g} km)"):
+        roads = R.read_roads(pbf, crs=prep.layers.crs, area=prep.layers.communes,
+                             margin_m=margin_m)
+    write_geopackage({"roads": roads}, path, overwrite=overwrite)
+    return path, roads_summary(roads), margin_m
+
+
+def download_roads(cfg: Config, directory: Path | None = None, *,
+                   timeout_s: float = 10.0) -> Path:
+    """Geofabrik's Vietnam extract into ``directory`` (default ``layers/osm`` beside the
+    config); without internet a :class:`GisError` says how to get it by hand."""
+    return download_extract(directory or (cfg.base_dir / "layers" / "osm"),
+                            province=cfg.province.name, timeout_s=timeout_s)
 
 
 def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:

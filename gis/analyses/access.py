@@ -21,7 +21,7 @@ import shapely
 from gis.errors import GisError
 from gis.model.costs import CostTable, nearest, straight_line_costs, straight_line_nearest
 from gis.model.demand import population_surface
-from gis.model.roads import road_costs
+from gis.model.travel import TravelModel
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +414,9 @@ class AccessResult:
         ``underserved``.
     summary : dict
         JSON-serialisable ``access`` section of summary.json.
-    road_report : RoadReport or None
+    road_report : dict or None
+        What the road or friction model could not reach (``TravelModel.costs``); None with
+        the straight-line model.
     """
 
     def __init__(self, demand: gpd.GeoDataFrame,
@@ -473,9 +475,7 @@ def run_access(
     doctors_per_10k: float = 14.6,
     beds_per_10k: float = 45.0,
     doctors_per_station: float = 4.0,
-    roads: gpd.GeoDataFrame | None = None,
-    road_speeds_kmh: Mapping[str, float] | None = None,
-    walking_speed_kmh: float = 4.5,
+    travel: TravelModel | None = None,
     raster: Any = None,
 ) -> AccessResult:
     """Population surface, travel costs and every access metric for a province.
@@ -487,7 +487,7 @@ def run_access(
     cell_size_m : float
         Demand grid cell side, metres.
     speed_kmh, detour_factor : float
-        Straight-line model (used when ``roads`` is None).
+        Straight-line model (used when ``travel`` is None).
     cutoff_min : float
         Beyond this time a facility counts as out of reach (its time is NaN).
 
@@ -498,8 +498,8 @@ def run_access(
     times, coverage and under-served areas; the pairs within ``min(catchment_min,
     cutoff_min)`` of the facilities with a known supply serve the floating catchments. The
     table of every pair within ``cutoff_min`` (``AccessResult.costs``) is built only if asked
-    for. The road model searches each facility's graph up to ``cutoff_min`` and keeps one
-    table. ``summary["cost_tables"]`` gives each table's pairs and depth.
+    for. The road and friction models search from each facility up to ``cutoff_min`` and
+    keep one table. ``summary["cost_tables"]`` gives each table's pairs and depth.
     thresholds_min : mapping
         Tier -> inclusive thresholds in minutes for coverage.
     underserved_min : mapping
@@ -508,8 +508,10 @@ def run_access(
         E2SFCA catchment and decay (``step`` or ``gaussian``); plain 2SFCA is computed too.
     doctors_per_10k, beds_per_10k, doctors_per_station : float
         Targets.
-    roads : GeoDataFrame, optional
-        Road lines (see :func:`gis.inputs.readers.read_roads`): the road model is used.
+    travel : TravelModel, optional
+        The travel model (:mod:`gis.model.travel`); its straight-line speed and detour factor
+        replace ``speed_kmh`` and ``detour_factor``. Cells the road or friction model cannot
+        reach are counted (cells, persons) in ``summary["travel_model"]``.
     """
     thresholds_min = dict(thresholds_min or {"station": (15, 30, 60), "regional": (30, 60, 90),
                                              "provincial": (60, 120)})
@@ -541,15 +543,16 @@ def run_access(
         supplying |= supplies[what] != 0
     catchment_depth_min = min(catchment_min, cutoff_min)
     road_report = None
-    if roads is not None:
-        costs, road_report = road_costs(
-            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
-            walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
-            origin_ids=unit_ids, dest_ids=fac_ids)
-        model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
-                 "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
-                 **road_report.as_dict()}
-        # Dijkstra from each facility reaches the cut-off anyway: one table serves all.
+    if travel is not None:
+        speed_kmh, detour_factor = travel.speed_kmh, travel.detour_factor
+    if travel is not None and travel.kind != "straight":
+        costs, road_report = travel.costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
+                                          dest_ids=fac_ids, origin_population=pop)
+        model = {**travel.describe(), "cutoff_min": cutoff_min, **road_report,
+                 "cells_without_time": {"cells": road_report["unreached_origins"],
+                                        "population": road_report["unreached_population"],
+                                        "why": road_report["unreached_why"]}}
+        # One search per facility reaches the cut-off anyway: one table serves all.
         near, catch, supply_pos = costs, costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
@@ -562,9 +565,13 @@ def run_access(
         supply_pos = np.flatnonzero(supplying)
         catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
                                     origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
-        model = {"model": "straight line x detour factor / speed", "speed_kmh": speed_kmh,
-                 "detour_factor": detour_factor, "cutoff_min": cutoff_min,
-                 "is_estimate": True}
+        model = {"model": "straight line x detour factor / speed", "kind": "straight",
+                 "mode": travel.mode if travel is not None else "",
+                 "label": (travel.label() if travel is not None else
+                           f"straight line x {detour_factor:g} at {speed_kmh:g} km/h: an "
+                           f"estimate"),
+                 "speed_kmh": speed_kmh, "detour_factor": detour_factor,
+                 "cutoff_min": cutoff_min, "is_estimate": True}
         tables = {"nearest_per_tier": {"pairs": int(len(near)), "cutoff_min": cutoff_min},
                   "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
                                 "facilities": int(len(supply_pos))}}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gis.commands._common import config_from_args
-from gis.commands._options import add_config_options, step
+from gis.cli._common import config_from_args
+from gis.cli._options import add_config_options, step
+from gis.pipeline import download_roads, extract_roads
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config_options(e)
     e.add_argument("--pbf", type=Path, required=True, help="OpenStreetMap extract (.osm.pbf)")
     e.add_argument("--margin-km", type=float, default=None,
-                   help="km kept around the province (default: the travel cut-off at the "
-                        "fastest car speed)")
+                   help="km kept around the province (default: travel.roads.extract_margin_km;"
+                        " auto = half the travel cut-off at the fastest road speed)")
     e.add_argument("--out", type=Path, default=None, help="GeoPackage to write")
     e.add_argument("--overwrite", action="store_true", help="replace an existing file")
     e.set_defaults(func=_extract)
@@ -35,40 +36,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from gis.inputs.osm import margin_for_cutoff_m, read_osm_roads, roads_summary
-    from gis.layers import write_layers_gpkg
-    from gis.model.roads import class_speeds
-    from gis.pipeline import prepare
-
     cfg = config_from_args(args)
     quiet = args.quiet > 0
-    with step("reading the province's layers", quiet=quiet):
-        prep = prepare(cfg)
-    if args.margin_km is not None:
-        margin_m = args.margin_km * 1000.0
-    else:
-        fastest = max(class_speeds("car").values())
-        margin_m = margin_for_cutoff_m(cfg.travel.cutoff_min, fastest)
-    communes = prep.layers.communes
-    with step(f"reading roads from {args.pbf} (margin {margin_m / 1000:g} km)", quiet=quiet):
-        roads = read_osm_roads(args.pbf, crs=communes.crs, area=communes, margin_m=margin_m)
-    out = args.out or (cfg.base_dir / "layers" / f"{prep.registry.province.key}_roads.gpkg")
-    write_layers_gpkg({"roads": roads}, out, overwrite=args.overwrite)
+    out, summary, _ = extract_roads(cfg, args.pbf, out=args.out, margin_km=args.margin_km,
+                                    overwrite=args.overwrite,
+                                    step=lambda label: step(label, quiet=quiet))
     if not quiet:
-        for line in roads_summary(roads).text_lines():
+        for line in summary.text_lines():
             print(line)
-        print(f"written: {out}  (use it with layers.roads = \"{out}\")")
+        print(f"written: {out}")
+        print(f'next: set layers.roads = "{out}" and travel.model = "roads" in the config')
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from gis.inputs.osm import download_extract
-
     cfg = config_from_args(args)
-    directory = args.dir or (cfg.base_dir / "layers" / "osm")
     with step("downloading Geofabrik's Vietnam extract", quiet=args.quiet > 0):
-        path = download_extract(directory, province=args.province or cfg.province.name,
-                                timeout_s=args.timeout)
+        path = download_roads(cfg, args.dir, timeout_s=args.timeout)
     if args.quiet == 0:
         prov = args.province or cfg.province.name
         print(f"written: {path}")

@@ -17,6 +17,10 @@ from gis.errors import ConfigError
 
 TIERS = ("central", "provincial", "regional", "station", "branch")
 DECAYS = ("step", "gaussian")
+TRAVEL_MODELS = ("straight", "roads", "friction")
+# modes with built-in road speeds (gis.model.roads.DEFAULT_CLASS_SPEEDS_KMH)
+ROAD_MODES = ("car", "motorbike", "walking")
+FRICTION_ENGINES = ("dijkstra", "mcp")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class LayersConfig:
     legacy_population_field: str = "population"
     facilities: str = ""
     roads: str = ""
+    landcover: str = ""
     population_raster: str = ""
     referrals: str = ""
     satellite_links: str = ""
@@ -46,14 +51,39 @@ class DemandConfig:
 
 
 @dataclass(frozen=True)
+class RoadsConfig:
+    """``[travel.roads]``: the road model's off-road legs, ferries and extract margin."""
+
+    snap_max_m: float = 2000.0
+    offroad_speed_kmh: float = 4.5
+    ferry_speed_kmh: float = 10.0
+    ferry_wait_min: float = 15.0
+    extract_margin_km: float | None = None   # None ("auto"): cut-off / 2 x fastest speed
+
+
+@dataclass(frozen=True)
+class FrictionConfig:
+    """``[travel.friction]``: the friction surface's pixels, off-road speed, land cover."""
+
+    cell_size_m: float = 100.0
+    offroad_speed_kmh: float = 4.5
+    engine: str = "dijkstra"
+    landcover_speeds_kmh: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TravelConfig:
+    model: str = "straight"
     mode: str = "motorbike"
     detour_factor: float = 1.4
     cutoff_min: float = 180.0
     speed_kmh: dict[str, float] = field(
         default_factory=lambda: {"motorbike": 30.0, "walking": 4.5, "car": 40.0}
     )
-    road_speed_kmh: dict[str, float] = field(default_factory=lambda: {"default": 25.0})
+    # mode -> road class -> km/h, over the built-in table of gis.model.roads
+    road_speed_kmh: dict[str, dict[str, float]] = field(default_factory=dict)
+    roads: RoadsConfig = field(default_factory=RoadsConfig)
+    friction: FrictionConfig = field(default_factory=FrictionConfig)
 
 
 @dataclass(frozen=True)
@@ -179,9 +209,9 @@ def _check_keys(key: str, table: dict[str, Any], allowed: set[str]) -> None:
         raise ConfigError(msg)
 
 
-def _speeds(key: str, value: Any) -> dict[str, float]:
+def _speeds(key: str, value: Any, *, allow_zero: bool = False) -> dict[str, float]:
     table = _table(key, value)
-    return {str(k): _number(f"{key}.{k}", v) for k, v in table.items()}
+    return {str(k): _number(f"{key}.{k}", v, allow_zero=allow_zero) for k, v in table.items()}
 
 
 def _parse_province(t: dict[str, Any]) -> ProvinceConfig:
@@ -210,6 +240,82 @@ def _parse_demand(t: dict[str, Any]) -> DemandConfig:
     return DemandConfig(cell_size_m=size)
 
 
+def _road_speeds(value: Any, *, mode: str, modes: set[str]) -> dict[str, dict[str, float]]:
+    """``[travel.road_speed_kmh]``: per mode (``[travel.road_speed_kmh.motorbike]``), or one
+    flat table of classes, read as the speeds of ``travel.mode`` (the form of earlier
+    versions)."""
+    key = "travel.road_speed_kmh"
+    table = _table(key, value)
+    if not table:
+        return {}
+    nested = [isinstance(v, dict) for v in table.values()]
+    if all(nested):
+        unknown = sorted(set(table) - modes)
+        if unknown:
+            msg = (f"{key}: unknown mode{'s' if len(unknown) > 1 else ''} "
+                   f"{', '.join(map(repr, unknown))}; use {', '.join(sorted(modes))} "
+                   f"(e.g. [{key}.motorbike])")
+            raise ConfigError(msg)
+        return {m: _speeds(f"{key}.{m}", v, allow_zero=True) for m, v in table.items()}
+    if any(nested):
+        msg = (f"{key}: mixes speeds and tables; give one table per mode "
+               f"([{key}.motorbike], [{key}.car], [{key}.walking]) of class = km/h")
+        raise ConfigError(msg)
+    return {mode: _speeds(key, table, allow_zero=True)}
+
+
+def _parse_roads(t: dict[str, Any]) -> RoadsConfig:
+    key = "travel.roads"
+    t = _table(key, t)
+    d = RoadsConfig()
+    _check_keys(key, t, {f.name for f in fields(RoadsConfig)})
+    raw = t.get("extract_margin_km", "auto")
+    margin = None
+    if isinstance(raw, str) and raw != "auto":
+        msg = f'{key}.extract_margin_km: expected "auto" or kilometres, found {raw!r}'
+        raise ConfigError(msg)
+    if raw != "auto":
+        margin = _number(f"{key}.extract_margin_km", raw, allow_zero=True)
+    snap = _number(f"{key}.snap_max_m", t.get("snap_max_m", d.snap_max_m))
+    return RoadsConfig(
+        snap_max_m=snap,
+        offroad_speed_kmh=_number(f"{key}.offroad_speed_kmh",
+                                  t.get("offroad_speed_kmh", d.offroad_speed_kmh)),
+        ferry_speed_kmh=_number(f"{key}.ferry_speed_kmh",
+                                t.get("ferry_speed_kmh", d.ferry_speed_kmh)),
+        ferry_wait_min=_number(f"{key}.ferry_wait_min", t.get("ferry_wait_min",
+                                                              d.ferry_wait_min),
+                               allow_zero=True),
+        extract_margin_km=margin)
+
+
+def _parse_friction(t: dict[str, Any]) -> FrictionConfig:
+    key = "travel.friction"
+    t = _table(key, t)
+    d = FrictionConfig()
+    _check_keys(key, t, {f.name for f in fields(FrictionConfig)})
+    size = _number(f"{key}.cell_size_m", t.get("cell_size_m", d.cell_size_m))
+    if not 10 <= size <= 5_000:
+        msg = f"{key}.cell_size_m: expected 10 to 5000 metres, found {size:g}"
+        raise ConfigError(msg)
+    engine = _string(f"{key}.engine", t.get("engine", d.engine))
+    if engine not in FRICTION_ENGINES:
+        msg = f"{key}.engine: expected one of {', '.join(FRICTION_ENGINES)}, found {engine!r}"
+        raise ConfigError(msg)
+    lc = _speeds(f"{key}.landcover_speeds_kmh", t.get("landcover_speeds_kmh", {}),
+                 allow_zero=True)
+    for cls in lc:
+        if cls != "default" and not cls.lstrip("-").isdigit():
+            msg = (f"{key}.landcover_speeds_kmh.{cls}: expected a land-cover class number "
+                   f'(the raster\'s values, e.g. 80 = water) or "default"')
+            raise ConfigError(msg)
+    return FrictionConfig(cell_size_m=size,
+                          offroad_speed_kmh=_number(f"{key}.offroad_speed_kmh",
+                                                    t.get("offroad_speed_kmh",
+                                                          d.offroad_speed_kmh)),
+                          engine=engine, landcover_speeds_kmh=lc)
+
+
 def _parse_travel(t: dict[str, Any]) -> TravelConfig:
     d = TravelConfig()
     speeds = _speeds("travel.speed_kmh", t.get("speed_kmh", d.speed_kmh))
@@ -218,18 +324,23 @@ def _parse_travel(t: dict[str, Any]) -> TravelConfig:
         msg = (f"travel.mode: {mode!r} has no speed; add travel.speed_kmh.{mode} or choose one of "
                f"{', '.join(sorted(speeds))}")
         raise ConfigError(msg)
+    model = _string("travel.model", t.get("model", d.model))
+    if model not in TRAVEL_MODELS:
+        msg = (f"travel.model: expected one of {', '.join(map(repr, TRAVEL_MODELS))}, found "
+               f"{model!r}")
+        raise ConfigError(msg)
     detour = _number("travel.detour_factor", t.get("detour_factor", d.detour_factor))
     if detour < 1:
         msg = (f"travel.detour_factor: expected 1 or more (travelled distance is never shorter "
                f"than the straight line), found {detour:g}")
         raise ConfigError(msg)
-    road = _speeds("travel.road_speed_kmh", t.get("road_speed_kmh", d.road_speed_kmh))
-    if "default" not in road:
-        msg = "travel.road_speed_kmh.default: missing; give the speed for unlisted road classes"
-        raise ConfigError(msg)
-    return TravelConfig(mode=mode, detour_factor=detour,
+    road = _road_speeds(t.get("road_speed_kmh", {}), mode=mode,
+                        modes=set(ROAD_MODES) | set(speeds))
+    return TravelConfig(model=model, mode=mode, detour_factor=detour,
                         cutoff_min=_number("travel.cutoff_min", t.get("cutoff_min", d.cutoff_min)),
-                        speed_kmh=speeds, road_speed_kmh=road)
+                        speed_kmh=speeds, road_speed_kmh=road,
+                        roads=_parse_roads(t.get("roads", {})),
+                        friction=_parse_friction(t.get("friction", {})))
 
 
 def _parse_access(t: dict[str, Any]) -> AccessConfig:
@@ -306,6 +417,31 @@ _PARSERS = {
 }
 
 
+def _check_travel_model(t: TravelConfig, layers: LayersConfig, network: NetworkConfig, *,
+                        model_given: bool) -> TravelConfig:
+    """The model against the layers: without ``travel.model``, a road layer means the road
+    model (as in earlier versions); the road model needs a road layer; the road and
+    friction models need road speeds for the travel and transfer modes."""
+    if not model_given and layers.roads:
+        t = replace(t, model="roads")
+    if t.model == "roads" and not layers.roads:
+        msg = ('travel.model = "roads" needs layers.roads (a line layer, or an OpenStreetMap '
+               '.osm.pbf extract: see `gis roads extract`); or use "friction" (off-road speeds '
+               'and land cover, roads optional) or "straight"')
+        raise ConfigError(msg)
+    if t.model != "straight":
+        for key, m in (("travel.mode", t.mode), ("network.transfer_mode", network.transfer_mode)):
+            if m not in ROAD_MODES and m not in t.road_speed_kmh:
+                msg = (f"{key}: {m!r} has no road speeds for travel.model = {t.model!r}; use "
+                       f"one of {', '.join(ROAD_MODES)} or give [travel.road_speed_kmh.{m}]")
+                raise ConfigError(msg)
+    if layers.landcover and t.model != "friction":
+        msg = ('layers.landcover: a land-cover raster is used by travel.model = "friction" '
+               f'only (the model is {t.model!r}); set the model or leave layers.landcover ""')
+        raise ConfigError(msg)
+    return t
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>") -> Config:
     """Validate a parsed TOML document and build a :class:`Config`."""
     try:
@@ -321,6 +457,9 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
             msg = (f"network.transfer_mode: {mode!r} has no speed; add travel.speed_kmh.{mode} "
                    f"or choose one of {', '.join(sorted(parts['travel'].speed_kmh))}")
             raise ConfigError(msg)
+        parts["travel"] = _check_travel_model(parts["travel"], parts["layers"],
+                                              parts["network"],
+                                              model_given="model" in data.get("travel", {}))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return Config(**parts, base_dir=base_dir, source=source)
