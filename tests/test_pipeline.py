@@ -35,6 +35,11 @@ def test_default_run_summary(default_run):
     assert (default_run / "hatinh.gpkg").exists() and (default_run / "hatinh.qgz").exists()
     assert (default_run / "report.html").exists()
     assert s["outputs"]["qgis_project"] == "hatinh.qgz"
+    # the travel model is named, and straight-line times are labelled as estimates
+    assert s["travel_model"]["kind"] == "straight" and s["travel_model"]["is_estimate"]
+    note = "Travel times (estimates): straight line x 1.4 at 30 km/h (motorbike)"
+    assert any(e.startswith(note) for e in s["estimates"])
+    assert note in (default_run / "access.html").read_text(encoding="utf-8")
 
 
 def test_refuses_to_overwrite_and_keeps_outputs_on_bad_input(default_run, tmp_path, capsys):

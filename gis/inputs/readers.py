@@ -21,6 +21,7 @@ Layers read (GeoDataFrames in the working CRS, metres):
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 import warnings
 from pathlib import Path
@@ -502,10 +503,13 @@ def read_landcover(path: Path | str, *, bounds: tuple[float, float, float, float
             minx, miny, maxx, maxy = bounds
             grown = (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
             left, bottom, right, top = transform_bounds(crs, src.crs, *grown)
-            window = rio_windows.from_bounds(left, bottom, right, top, src.transform)
-            window = window.round_offsets("floor").round_lengths("ceil").intersection(
-                rio_windows.Window(0, 0, src.width, src.height)) \
-                if _overlaps(window, src) else None
+            w = rio_windows.from_bounds(left, bottom, right, top, src.transform)
+            c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+            c1 = min(math.ceil(w.col_off + w.width), src.width)
+            r1 = min(math.ceil(w.row_off + w.height), src.height)
+            c0, r0 = max(c0, 0), max(r0, 0)
+            window = rio_windows.Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 \
+                else None
             if window is None:
                 raise LayerError(str(path), ["does not cover the province: give a raster "
                                              "of its area"])
@@ -517,11 +521,6 @@ def read_landcover(path: Path | str, *, bounds: tuple[float, float, float, float
         values = np.where(values == nodata, -1, values)
     return LandCover(values=values.astype(np.int64), transform=transform, crs=crs_wkt,
                      name=path.name)
-
-
-def _overlaps(window, src) -> bool:
-    return (window.col_off < src.width and window.row_off < src.height
-            and window.col_off + window.width > 0 and window.row_off + window.height > 0)
 
 
 def read_referrals(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
