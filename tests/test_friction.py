@@ -1,4 +1,4 @@
-"""The friction-surface model (gis.model.friction, gis.model.grid): grids timed by hand, a
+"""The friction-surface model (gis.model.friction, gis.model.search): grids timed by hand, a
 Dijkstra written here, networkx on the same 8-neighbour grid graph, and scikit-image's
 MCP_Geometric."""
 
@@ -16,7 +16,7 @@ from affine import Affine
 
 from gis.errors import GisError
 from gis.model.friction import friction_costs, friction_surface, grid_times_mcp
-from gis.model.grid import grid_times
+from gis.model.search import grid_times
 
 R2 = math.sqrt(2)
 

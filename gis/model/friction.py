@@ -20,7 +20,7 @@ Ferries are burned in at their speed (their wait is not counted: a grid has no b
 point); one-way streets do not bind (a grid has no direction). ``dist_m`` of the cost table
 is the length of the fastest path on the grid, centre to centre.
 
-Two engines give the same times: ``"dijkstra"`` (default), :func:`gis.model.grid.grid_times`
+Two engines give the same times: ``"dijkstra"`` (default), :func:`gis.model.search.grid_times`
 (a bucket-queue Dijkstra compiled with numba that stops at the cut-off), and ``"mcp"``, one
 ``skimage.graph.MCP_Geometric.find_costs`` per facility over the whole grid (the reference;
 scikit-image must be installed). See bench/RESULTS.md for their speeds.
@@ -40,7 +40,7 @@ from pyproj import CRS
 
 from gis.errors import GisError
 from gis.model.costs import CostTable
-from gis.model.grid import grid_times
+from gis.model.search import grid_times
 from gis.model.roads import class_speeds, line_speeds_kmh
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 A trip from a demand point to a facility is: an off-road leg (straight line, at the off-road
 speed, usually walking) to the nearest point of a road the mode may use, the fastest way along
-the roads (scipy.sparse.csgraph Dijkstra), and an off-road leg from the road to the facility.
+the roads (Dijkstra, :func:`gis.model.search.graph_times`), and an off-road leg from the road
+to the facility.
 A point farther than ``snap_max_m`` from every usable road has no road trip: it is reported
 (:attr:`RoadReport.unsnapped_origins`), never silently dropped, and it can still walk straight
 to a facility within ``snap_max_m`` (the longest off-road leg allowed anywhere).
@@ -37,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from gis.errors import GisError
 from gis.model.costs import CostTable
+from gis.model.search import graph_times
 
 log = logging.getLogger(__name__)
 
@@ -416,39 +418,6 @@ def _augmented_reverse(graph: RoadGraph, snap_d: Snap) -> tuple[sparse.csr_array
                      np.concatenate([graph.rev_len.data, mm[ok]]), n + nd)
 
 
-def _path_lengths(pred: np.ndarray, rev_m: sparse.csr_array) -> np.ndarray:
-    """Metres along each search tree from its root to every node (pointer doubling on the
-    predecessors); 0 at the root and where the node was not reached."""
-    k, n = pred.shape
-    indptr, indices, data = rev_m.indptr, rev_m.indices, rev_m.data
-    flat_pred = pred.ravel()
-    has = np.flatnonzero(flat_pred >= 0)
-    p = flat_pred[has].astype(np.int64)
-    v = (has % n).astype(indices.dtype)
-    # the metres of edge p -> v: scan row p of the CSR (rows hold a few edges each)
-    w = np.zeros(k * n)
-    start, stop = indptr[p], indptr[p + 1]
-    found = np.zeros(len(p), bool)
-    for off in range(int((indptr[1:] - indptr[:-1]).max(initial=0))):
-        pos = start + off
-        hit = ~found & (pos < stop)
-        hit[hit] = indices[pos[hit]] == v[hit]
-        w[has[hit]] = data[pos[hit]]
-        found |= hit
-    del start, stop, found, v
-    idx = np.int32 if k * n < 2**31 else np.int64
-    up = np.arange(k * n, dtype=idx)
-    up[has] = (p + (has // n) * n).astype(idx)
-    del has, p
-    while True:
-        nxt = up[up]
-        if np.array_equal(nxt, up):
-            break
-        w += w[up]
-        up = nxt
-    return w.reshape(k, n)
-
-
 def road_costs(
     origins_xy: np.ndarray,
     dests_xy: np.ndarray,
@@ -490,7 +459,7 @@ def road_costs(
     origin_population : ndarray, optional
         Persons per origin, to report how many live beyond ``snap_max_m``.
     block_mb : float
-        Memory of one block of searches (about 40 bytes x facilities x nodes).
+        Memory of one block of searches (about 48 bytes x facilities x origins).
     dense_mb : float
         Up to this size (12 bytes x origins x facilities), times are gathered in dense
         columns and read out in table order; beyond it, as pairs sorted at the end.
@@ -531,8 +500,15 @@ def road_costs(
 
     extra = _extra_pairs(origins_xy, dests_xy, so, sd, graph, off=off, snap_max_m=snap_max_m)
 
-    # a block holds times, predecessors and path lengths of k searches: ~40 bytes per node
-    per = max(1, int(block_mb * 2**20 // (40 * (n + n_d))))
+    # the searches are read at the segment ends where origins enter the roads
+    at_nodes, at_pos = np.unique(np.concatenate([ent_a[has_o], ent_b[has_o]]),
+                                 return_inverse=True)
+    pos_a = np.zeros(n_o, np.int64)
+    pos_b = np.zeros(n_o, np.int64)
+    k_o = int(has_o.sum())
+    pos_a[has_o], pos_b[has_o] = at_pos[:k_o], at_pos[k_o:]
+    # a block holds, per search, times and metres at those nodes and per origin
+    per = max(1, int(block_mb * 2**20 // (16 * (len(at_nodes) + 2 * n_o) + 1)))
     # origins x destinations as dense columns when small (then read in table order, no
     # sort), else pairs per block, sorted at the end
     dense = n_o * n_d * 12 <= dense_mb * 2**20
@@ -547,16 +523,13 @@ def road_costs(
         m_best = np.full((len(js), n_o), np.nan)
         if len(src) and has_o.any():
             lim = cutoff_min - leg_d_min[src].min() if math.isfinite(cutoff_min) else np.inf
-            tn, pred = csgraph.dijkstra(rev_t, directed=True, indices=n + src,
-                                        limit=max(lim, 0.0), return_predecessors=True)
-            ln = _path_lengths(pred, rev_m)
-            del pred
+            tn, ln = graph_times(rev_t, rev_m, n + src, at_nodes, limit_min=max(lim, 0.0))
             rows = src - start
-            via_b = tn[:, ent_b] + exit_b_min
-            via_a = tn[:, ent_a] + exit_a_min
+            via_b = tn[:, pos_b] + exit_b_min
+            via_a = tn[:, pos_a] + exit_a_min
             use_a = via_a < via_b
             road_t = np.where(use_a, via_a, via_b)
-            road_m = np.where(use_a, ln[:, ent_a] + exit_a_m, ln[:, ent_b] + exit_b_m)
+            road_m = np.where(use_a, ln[:, pos_a] + exit_a_m, ln[:, pos_b] + exit_b_m)
             del tn, ln, via_a, via_b, use_a
             t_best[rows] = road_t + leg_o_min[None, :] + leg_d_min[src][:, None]
             m_best[rows] = road_m + so.dist_m[None, :] + leg_d_m[src][:, None]

@@ -1,6 +1,8 @@
-"""Least-cost travel times on a raster grid: the engine of the friction model.
+"""Shortest-path searches compiled with numba: on a raster grid (the friction model's engine,
+:func:`grid_times`) and on a sparse graph (the road model's, :func:`graph_times`). Both stop
+at a time limit (the cut-off) and give path lengths beside the times.
 
-The graph is scikit-image's ``MCP_Geometric`` one (``fully_connected=True``): every pixel is
+Grid. The graph is scikit-image's ``MCP_Geometric`` one (``fully_connected=True``): every pixel is
 a node joined to its 8 neighbours; a pixel's cost is the minutes to cross it; a move from
 pixel ``a`` to pixel ``b`` costs ``length x 0.5 x (cost_a + cost_b)`` with length 1 along a
 row or column and sqrt(2) along a diagonal; a pixel of infinite cost cannot be entered; the
@@ -14,8 +16,13 @@ pixels whose time lies in ``[k delta, (k + 1) delta)`` are final once the bucket
 have been settled, and can be settled in any order; each pixel is pushed and popped in O(1).
 Buckets are kept on a ring of ``max move / delta + 2`` slots. The search of a source stops
 at ``limit_min`` (times above it are not needed), so a cut-off bounds the work by the
-pixels within reach. Compiled with numba (imported on first use: a heavy dependency only
-the friction model needs).
+pixels within reach.
+
+Graph. :func:`graph_times` runs ``scipy.sparse.csgraph.dijkstra`` with ``limit`` and sums
+the metres of each fastest path along the search tree, read at the nodes asked for only.
+
+numba is imported on first use (a heavy dependency only these models need); the compiled
+code is cached beside this module.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import logging
 import math
 
 import numpy as np
+from scipy.sparse import csgraph
 
 from gis.errors import GisError
 
@@ -128,11 +136,98 @@ def _bucket_search(cost, n_rows, n_cols, sources, limit, delta, n_buckets, targe
     return sources.shape[0]
 
 
+def _tree_lengths(pred, indptr, indices, w_len, targets, out_m):
+    """Metres along each search tree (``pred``: predecessors, one row per source, -9999 at
+    the root and where unreached) from its root to each target (numba-compiled): a walk up
+    from each target to a node already measured, then back down; every node is measured
+    once per row. NaN where the target was not reached."""
+    k, n = pred.shape
+    plen = np.empty(n)
+    stack = np.empty(n, np.int64)
+    for s in range(k):
+        plen[:] = np.nan
+        row = pred[s]
+        for j in range(targets.shape[0]):
+            v = targets[j]
+            top = 0
+            while np.isnan(plen[v]) and row[v] >= 0:
+                stack[top] = v
+                top += 1
+                v = row[v]
+            if np.isnan(plen[v]):
+                # v has no predecessor: the root (length 0), or unreached (the caller
+                # blanks targets without a time)
+                plen[v] = 0.0
+            while top > 0:
+                top -= 1
+                x = stack[top]
+                p = row[x]
+                w = np.nan
+                for e in range(indptr[p], indptr[p + 1]):
+                    if indices[e] == x:
+                        w = w_len[e]
+                        break
+                plen[x] = plen[p] + w
+            out_m[s, j] = plen[targets[j]]
+
+
 @functools.cache
 def _compiled():
-    import numba  # heavy dependency (LLVM): imported when the friction model first runs
+    import numba  # heavy dependency (LLVM): imported when a model first searches
 
     return numba.njit(cache=True, nogil=True)(_bucket_search)
+
+
+@functools.cache
+def _compiled_tree():
+    import numba  # heavy dependency (LLVM): imported when a model first searches
+
+    return numba.njit(cache=True, nogil=True)(_tree_lengths)
+
+
+def graph_times(graph_min, graph_m, sources: np.ndarray, targets: np.ndarray, *,
+                limit_min: float = math.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Fastest paths on a directed graph from each source to each target node.
+
+    The times are ``scipy.sparse.csgraph.dijkstra(graph_min, indices=sources,
+    limit=limit_min)``; the metres of each fastest path are summed along the search tree
+    (its predecessors) by a compiled walk.
+
+    Parameters
+    ----------
+    graph_min, graph_m : scipy.sparse.csr_array
+        Minutes and metres of each edge (row -> column), one sparsity pattern; minutes
+        above 0 (csgraph drops explicit zeros).
+    sources, targets : ndarray of int
+        Node indices.
+    limit_min : float
+        Times above this are not needed (the search stops there; they come back ``inf``).
+
+    Returns
+    -------
+    time_min, dist_m : ndarray, shape (n_sources, n_targets)
+        Minutes (``inf`` above the limit or unreachable) and metres along that path (NaN
+        where no time; among paths of equal time, the one the search kept).
+    """
+    if not (np.array_equal(graph_m.indptr, graph_min.indptr)
+            and np.array_equal(graph_m.indices, graph_min.indices)):
+        msg = "graph_times: the minutes and metres matrices must share one sparsity pattern"
+        raise GisError(msg)
+    sources = np.asarray(sources, np.int64).ravel()
+    targets = np.asarray(targets, np.int64).ravel()
+    out_t = np.full((len(sources), len(targets)), np.inf)
+    out_m = np.full((len(sources), len(targets)), np.nan)
+    if not len(sources) or not len(targets):
+        return out_t, out_m
+    dist, pred = csgraph.dijkstra(graph_min, directed=True, indices=sources, limit=limit_min,
+                                  return_predecessors=True)
+    out_t[:] = dist[:, targets]
+    del dist
+    _compiled_tree()(pred, np.asarray(graph_m.indptr, np.int64),
+                     np.asarray(graph_m.indices, np.int64),
+                     np.asarray(graph_m.data, np.float64), targets, out_m)
+    out_m[~np.isfinite(out_t)] = np.nan
+    return out_t, out_m
 
 
 def bucket_width(cost: np.ndarray) -> tuple[float, int]:
