@@ -14,12 +14,17 @@ with ``cutoff`` from each facility on the reversed graph, read at the cells.
 
 Friction: a 1,000 x 1,000 grid of 100 m pixels (100 km x 100 km), the same roads burned in
 (motorbike speeds) over 4.5 km/h off-road; 209 facilities and 32,000 cells on random
-pixels; cut-off 180 min. scikit-image: a new ``MCP_Geometric`` and one ``find_costs`` per
-facility over the whole grid, read at the cells.
+pixels; cut-off 180 min. scikit-image: one ``MCP_Geometric`` object and one ``find_costs``
+per facility over the whole grid (scikit-image 0.26 ignores ``max_cumulative_cost``), read
+at the cells and cut at 180 min.
 
-Each case runs in a fresh process; peak memory is that process's peak resident set
-(``ru_maxrss``: interpreter, inputs and results included). The answers are compared before
-any time is reported (equal to 1e-9 min).
+Each case runs in a fresh process, with the same warm-up on both sides of a comparison (one
+call on a small input, so that imports and numba's compiled code are loaded before the
+clock starts), then one timed run. Wall time and CPU time (the process's user + system time,
+``resource.getrusage``) are measured over the same span, and the load average beside them:
+the machine is shared, so the wall time includes waiting for a core. Peak memory is the
+process's peak resident set (``ru_maxrss``: interpreter, inputs and results included). The
+answers are compared before any time is reported (equal to 1e-9 min).
 """
 
 from __future__ import annotations
@@ -79,8 +84,7 @@ def points():
 def grid_points():
     rng = np.random.default_rng(2)
     cells = rng.integers(0, GRID, (N_CELLS, 2))
-    fac = rng.integers(0, GRID, (N_FAC, 2))[:int(os.environ.get("BENCH_FRICTION_SOURCES",
-                                                                 N_FAC))]
+    fac = rng.integers(0, GRID, (N_FAC, 2))
     return cells, fac
 
 
@@ -89,14 +93,33 @@ def _cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _pixel_xy(rc: np.ndarray) -> np.ndarray:
+    """Working-CRS centres of pixels (row, col) of the friction grid."""
+    return np.column_stack([(rc[:, 1] + 0.5) * PIXEL_M, GRID * PIXEL_M - (rc[:, 0] + 0.5)
+                            * PIXEL_M])
+
+
+def _friction_inputs():
+    from gis.model.friction import friction_surface
+
+    roads, _ = road_lines()
+    surf = friction_surface((0, 0, GRID * PIXEL_M, GRID * PIXEL_M), cell_size_m=PIXEL_M,
+                            crs="EPSG:32648", roads=roads, mode="motorbike",
+                            offroad_speed_kmh=4.5)
+    cells, fac = grid_points()
+    return surf, cells, fac
+
+
 def case(name: str, out: Path) -> dict:
-    """One case in this process: its wall and CPU time (inputs excluded), results saved."""
+    """One case in this process: warm-up, then one timed run (inputs excluded)."""
     if name == "roads_ours":
         from gis.model.roads import road_costs
 
         roads, _ = road_lines()
         cells, fac = points()
-        t0, c0 = time.perf_counter(), _cpu_s()
+        road_costs(cells[:10], fac[:2], roads.iloc[:2000], cutoff_min=CUTOFF_MIN,
+                   mode="motorbike", snap_max_m=0.001)                    # warm-up
+        t0, c0, l0 = time.perf_counter(), _cpu_s(), os.getloadavg()[0]
         table, rep = road_costs(cells, fac, roads, cutoff_min=CUTOFF_MIN, mode="motorbike",
                                 snap_max_m=0.001)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
@@ -113,7 +136,9 @@ def case(name: str, out: Path) -> dict:
         key = {tuple(p): k for k, p in enumerate(np.round(g0.node_xy, 2))}
         cn = np.array([key[tuple(p)] for p in cells])
         fn = np.array([key[tuple(p)] for p in fac])
-        t0, c0 = time.perf_counter(), _cpu_s()
+        small = nx.path_graph(10, create_using=nx.DiGraph)
+        nx.single_source_dijkstra_path_length(small, 0, cutoff=CUTOFF_MIN)   # warm-up
+        t0, c0, l0 = time.perf_counter(), _cpu_s(), os.getloadavg()[0]
         G = nx.from_scipy_sparse_array(g0.rev_time, create_using=nx.DiGraph)
         o_all, d_all, t_all = [], [], []
         for j, s in enumerate(fn):
@@ -129,55 +154,54 @@ def case(name: str, out: Path) -> dict:
         np.savez(out, o=o[order], d=d[order], t=t[order])
         extra = {"pairs": len(o)}
     elif name == "straight":
-        from gis.costs import straight_line_costs
+        from gis.model.costs import straight_line_costs
 
         cells, fac = points()
-        t0, c0 = time.perf_counter(), _cpu_s()
+        straight_line_costs(cells[:10], fac[:2], speed_kmh=30, detour_factor=1.4,
+                            cutoff_min=CUTOFF_MIN)                        # warm-up
+        t0, c0, l0 = time.perf_counter(), _cpu_s(), os.getloadavg()[0]
         table = straight_line_costs(cells, fac, speed_kmh=30, detour_factor=1.4,
                                     cutoff_min=CUTOFF_MIN)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
         extra = {"pairs": len(table)}
-    elif name in ("friction_ours", "friction_sweep", "friction_skimage"):
-        from gis.model.friction import friction_surface, grid_times_mcp
+    elif name == "friction_ours":
+        from gis.model.friction import friction_costs
 
-        roads, _ = road_lines()
-        surf = friction_surface((0, 0, GRID * PIXEL_M, GRID * PIXEL_M), cell_size_m=PIXEL_M,
-                                crs="EPSG:32648", roads=roads, mode="motorbike",
-                                offroad_speed_kmh=4.5)
-        cells, fac = grid_points()
-        cost = surf.minutes_per_cell()
-        t0, c0 = time.perf_counter(), _cpu_s()
-        if name in ("friction_ours", "friction_sweep"):
-            from gis.model.friction import friction_costs
-
-            inv = surf.transform
-            xy = lambda rc: np.column_stack([inv.c + (rc[:, 1] + 0.5) * PIXEL_M,  # noqa: E731
-                                             inv.f - (rc[:, 0] + 0.5) * PIXEL_M])
-            table, _ = friction_costs(xy(cells), xy(fac), surf, cutoff_min=CUTOFF_MIN,
-                                      engine="mcp" if name == "friction_ours" else "sweep")
-            o, d, t = table.origin, table.dest, table.time_min
-        else:
-            from skimage.graph import MCP_Geometric
-
-            o_all, d_all, t_all = [], [], []
-            for j, (r, c) in enumerate(fac):
-                cum, _ = MCP_Geometric(cost).find_costs([(int(r), int(c))])
-                tt = cum[cells[:, 0], cells[:, 1]]
-                ok = np.flatnonzero(np.isfinite(tt) & (tt <= CUTOFF_MIN))
-                o_all.append(ok)
-                d_all.append(np.full(len(ok), j))
-                t_all.append(tt[ok])
-            o, d, t = np.concatenate(o_all), np.concatenate(d_all), np.concatenate(t_all)
-            order = np.lexsort((d, o))
-            o, d, t = o[order], d[order], t[order]
+        surf, cells, fac = _friction_inputs()
+        friction_costs(_pixel_xy(cells[:10]), _pixel_xy(fac[:1]), surf,
+                       cutoff_min=CUTOFF_MIN)                             # warm-up
+        t0, c0, l0 = time.perf_counter(), _cpu_s(), os.getloadavg()[0]
+        table, _ = friction_costs(_pixel_xy(cells), _pixel_xy(fac), surf,
+                                  cutoff_min=CUTOFF_MIN)
         wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
-        del grid_times_mcp
-        np.savez(out, o=o, d=d, t=t)
+        np.savez(out, o=table.origin, d=table.dest, t=table.time_min)
+        extra = {"pairs": len(table)}
+    elif name == "friction_skimage":
+        from skimage.graph import MCP_Geometric
+
+        surf, cells, fac = _friction_inputs()
+        cost = surf.minutes_per_cell()
+        MCP_Geometric(np.ones((10, 10))).find_costs([(0, 0)])              # warm-up
+        t0, c0, l0 = time.perf_counter(), _cpu_s(), os.getloadavg()[0]
+        mcp = MCP_Geometric(cost, fully_connected=True)
+        o_all, d_all, t_all = [], [], []
+        for j, (r, c) in enumerate(fac):
+            cum, _ = mcp.find_costs([(int(r), int(c))])
+            tt = cum[cells[:, 0], cells[:, 1]]
+            ok = np.flatnonzero(np.isfinite(tt) & (tt <= CUTOFF_MIN))
+            o_all.append(ok)
+            d_all.append(np.full(len(ok), j))
+            t_all.append(tt[ok])
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+        o, d, t = np.concatenate(o_all), np.concatenate(d_all), np.concatenate(t_all)
+        order = np.lexsort((d, o))
+        np.savez(out, o=o[order], d=d[order], t=t[order])
         extra = {"pairs": len(o)}
     else:
         raise SystemExit(f"unknown case {name}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"case": name, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, **extra}
+    return {"case": name, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak,
+            "load_start": l0, "load_end": os.getloadavg()[0], **extra}
 
 
 def run_case(name: str, tmp: Path) -> dict:
@@ -196,8 +220,8 @@ def same(tmp: Path, a: str, b: str) -> float:
     return diff
 
 
-def yn(ok: bool) -> str:
-    return "yes" if ok else "no"
+def met(value: float, target: float) -> str:
+    return "met" if value < target else "not met"
 
 
 def main(argv=None) -> int:
@@ -205,79 +229,78 @@ def main(argv=None) -> int:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--case")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--friction-sources", type=int, default=N_FAC,
-                    help="facilities of the friction cases (default 209)")
     args = ap.parse_args(argv)
-    os.environ["BENCH_FRICTION_SOURCES"] = str(args.friction_sources)
     if args.case:
         print(json.dumps(case(args.case, args.out)))
         return 0
     import networkx
+    import numba
     import scipy
     import skimage
 
     started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         r = {name: run_case(name, tmp) for name in
-             ("straight", "roads_ours", "roads_networkx", "friction_ours", "friction_sweep",
-              "friction_skimage")}
+             ("straight", "roads_ours", "roads_networkx", "friction_ours", "friction_skimage")}
         d_road = same(tmp, "roads_ours", "roads_networkx")
-        d_fric = max(same(tmp, "friction_ours", "friction_skimage"),
-                     same(tmp, "friction_sweep", "friction_skimage"))
-    load1 = os.getloadavg()[0]
+        d_fric = same(tmp, "friction_ours", "friction_skimage")
     ro, rn, st = r["roads_ours"], r["roads_networkx"], r["straight"]
-    fo, fw, fs = r["friction_ours"], r["friction_sweep"], r["friction_skimage"]
-    nf = args.friction_sources
-    scale = N_FAC / nf            # friction figures for 209 facilities, from nf measured
+    fo, fs = r["friction_ours"], r["friction_skimage"]
     mem_ratio = ro["peak_mb"] / st["peak_mb"]
+    loads = [x for c in r.values() for x in (c["load_start"], c["load_end"])]
+
+    def row(label: str, c: dict, target: str, verdict: str) -> str:
+        return (f"| {label} | {c['wall_s']:.2f} | {c['cpu_s']:.2f} | {c['peak_mb']:,.0f} | "
+                f"{c['load_start']:.1f} / {c['load_end']:.1f} | {target} | {verdict} |")
+
     lines = [
         SECTION, "",
         f"Run {started} on {machine()}; `python bench/bench_roads_osm.py`. Python "
-        f"{sys.version.split()[0]}; scipy {scipy.__version__}, networkx "
-        f"{networkx.__version__}, scikit-image {skimage.__version__}. Load average (1 min) at "
-        f"start {load0:.2f}, at end {load1:.2f}: the machine is shared.", "",
-        f"Road network: synthetic (no real Vietnamese PBF offline), {SIDE} x {SIDE} junctions "
-        f"{STEP_M:g} m apart moved up to {JITTER_M:g} m at random, three classes, every 7th "
-        f"residential line one-way: {ro['nodes']:,} nodes, {ro['edges']:,} directed edges. "
-        f"{N_FAC} facilities and {N_CELLS:,} cells on random junctions, motorbike, cut-off "
-        f"{CUTOFF_MIN:g} min: {ro['pairs']:,} pairs, identical in both (max difference "
-        f"{d_road:.1e} min). Friction: {GRID:,} x {GRID:,} pixels of {PIXEL_M:g} m, the same "
-        f"roads burned in over 4.5 km/h, {nf} facilities (measured; the 209-facility figures "
-        f"are the measured ones x {scale:.2f}: each facility is one search) and {N_CELLS:,} "
-        f"cells on random pixels, cut-off {CUTOFF_MIN:g} min: {fo['pairs']:,} pairs, "
-        f"identical in the three (max difference {d_fric:.1e} min). Each case in a fresh "
-        f"process; peak = resident set (inputs included); wall time excludes building the "
-        f"inputs.", "",
-        "CPU s is the process's user + system time over the same span: on a shared machine "
-        "the wall time includes waiting for a core; both are shown, the targets are judged on "
-        "both.", "",
-        "| case | wall s | CPU s | peak MB | target | met (wall / CPU) |",
-        "|---|---:|---:|---:|---|---|",
-        f"| road model, `gis.model.roads.road_costs` (graph, snapping, csgraph Dijkstra, path "
-        f"lengths) | {ro['wall_s']:.2f} | {ro['cpu_s']:.2f} | {ro['peak_mb']:,.0f} | < 10 s, "
-        f"< 2x straight line's memory | {yn(ro['wall_s'] < 10)} / {yn(ro['cpu_s'] < 10)}; "
-        f"memory {mem_ratio:.2f}x: {yn(mem_ratio < 2)} |",
-        f"| networkx `single_source_dijkstra_path_length` x {N_FAC} (cutoff), same graph "
-        f"| {rn['wall_s']:.2f} | {rn['cpu_s']:.2f} | {rn['peak_mb']:,.0f} | reference | "
-        f"ours {rn['wall_s'] / ro['wall_s']:.1f}x / {rn['cpu_s'] / ro['cpu_s']:.1f}x faster |",
-        f"| straight line x 1.4 at 30 km/h, `gis.costs.straight_line_costs` "
-        f"({st['pairs']:,} pairs) | {st['wall_s']:.2f} | {st['cpu_s']:.2f} | "
-        f"{st['peak_mb']:,.0f} | memory reference | |",
-        f"| friction, `friction_costs(engine='mcp')` (one MCP object), {nf} facilities; x "
-        f"{scale:.2f} for 209 | {fo['wall_s']:.2f}; {fo['wall_s'] * scale:.1f} | "
-        f"{fo['cpu_s']:.2f}; {fo['cpu_s'] * scale:.1f} | {fo['peak_mb']:,.0f} | < 30 s for "
-        f"209 | {yn(fo['wall_s'] * scale < 30)} / {yn(fo['cpu_s'] * scale < 30)} |",
-        f"| friction, `friction_costs(engine='sweep')` (row and column sweeps), {nf} "
-        f"facilities; x {scale:.2f} | {fw['wall_s']:.2f}; {fw['wall_s'] * scale:.1f} | "
-        f"{fw['cpu_s']:.2f}; {fw['cpu_s'] * scale:.1f} | {fw['peak_mb']:,.0f} | < 30 s for "
-        f"209 | {yn(fw['wall_s'] * scale < 30)} / {yn(fw['cpu_s'] * scale < 30)} |",
-        f"| scikit-image, a new `MCP_Geometric(...)` and `find_costs` per facility, {nf} "
-        f"facilities; x {scale:.2f} | {fs['wall_s']:.2f}; {fs['wall_s'] * scale:.1f} | "
-        f"{fs['cpu_s']:.2f}; {fs['cpu_s'] * scale:.1f} | {fs['peak_mb']:,.0f} | reference | "
-        f"mcp engine {fs['cpu_s'] / fo['cpu_s']:.2f}x, sweep {fs['cpu_s'] / fw['cpu_s']:.2f}x "
-        f"the speed of this (CPU) |",
+        f"{sys.version.split()[0]}; scipy {scipy.__version__}, numba {numba.__version__}, "
+        f"networkx {networkx.__version__}, scikit-image {skimage.__version__}. The machine "
+        f"is shared with other work: the 1-minute load average ranged from {min(loads):.1f} "
+        f"to {max(loads):.1f} on 2 cores during the cases, so wall times include waiting "
+        f"for a core; CPU time (user + system of the process, over the same span) is given "
+        f"beside it.", "",
+        f"Road network: synthetic (no real Vietnamese extract offline), {SIDE} x {SIDE} "
+        f"junctions {STEP_M:g} m apart moved up to {JITTER_M:g} m at random, three classes, "
+        f"every 7th residential line one-way: {ro['nodes']:,} nodes, {ro['edges']:,} directed "
+        f"edges. {N_FAC} facilities and {N_CELLS:,} cells on random junctions, motorbike, "
+        f"cut-off {CUTOFF_MIN:g} min: {ro['pairs']:,} pairs, identical in both (max "
+        f"difference {d_road:.1e} min). Friction: {GRID:,} x {GRID:,} pixels of {PIXEL_M:g} "
+        f"m, the same roads burned in over 4.5 km/h, {N_FAC} facilities and {N_CELLS:,} cells "
+        f"on random pixels, cut-off {CUTOFF_MIN:g} min: {fo['pairs']:,} pairs, identical in "
+        f"both (max difference {d_fric:.1e} min). Each case in a fresh process, one warm-up "
+        f"call then one timed run; peak = resident set (inputs included); times exclude "
+        f"building the inputs.", "",
+        "| case | wall s | CPU s | peak MB | load at start / end | target | met (wall / CPU) |",
+        "|---|---:|---:|---:|---:|---|---|",
+        row("road model, `gis.model.roads.road_costs` (graph, snapping, csgraph Dijkstra, "
+            "path lengths, table)", ro, "< 10 s; < 2x straight line's memory",
+            f"{met(ro['wall_s'], 10)} / {met(ro['cpu_s'], 10)}; memory {mem_ratio:.2f}x: "
+            f"{met(mem_ratio, 2)}"),
+        row(f"networkx `single_source_dijkstra_path_length` x {N_FAC} (cutoff), same graph",
+            rn, "reference", f"ours {rn['wall_s'] / ro['wall_s']:.1f}x (wall) / "
+            f"{rn['cpu_s'] / ro['cpu_s']:.1f}x (CPU) faster"),
+        row(f"straight line x 1.4 at 30 km/h, `gis.model.costs.straight_line_costs` "
+            f"({st['pairs']:,} pairs)", st, "memory reference", ""),
+        row(f"friction, `gis.model.friction.friction_costs` (bucket Dijkstra to the cut-off), "
+            f"{N_FAC} facilities", fo, "< 30 s",
+            f"{met(fo['wall_s'], 30)} / {met(fo['cpu_s'], 30)}"),
+        row(f"scikit-image, one `MCP_Geometric` and `find_costs` per facility, {N_FAC} "
+            f"facilities", fs, "reference", f"ours {fs['wall_s'] / fo['wall_s']:.1f}x (wall) "
+            f"/ {fs['cpu_s'] / fo['cpu_s']:.1f}x (CPU) faster"),
+        "",
+        f"Road model: {ro['cpu_s']:.1f} s of CPU and {ro['wall_s']:.1f} s of wall time "
+        f"(target 10 s: {met(ro['cpu_s'], 10)} on CPU, {met(ro['wall_s'], 10)} on the wall "
+        f"at this load), {ro['peak_mb']:,.0f} MB at peak against {st['peak_mb']:,.0f} MB for "
+        f"the straight line ({mem_ratio:.2f}x; target 2x: {met(mem_ratio, 2)}); networkx took "
+        f"{rn['cpu_s'] / ro['cpu_s']:.0f} times the CPU time for the same pairs. Friction: "
+        f"{fo['cpu_s']:.1f} s of CPU and {fo['wall_s']:.1f} s of wall time for {N_FAC} "
+        f"facilities on {GRID * GRID:,} pixels (target 30 s: {met(fo['cpu_s'], 30)} on CPU, "
+        f"{met(fo['wall_s'], 30)} on the wall), {fs['cpu_s'] / fo['cpu_s']:.1f} times less "
+        f"CPU than scikit-image's {fs['cpu_s']:.1f} s for the same times.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

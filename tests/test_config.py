@@ -106,6 +106,9 @@ def test_with_province_drops_province_specific_inputs():
     assert cfg.network.satellite_specialties == ("eye", "lung", "mental health")
     assert other.network.satellite_specialties == ()
     assert other.network.transfer_mode == cfg.network.transfer_mode
+    roads = parse_config({"layers": {"roads": "r.gpkg"}}, base_dir=Path("."))
+    assert roads.travel.model == "roads"
+    assert roads.with_province("40").travel.model == "straight"
 
 
 def test_travel_model_choice_and_road_speeds():

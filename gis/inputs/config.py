@@ -149,11 +149,16 @@ class Config:
     def with_province(self, name: str) -> Config:
         """A copy for another province. Province-specific inputs (layers, population total, the
         satellite specialties of its hospitals) are dropped unless the province is unchanged,
-        since they describe the configured province."""
+        since they describe the configured province; the road model, which needs the roads
+        layer, becomes the straight line."""
         if name == self.province.name:
             return self
+        # the road model needs the province's roads: without them, the straight line (the
+        # outputs say which model ran)
+        travel = replace(self.travel, model="straight") if self.travel.model == "roads" \
+            else self.travel
         return replace(self, province=ProvinceConfig(name=name, crs="auto", population_total=0.0),
-                       layers=LayersConfig(),
+                       layers=LayersConfig(), travel=travel,
                        network=replace(self.network, satellite_specialties=()))
 
 
