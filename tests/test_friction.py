@@ -60,10 +60,10 @@ def _hand_grid():
 
 def test_uniform_grid_by_hand():
     cost = np.ones((5, 5))
-    t, steps = _all(cost, (2, 2))
+    ours, steps = _all(cost, (2, 2))
     # path lengths in pixel sides: two diagonal moves to the corner, two moves along the row
     assert steps[0, 0] == pytest.approx(2 * R2) and steps[2, 4] == 2.0 and steps[2, 2] == 0
-    for t in (t, grid_times_mcp(cost, [(2, 2)], *np.indices((5, 5)).reshape(2, -1))
+    for t in (ours, grid_times_mcp(cost, [(2, 2)], *np.indices((5, 5)).reshape(2, -1))
               .reshape(5, 5)):
         assert t[2, 2] == 0.0
         assert t[2, 4] == pytest.approx(2.0)              # two moves along the row

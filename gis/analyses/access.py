@@ -262,7 +262,8 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
 def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
                       rules_min: Mapping[str, float],
                       facility_names: Mapping[str, str] | None = None,
-                      extra_reasons: Mapping[str, np.ndarray] | None = None
+                      extra_reasons: Mapping[str, np.ndarray] | None = None,
+                      commune_names: Mapping[str, str] | None = None
                       ) -> gpd.GeoDataFrame:
     """Contiguous areas of demand units failing a rule, ranked by population.
 
@@ -277,14 +278,19 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
         is within the cut-off), e.g. ``{"station": 30, "regional": 60}``.
     extra_reasons : mapping, optional
         Reason text -> boolean array of failing units (e.g. below a supply target).
+    commune_names : mapping, optional
+        Post-2025 commune code -> name, for ``commune_names``.
 
     Returns
     -------
     GeoDataFrame
         ``rank``, ``population``, ``units``, ``area_km2``, ``reasons``, ``commune_codes``,
         ``nearest_id``, ``nearest_name``, ``nearest_time_min`` (for the first reason's tier:
-        the facility nearest the most people of the area), geometry (Polygon).
+        the facility nearest the most people of the area), ``commune_names`` (";"-joined,
+        the communes with the most people of the area first), ``beyond_<tier>`` (people of
+        the area failing the rule of each tier, e.g. ``beyond_station``), geometry (Polygon).
     """
+    cnames = dict(commune_names or {})
     names = dict(facility_names or {})
     fails: dict[str, np.ndarray] = {}
     tier_of: dict[str, str] = {}
@@ -300,7 +306,8 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
     for reason, mask in (extra_reasons or {}).items():
         fails[reason] = np.asarray(mask, bool)
     cols = ["rank", "population", "units", "area_km2", "reasons", "commune_codes", "nearest_id",
-            "nearest_name", "nearest_time_min"]
+            "nearest_name", "nearest_time_min", "commune_names",
+            *[f"beyond_{tier}" for tier in tier_of.values()]]
     if not fails:
         return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=demand.crs)
     reasons = list(fails)
@@ -346,7 +353,12 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
                 near_name = names.get(near_id, "")
                 pick = ids == near_id
                 near_t = float(np.average(tt[pick], weights=np.maximum(mpop[pick], 1e-9)))
+        by_commune = pd.Series(mpop).groupby(demand["commune_code"].to_numpy()[members]).sum()
+        by_commune = by_commune.sort_values(ascending=False, kind="stable")
+        beyond = {f"beyond_{tier_of[r]}": float(share[reasons.index(r)]) for r in tier_of}
         rows.append({
+            **beyond,
+            "commune_names": ";".join(cnames.get(c, c) for c in by_commune.index),
             "population": float(mpop.sum()), "units": int(len(members)),
             "area_km2": float(shapely.area(merged[p]) / 1e6),
             "reasons": "; ".join(f"{r} ({share[reasons.index(r)]:,.0f} people)"
@@ -631,7 +643,9 @@ def run_access(
                 out[f"e2sfca_{what}_per_10k"].to_numpy() < target)
     under = underserved_areas(out, times, rules_min=underserved_min,
                               facility_names=dict(zip(fac["facility_id"], fac["name"],
-                                                      strict=True)), extra_reasons=extra)
+                                                      strict=True)), extra_reasons=extra,
+                              commune_names=dict(zip(communes["commune_code"],
+                                                     communes["commune_name"], strict=True)))
     layers["underserved"] = under
     total = float(pop.sum())
     summary = {
@@ -650,6 +664,7 @@ def run_access(
         "indicators": indicators(facilities, total, doctors_per_10k=doctors_per_10k,
                                  beds_per_10k=beds_per_10k,
                                  doctors_per_station=doctors_per_station),
+        "far_communes": far_communes(com, underserved_min),
         "underserved": {
             "rules_min": underserved_min,
             "areas": int(len(under)),
@@ -661,6 +676,44 @@ def run_access(
     }
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
                         road_report=road_report)
+
+
+def far_communes(coverage: pd.DataFrame, rules_min: Mapping[str, float], *,
+                 top: int = 5) -> dict[str, dict[str, Any]]:
+    """Per tier, the post-2025 communes with the most people beyond the tier's time.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Per commune (``coverage_communes``): ``commune_code``, ``commune_name``,
+        ``population`` and ``<tier>_<T>min`` (people within T minutes).
+    rules_min : mapping
+        Tier -> minutes (the under-served rule, e.g. station 30, regional 60).
+    top : int
+        Communes listed per tier.
+
+    Returns
+    -------
+    dict
+        Tier -> ``{"time_min", "population" (people beyond, all communes), "communes"
+        (number of communes with people beyond), "top": [{"commune_code", "commune_name",
+        "population"}]}``; tiers whose column is absent are left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for tier, limit in rules_min.items():
+        col = f"{tier}_{float(limit):g}min"
+        if col not in coverage:
+            continue
+        beyond = (coverage["population"] - coverage[col]).clip(lower=0.0).fillna(0.0)
+        beyond = beyond.where(beyond > 1e-6 * coverage["population"].clip(lower=1.0), 0.0)
+        order = beyond.sort_values(ascending=False, kind="stable")
+        order = order[order > 0]
+        out[tier] = {"time_min": float(limit), "population": float(beyond.sum()),
+                     "communes": int(len(order)),
+                     "top": [{"commune_code": str(coverage["commune_code"].loc[i]),
+                              "commune_name": str(coverage["commune_name"].loc[i]),
+                              "population": float(v)} for i, v in order.head(top).items()]}
+    return out
 
 
 def _weighted_mean_by(group: np.ndarray, values: np.ndarray, weights: np.ndarray,

@@ -40,8 +40,8 @@ from pyproj import CRS
 
 from gis.errors import GisError
 from gis.model.costs import CostTable
-from gis.model.search import grid_times
 from gis.model.roads import class_speeds, line_speeds_kmh
+from gis.model.search import grid_times
 
 log = logging.getLogger(__name__)
 

@@ -210,9 +210,16 @@ def friction_model(bounds: tuple[float, float, float, float], *, crs: Any, mode:
 
 
 def extend_costs(costs: CostTable, demand: pd.DataFrame, sites: gpd.GeoDataFrame, *,
-                 travel: TravelModel) -> CostTable:
+                 travel: TravelModel | None = None, speed_kmh: float | None = None,
+                 detour_factor: float | None = None) -> CostTable:
     """``costs`` plus demand -> ``sites`` pairs by the same travel model and cut-off (for the
-    new sites of a plan): ``travel`` must be the model that built ``costs``."""
+    new sites of a plan): ``travel`` must be the model that built ``costs`` (or, without it,
+    the straight line at ``speed_kmh`` x ``detour_factor``)."""
+    if travel is None:
+        if speed_kmh is None or detour_factor is None:
+            msg = "extend_costs: give travel=, or speed_kmh= and detour_factor="
+            raise GisError(msg)
+        travel = straight_model(mode="", speed_kmh=speed_kmh, detour_factor=detour_factor)
     sites = sites[~sites["facility_id"].isin(set(map(str, costs.dest_ids)))]
     if sites.empty:
         return costs
