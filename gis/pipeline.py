@@ -8,7 +8,7 @@ only when all went well, so a failure never leaves half-written or mixed outputs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,6 +39,13 @@ from gis.errors import ConfigError, GisError, LayerError, PlanError, combine
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs.config import Config
+from gis.inputs.neighbours import (
+    candidate_neighbours,
+    halo_facilities,
+    halo_summary,
+    province_outline,
+    reach_m,
+)
 from gis.inputs.osm import RoadsSummary, download_extract, roads_summary
 from gis.inputs.plans import Plan, new_sites, plan_set_problems
 from gis.inputs.rasters import LandCover, RasterPoints
@@ -78,6 +85,7 @@ class Prepared:
     raster: RasterPoints | None = None
     landcover: LandCover | None = None
     travel: dict[str, TravelModel] = field(default_factory=dict)   # by mode, built on use
+    halo: gpd.GeoDataFrame | None = None     # neighbouring provinces' facilities in reach
 
 
 @dataclass
@@ -161,17 +169,26 @@ def prepare(cfg: Config) -> Prepared:
                     raster=read.get("population_raster"), landcover=read.get("landcover"))
 
 
+def fastest_road_kmh(cfg: Config, modes: Sequence[str] | None = None) -> float:
+    """The fastest road-class speed of the configured modes (default: the travel and transfer
+    modes): no trip on the road or friction model goes faster."""
+    t = cfg.travel
+    modes = modes or sorted({t.mode, cfg.network.transfer_mode})
+    return max(max(class_speeds(m, t.road_speed_kmh).values()) for m in modes)
+
+
 def roads_margin_m(cfg: Config) -> float:
     """Metres of road kept around the province when roads are read from an OSM extract:
     ``travel.roads.extract_margin_km``, or ("auto") half the cut-off at the fastest road
     speed of the travel and transfer modes (a trip that starts and ends in the province
-    within the cut-off never goes farther out)."""
+    within the cut-off never goes farther out); the whole cut-off at that speed when
+    ``access.cross_border = true`` (trips to facilities of neighbouring provinces end out
+    there, up to :func:`halo_reach_m`)."""
     t = cfg.travel
     if t.roads.extract_margin_km is not None:
         return t.roads.extract_margin_km * 1000.0
-    fastest = max(max(class_speeds(m, t.road_speed_kmh).values())
-                  for m in {t.mode, cfg.network.transfer_mode})
-    return t.cutoff_min / 2 / 60.0 * fastest * 1000.0
+    share = 1.0 if cfg.access.cross_border is True else 0.5
+    return t.cutoff_min * share / 60.0 * fastest_road_kmh(cfg) * 1000.0
 
 
 def travel_model(prep: Prepared, mode: str | None = None) -> TravelModel:
@@ -218,15 +235,17 @@ def travel_model(prep: Prepared, mode: str | None = None) -> TravelModel:
 
 def travel_note(model: TravelModel) -> str:
     """The sentence maps and reports show about travel times."""
-    what = "estimates" if model.is_estimate else "computed"
-    return f"Travel times ({what}): {model.label()}"
+    if model.is_estimate:
+        return f"Travel times (estimates): {model.label()}"
+    return f"Travel times (computed): {model.label()}"
 
 
-def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = ()
-             ) -> tuple[Prepared, list[Plan]]:
+def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = (),
+             prepared: Prepared | None = None) -> tuple[Prepared, list[Plan]]:
     """Every input and the config checked together, before any analysis runs.
 
-    Reads and builds the layers (:func:`prepare`), reads the plan files against them, and for
+    Reads and builds the layers (:func:`prepare`; ``prepared`` when given, as a national run
+    prepares them first), reads the plan files against them, and for
     the stages asked for checks what the analyses would otherwise find only after their work:
     the road layer's connectivity, the satellite specialties, the referral and satellite
     tables against the facilities and the referral network today and after the official plan.
@@ -241,7 +260,7 @@ def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Pa
         One error listing the problems of every input (:class:`gis.errors.InputErrors` when
         several inputs fail).
     """
-    prep = prepare(cfg)
+    prep = prepared if prepared is not None else prepare(cfg)
     errors: list[GisError] = []
     plans = [_attempt(errors, lambda p=p: R.read_plan(p, prep.layers.facilities, prep.registry))
              for p in plan_files]
@@ -294,6 +313,63 @@ def check_network(prep: Prepared) -> None:
     build_graph(lay.facilities, **common, name=label)
     plan = official_plan(lay.facilities, lay.communes, prep.registry)
     build_graph(lay.facilities, **common, plan=plan, name=f"{label}, after the plan '{plan.name}'")
+
+
+def config_for_province(cfg: Config, code: str) -> Config:
+    """The configuration of province ``code`` in a run configured by ``cfg`` (``cfg`` itself
+    for the configured province, else :meth:`Config.with_province`): how national runs and
+    the cross-border halo get each province's configuration."""
+    if find_province(cfg.province.name).code == code:
+        return cfg
+    return cfg.with_province(code)
+
+
+def cross_border_enabled(cfg: Config, *, national: bool) -> bool:
+    """Whether a run uses the cross-border halo: ``access.cross_border`` of the config, or
+    when it is "auto", yes for a national run and no for a single province."""
+    on = cfg.access.cross_border
+    return national if on is None else bool(on)
+
+
+def halo_reach_m(cfg: Config) -> float:
+    """Radius of the cross-border halo: what the configured travel model reaches within its
+    cut-off (straight line: cut-off x speed / detour factor; roads and friction: cut-off x
+    the fastest road speed of the travel mode, a bound: a facility in the halo that the
+    roads reach only beyond the cut-off counts for nothing)."""
+    t = cfg.travel
+    if t.model != "straight":
+        return reach_m(cutoff_min=t.cutoff_min, speed_kmh=fastest_road_kmh(cfg, [t.mode]),
+                       detour_factor=1.0)
+    return reach_m(cutoff_min=t.cutoff_min, speed_kmh=t.speed_kmh[t.mode],
+                   detour_factor=t.detour_factor)
+
+
+def halo_source(prep: Prepared) -> gpd.GeoDataFrame:
+    """The province's active facilities as a neighbour sees them: with ``province_code``, in
+    the province's working CRS (a neighbour reprojects them into its own)."""
+    fac = prep.layers.facilities
+    out = fac[fac["status"] == "active"].copy()
+    out["province_code"] = prep.registry.province.code
+    return out.reset_index(drop=True)
+
+
+def cross_border_halo(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None = None,
+                      ) -> gpd.GeoDataFrame:
+    """Facilities of other provinces within :func:`halo_reach_m` of the province's outline.
+
+    ``neighbours`` maps province codes to their :func:`halo_source`; when None, the candidate
+    neighbours (:func:`gis.inputs.neighbours.candidate_neighbours`) are prepared here with
+    :func:`config_for_province`, as a national run prepares them.
+    """
+    code = prep.registry.province.code
+    radius = halo_reach_m(prep.config)
+    if neighbours is None:
+        neighbours = {c: halo_source(prepare(config_for_province(prep.config, c)))
+                      for c in candidate_neighbours(code, radius)}
+    frames = [f for c, f in sorted(neighbours.items()) if c != code]
+    return halo_facilities(province_outline(prep.layers.communes), frames,
+                           crs=prep.layers.crs, radius_m=radius,
+                           own_ids=prep.layers.facilities["facility_id"])
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -440,7 +516,7 @@ def run_access_stage(prep: Prepared):
         catchment_min=cfg.access.e2sfca.catchment_min, decay=cfg.access.e2sfca.decay,
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
         doctors_per_station=cfg.targets.doctors_per_station, travel=travel_model(prep),
-        raster=prep.raster)
+        raster=prep.raster, halo=prep.halo)
 
 
 def station_thresholds(cfg: Config) -> tuple[float, ...]:
@@ -458,30 +534,41 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     return out
 
 
-def plan_costs(prep: Prepared, acc, plans: Sequence[Plan]):
-    """The access cost table plus demand -> the new sites of ``plans`` by the same travel model
-    and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage does); the table
-    itself when no plan has a new site."""
+def stage_costs(acc, *, full_table: bool = False):
+    """The costs the plans and network stages take: the model answering each analysis with
+    the table it needs (``acc.cost_model``), or with ``full_table`` the table of every pair
+    within the cut-off (same figures; for checks and for analyses that need every pair)."""
+    return acc.costs if full_table else acc.cost_model
+
+
+def plan_costs(prep: Prepared, acc, plans: Sequence[Plan], *, full_table: bool = False):
+    """The access costs (:func:`stage_costs`) plus demand -> the new sites of ``plans`` by the
+    same travel model and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage
+    does); the costs themselves when no plan has a new site."""
+    costs = stage_costs(acc, full_table=full_table)
     sites = new_sites(list(plans), prep.layers.facilities.crs)
     if sites.empty:
-        return acc.costs
-    return extend_costs(acc.costs, acc.demand, sites, travel=travel_model(prep))
+        return costs
+    return extend_costs(costs, acc.demand, sites, travel=travel_model(prep))
 
 
 def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = (),
-                    step: StepFn | None = None):
+                    step: StepFn | None = None, full_table: bool = False,
+                    time_limit_s: float | None = None):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
-    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the cost table by
-    the configured travel model); ``step(label)`` wraps each model and each evaluation."""
+    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the costs by the
+    configured travel model); ``step(label)`` wraps each model and each evaluation;
+    ``time_limit_s`` per location model (default: :func:`gis.analyses.plans.run_plans`'s)."""
 
     cfg = prep.config
     th = station_thresholds(cfg)
     lay = prep.layers
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
-                     costs=plan_costs(prep, acc, list(extra_plans)), thresholds_min=th,
+                     costs=plan_costs(prep, acc, list(extra_plans), full_table=full_table),
+                     thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
                      cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans),
-                     step=step)
+                     step=step, time_limit_s=time_limit_s)
 
 
 def _offered_specialties(prep: Prepared) -> set[str]:
@@ -510,7 +597,7 @@ def check_network_config(prep: Prepared) -> None:
         raise ConfigError(msg)
 
 
-def run_network_stage(prep: Prepared, acc, *, plan=None):
+def run_network_stage(prep: Prepared, acc, *, plan=None, full_table: bool = False):
     """The referral and satellite-hospital network on the access demand, before and after
     ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
     hold no hospitals."""
@@ -528,7 +615,8 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
                                  within_min=net_cfg.satellite_time_min)
                 for sp in net_cfg.satellite_specialties]
     net = run_network(
-        lay.facilities, lay.communes, demand=acc.demand, costs=acc.costs,
+        lay.facilities, lay.communes, demand=acc.demand,
+        costs=stage_costs(acc, full_table=full_table),
         cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
         satellite_links=prep.satellite_links, plan=plan,
@@ -541,7 +629,9 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
-        optimise: bool = True, lang: str | None = None) -> RunResult:
+        optimise: bool = True, lang: str | None = None, prepared: Prepared | None = None,
+        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None,
+        full_table: bool = False) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -566,6 +656,18 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         progress); sub-steps (each model, each scenario evaluated) come with ``level=2``.
     lang : str, optional
         Language of the outputs, "vi" or "en" (default: ``output.language`` of the config).
+    prepared : Prepared, optional
+        The province's layers from :func:`prepare` of ``cfg`` (a national run prepares them
+        first); prepared here when None.
+    halo : GeoDataFrame, optional
+        Facilities of neighbouring provinces in reach (:func:`cross_border_halo`); when None
+        and ``cross_border`` is on, computed here.
+    cross_border : bool, optional
+        Use the cross-border halo (default: :func:`cross_border_enabled` of a single
+        province, i.e. ``access.cross_border = true`` in the config).
+    full_table : bool
+        Give the plans and network stages the table of every pair within the cut-off instead
+        of tables sized per analysis (the same figures; memory grows with cells x facilities).
     """
     step = step or (lambda label, level=1: nullcontext())
     lang = lang or cfg.output.language
@@ -574,9 +676,17 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         assert out_dir is not None
     with files.output_folder(Path(out_dir), overwrite=overwrite) as out:
         with step("reading and building layers"):
-            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files))
+            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files),
+                                         prepared=prepared)
+        if cross_border is None:
+            cross_border = cross_border_enabled(cfg, national=False)
+        if halo is None and cross_border and "access" in stages:
+            with step("facilities of neighbouring provinces (cross-border)"):
+                halo = cross_border_halo(prep)
+        prep.halo = halo
         summary, layers, tables, graphs, pr, editor = _analyses(
-            prep, extra_plans, stages=stages, optimise=optimise, step=step)
+            prep, extra_plans, stages=stages, optimise=optimise, step=step,
+            full_table=full_table)
         tmp = out.path
         with step("writing maps, GeoPackage, QGIS project and report"), out.writing():
             for name, table in tables.items():
@@ -604,11 +714,14 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
 
 
 def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
-              optimise: bool, step: StepFn):
+              optimise: bool, step: StepFn, full_table: bool = False):
     """The analyses of :func:`run` on checked inputs: the summary, layers, tables and graphs to
     write, the plans result and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    halo = prep.halo
+    if halo is not None and len(halo):
+        layers["halo_facilities"] = halo
     acc = None
     if "access" in stages:
         with step("population surface, travel costs and access metrics"):
@@ -624,19 +737,23 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
             summary["sources"]["travel_model"] = prep.sources["travel_model"] = tm.label()
             if tm.is_estimate:
                 summary["estimates"].append(travel_note(tm))
+            if halo is not None:
+                summary["access"].setdefault("cross_border", {})["halo"] = halo_summary(
+                    halo, radius_m=halo_reach_m(prep.config))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:
         with step("consolidation scenarios and location models"):
             pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans,
-                                 step=lambda label: step(label, level=2))
+                                 step=lambda label: step(label, level=2),
+                                 full_table=full_table)
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
     editor = None
     if pr is not None:
         with step("plan editor data (each cell's nearest stations, the official plans)"):
-            editor = editor_data(prep, acc)
+            editor = editor_data(prep, acc, full_table=full_table)
     if acc is None:
         for stage in ("plans", "network"):
             if stage in stages:
@@ -648,7 +765,7 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
             plan = pr.official if pr is not None else None
             if plan is None:
                 plan = official_plan(prep.layers.facilities, prep.layers.communes, prep.registry)
-            net, why = run_network_stage(prep, acc, plan=plan)
+            net, why = run_network_stage(prep, acc, plan=plan, full_table=full_table)
         if net is None:
             summary["network"] = {"skipped": why}
         else:
@@ -728,11 +845,13 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
 
 
-def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+def editor_data(prep: Prepared, acc, *, k: int | None = None,
+                full_table: bool = False) -> dict[str, Any]:
     """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
     the access demand and cost table, the official plans ("N + branch points", "N only") as
     references, the configured station thresholds, doctors per station and travel model (new
-    stations only with the straight-line model: the page cannot route on roads or a grid)."""
+    stations only with the straight-line model: the page cannot route on roads or a grid). The
+    costs are the sized model unless ``full_table`` (:func:`stage_costs`)."""
     cfg = prep.config
     lay = prep.layers
     t = cfg.travel
@@ -740,7 +859,7 @@ def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
              for b in (True, False)]
     straight = travel_model(prep).kind == "straight"
     return build_editor_data(
-        acc.demand, acc.costs, lay.facilities, lay.communes,
+        acc.demand, stage_costs(acc, full_table=full_table), lay.facilities, lay.communes,
         thresholds_min=station_thresholds(cfg),
         doctors_per_station=cfg.targets.doctors_per_station,
         official_plans={p.name: p for p in plans},
@@ -806,7 +925,7 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
     t = time_min if time_min is not None else th[len(th) // 2]
     with step(f"solving {model}"):
         res = optimise_plan(fac, lay.communes, prep.registry, demand=acc.demand,
-                            costs=acc.costs, model=model, time_min=t, p=p,
+                            costs=acc.cost_model, model=model, time_min=t, p=p,
                             keep_official_mains=keep_official_mains, fixed_open=fixed_open,
                             fixed_closed=fixed_closed)
     st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]

@@ -60,3 +60,27 @@ def english_words(texts: list[str]) -> list[str]:
                 continue
             found.append(w)
     return found
+
+
+#: JavaScript for a driven page (``tests/_browser.drive_page``): ``__ownText(root)`` returns the
+#: page's own text under ``root`` as a list: every text node and every ``title``, ``aria-label``,
+#: ``placeholder`` and ``alt`` attribute (shown on hover or read aloud) outside what is marked
+#: ``translate="no"`` as data, visible or not (a closed ``<details>`` counts).
+OWN_TEXT_JS = r"""
+function __ownText(root) {
+  var parts = [], walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, null), n;
+  while ((n = walker.nextNode())) {
+    var p = n.parentElement;
+    if (!p || p.closest("script,style,[translate=no]")) { continue; }
+    if (n.textContent.trim()) { parts.push(n.textContent.trim()); }
+  }
+  root.querySelectorAll("[title],[aria-label],[placeholder],[alt]").forEach(function (e) {
+    if (e.closest("[translate=no]")) { return; }
+    ["title", "aria-label", "placeholder", "alt"].forEach(function (a) {
+      var v = e.getAttribute(a);
+      if (v && v.trim()) { parts.push(v.trim()); }
+    });
+  });
+  return parts;
+}
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -63,6 +64,21 @@ def _plan(actions: dict[str, str], fac: gpd.GeoDataFrame, name: str) -> Plan:
                        "target_commune_code": st["commune_code"], "role": "", "rule": "",
                        "x": np.nan, "y": np.nan})
     return Plan(name=name, actions=df.reset_index(drop=True))
+
+
+def _hand_data(*, official: bool = False, k: int | None = None, **kw):
+    """The editor's data of the hand case; with ``official`` the two plans of the official
+    kind: "3 + branch points" (S0, S5, S9 main, the others branch points) and "3 only"."""
+    demand, costs, fac, communes = _hand_case(**kw)
+    plans = {}
+    if official:
+        mains = {"S0", "S5", "S9"}
+        for name, other in (("3 + branch points", "branch"), ("3 only", "close")):
+            plans[name] = _plan({i: "keep" if i in mains else other
+                                 for i in ("S0", "S2", "S5", "S6", "S7", "S9")}, fac, name)
+    return E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans=plans, k=k,
+                               speed_kmh=SPEED_KMH, detour_factor=DETOUR)
 
 
 def _brute_force_ranks(costs, fac) -> np.ndarray:
@@ -179,11 +195,96 @@ def test_language_and_overwrite(tmp_path):
                                speed_kmh=SPEED_KMH, detour_factor=DETOUR)
     with pytest.raises(GisError, match="language 'fr'"):
         E.plan_editor_html(data, lang="fr")
-    assert set(E.STRINGS["vi"]) == set(E.STRINGS["en"])
     out = E.write_plan_editor(tmp_path / "e.html", data, province="Hà Tĩnh")
     assert "<title>Hà Tĩnh: soạn phương án trạm y tế xã</title>" in out.read_text("utf-8")
     with pytest.raises(GisError, match="pass --overwrite"):
         E.write_plan_editor(out, data)
+
+
+# --- the page's texts: messages of the catalog ------------------------------------------------
+
+_JS = (ROOT / "gis" / "outputs" / "assets" / "editor.js").read_text(encoding="utf-8")
+# t("message", {args}), tn(...), msgLine(...): the script's calls with a literal message
+_CALL = re.compile(r'\b(?:t|tn|msgLine)\("((?:[^"\\]|\\.)*)"(\s*,\s*\{([^{}]*)\})?\s*\)')
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def test_every_text_of_the_script_is_a_catalog_message_with_its_placeholders():
+    """The script shows no text of its own: each message it looks up is one of MESSAGES (marked
+    for the catalog) and each of MESSAGES is used (the two plan labels by the data); each call
+    fills exactly the message's placeholders."""
+    calls = [(m.group(1), m.group(3)) for m in _CALL.finditer(_JS)]
+    assert len(calls) == len(re.findall(r"\b(?:t|tn|msgLine)\(\"", _JS)) > 60
+    used = {msg for msg, _ in calls}
+    assert used <= set(E.MESSAGES)
+    labels = {r["label"]["pattern"] for r in _hand_data(official=True)["references"]
+              if r.get("label")}
+    assert labels == {"{n} + branch points", "{n} only"}
+    assert set(E.MESSAGES) == used | labels
+    wrong = []
+    for msg, args in calls:
+        keys = set(re.findall(r"(?:^|,)\s*(\w+)\s*:", args)) if args is not None else set()
+        if keys != set(_FIELD.findall(msg)):
+            wrong.append((msg, keys))
+    assert wrong == []
+    assert "lang === \"vi\"" not in _JS  # no language decided in the script
+
+
+def test_page_strings_come_from_the_catalog():
+    from babel.messages.pofile import read_po
+
+    from gis.outputs.i18n import catalog_path
+
+    with catalog_path("vi").open("rb") as f:
+        catalog = read_po(f, locale="vi")
+    vi, en = E.page_strings("vi"), E.page_strings("en")
+    assert set(vi) == set(en) == set(E.MESSAGES)
+    assert en == {m: m for m in E.MESSAGES}  # English is the language of the messages
+    for m in E.MESSAGES:
+        entry = catalog.get(m)
+        assert entry is not None and entry.string and vi[m] == entry.string, m
+        assert "python-brace-format" in entry.flags or not _FIELD.search(m), m
+    # the editor's own wording, kept in the catalog
+    assert vi["Undo"] == "Hoàn tác" and vi["{n} only"] == "chỉ {n} trạm"
+    assert vi["Doctors needed ({n} per main station)"] == \
+        "Số bác sĩ cần ({n} bác sĩ mỗi trạm chính)"
+
+
+def test_the_page_holds_both_languages_and_their_number_separators(tmp_path):
+    """Built through the catalog for each language (so the page switches with no server):
+    strings, titles, the separators of Babel's CLDR data, and the texts the analyses wrote
+    translated with their data marked."""
+    from gis.outputs.i18n import get_lang
+
+    data = _hand_data()
+    note = "commune polygons are estimates (Voronoi cells of registry centres)"
+    text = E.plan_editor_html(data, lang="en", province="Hà Tĩnh",
+                              sources={"registry": "vietnamadminunits (communes before and "
+                                                   "after 1 July 2025, old->new mapping)",
+                                       "facilities": "data/facilities.csv"},
+                              estimate_notes=[note])
+    page = json.loads(re.search(r'<script id="gis-editor-page" type="application/json">(.*?)'
+                                r"</script>", text, re.S).group(1))
+    assert page["lang"] == "en" and page["languages"] == ["vi", "en"]
+    vi, en = page["texts"]["vi"], page["texts"]["en"]
+    assert vi["strings"] == E.page_strings("vi") and en["strings"] == E.page_strings("en")
+    assert vi["numbers"] == {"decimal": ",", "group": "."}
+    assert en["numbers"] == {"decimal": ".", "group": ","}
+    for code, sep in (("vi", vi), ("en", en)):  # the separators Lang.num uses
+        g, d = sep["numbers"]["group"], sep["numbers"]["decimal"]
+        assert get_lang(code).num(1_623_061.25, 1) == f"1{g}623{g}061{d}2"
+    assert vi["title"] == [["Hà Tĩnh", True], [": soạn phương án trạm y tế xã", False]]
+    assert en["title"] == [["Hà Tĩnh", True], [": plan editor of commune health stations",
+                                               False]]
+    assert vi["estimates"] == [[[get_lang("vi").text(note), False]]]
+    assert vi["sources"][1] == [["Danh mục cơ sở y tế", False], [": ", False],
+                                ["data/facilities.csv", True]]
+    assert en["sources"][1] == [["Facility register", False], [": ", False],
+                                ["data/facilities.csv", True]]
+    assert vi["sources"][0] == [["Danh mục đơn vị hành chính", False], [": ", False],
+                                [get_lang("vi").text(
+                                    "vietnamadminunits (communes before and after 1 July "
+                                    "2025, old->new mapping)"), False]]
 
 
 # --- escaping, no outside request ------------------------------------------------------------
@@ -217,6 +318,127 @@ def test_names_are_escaped_in_the_page(tmp_path):
     assert EVIL in rep.result["tip"] and rep.result["scripts"] == 0
     assert f"source {EVIL}" in rep.result["sources"]
     assert _outside(rep.requests) == [] and rep.csp == []
+
+
+# --- no English left in the Vietnamese page ---------------------------------------------------
+
+_VI_DRIVE = r"""
+var P = %(params)s;
+var E = window.gisEditor, map = window.gisEditorMap, own = [], all = [], seen = {};
+function grab(state) {
+  var texts = __ownText(document.body).concat([document.title]);
+  own.push.apply(own, texts);
+  seen[state] = texts.join(" | ");
+  all.push(document.body.textContent);
+}
+function click(node) {
+  node.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true, view: window}));
+}
+function tooltips() {
+  var pane = map.getPane("tooltipPane"), n = 0;
+  map.eachLayer(function (l) {
+    if (!(l.getTooltip && l.getTooltip())) { return; }
+    l.openTooltip(l.getLatLng ? l.getLatLng() : l.getBounds().getCenter());
+    own.push.apply(own, __ownText(pane));
+    all.push(pane.textContent);
+    n++;
+    l.closeTooltip();
+  });
+  return n;
+}
+grab("start");
+E.clickStation(0); E.clickStation(1); E.clickStation(1);  // S0 a branch point, S2 closed
+grab("invalid");
+E.clickMap(P.outside[0], P.outside[1]);
+grab("outside");
+E.clickMap(P.cell3[0], P.cell3[1]);
+grab("new station");
+var nTips = tooltips();
+var csv = E.planCsv().replace(/(NEW-1,,new,A,\w+,)([\d.]+)/, function (m, head, lon) {
+  return head + (parseFloat(lon) + 0.0001).toFixed(7);
+});
+while (E.state().sites.length || E.state().actions[0] !== "keep") { E.undo(); }
+E.undo(); E.undo(); E.undo();
+grab("nothing to undo");
+E.importCsv(P.bad, "bad.csv"); grab("refused");
+E.importCsv("", "empty.csv"); grab("empty");
+E.importCsv("a,b\n1,2\n", "columns.csv"); grab("columns");
+E.importCsv(csv, "moved.csv"); grab("imported");
+click(document.getElementById("gis-export")); grab("exported");
+click(document.querySelector("button[data-lang='en']"));
+var en = document.getElementById("gis-message").textContent + " | " + document.title;
+click(document.querySelector("button[data-lang='vi']"));
+grab("back in vi");
+__report({own: own, all: all, seen: seen, tooltips: nTips, en: en});
+"""
+
+
+def test_vietnamese_page_shows_no_english(tmp_path):
+    """The Vietnamese page in every state a planner can reach (a plan past the exactness
+    limit of k = 1 and not valid, a click outside the province, a new station, nothing left to
+    undo, refused, empty and accepted imports, an export, a switch to English and back) and
+    every tooltip of the map: no English word outside the data marked translate="no"
+    (tests/_i18n_check.py, as for the maps and the report), titles of buttons included."""
+    from tests._i18n_check import OWN_TEXT_JS, english_words
+
+    demand, costs, fac, communes = _hand_case()
+    fac["location_source"] = ("estimate: registry centre of the pre-2025 commune (site not "
+                              "published)")
+    data = E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans={}, k=1,
+                               speed_kmh=SPEED_KMH, detour_factor=DETOUR)
+    sources = {"registry": "vietnamadminunits (communes before and after 1 July 2025, "
+                           "old->new mapping)", "facilities": "data/hand/facilities.csv"}
+    notes = ["commune polygons are estimates (Voronoi cells of registry centres)"]
+    page = E.write_plan_editor(tmp_path / "vi.html", data, lang="vi", province="Hà Tĩnh",
+                               sources=sources, estimate_notes=notes)
+    bad = ("facility_id,action,target_commune_code,role,lon,lat\n"
+           "S0,keep,A,,,\nS0,keep,A,,,\nS2,open,A,,,\nS5,keep,ZZ,,,\nNEW-1,new,A,,,\n"
+           "NEW-2,new,A,,0,0\nS9,new,C,,105.01,18.09\nTYT-X,keep,A,,,\n")
+    params = {"outside": [10.0, 100.0], "cell3": _unit_lonlat(data, 3), "bad": bad}
+    rep = drive_page(page, OWN_TEXT_JS + _VI_DRIVE % {"params": json.dumps(params)})
+    assert rep.errors == [] and rep.csp == []
+    out = rep.result
+    assert english_words(out["own"]) == []
+    # every state was reached, in Vietnamese
+    seen = out["seen"]
+    expected = {
+        "start": ["Hà Tĩnh: soạn phương án", "xã có nhiều hơn một trạm chính", "Chính xác",
+                  "k = 1 nhỏ hơn", "Phóng to", "Thu nhỏ", "Danh mục đơn vị hành chính",
+                  "ước tính", "sẵn sàng ·"],
+        "invalid": ["xã chưa có trạm chính", "điểm trạm thuộc xã chưa có trạm chính",
+                    "Không chính xác cho"],
+        "outside": ["Ngoài vùng dân cư"], "new station": ["Trạm mới"],
+        "nothing to undo": ["Không còn thao tác nào để hoàn tác."],
+        "refused": ["Không nhập được", "bị lặp", "thao tác", "mã xã", "cần lon và lat",
+                    "nằm ngoài vùng dân cư", "trùng mã", "không phải là trạm", "chưa có thao tác"],
+        "empty": ["tệp rỗng"], "columns": ["thiếu cột"],
+        "imported": ["Đã nhập", "được dời"], "exported": ["Đã xuất"],
+        "back in vi": ["Đã xuất"]}
+    missing = [(k, w) for k, words in expected.items() for w in words if w not in seen[k]]
+    assert missing == []
+    assert out["tooltips"] == 3 + 6 + 1 + 1  # communes, stations, the hospital, the new station
+    for word in ("Bệnh viện", "Trạm chính", "Trạm mới"):
+        assert word in " ".join(out["own"])
+    # the message box followed the switch to English (and back)
+    assert "Exported plan_editor_plan.csv." in out["en"] and "plan editor" in out["en"]
+    # control: the data the page marks (station names of the hand case) would be flagged
+    assert "Station" in english_words(out["all"])
+
+    # a cost table on roads: new stations are disabled, and the page says so in Vietnamese
+    data = E.build_editor_data(demand, costs, fac, communes, thresholds_min=(1.5, 3, 6),
+                               doctors_per_station=4, official_plans={},
+                               speed_kmh=SPEED_KMH * 1.01, detour_factor=DETOUR)
+    page = E.write_plan_editor(tmp_path / "roads.html", data, lang="vi")
+    lat, lon = _unit_lonlat(data, 3)
+    rep = drive_page(page, OWN_TEXT_JS + f"""
+      window.gisEditor.clickMap({lat}, {lon});
+      __report(__ownText(document.body).concat([document.title]));
+    """)
+    assert rep.errors == []
+    assert english_words(rep.result) == []
+    assert any("Không thêm được trạm mới" in x for x in rep.result)
+    assert any("bảng chi phí" in x for x in rep.result)
 
 
 def test_past_the_limit_the_page_says_so_and_uses_the_lower_bound(tmp_path):
@@ -340,6 +562,7 @@ function panel() {
           check: document.getElementById("gis-check").textContent, state: E.state()};
 }
 out.check = E.check();
+out.own_vi = __ownText(document.body).concat([document.title]);  // as it opens, in Vietnamese
 // the page's times to the k nearest stations of every 16th cell (to compare with the table)
 var NT = E.nearTimes(), K = NT.length / P.n_cells, sample = [];
 for (var c = 0; c < P.n_cells; c += 16) {
@@ -376,6 +599,7 @@ out.imported = panel();
 out.import_bad = E.importCsv(out.only.csv.replace(P.some_id + ",", "TYT-00000,"), "bad.csv");
 out.import_message = document.getElementById("gis-message").textContent;
 out.after_bad = E.figures();
+out.own_vi = out.own_vi.concat(__ownText(document.body));  // after the switches, an import refused
 __report(out);
 """
 
@@ -390,6 +614,7 @@ def _unit_lonlat(data, unit: int) -> tuple[float, float]:
 def driven(hatinh):
     """The editor driven by clicks through the official plans and two new sites."""
     from gis.analyses.plans import baseline_plan
+    from tests._i18n_check import OWN_TEXT_JS
 
     data, acc = hatinh["data"], hatinh["acc"]
     official, only = hatinh["official"], hatinh["only"]
@@ -423,7 +648,7 @@ def driven(hatinh):
     params = {"branch": branch, "close_main": close_main,
               "site_a": _unit_lonlat(data, unit_a), "site_b": _unit_lonlat(data, unit_b),
               "some_id": st_ids[3], "n_cells": data["cells"]["n"]}
-    rep = drive_page(hatinh["page"], _DRIVE % {"params": json.dumps(params)})
+    rep = drive_page(hatinh["page"], OWN_TEXT_JS + _DRIVE % {"params": json.dumps(params)})
     return {"rep": rep, "out": rep.result, "units": (unit_a, unit_b), "codes": (x_code, y_code),
             "close_main": st_ids[close_main], "close_index": close_main}
 
@@ -556,9 +781,17 @@ def test_hatinh_two_new_sites_equal_gis(hatinh, driven):
 
 
 def test_hatinh_languages_import_and_undo(driven):
+    from tests._i18n_check import english_words
+
     out = driven["out"]
     assert "1.623.061" in out["text_vi"] and "1,623,061" in out["text_en"]
     assert "1,623,061" not in out["text_vi"]
+    # the Vietnamese page of the real run (its sources and estimate notes translated, the
+    # names marked as data): no English left
+    assert english_words(out["own_vi"]) == []
+    own = " ".join(out["own_vi"])
+    assert "Hà Tĩnh: soạn phương án trạm y tế xã" in own and "Nguồn dữ liệu và ước tính" in own
+    assert "Không nhập được" in own
     assert out["import_ok"] is True
     assert out["imported"]["figures"] == out["only"]["figures"]
     assert out["import_bad"] is False

@@ -19,7 +19,15 @@ import pandas as pd
 import shapely
 
 from gis.errors import GisError
-from gis.model.costs import CostTable, nearest, straight_line_costs, straight_line_nearest
+from gis.model.costs import (
+    CostModel,
+    CostTable,
+    StraightLineModel,
+    nearest,
+    straight_line_costs,
+    straight_line_nearest,
+    subset_dests,
+)
 from gis.model.demand import population_surface
 from gis.model.travel import TravelModel
 
@@ -417,10 +425,16 @@ class AccessResult:
     demand : GeoDataFrame
         Demand units with the nearest facility per tier and the (E)2SFCA values.
     costs : CostTable
-        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id), for
-        the plans and location models. With the straight-line model it is built on first use:
-        the access metrics themselves need only the nearest facility per tier and the pairs
-        within the catchment, so a run that never asks for it never holds it.
+        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id).
+        With the straight-line model it is built on first use: the access metrics themselves
+        need only the nearest facility per tier and the pairs within the catchment, and the
+        plans and the network take ``cost_model``, so a run that never asks for it never
+        holds it.
+    cost_model : CostModel
+        The same costs answered by query, each analysis getting the table it needs (see
+        :class:`gis.model.costs.CostModel`): a :class:`~gis.model.costs.StraightLineModel`
+        with the straight line, a :class:`~gis.model.costs.TableModel` cutting the searched
+        table with the road and friction models.
     layers : dict
         For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
         ``underserved``.
@@ -434,8 +448,10 @@ class AccessResult:
     def __init__(self, demand: gpd.GeoDataFrame,
                  costs: CostTable | Callable[[], CostTable],
                  layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
-                 road_report: Any = None) -> None:
+                 road_report: Any = None,
+                 cost_model: CostModel | CostTable | None = None) -> None:
         self.demand = demand
+        self.cost_model = cost_model if cost_model is not None else costs
         self.layers = layers
         self.summary = summary
         self.road_report = road_report
@@ -489,6 +505,7 @@ def run_access(
     doctors_per_station: float = 4.0,
     travel: TravelModel | None = None,
     raster: Any = None,
+    halo: gpd.GeoDataFrame | None = None,
 ) -> AccessResult:
     """Population surface, travel costs and every access metric for a province.
 
@@ -524,6 +541,18 @@ def run_access(
         The travel model (:mod:`gis.model.travel`); its straight-line speed and detour factor
         replace ``speed_kmh`` and ``detour_factor``. Cells the road or friction model cannot
         reach are counted (cells, persons) in ``summary["travel_model"]``.
+    halo : GeoDataFrame, optional
+        Active facilities of neighbouring provinces within reach of the border (see
+        :func:`gis.inputs.neighbours.halo_facilities`): ``facility_id``, ``name``, ``tier``,
+        ``province_code``, Point in the working CRS. They count for the nearest facility per
+        tier, coverage and under-served areas (a border unit is served by the nearest facility
+        whichever province it is in; ties go to the province's own). They do not enter the
+        floating catchments (a neighbour's supply is shared with its own province's demand,
+        which this run does not hold), the indicators against targets, or ``costs`` (the
+        plans and the network concern the province's own facilities). The demand units get
+        ``<tier>_across_border`` (the nearest of the tier is across the border) and the
+        summary a ``cross_border`` section: people best served across the border per tier,
+        coverage with the province's own facilities only, and the gain.
     """
     thresholds_min = dict(thresholds_min or {"station": (15, 30, 60), "regional": (30, 60, 90),
                                              "provincial": (60, 120)})
@@ -555,25 +584,48 @@ def run_access(
         supplying |= supplies[what] != 0
     catchment_depth_min = min(catchment_min, cutoff_min)
     road_report = None
+    # Cross-border: the halo's facilities after the province's own (ties go to the own).
+    hal = (halo[halo["status"] == "active"].reset_index(drop=True)
+           if halo is not None and "status" in halo else halo)
+    has_halo = hal is not None
+    if has_halo:
+        all_xy = np.vstack([fxy, hal.geometry.get_coordinates().to_numpy()])
+        all_tiers = np.concatenate([tiers, hal["tier"].to_numpy()])
+        all_ids = np.concatenate([fac_ids, hal["facility_id"].to_numpy()])
+    else:
+        all_xy, all_tiers, all_ids = fxy, tiers, fac_ids
+    near_own = None
     if travel is not None:
         speed_kmh, detour_factor = travel.speed_kmh, travel.detour_factor
     if travel is not None and travel.kind != "straight":
-        costs, road_report = travel.costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
-                                          dest_ids=fac_ids, origin_population=pop)
+        costs, road_report = travel.costs(xy, all_xy, cutoff_min=cutoff_min,
+                                          origin_ids=unit_ids, dest_ids=all_ids,
+                                          origin_population=pop)
         model = {**travel.describe(), "cutoff_min": cutoff_min, **road_report,
                  "cells_without_time": {"cells": road_report["unreached_origins"],
                                         "population": road_report["unreached_population"],
                                         "why": road_report["unreached_why"]}}
+        near = costs
+        if has_halo:
+            own = np.arange(len(all_ids)) < len(fac)
+            costs = near_own = subset_dests(costs, own)
         # One search per facility reaches the cut-off anyway: one table serves all.
-        near, catch, supply_pos = costs, costs, np.arange(len(fac))
+        catch, supply_pos = costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
+        # the analyses' sized tables are cuts of the searched table (same figures)
+        cost_model: CostModel = travel.cost_model(xy, fxy, cutoff_min=cutoff_min,
+                                                  origin_ids=unit_ids, dest_ids=fac_ids,
+                                                  table=costs)
     else:
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
         # the catchments need the pairs within the catchment of the facilities with supply.
-        near = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
-                                     origin_ids=unit_ids, dest_ids=fac_ids, **line)
+        near = straight_line_nearest(xy, all_xy, cutoff_min=cutoff_min, groups=all_tiers,
+                                     origin_ids=unit_ids, dest_ids=all_ids, **line)
+        if has_halo:
+            near_own = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
+                                             origin_ids=unit_ids, dest_ids=fac_ids, **line)
         supply_pos = np.flatnonzero(supplying)
         catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
                                     origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
@@ -588,13 +640,26 @@ def run_access(
                   "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
                                 "facilities": int(len(supply_pos))}}
 
-        def costs_or_builder() -> CostTable:
-            return straight_line_costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
+        cost_model = StraightLineModel(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
                                        dest_ids=fac_ids, **line)
-    times = nearest_by_tier(near, tiers)
+        costs_or_builder = cost_model.table
+    times = nearest_by_tier(near, all_tiers)
     out = demand.copy()
     for c in times.columns:
         out[c] = times[c].to_numpy()
+    cross: dict[str, Any] | None = None
+    if has_halo:
+        assert near_own is not None
+        times_own = nearest_by_tier(near_own, tiers)
+        halo_ids = set(hal["facility_id"])
+        cross = {"best_served_across": {}}
+        for tier in ACCESS_TIERS:
+            if f"{tier}_id" not in times:
+                continue
+            across = np.isin(times[f"{tier}_id"].to_numpy(), list(halo_ids))
+            out[f"{tier}_across_border"] = across
+            cross["best_served_across"][tier] = {"population": float(pop[across].sum()),
+                                                 "units": int(across.sum())}
     # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
     fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
     values: dict[str, Any] = {}
@@ -641,9 +706,11 @@ def run_access(
         if fca_summary[what]["known"] == fca_summary[what]["total"] > 0:
             extra[f"{what} per 10,000 below the target of {target:g} (E2SFCA)"] = (
                 out[f"e2sfca_{what}_per_10k"].to_numpy() < target)
-    under = underserved_areas(out, times, rules_min=underserved_min,
-                              facility_names=dict(zip(fac["facility_id"], fac["name"],
-                                                      strict=True)), extra_reasons=extra,
+    names = dict(zip(fac["facility_id"], fac["name"], strict=True))
+    if has_halo:
+        names.update(zip(hal["facility_id"], hal["name"], strict=True))
+    under = underserved_areas(out, times, rules_min=underserved_min, facility_names=names,
+                              extra_reasons=extra,
                               commune_names=dict(zip(communes["commune_code"],
                                                      communes["commune_name"], strict=True)))
     layers["underserved"] = under
@@ -674,8 +741,20 @@ def run_access(
                     for r in under.head(10).to_dict("records")],
         },
     }
+    if cross is not None:
+        own_table = coverage_table(pop, times_own, thresholds_min)
+        own_cov = _share_dict(own_table, thresholds_min)
+        cross["coverage_own_facilities"] = own_cov
+        cross["coverage_gain"] = {
+            tier: {thr: v["population"] - own_cov.get(tier, {}).get(thr, {}).get(
+                "population", 0.0) for thr, v in d.items()}
+            for tier, d in summary["coverage"].items()}
+        cross["note"] = ("facilities of neighbouring provinces within reach count for the "
+                         "nearest facility, coverage and under-served areas; not for the "
+                         "floating catchments, the indicators, the plans or the network")
+        summary["cross_border"] = cross
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
-                        road_report=road_report)
+                        road_report=road_report, cost_model=cost_model)
 
 
 def far_communes(coverage: pd.DataFrame, rules_min: Mapping[str, float], *,

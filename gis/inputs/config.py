@@ -103,6 +103,10 @@ class AccessConfig:
         }
     )
     e2sfca: E2sfcaConfig = field(default_factory=E2sfcaConfig)
+    # Facilities of neighbouring provinces within reach of the border (the halo) count for
+    # nearest facility, coverage and under-served areas. None ("auto"): in national runs
+    # (gis run --province all) yes, in a single-province run no.
+    cross_border: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,7 @@ def _parse_travel(t: dict[str, Any]) -> TravelConfig:
 
 def _parse_access(t: dict[str, Any]) -> AccessConfig:
     d = AccessConfig()
-    _check_keys("access", t, {"thresholds_min", "e2sfca"})
+    _check_keys("access", t, {"thresholds_min", "e2sfca", "cross_border"})
     raw = _table("access.thresholds_min", t.get("thresholds_min", d.thresholds_min))
     thresholds: dict[str, tuple[float, ...]] = {}
     for tier, values in raw.items():
@@ -381,8 +385,15 @@ def _parse_access(t: dict[str, Any]) -> AccessConfig:
         raise ConfigError(msg)
     catchment = _number("access.e2sfca.catchment_min",
                         e.get("catchment_min", E2sfcaConfig.catchment_min))
+    cross = t.get("cross_border", "auto")
+    if cross == "auto":
+        cross = None
+    elif not isinstance(cross, bool):
+        msg = f'access.cross_border: expected true, false or "auto", found {cross!r}'
+        raise ConfigError(msg)
     return AccessConfig(thresholds_min=thresholds,
-                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay))
+                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay),
+                        cross_border=cross)
 
 
 def _parse_targets(t: dict[str, Any]) -> TargetsConfig:

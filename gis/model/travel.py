@@ -12,7 +12,10 @@ Three models give the same :class:`~gis.model.costs.CostTable`:
 
 A :class:`TravelModel` holds the prepared network or grid, so that the access stage, the new
 sites of a plan (:func:`extend_costs`) and the transfers between facilities are costed by
-the same model with the same parameters.
+the same model with the same parameters. :meth:`TravelModel.cost_model` gives the costs as a
+:class:`~gis.model.costs.CostModel` (the sized tables of the plans, the location models and
+the network): the straight line computes each table asked for, the road and friction models
+cut it from their searched table.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import GisError
-from gis.model.costs import CostTable, straight_line_costs
+from gis.model.costs import (
+    CostModel,
+    CostTable,
+    StraightLineModel,
+    TableModel,
+    append_dests,
+    straight_line_costs,
+)
 from gis.model.friction import FrictionSurface, friction_costs, friction_surface
 from gis.model.roads import RoadGraph, build_road_graph, road_costs
 
@@ -80,13 +90,14 @@ class TravelModel:
         return self.kind == "straight"
 
     def label(self) -> str:
-        """The model in a few words, for maps and reports."""
+        """The model in a few words, for maps and reports (in English: the outputs translate
+        it as one of :data:`gis.outputs.i18n.DATA_TEMPLATES`)."""
         if self.kind == "straight":
             return (f"straight line x {self.detour_factor:g} at {self.speed_kmh:g} km/h "
                     f"({self.mode}): an estimate")
         if self.kind == "roads":
             return (f"road network ({self.mode}; off-road legs at {self.offroad_speed_kmh:g} "
-                    f"km/h, up to {self.snap_max_m:,.0f} m)")
+                    f"km/h, up to {self.snap_max_m:g} m)")
         assert self.surface is not None
         return (f"friction surface ({self.surface.cell_size_m:g} m pixels, {self.mode} on "
                 f"roads, off-road {self.offroad_speed_kmh:g} km/h)")
@@ -143,7 +154,7 @@ class TravelModel:
                                     snap_max_m=self.snap_max_m, origin_ids=origin_ids,
                                     dest_ids=dest_ids, origin_population=pop)
             unreached = rep.unsnapped_origins
-            why = f"more than {self.snap_max_m:,.0f} m from a road open to {self.mode}"
+            why = f"more than {self.snap_max_m:g} m from a road open to {self.mode}"
             info = rep.as_dict()
         else:
             assert self.surface is not None
@@ -158,6 +169,40 @@ class TravelModel:
                                         else math.nan)
         info["unreached_why"] = why
         return table, info
+
+    def cost_model(self, origins_xy: np.ndarray, dests_xy: np.ndarray, *, cutoff_min: float,
+                   origin_ids: np.ndarray | None = None, dest_ids: np.ndarray | None = None,
+                   table: CostTable | None = None) -> CostModel:
+        """The costs origin -> destination as a :class:`~gis.model.costs.CostModel`, which
+        answers each analysis with the table it needs.
+
+        The straight line: a :class:`~gis.model.costs.StraightLineModel` (no table built
+        until asked). The road and friction models: a :class:`~gis.model.costs.TableModel`
+        on the table of :meth:`costs` (or ``table``, when the caller searched it already with
+        these origins, destinations and cut-off), which costs a plan's new sites by this
+        model (:meth:`~gis.model.costs.CostModel.with_dests`).
+        """
+        origins_xy = np.asarray(origins_xy, float).reshape(-1, 2)
+        dests_xy = np.asarray(dests_xy, float).reshape(-1, 2)
+        if self.kind == "straight":
+            return StraightLineModel(origins_xy, dests_xy, speed_kmh=self.speed_kmh,
+                                     detour_factor=self.detour_factor, cutoff_min=cutoff_min,
+                                     origin_ids=origin_ids, dest_ids=dest_ids,
+                                     mode="straight_line")
+        if table is None:
+            table, _ = self.costs(origins_xy, dests_xy, cutoff_min=cutoff_min,
+                                  origin_ids=origin_ids, dest_ids=dest_ids)
+        if table.n_origins != len(origins_xy) or table.n_dests != len(dests_xy):
+            msg = (f"cost_model: the table has {table.n_origins} origins and {table.n_dests} "
+                   f"destinations for {len(origins_xy)} and {len(dests_xy)} points given")
+            raise GisError(msg)
+        ids = table.origin_ids
+
+        def extend(xy: np.ndarray, new_ids: np.ndarray) -> CostTable:
+            return self.costs(origins_xy, xy, cutoff_min=table.cutoff_min, origin_ids=ids,
+                              dest_ids=new_ids)[0]
+
+        return TableModel(table, extend=extend)
 
 
 def straight_model(*, mode: str, speed_kmh: float, detour_factor: float) -> TravelModel:
@@ -209,32 +254,31 @@ def friction_model(bounds: tuple[float, float, float, float], *, crs: Any, mode:
                        source=source)
 
 
-def extend_costs(costs: CostTable, demand: pd.DataFrame, sites: gpd.GeoDataFrame, *,
-                 travel: TravelModel | None = None, speed_kmh: float | None = None,
-                 detour_factor: float | None = None) -> CostTable:
+def extend_costs(costs: CostTable | CostModel, demand: pd.DataFrame, sites: gpd.GeoDataFrame,
+                 *, travel: TravelModel | None = None, speed_kmh: float | None = None,
+                 detour_factor: float | None = None) -> CostTable | CostModel:
     """``costs`` plus demand -> ``sites`` pairs by the same travel model and cut-off (for the
-    new sites of a plan): ``travel`` must be the model that built ``costs`` (or, without it,
-    the straight line at ``speed_kmh`` x ``detour_factor``)."""
+    new sites of a plan).
+
+    A :class:`~gis.model.costs.CostModel` gets the sites as more destinations of its own
+    model (:meth:`~gis.model.costs.CostModel.with_dests`: the straight line at its speed and
+    detour factor, the road or friction model by a search from each site). A table gets the
+    pairs of ``travel``, which must be the model that built it (or, without it, the straight
+    line at ``speed_kmh`` x ``detour_factor``).
+    """
+    sites = sites[~sites["facility_id"].isin(set(map(str, costs.dest_ids)))]
+    if sites.empty:
+        return costs
+    sxy = sites.geometry.get_coordinates().to_numpy()
+    ids = sites["facility_id"].astype(str).to_numpy()
+    if isinstance(costs, CostModel):
+        return costs.with_dests(sxy, ids)
     if travel is None:
         if speed_kmh is None or detour_factor is None:
             msg = "extend_costs: give travel=, or speed_kmh= and detour_factor="
             raise GisError(msg)
         travel = straight_model(mode="", speed_kmh=speed_kmh, detour_factor=detour_factor)
-    sites = sites[~sites["facility_id"].isin(set(map(str, costs.dest_ids)))]
-    if sites.empty:
-        return costs
     xy = demand[["x", "y"]].to_numpy(float)
-    sxy = sites.geometry.get_coordinates().to_numpy()
-    ids = sites["facility_id"].astype(str).to_numpy()
     extra, _ = travel.costs(xy, sxy, cutoff_min=costs.cutoff_min, origin_ids=costs.origin_ids,
                             dest_ids=ids)
-    o = np.concatenate([costs.origin, extra.origin])
-    d = np.concatenate([costs.dest, extra.dest + costs.n_dests])
-    order = np.lexsort((d, o))
-    return CostTable(origin=o[order], dest=d[order],
-                     dist_m=np.concatenate([costs.dist_m, extra.dist_m])[order],
-                     time_min=np.concatenate([costs.time_min, extra.time_min])[order],
-                     origin_ids=costs.origin_ids,
-                     dest_ids=np.concatenate([np.asarray(costs.dest_ids).astype(object),
-                                              ids.astype(object)]),
-                     cutoff_min=costs.cutoff_min, mode=costs.mode)
+    return append_dests(costs, extra)

@@ -33,8 +33,14 @@ Arrays travel as base64 of little-endian typed arrays: station positions as uint
 254 stations), commune positions as uint8/uint16, degrees as int32 in 1e-7 degree, flags as
 uint8; coordinates and populations stay float64 (sums must match to the person).
 
-Every user-visible text of the page is in :data:`STRINGS` (one dict per language, keys in
-English), ready to move to gettext catalogs.
+Every text of the page is a message of the project's gettext catalog (:data:`MESSAGES`, marked
+for extraction, translated in ``gis/outputs/locale/vi/LC_MESSAGES/gis.po``). The page holds the
+strings of both languages, taken from the catalog when it is written (:func:`page_strings`), and
+the separators of numbers of each language (Babel's CLDR data, as :meth:`Lang.num
+<gis.outputs.i18n.Lang.num>`: 1.623.061 in Vietnamese, 1,623,061 in English), so that it switches
+language with no server. The texts the analyses write into the data (sources, estimate notes)
+are translated for each language by :meth:`Lang.text <gis.outputs.i18n.Lang.text>`; names, ids
+and files are data, shown as they are and marked ``translate="no"``.
 """
 
 from __future__ import annotations
@@ -57,255 +63,122 @@ from gis.analyses.plans import baseline_plan, evaluate
 from gis.errors import GisError
 from gis.inputs.plans import SERVICE_TIERS, Plan
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable
+from gis.model.costs import CostModel, CostTable
 from gis.outputs import files
+from gis.outputs.i18n import LANGUAGES, N_, Lang, get_lang
 from gis.outputs.maps import LEAFLET_CDN, leaflet_inline, script_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "K_MAX", "STRINGS", "build_editor_data", "decode_array", "degrees_text",
-           "plan_editor_html", "write_plan_editor"]
+__all__ = ["FORMAT", "K_MAX", "MESSAGES", "build_editor_data", "decode_array", "degrees_text",
+           "page_strings", "plan_editor_html", "write_plan_editor"]
 
 FORMAT = "gis-plan-editor/1"
 K_MAX = 48
-LANGUAGES = ("vi", "en")
 _HOSPITAL_TIERS = ("central", "provincial", "regional")
 
-# Every user-visible text of the editor, per language; keys in English. Placeholders in braces
-# are filled by the page ({n}, {min}, ...).
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "Plan editor": "Plan editor",
-        "{province}: plan editor of commune health stations":
-            "{province}: plan editor of commune health stations",
-        "No basemap: this file works offline, so the commune boundaries are drawn as the base.":
-            "No basemap: this file works offline, so the commune boundaries are drawn as the "
-            "base.",
-        "How to edit": "How to edit",
-        "help":
-            "Click a station to cycle it: main station → branch point → closed → main station. "
-            "Click elsewhere on the map to add a new station at the nearest demand cell (its "
-            "commune is the one it falls in); click a new station to make it a branch point, "
-            "and again to remove it.",
-        "Undo": "Undo",
-        "Nothing to undo.": "Nothing to undo.",
-        "Start from:": "Start from:",
-        "Export plan (CSV)": "Export plan (CSV)",
-        "Import plan (CSV)": "Import plan (CSV)",
-        "Language": "Language",
-        "This plan": "This plan",
-        "today": "today",
-        "{n} + branch points": "{n} + branch points",
-        "{n} only": "{n} only",
-        "Figure": "Figure",
-        "Service points (stations and branch points)":
-            "Service points (stations and branch points)",
-        "Main stations": "Main stations",
-        "People within {min} min of a station": "People within {min} min of a station",
-        "Mean travel time to the nearest station (min)":
-            "Mean travel time to the nearest station (min)",
-        "90th percentile of travel time (min)": "90th percentile of travel time (min)",
-        "People losing {min}-min access (vs today)": "People losing {min}-min access (vs today)",
-        "People beyond the {min}-min cut-off": "People beyond the {min}-min cut-off",
-        "Doctors needed ({n} per main station)": "Doctors needed ({n} per main station)",
-        "Per commune": "Per commune",
-        "Commune": "Commune",
-        "Main stations: plan / today": "Main stations: plan / today",
-        "Service points: plan / today": "Service points: plan / today",
-        "Losing {min}-min access: plan / {ref}": "Losing {min}-min access: plan / {ref}",
-        "Main station": "Main station",
-        "Branch point": "Branch point",
-        "Closed": "Closed",
-        "New station": "New station",
-        "New branch point": "New branch point",
-        "Hospital": "Hospital",
-        "Cells losing {min}-min access": "Demand cells losing {min}-min access",
-        "Commune boundaries (post-2025)": "Commune boundaries (post-2025)",
-        "Legend": "Legend",
-        "A valid plan: one main station in every commune.":
-            "A valid plan: one main station in every commune.",
-        "Not a valid plan yet (gis plan evaluate will refuse it):":
-            "Not a valid plan yet (gis plan evaluate will refuse it):",
-        "{n} communes have no main station: {list}": "{n} communes have no main station: {list}",
-        "{n} communes have several main stations: {list}":
-            "{n} communes have several main stations: {list}",
-        "{n} branch points serve a commune without a main station: {list}":
-            "{n} branch points serve a commune without a main station: {list}",
-        "exact":
-            "Exact: every demand cell's nearest open station is among the {k} nearest stored "
-            "for it (k = {k}: exact for every plan that keeps at least one current station "
-            "open in each commune).",
-        "inexact":
-            "Not exact for {cells} demand cells ({people} people): all of their {k} nearest "
-            "stations are closed and no new station is nearer. Their travel time is taken as "
-            "the {k}-th nearest station's time, a lower bound (the true time is at least "
-            "this); figures that depend on them are marked ≈.",
-        "not guaranteed":
-            "k = {k} is below the {needed} needed to guarantee exactness for every plan with "
-            "a main station in each commune ({cells} cells could be affected); the page warns "
-            "when a plan reaches them.",
-        "checked": "Checked: the figures computed in this page for today and the official "
-                   "plans equal those of gis (plans.evaluate).",
-        "check failed": "Check failed: the figures computed in this page differ from those of "
-                        "gis for: {list}",
-        "New station {id} in {commune}": "New station {id} in {commune}",
-        "Outside the demand surface: click inside the province.":
-            "Outside the demand surface: click inside the province.",
-        "New stations are disabled: the travel times come from a road network, which this "
-        "page cannot route on.":
-            "New stations are disabled: the travel times come from a road network, which this "
-            "page cannot route on.",
-        "Exported {file}.": "Exported {file}.",
-        "Imported {file}: {stations} stations, {sites} new stations.":
-            "Imported {file}: {stations} stations, {sites} new stations.",
-        "Import refused, {n} problems in {file}:": "Import refused, {n} problems in {file}:",
-        "missing column {col}": "missing column {col}",
-        "row {row}: unknown facility id {id}: not a station of this province":
-            "row {row}: unknown facility id {id}: not a station of this province",
-        "row {row}: unknown action {action}: use keep, branch, close or new":
-            "row {row}: unknown action {action}: use keep, branch, close or new",
-        "row {row}: unknown commune code {code}": "row {row}: unknown commune code {code}",
-        "row {row}: new station {id} needs lon and lat (degrees)":
-            "row {row}: new station {id} needs lon and lat (degrees)",
-        "row {row}: new station {id} is outside the demand surface":
-            "row {row}: new station {id} is outside the demand surface",
-        "row {row}: new station id {id} is the id of an existing facility":
-            "row {row}: new station id {id} is the id of an existing facility",
-        "row {row}: facility id {id} is listed twice":
-            "row {row}: facility id {id} is listed twice",
-        "{n} stations have no action: {list}": "{n} stations have no action: {list}",
-        "the file is empty": "the file is empty",
-        "new station {id} moved {m} m to the nearest demand cell":
-            "new station {id} moved {m} m to the nearest demand cell",
-        "Data sources and estimates": "Data sources and estimates",
-        "travel model":
-            "Travel times: straight line × {detour} at {speed} km/h, up to {cutoff} min (an "
-            "estimate).",
-        "travel model (table)": "Travel times: {model} cost table, up to {cutoff} min.",
-        "Station sites: {n} of {total} are estimates ({source}).":
-            "Station sites: {n} of {total} are estimates ({source}).",
-        "min": "min",
-        "people": "people",
-        "station": "station",
-        "reference": "reference",
-        "action": "action",
-        "ready": "ready",
-    },
-    "vi": {
-        "Plan editor": "Soạn phương án",
-        "{province}: plan editor of commune health stations":
-            "{province}: soạn phương án trạm y tế xã",
-        "No basemap: this file works offline, so the commune boundaries are drawn as the base.":
-            "Không có bản đồ nền: tệp này dùng không cần mạng, nên ranh giới các xã được vẽ "
-            "làm nền.",
-        "How to edit": "Cách dùng",
-        "help":
-            "Bấm vào một trạm để đổi: trạm chính → điểm trạm → đóng → trạm chính. Bấm vào chỗ "
-            "khác trên bản đồ để thêm một trạm mới tại ô dân cư gần nhất (thuộc xã chứa ô đó); "
-            "bấm vào trạm mới để chuyển thành điểm trạm, bấm lần nữa để xoá.",
-        "Undo": "Hoàn tác",
-        "Nothing to undo.": "Không còn thao tác nào để hoàn tác.",
-        "Start from:": "Bắt đầu từ:",
-        "Export plan (CSV)": "Xuất phương án (CSV)",
-        "Import plan (CSV)": "Nhập phương án (CSV)",
-        "Language": "Ngôn ngữ",
-        "This plan": "Phương án này",
-        "today": "hiện nay",
-        "{n} + branch points": "{n} trạm + điểm trạm",
-        "{n} only": "chỉ {n} trạm",
-        "Figure": "Chỉ số",
-        "Service points (stations and branch points)": "Điểm phục vụ (trạm và điểm trạm)",
-        "Main stations": "Trạm chính",
-        "People within {min} min of a station": "Số dân đến trạm trong {min} phút",
-        "Mean travel time to the nearest station (min)":
-            "Thời gian trung bình đến trạm gần nhất (phút)",
-        "90th percentile of travel time (min)": "Thời gian đi, phân vị 90 (phút)",
-        "People losing {min}-min access (vs today)":
-            "Số dân mất tiếp cận trong {min} phút (so với hiện nay)",
-        "People beyond the {min}-min cut-off": "Số dân ngoài ngưỡng {min} phút",
-        "Doctors needed ({n} per main station)": "Số bác sĩ cần ({n} bác sĩ mỗi trạm chính)",
-        "Per commune": "Theo xã",
-        "Commune": "Xã, phường",
-        "Main stations: plan / today": "Trạm chính: phương án / hiện nay",
-        "Service points: plan / today": "Điểm phục vụ: phương án / hiện nay",
-        "Losing {min}-min access: plan / {ref}": "Mất tiếp cận {min} phút: phương án / {ref}",
-        "Main station": "Trạm chính",
-        "Branch point": "Điểm trạm",
-        "Closed": "Đóng",
-        "New station": "Trạm mới",
-        "New branch point": "Điểm trạm mới",
-        "Hospital": "Bệnh viện",
-        "Cells losing {min}-min access": "Ô dân cư mất tiếp cận trong {min} phút",
-        "Commune boundaries (post-2025)": "Ranh giới xã (sau 2025)",
-        "Legend": "Chú giải",
-        "A valid plan: one main station in every commune.":
-            "Phương án hợp lệ: mỗi xã có đúng một trạm chính.",
-        "Not a valid plan yet (gis plan evaluate will refuse it):":
-            "Phương án chưa hợp lệ (gis plan evaluate sẽ từ chối):",
-        "{n} communes have no main station: {list}": "{n} xã chưa có trạm chính: {list}",
-        "{n} communes have several main stations: {list}":
-            "{n} xã có nhiều hơn một trạm chính: {list}",
-        "{n} branch points serve a commune without a main station: {list}":
-            "{n} điểm trạm thuộc xã chưa có trạm chính: {list}",
-        "exact":
-            "Chính xác: trạm mở gần nhất của mỗi ô dân cư nằm trong {k} trạm gần nhất được lưu "
-            "cho ô đó (k = {k}: chính xác với mọi phương án giữ ít nhất một trạm hiện có ở mỗi "
-            "xã).",
-        "inexact":
-            "Không chính xác cho {cells} ô dân cư ({people} người): cả {k} trạm gần nhất của "
-            "các ô này đều đóng và không có trạm mới nào gần hơn. Thời gian đi của các ô này "
-            "được lấy bằng thời gian đến trạm gần thứ {k}, là cận dưới (thời gian thật ít nhất "
-            "bằng vậy); các chỉ số phụ thuộc được đánh dấu ≈.",
-        "not guaranteed":
-            "k = {k} nhỏ hơn {needed} cần để bảo đảm chính xác với mọi phương án có trạm chính "
-            "ở mỗi xã ({cells} ô có thể bị ảnh hưởng); trang sẽ cảnh báo khi một phương án "
-            "chạm đến các ô đó.",
-        "checked": "Đã kiểm tra: các chỉ số tính trong trang này cho hiện nay và các phương án "
-                   "chính thức trùng với kết quả của gis (plans.evaluate).",
-        "check failed": "Kiểm tra không đạt: chỉ số tính trong trang khác với gis ở: {list}",
-        "New station {id} in {commune}": "Trạm mới {id} tại {commune}",
-        "Outside the demand surface: click inside the province.":
-            "Ngoài vùng dân cư: hãy bấm vào bên trong tỉnh.",
-        "New stations are disabled: the travel times come from a road network, which this "
-        "page cannot route on.":
-            "Không thêm được trạm mới: thời gian đi tính theo mạng đường, trang này không tính "
-            "đường đi được.",
-        "Exported {file}.": "Đã xuất {file}.",
-        "Imported {file}: {stations} stations, {sites} new stations.":
-            "Đã nhập {file}: {stations} trạm, {sites} trạm mới.",
-        "Import refused, {n} problems in {file}:": "Không nhập được, {file} có {n} lỗi:",
-        "missing column {col}": "thiếu cột {col}",
-        "row {row}: unknown facility id {id}: not a station of this province":
-            "dòng {row}: mã cơ sở {id} không phải là trạm của tỉnh này",
-        "row {row}: unknown action {action}: use keep, branch, close or new":
-            "dòng {row}: thao tác {action} không hợp lệ: dùng keep, branch, close hoặc new",
-        "row {row}: unknown commune code {code}": "dòng {row}: mã xã {code} không có",
-        "row {row}: new station {id} needs lon and lat (degrees)":
-            "dòng {row}: trạm mới {id} cần lon và lat (độ)",
-        "row {row}: new station {id} is outside the demand surface":
-            "dòng {row}: trạm mới {id} nằm ngoài vùng dân cư",
-        "row {row}: new station id {id} is the id of an existing facility":
-            "dòng {row}: mã trạm mới {id} trùng mã một cơ sở hiện có",
-        "row {row}: facility id {id} is listed twice": "dòng {row}: mã cơ sở {id} bị lặp",
-        "{n} stations have no action: {list}": "{n} trạm chưa có thao tác: {list}",
-        "the file is empty": "tệp rỗng",
-        "new station {id} moved {m} m to the nearest demand cell":
-            "trạm mới {id} được dời {m} m đến ô dân cư gần nhất",
-        "Data sources and estimates": "Nguồn dữ liệu và ước tính",
-        "travel model":
-            "Thời gian đi: đường thẳng × {detour} với tốc độ {speed} km/h, tối đa {cutoff} phút "
-            "(ước tính).",
-        "travel model (table)": "Thời gian đi: bảng chi phí {model}, tối đa {cutoff} phút.",
-        "Station sites: {n} of {total} are estimates ({source}).":
-            "Vị trí trạm: {n} trên {total} là ước tính ({source}).",
-        "min": "phút",
-        "people": "người",
-        "station": "trạm",
-        "reference": "tham chiếu",
-        "action": "thao tác",
-        "ready": "sẵn sàng",
-    },
-}
+# The labels of the official plans ("69 + branch points", "69 only"): catalog messages that the
+# page fills with the number of main stations.
+_WITH_BRANCHES = N_("{n} + branch points")
+_ONLY = N_("{n} only")
+
+#: Every text the page's script shows: English messages of the catalog (``gis.po``), marked
+#: for extraction. The script looks a text up by its English message (``t("Undo")``) in the
+#: strings of the current language, which :func:`page_strings` takes from the catalog for
+#: each language; placeholders in braces are filled by the script, with a number formatted
+#: for the language or with data (a name, an id, a file) marked ``translate="no"``.
+MESSAGES: tuple[str, ...] = (
+    # the page and its tools
+    N_("No basemap: this file works offline, so the commune boundaries are drawn as the base."),
+    N_("How to edit"),
+    N_("Click a station to cycle it: main station → branch point → closed → main station. "
+       "Click elsewhere on the map to add a new station at the nearest demand cell (its "
+       "commune is the one it falls in); click a new station to make it a branch point, and "
+       "again to remove it."),
+    N_("Undo"),
+    N_("Nothing to undo."),
+    N_("Start from:"),
+    N_("Export plan (CSV)"),
+    N_("Import plan (CSV)"),
+    N_("Language"),
+    N_("Zoom in"),
+    N_("Zoom out"),
+    N_("ready · {ms} ms"),
+    # the figures
+    N_("This plan"),
+    N_("today"),
+    _WITH_BRANCHES,
+    _ONLY,
+    N_("Figure"),
+    N_("Service points (stations and branch points)"),
+    N_("Main stations"),
+    N_("People within {min} min of a station"),
+    N_("Mean travel time to the nearest station (min)"),
+    N_("90th percentile of travel time (min)"),
+    N_("People losing {min}-min access (vs today)"),
+    N_("People beyond the {min}-min cut-off"),
+    N_("Doctors needed ({n} per main station)"),
+    N_("Per commune"),
+    N_("Commune"),
+    N_("Main stations: plan / today"),
+    N_("Service points: plan / today"),
+    N_("Losing {min}-min access: plan / {ref}"),
+    # the map and its legend
+    N_("Main station"),
+    N_("Branch point"),
+    N_("Closed"),
+    N_("New station"),
+    N_("New branch point"),
+    N_("Hospital"),
+    N_("Demand cells losing {min}-min access"),
+    N_("Commune boundaries (post-2025)"),
+    N_("Legend"),
+    # whether the plan is valid, and exact
+    N_("A valid plan: one main station in every commune."),
+    N_("Not a valid plan yet (gis plan evaluate will refuse it):"),
+    N_("{n} communes have no main station: {list}"),
+    N_("{n} communes have several main stations: {list}"),
+    N_("{n} branch points serve a commune without a main station: {list}"),
+    N_("Exact: every demand cell's nearest open station is among the {k} nearest stored for "
+       "it (k = {k}: exact for every plan that keeps at least one current station open in "
+       "each commune)."),
+    N_("Not exact for {cells} demand cells ({people} people): all of their {k} nearest "
+       "stations are closed and no new station is nearer. Their travel time is taken as the "
+       "{k}-th nearest station's time, a lower bound (the true time is at least this); "
+       "figures that depend on them are marked ≈."),
+    N_("k = {k} is below the {needed} needed to guarantee exactness for every plan with a main "
+       "station in each commune ({cells} cells could be affected); the page warns when a plan "
+       "reaches them."),
+    N_("Checked: the figures computed in this page for today and the official plans equal "
+       "those of gis (plans.evaluate)."),
+    N_("Check failed: the figures computed in this page differ from those of gis for: {list}"),
+    # clicks on the map
+    N_("New station {id} in {commune}"),
+    N_("Outside the demand surface: click inside the province."),
+    N_("New stations are disabled: the travel times come from a road network, which this page "
+       "cannot route on."),
+    # export and import
+    N_("Exported {file}."),
+    N_("Imported {file}: {stations} stations, {sites} new stations."),
+    N_("Import refused, {n} problems in {file}:"),
+    N_("missing column {col}"),
+    N_("row {row}: unknown facility id {id}: not a station of this province"),
+    N_("row {row}: unknown action {action}: use keep, branch, close or new"),
+    N_("row {row}: unknown commune code {code}"),
+    N_("row {row}: new station {id} needs lon and lat (degrees)"),
+    N_("row {row}: new station {id} is outside the demand surface"),
+    N_("row {row}: new station id {id} is the id of an existing facility"),
+    N_("row {row}: facility id {id} is listed twice"),
+    N_("{n} stations have no action: {list}"),
+    N_("the file is empty"),
+    N_("new station {id} moved {m} m to the nearest demand cell"),
+    # data sources
+    N_("Data sources and estimates"),
+    N_("Travel times: straight line × {detour} at {speed} km/h, up to {cutoff} min (an "
+       "estimate)."),
+    N_("Travel times: {model} cost table, up to {cutoff} min."),
+    N_("Station sites: {n} of {total} are estimates ({source})."),
+)
 
 
 # --- arrays -----------------------------------------------------------------------------------
@@ -365,6 +238,33 @@ def _k_needed(o: np.ndarray, t: np.ndarray, com: np.ndarray, n_origins: int,
 
 # --- building the data ------------------------------------------------------------------------
 
+# Stations per unit first read from a CostModel (read again K_MAX + 1 deep when a unit
+# needs more).
+_FIRST_DEPTH = 25
+
+
+def _first_stations(costs: CostModel, station_of_dest: np.ndarray, depth: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, station, minutes) of each unit's first ``depth`` stations in (time, position)
+    order, as the table's station pairs sorted per unit would start
+    (:meth:`gis.model.costs.CostModel.nearest_k`).
+
+    Every figure of the page then equals the full table's: a unit's near stations and
+    times are its first ``k`` (``depth`` > ``k``); "more within the cut-off than k" is "more
+    held than k"; and :func:`_k_needed` on the held pairs is exact wherever it is below
+    ``depth`` (the commune that bounds it has every station held), else it is ``depth``,
+    beyond :data:`K_MAX` once read ``K_MAX + 1`` deep (k is then ``K_MAX`` either way, and
+    ``k_needed`` reads "more than K_MAX").
+    """
+    is_station = station_of_dest >= 0
+    nk = costs.nearest_k(depth) if is_station.all() else \
+        costs.subset(is_station).nearest_k(depth)
+    D, T = nk.dest[nk.row], nk.time_min[nk.row]
+    held = D >= 0
+    o = np.repeat(np.arange(len(nk.row), dtype=np.int64), held.sum(axis=1))
+    s = station_of_dest[np.flatnonzero(is_station)[D[held]]]
+    return o, s, T[held]
+
 def _lonlat(xy: np.ndarray, crs: Any) -> np.ndarray:
     pts = gpd.GeoSeries(shapely.points(xy), crs=crs).to_crs(4326)
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
@@ -398,7 +298,8 @@ def _figures(ev: Any, codes: list[str], thresholds: Sequence[float], mid: float)
     return to_jsonable(out)
 
 
-def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.GeoDataFrame,
+def build_editor_data(demand: pd.DataFrame, costs: CostTable | CostModel,
+                      facilities: gpd.GeoDataFrame,
                       communes: gpd.GeoDataFrame, *, thresholds_min: Sequence[float],
                       doctors_per_station: float, official_plans: Mapping[str, Plan],
                       speed_kmh: float | None = None, detour_factor: float | None = None,
@@ -412,9 +313,11 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.Ge
         Demand units, the origins of ``costs`` in order: ``population`` (persons),
         ``commune_code`` (post-2025), ``x``, ``y`` (working CRS, metres; the points the cost
         table measured from). A GeoDataFrame's CRS is used; otherwise ``facilities.crs``.
-    costs : CostTable
+    costs : CostTable or CostModel
         Demand units -> facilities within the cut-off (may include hospitals: only the
-        active stations count).
+        active stations count). A model gives each unit's first stations only (25, or
+        ``K_MAX + 1`` when a unit needs more) and scores the references exactly: the same
+        data as the full table (``k_needed`` above ``K_MAX`` reads ``K_MAX + 1``).
     facilities : GeoDataFrame
         ``facility_id``, ``name``, ``tier``, ``status``, ``commune_code`` (points, working CRS).
         The editable stations are the active ones of tier ``station`` (as
@@ -497,15 +400,30 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.Ge
     # station pairs, nearest first per unit (ties: the table's order, as nearest_open_time)
     station_of_dest = np.full(len(dest_ids), -1, np.int64)
     station_of_dest[dest_pos[st_ids].to_numpy()] = np.arange(n_st)
-    s_all = station_of_dest[costs.dest]
-    keep = s_all >= 0
-    o, s, t = costs.origin[keep].astype(np.int64), s_all[keep], costs.time_min[keep]
-    order = np.lexsort((np.arange(len(o)), t, o))
-    o, s, t = o[order], s[order], t[order]
+    per_commune = np.bincount(st_com, minlength=len(com_codes))
+    if isinstance(costs, CostModel):
+        # each unit's first stations only (see _first_stations): as deep as the page needs;
+        # the references are scored on the stations (a plan opens nothing else), from the
+        # same first stations
+        costs = costs.subset(station_of_dest >= 0)
+        station_of_dest = station_of_dest[station_of_dest >= 0]
+        depth = _FIRST_DEPTH if k is None else int(k) + 1
+        while True:
+            o, s, t = _first_stations(costs, station_of_dest, depth)
+            needed = _k_needed(o, t, st_com[s], n, per_commune)
+            if k is not None or needed.max(initial=0) < depth or depth > K_MAX:
+                break
+            depth = K_MAX + 1
+    else:
+        s_all = station_of_dest[costs.dest]
+        keep = s_all >= 0
+        o, s, t = costs.origin[keep].astype(np.int64), s_all[keep], costs.time_min[keep]
+        order = np.lexsort((np.arange(len(o)), t, o))
+        o, s, t = o[order], s[order], t[order]
+        needed = _k_needed(o, t, st_com[s], n, per_commune)
     n_within = np.bincount(o, minlength=n)
     start = np.r_[0, np.cumsum(n_within)[:-1]]
     rank_in_unit = np.arange(len(o)) - start[o]
-    needed = _k_needed(o, t, st_com[s], n, np.bincount(st_com, minlength=len(com_codes)))
     k_needed = int(max(needed.max(initial=1), 1))
     if k is None:
         k = min(k_needed, K_MAX)
@@ -576,7 +494,7 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.Ge
         m = re.fullmatch(r"(\d+) (\+ branch points|only)", str(name))
         refs.append({
             "key": f"ref{len(refs)}", "name": str(name),
-            "label": ({"pattern": "{n} + branch points" if m.group(2) != "only" else "{n} only",
+            "label": ({"pattern": _WITH_BRANCHES if m.group(2) != "only" else _ONLY,
                        "n": int(m.group(1))} if m else None),
             "actions": a["action"].fillna("close").tolist(),
             "targets": a["target_commune_code"].fillna("").astype(str).tolist(),
@@ -674,31 +592,92 @@ _CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inlin
         "base-uri 'none'")
 
 
-def _source_lines(sources: Sequence[str] | Mapping[str, str] | None) -> list[str]:
+# Labels of the data sources the pipeline records (``Prepared.sources``), as in the report.
+_SOURCE_LABELS = {"registry": N_("Registry of communes"), "communes": N_("Commune polygons"),
+                  "legacy_population": N_("Population of the former communes"),
+                  "facilities": N_("Facility register"), "roads": N_("Roads"),
+                  "referrals": N_("Referral table"), "satellite_links": N_("Satellite links"),
+                  "population_raster": N_("Population raster"), "landcover": N_("Land cover"),
+                  "travel_model": N_("Travel model")}
+
+# Lang.text(html=True) wraps every piece of data in exactly this element (its documented form)
+_DATA_SPAN = re.compile(r'<span translate="no">(.*?)</span>', re.S)
+_FIELD = re.compile(r"\{(\w+)\}")
+
+Parts = list[tuple[str, bool]]
+
+
+def _text_parts(L: Lang, value: object) -> Parts:
+    """A text written by the analyses, translated by :meth:`Lang.text`, as ``(text, is_data)``
+    pieces: the page shows data pieces marked ``translate="no"``."""
+    pieces = _DATA_SPAN.split(L.text(value, html=True))
+    return [(html.unescape(p), i % 2 == 1) for i, p in enumerate(pieces) if p]
+
+
+def _message_parts(template: str, **data: object) -> Parts:
+    """A translated message whose ``{fields}`` are data, as ``(text, is_data)`` pieces."""
+    pieces = _FIELD.split(template)
+    return [(str(data.get(p, "{" + p + "}")) if i % 2 else p, i % 2 == 1)
+            for i, p in enumerate(pieces) if p]
+
+
+def _source_parts(L: Lang, sources: Sequence[str] | Mapping[str, str] | None) -> list[Parts]:
+    """One line per source, translated; a mapping's known keys are labelled as in the report."""
     if not sources:
         return []
-    if isinstance(sources, Mapping):
-        return [f"{k}: {v}" for k, v in sources.items()]
-    return [str(s) for s in sources]
+    if not isinstance(sources, Mapping):
+        return [_text_parts(L, s) for s in sources]
+    out = []
+    for key, value in sources.items():
+        head = ([(L._(_SOURCE_LABELS[key]), False)] if key in _SOURCE_LABELS
+                else [(str(key), True)])
+        out.append([*head, (": ", False), *_text_parts(L, value)])
+    return out
+
+
+def page_strings(lang: str) -> dict[str, str]:
+    """The page's texts in ``lang``: each of :data:`MESSAGES` -> its translation in the catalog,
+    with its ``{placeholders}`` left for the page to fill.
+
+    Raises
+    ------
+    gis.errors.OutputError
+        An unknown language.
+    """
+    L = get_lang(lang)
+    return {m: L._(m) for m in MESSAGES}
+
+
+def _page_texts(L: Lang, data: Mapping[str, Any], *, title: str | None, province: str,
+                sources: Sequence[str] | Mapping[str, str] | None,
+                estimate_notes: Sequence[str]) -> dict[str, Any]:
+    """Everything the page shows in one language, from the catalog."""
+    if title is not None:
+        title_parts: Parts = [(title, True)]
+    elif province:
+        title_parts = _message_parts(L._("{province}: plan editor of commune health stations"),
+                                     province=province)
+    else:
+        title_parts = [(L._("Plan editor"), False)]
+    return {"strings": page_strings(L.code), "numbers": L.number_symbols(),
+            "title": title_parts, "sources": _source_parts(L, sources),
+            "estimates": [_text_parts(L, x) for x in estimate_notes],
+            "site_source": _text_parts(L, data.get("station_site_source") or "")}
 
 
 def plan_editor_html(data: Mapping[str, Any], *, lang: str = "vi", title: str | None = None,
                      province: str = "", sources: Sequence[str] | Mapping[str, str] | None = None,
                      estimate_notes: Sequence[str] = (), offline: bool = True) -> str:
     """The editor page as one HTML text (see :func:`write_plan_editor`)."""
-    if lang not in LANGUAGES:
-        msg = f"plan editor: language {lang!r} is not available; use one of {', '.join(LANGUAGES)}"
-        raise GisError(msg)
+    L = get_lang(lang)  # an unknown language: OutputError
     if data.get("format") != FORMAT:
         msg = f"plan editor: data of format {data.get('format')!r}; build it with build_editor_data"
         raise GisError(msg)
-    s = STRINGS[lang]
-    if title is None:
-        title = (s["{province}: plan editor of commune health stations"].format(
-            province=province) if province else s["Plan editor"])
-    page = {"lang": lang, "title": title, "province": province,
-            "sources": _source_lines(sources), "estimates": [str(x) for x in estimate_notes],
-            "strings": STRINGS}
+    texts = {code: _page_texts(get_lang(code), data, title=title, province=province,
+                               sources=sources, estimate_notes=estimate_notes)
+             for code in LANGUAGES}
+    page = {"lang": L.code, "languages": list(LANGUAGES), "texts": texts}
+    title_text = "".join(p for p, _ in texts[L.code]["title"])
     if offline:
         js, css = leaflet_inline()
         head = (f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
@@ -710,9 +689,9 @@ def plan_editor_html(data: Mapping[str, Any], *, lang: str = "vi", title: str | 
     editor_css = _asset("editor.css").replace("</style", "<\\/style")
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        f'<html lang="{L.code}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n{head}\n<style>{editor_css}</style>\n"
+        f"<title>{html.escape(title_text)}</title>\n{head}\n<style>{editor_css}</style>\n"
         "</head>\n<body>\n"
         '<div id="gis-editor"></div>\n'
         f'<script id="gis-editor-page" type="application/json">{script_json(page)}</script>\n'

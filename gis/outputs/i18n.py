@@ -45,7 +45,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
 from gis.errors import OutputError
 
@@ -134,17 +134,30 @@ DATA_TEMPLATES: tuple[str, ...] = (
     N_("coverage curve: people within {t} min for {k} numbers of branch points (maximal "
        "covering)"),
     N_("evaluating scenario {i} of {n}: {name}"),
+    # gis/model/travel.py, gis/analyses/access.py and gis/pipeline.py: the travel model
+    N_("straight line x detour factor / speed"),
+    N_("straight line x {factor} at {speed} km/h ({mode}): an estimate"),
+    N_("straight line x {factor} at {speed} km/h: an estimate"),
+    N_("road network ({mode}; off-road legs at {speed} km/h, up to {snap} m)"),
+    N_("friction surface ({cell} m pixels, {mode} on roads, off-road {speed} km/h)"),
+    N_("more than {snap} m from a road open to {mode}"),
+    N_("outside the friction grid or on an impassable pixel"),
+    N_("Travel times (estimates): {label}"),
+    N_("Travel times (computed): {label}"),
 )
 
 #: Words that fill the templates' word fields, and single words the data hold.
 DATA_WORDS: tuple[str, ...] = (
     N_("post-2025"), N_("pre-2025"), N_("doctors"), N_("beds"), N_("station doctors"),
     N_("unknown"), N_("optimal"), N_("time_limit"), N_("gaussian"), N_("step"),
-    N_("people behind"),
+    N_("people behind"), N_("motorbike"), N_("car"), N_("walking"),
 )
 
 # Fields of the templates that are themselves texts to translate (the others are data).
-_WORD_FIELDS = {"what", "tier"}
+_WORD_FIELDS = {"what", "tier", "mode", "label"}
+# Fields of the templates that hold a plain number (written as Python's ``:g`` writes it),
+# given back with the language's separators and as many decimals.
+_NUMBER_FIELDS = {"speed", "snap", "cell", "factor"}
 
 
 def catalog_path(lang: str) -> Any:
@@ -246,12 +259,20 @@ class Lang:
         for template, rx in _TEMPLATES:
             m = rx.match(s)
             if m and template in self.known:
-                fields = {k: (self.text(v, html=html) if k in _WORD_FIELDS else data(v))
+                fields = {k: (self.text(v, html=html) if k in _WORD_FIELDS else
+                              fixed(self._number_text(v)) if k in _NUMBER_FIELDS else data(v))
                           for k, v in m.groupdict().items()}
                 return _fill(self.translations.gettext(template), fields, fixed)
         if "; " in s:  # lists written as "a; b; c"
             return "; ".join(self.text(x, html=html) for x in s.split("; "))
         return data(s)
+
+    def _number_text(self, s: str) -> str:
+        """A number written in the data (``4.5``, ``2000``) with the language's separators
+        and the same decimals; other text as it is."""
+        if not re.fullmatch(r"-?\d+(\.\d+)?", s):
+            return s
+        return self.num(float(s), len(s.partition(".")[2]))
 
     # --- numbers and dates ------------------------------------------------------------------
 
@@ -274,6 +295,11 @@ class Lang:
                 v = 0  # no "-0"
         pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
         return format_decimal(v, format=pattern, locale=self.code)
+
+    def number_symbols(self) -> dict[str, str]:
+        """The decimal and group separators that :meth:`num` uses (``{"decimal": ",", "group":
+        "."}`` in Vietnamese), for a page that formats numbers in the browser."""
+        return {"decimal": get_decimal_symbol(self.code), "group": get_group_symbol(self.code)}
 
     def people(self, value: object) -> str:
         """Whole people: a count of persons rounded to the unit."""

@@ -109,6 +109,7 @@ KEY_ALIASES = {
     "network_edges": "edges", "referral_edges": "edges",
     "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
     "network_hubs": "hubs", "hubs_plan": "hubs", "losing_access_given": "losing_access",
+    "halo_facilities": "facilities", "provinces": "coverage",
 }
 
 #: Layer titles in the project where several layers share a style key (the layer name of the
@@ -127,6 +128,8 @@ LAYER_TITLES = {
     "coverage_legacy": N_("Coverage per former commune"),
     "plan_stations_given": N_("Plans given (field scenario): stations and new sites"),
     "losing_access_given": N_("People losing access under the plans given (field scenario)"),
+    "halo_facilities": N_("Facilities of neighbouring provinces within reach (cross-border)"),
+    "provinces": N_("Coverage per province"),
 }
 
 # Layers on in the first view (uncluttered: the base and the main findings).
@@ -386,7 +389,7 @@ def layer_specs(
             r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"),
                                       other_label=L._("other"))
                  if "tier" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(name, L._("Facilities by tier"), "Inputs", r,
+            specs.append(LayerSpec(name, titled or L._("Facilities by tier"), "Inputs", r,
                                    labeling("name") if "name" in cols else None))
         elif key == "communes":
             specs.append(LayerSpec(name, L._("Communes after 1 July 2025"), "Inputs",
@@ -423,8 +426,10 @@ def layer_specs(
                 ranges = [(lo * k, hi * k, f"{100 * lo:.0f}–{100 * hi:.0f} %",
                            fill(c, "#555555", outline_width=0.2, alpha=0.8))
                           for lo, hi, c in classes]
-                specs.append(LayerSpec(name, titled or _coverage_title(L, col), "Access",
-                                       graduated_renderer(col, ranges), visible=False))
+                title = (f"{titled}: {_coverage_title(L, col)}" if name == "provinces"
+                         else titled or _coverage_title(L, col))
+                specs.append(LayerSpec(name, title, "Access", graduated_renderer(col, ranges),
+                                       visible=False))
         elif key == "underserved":
             sym = _symbol("0", "fill", [
                 ("SimpleFill", {"color": _rgba("#e31a1c", 0.25), "style": "solid",
@@ -567,7 +572,7 @@ def _spatialrefsys(crs: CRS) -> ET.Element:
 
 def _wkb_type(gdf: gpd.GeoDataFrame) -> tuple[str, str]:
     """(geometry, wkbType) attributes of a maplayer element."""
-    kinds = set(gdf.geom_type.dropna())
+    kinds = set(gdf.geom_type.dropna().unique())  # unique first: 640,000 cells at 100 m
     if kinds <= {"Point", "MultiPoint"}:
         return "Point", "MultiPoint" if "MultiPoint" in kinds else "Point"
     if kinds <= {"LineString", "MultiLineString"}:

@@ -59,7 +59,8 @@ from gis.outputs.maps import plan_display_name
 
 log = logging.getLogger(__name__)
 
-__all__ = ["render_report", "svg_bar_chart", "svg_xy_chart", "to_jsonable", "write_report"]
+__all__ = ["render_report", "render_sections", "svg_bar_chart", "svg_xy_chart", "to_jsonable",
+           "write_report"]
 
 _KNOWN = ("generated_at", "gis_version", "province", "sources", "estimates", "counts",
           "population", "indicators", "access", "plans", "network", "maps", "outputs")
@@ -871,6 +872,28 @@ def _tier_name(L: Lang, tier: str) -> str:
             "provincial": L._("provincial hospital")}.get(tier, tier)
 
 
+def _travel_model_sentence(L: Lang, tm: Mapping[str, Any]) -> str:
+    """The travel model in one sentence of the language (``summary.access.travel_model``)."""
+    kind = tm.get("kind") or ("straight" if "straight" in str(tm.get("model", "")) else "")
+    mode = L.text(tm.get("mode")) if tm.get("mode") else ""
+    cut = _t(L, tm.get("cutoff_min"))
+    if kind == "straight":
+        return L._("Travel model: straight line × detour factor {d} at {v} km/h, pairs beyond "
+                   "{c} min not stored.", d=L.num(tm.get("detour_factor"), 1),
+                   v=L.num(tm.get("speed_kmh"), 0), c=cut)
+    if kind == "roads":
+        return L._("Travel model: the road network ({mode}), off-road legs on foot at {v} km/h "
+                   "up to {m} m, pairs beyond {c} min not stored.", mode=mode,
+                   v=L.num(tm.get("offroad_speed_kmh"), 1), m=L.num(tm.get("snap_max_m")),
+                   c=cut)
+    if kind == "friction":
+        return L._("Travel model: a friction surface of {s} m pixels ({mode} on roads, "
+                   "{v} km/h off-road), pairs beyond {c} min not stored.",
+                   s=L.num(tm.get("cell_size_m")), mode=mode,
+                   v=L.num(tm.get("offroad_speed_kmh"), 1), c=cut)
+    return L._("Travel model: {m}.", m=L.text(tm.get("model")))
+
+
 def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
     acc = s.get("access") or {}
     if acc.get("skipped"):
@@ -878,15 +901,14 @@ def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
     out = ""
     tm = acc.get("travel_model") or {}
     if tm:
-        out += "<p>" + _e(L._("Travel model: straight line × detour factor {d} at {v} km/h, "
-                              "pairs beyond {c} min not stored.",
-                              d=L.num(tm.get("detour_factor"), 1),
-                              v=L.num(tm.get("speed_kmh"), 0),
-                              c=_t(L, tm.get("cutoff_min")))
-                       if "straight" in str(tm.get("model", "")) else
-                       L._("Travel model: {m}.", m=L.text(tm.get("model")))) + (
+        out += "<p>" + _e(_travel_model_sentence(L, tm)) + (
             f' <span class="est">{_e(L._("estimate"))}</span>' if tm.get("is_estimate")
             else "") + "</p>"
+        lost = tm.get("cells_without_time") or {}
+        if lost.get("cells"):
+            out += "<p>" + _e(L._("{n} demand cells ({p} people) have no travel time: {why}.",
+                                  n=L.num(lost["cells"]), p=L.num(lost.get("population")),
+                                  why=L.text(lost.get("why")))) + "</p>"
     cov = acc.get("coverage") or {}
     rows = []
     for tier, d in cov.items():
@@ -1209,7 +1231,8 @@ def _data_appendix(L: Lang, s: Mapping[str, Any]) -> str:
                   "legacy_population": L._("Population of the former communes"),
                   "facilities": L._("Facility register"), "roads": L._("Roads"),
                   "referrals": L._("Referral table"), "satellite_links": L._("Satellite links"),
-                  "population_raster": L._("Population raster")}
+                  "population_raster": L._("Population raster"), "landcover": L._("Land cover"),
+                  "travel_model": L._("Travel model")}
         lis = []
         for k, v in items:
             head = ""
@@ -1363,7 +1386,11 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
             f'<li>{d}<span class="why">{w}</span></li>' for d, w in dec) + "</ol>"
     else:
         page1 += f'<p class="unknown">{_e(L._("No decision follows from this run."))}</p>'
+    computed = (summary.get("travel_model") or {}).get("is_estimate") is False
     page1 += '<p class="note">' + _e(L._(
+        "Travel times are computed by the travel model on the roads or the terrain; sites not "
+        "published are placed at commune centres. The detail is in the appendix, the figures "
+        "in report.json.") if computed else L._(
         "Travel times are estimates from the travel model; sites not published are placed at "
         "commune centres. The detail is in the appendix, the figures in report.json.")) + "</p>"
     page1 += "</section>"
@@ -1470,3 +1497,21 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
     files.write_text(paths["json"], text + "\n", overwrite=overwrite)
     files.write_text(paths["html"], page, overwrite=overwrite)
     return paths
+
+
+def render_sections(title: str, sections: Sequence[tuple[str, str, str]], *,
+                    meta: str = "", lang: str = "en") -> str:
+    """A report page (the look of :func:`render_report`, no external resources) from sections
+    already rendered: ``(anchor, heading, html)``; the heading and ``title``/``meta`` are
+    escaped here, the section HTML is trusted (its author escapes user text). Used for the
+    national page (:mod:`gis.outputs.national`).
+    """
+    nav = "".join(f'<a href="#{_e(a)}">{_e(h)}</a>' for a, h, _ in sections)
+    body = "".join(f'<section id="{_e(a)}"><h2>{_e(h)}</h2>{content}</section>'
+                   for a, h, content in sections)
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"{_e(lang)}\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p class=\"meta\">{_e(meta)}</p><nav>{nav}</nav>"
+        + body + "</main></body></html>\n")

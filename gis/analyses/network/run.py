@@ -33,6 +33,7 @@ from gis.analyses.network.graph import (
     TIER_RANK,
     build_graph,
     facility_costs,
+    offering,
     parent_map,
     plan_sites,
     referral_graph,
@@ -44,7 +45,7 @@ from gis.analyses.network.satellites import SatelliteChoice, SatelliteRequest, s
 from gis.errors import GisError
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable
+from gis.model.costs import CostModel, CostTable, within_table
 from gis.model.travel import TravelModel, extend_costs, straight_model
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ def run_network(
     communes: gpd.GeoDataFrame,
     *,
     demand: pd.DataFrame,
-    costs: CostTable,
+    costs: CostTable | CostModel,
     speed_kmh: float | None = None,
     detour_factor: float | None = None,
     cutoff_min: float,
@@ -201,8 +202,11 @@ def run_network(
     demand : DataFrame
         Demand units (``population``, ``commune_code``, ``x``, ``y``), e.g.
         ``AccessResult.demand``.
-    costs : CostTable
-        Demand units -> active facilities (``AccessResult.costs``).
+    costs : CostTable or CostModel
+        Demand units -> active facilities (``AccessResult.cost_model``, or the full table
+        ``AccessResult.costs``). A model answers the first contact by one nearest-site query
+        per set of service points, and satellite planning with the pairs within its time to
+        the hospitals only.
     speed_kmh, detour_factor : float, optional
         The straight-line model between facilities (when ``travel`` is None).
     cutoff_min : float
@@ -211,8 +215,8 @@ def run_network(
         The travel model between facilities (the transfer mode; see
         :func:`gis.analyses.network.facility_costs`).
     demand_travel : TravelModel, optional
-        The model that built ``costs`` (the access stage's), for the plan's new sites
-        (default ``travel``).
+        The model that built ``costs`` (the access stage's), for the plan's new sites when
+        ``costs`` is a table (default ``travel``); a model costs them itself.
     thresholds_min : mapping
         Level -> minutes (station = first contact, regional, provincial, central, chain =
         the whole chain), e.g. the config's ``access.thresholds_min``.
@@ -301,8 +305,18 @@ def run_network(
     choices = []
     if satellite_requests:
         plans_out, prop = [], []
+        # the pairs satellite planning reads: within its time, to the hospitals and the sites
+        # offering a requested specialty
+        sat_ids = {n for n, d in G.nodes(data=True) if d.get("tier") in HOSPITAL_TIERS}
         for req in satellite_requests:
-            choice, links = satellite_planning(G, req, demand=demand, costs=costs,
+            sat_ids |= set(offering(G, req.specialty)) | set(req.cores or ()) \
+                | set(req.candidates or ())
+        sat_costs = within_table(
+            costs, max(r.within_min for r in satellite_requests),
+            dest_mask=np.isin(np.asarray(costs.dest_ids).astype(str), sorted(sat_ids))
+            if isinstance(costs, CostModel) else None)
+        for req in satellite_requests:
+            choice, links = satellite_planning(G, req, demand=demand, costs=sat_costs,
                                                facility_costs=fcosts)
             choices.append(choice)
             plans_out.append({"specialty": req.specialty, "k": req.k,

@@ -1,8 +1,11 @@
 /* Plan editor of gis: scores a plan of commune health stations in the browser.
  *
  * Data: the JSON of gis.outputs.editor.build_editor_data (element #gis-editor-data) and the
- * page settings with every user-visible text (#gis-editor-page). No text shown to the user is
- * written here: t(key) looks it up in the strings of the current language.
+ * page settings (#gis-editor-page) with, for each language, every text of the page taken from
+ * the catalog of gis (gis/outputs/locale) and the separators of numbers. No text shown to the
+ * user is written here: t(message) looks a message of the catalog (its English text) up in the
+ * strings of the current language. Data (names, ids, files) is shown as it is, in
+ * <span translate="no">, as in every page of gis.
  *
  * Figures follow gis.analyses.plans.evaluate exactly: the time of a demand unit is the least time to an
  * open station or new site (inf beyond the cut-off); covered = population with time <= the
@@ -18,21 +21,48 @@
   var lang = PAGE.lang;
 
   // --- text -----------------------------------------------------------------------------------
-  function t(key, args) {
-    var table = PAGE.strings[lang] || {};
-    var s = table[key];
-    if (s === undefined) { s = (PAGE.strings.en || {})[key]; }
-    if (s === undefined) { s = key; }
-    if (args) {
-      s = s.replace(/\{(\w+)\}/g, function (m, name) {
-        return Object.prototype.hasOwnProperty.call(args, name) ? String(args[name]) : m;
-      });
-    }
-    return s;
+  var PLACEHOLDER = /\{(\w+)\}/g;
+  function has(obj, key) { return !!obj && Object.prototype.hasOwnProperty.call(obj, key); }
+  function lookup(message) {
+    var s = PAGE.texts[lang].strings[message];
+    return s === undefined ? message : s;
   }
+  // t(message, args): the message in the current language as text, its {placeholders} filled
+  // with args (a number formatted for the language).
+  function t(message, args) {
+    return lookup(message).replace(PLACEHOLDER, function (m, name) {
+      if (!has(args, name)) { return m; }
+      return typeof args[name] === "number" ? fmtNum(args[name]) : String(args[name]);
+    });
+  }
+  // tn(message, args): the same as DOM nodes, for a message with data in it: a number
+  // (formatted for the language) and a node (a text of the page) are inserted as they are, any
+  // other value is data (a name, an id, a file) and is marked translate="no".
+  function tn(message, args) {
+    var frag = document.createDocumentFragment(), s = lookup(message), at = 0, m;
+    PLACEHOLDER.lastIndex = 0;
+    while ((m = PLACEHOLDER.exec(s)) !== null) {
+      if (m.index > at) { frag.appendChild(document.createTextNode(s.slice(at, m.index))); }
+      var v = has(args, m[1]) ? args[m[1]] : m[0];
+      frag.appendChild(v instanceof Node ? v : typeof v === "number"
+        ? document.createTextNode(fmtNum(v)) : dataNode(v));
+      at = PLACEHOLDER.lastIndex;
+    }
+    if (at < s.length) { frag.appendChild(document.createTextNode(s.slice(at))); }
+    return frag;
+  }
+  function dataNode(v) { return el("span", {translate: "no", text: String(v)}); }
+  // a text prepared by gis for each language: [text, is data] pieces
+  function partsNode(pieces) {
+    var frag = document.createDocumentFragment();
+    pieces.forEach(function (p) {
+      frag.appendChild(p[1] ? dataNode(p[0]) : document.createTextNode(p[0]));
+    });
+    return frag;
+  }
+  function texts() { return PAGE.texts[lang]; }
   function groupDigits(intText) {
-    var sep = lang === "vi" ? "." : ",";
-    return intText.replace(/\B(?=(\d{3})+(?!\d))/g, sep);
+    return intText.replace(/\B(?=(\d{3})+(?!\d))/g, texts().numbers.group);
   }
   function fmtInt(v) {
     if (v === null || v === undefined || !isFinite(v)) { return "–"; }
@@ -43,7 +73,7 @@
   function fmtDec(v, digits) {
     if (v === null || v === undefined || !isFinite(v)) { return "–"; }
     var s = Math.abs(v).toFixed(digits).split(".");
-    var out = groupDigits(s[0]) + (s.length > 1 ? (lang === "vi" ? "," : ".") + s[1] : "");
+    var out = groupDigits(s[0]) + (s.length > 1 ? texts().numbers.decimal + s[1] : "");
     return (v < 0 && Number(s.join(".")) !== 0 ? "−" : "") + out;
   }
   function fmtNum(v) {
@@ -264,6 +294,8 @@
   var state = todayState();
   var undoStack = [];
   var last = null, lastMs = 0, message = null;
+  // a line of the message box: translated when shown (again after a change of language)
+  function msgLine(msg, args) { return {msg: msg, args: args || null}; }
   function change(fn) {
     undoStack.push(copyState(state));
     message = null;
@@ -271,7 +303,7 @@
     rescore();
   }
   function undo() {
-    if (!undoStack.length) { message = {kind: "info", lines: [t("Nothing to undo.")]}; render(); return; }
+    if (!undoStack.length) { message = {kind: "info", lines: [msgLine("Nothing to undo.")]}; render(); return; }
     state = undoStack.pop();
     rescore();
   }
@@ -313,8 +345,9 @@
             targets: ref.targets.map(function (c, i) { return c || ST[i].commune; }), sites: []};
   }
   function refLabel(ref) {
-    if (ref.key === "today") { return t("today"); }
-    return ref.label ? t(ref.label.pattern, {n: ref.label.n}) : ref.name;
+    if (ref.key === "today") { return document.createTextNode(t("today")); }
+    return ref.label ? document.createTextNode(t(ref.label.pattern, {n: ref.label.n}))
+                     : dataNode(ref.name);
   }
 
   // --- map ------------------------------------------------------------------------------------
@@ -323,8 +356,9 @@
   var panel = el("div", {id: "gis-panel"});
   root.appendChild(mapDiv);
   root.appendChild(panel);
-  var map = L.map(mapDiv, {zoomControl: true, preferCanvas: false, attributionControl: false,
+  var map = L.map(mapDiv, {zoomControl: false, preferCanvas: false, attributionControl: false,
                            zoomSnap: 0.25});
+  var zoomControl = null;  // made by renderStatic, with its button titles in the language
   window.gisEditorMap = map;
   var b = D.bounds;
   map.fitBounds([[b[0][0], b[0][1]], [b[1][0], b[1][1]]]);  // a view before any layer
@@ -348,7 +382,7 @@
           onEachFeature: function (feature, layer) {
             layer.bindTooltip(function () {
               var c = COMMUNES[comIndex[feature.properties.code]];
-              return el("span", {text: c.name + " (" + c.code + ")"});
+              return el("span", {translate: "no", text: c.name + " (" + c.code + ")"});
             }, {sticky: true});
           }}).addTo(map);
   // drawn only when not empty (Leaflet's canvas renderer cannot bound an empty polygon)
@@ -360,7 +394,7 @@
   D.hospitals.forEach(function (h) {
     L.circleMarker([h.lat, h.lon], Object.assign({}, STYLE.hospital, {className: "gis-hosp"}))
       .bindTooltip(function () {
-        return el("span", {text: h.name + " — " + t("Hospital")});
+        return el("span", {}, [dataNode(h.name), document.createTextNode(" — " + t("Hospital"))]);
       }).addTo(hospitalLayer);
   });
   var stationMarkers = ST.map(function (s, i) {
@@ -380,9 +414,10 @@
   }
   function stationLabel(i) {
     var s = ST[i], c = COMMUNES[comIndex[state.targets[i]]];
-    return el("div", {}, [el("b", {text: s.name}), el("br"),
-                          el("span", {text: s.id + " · " + actionLabel(state.actions[i]) +
-                                      " · " + (c ? c.name : state.targets[i])})]);
+    return el("div", {}, [el("b", {translate: "no", text: s.name}), el("br"),
+                          el("span", {}, [dataNode(s.id),
+                                          document.createTextNode(" · " + actionLabel(state.actions[i]) + " · "),
+                                          dataNode(c ? c.name : state.targets[i])])]);
   }
 
   // --- user actions ---------------------------------------------------------------------------
@@ -417,13 +452,13 @@
   }
   function onMapClick(latlng) {
     if (!TR.new_sites) {
-      message = {kind: "warn", lines: [t("New stations are disabled: the travel times come from a road network, which this page cannot route on.")]};
+      message = {kind: "warn", lines: [msgLine("New stations are disabled: the travel times come from a road network, which this page cannot route on.")]};
       render();
       return;
     }
     var near = nearestUnit(latlng.lat, latlng.lng);
     if (near.unit < 0 || near.metres > 1.5 * D.cell_size_m) {
-      message = {kind: "warn", lines: [t("Outside the demand surface: click inside the province.")]};
+      message = {kind: "warn", lines: [msgLine("Outside the demand surface: click inside the province.")]};
       render();
       return;
     }
@@ -432,7 +467,7 @@
       var id = newId();
       state.sites.push({id: id, unit: near.unit, target: code,
                         role: mainCount(code) ? "branch" : "main"});
-      message = {kind: "info", lines: [t("New station {id} in {commune}",
+      message = {kind: "info", lines: [msgLine("New station {id} in {commune}",
                                          {id: id, commune: COMMUNES[COM[near.unit]].name})]};
     });
   }
@@ -478,7 +513,7 @@
     document.body.appendChild(a);
     a.click();
     document.body.removeChild(a);
-    message = {kind: "info", lines: [t("Exported {file}.", {file: name})]};
+    message = {kind: "info", lines: [msgLine("Exported {file}.", {file: name})]};
     render();
   }
   function parseCsv(text) {
@@ -504,13 +539,13 @@
   function importCsv(text, file) {
     var rows = parseCsv(text), problems = [], notes = [];
     if (!rows.length) {
-      problems.push(t("the file is empty"));
+      problems.push(msgLine("the file is empty"));
     } else {
       var head = rows[0].map(function (h) { return h.trim().toLowerCase(); });
       var col = {};
       head.forEach(function (h, i) { col[h] = i; });
       ["facility_id", "action", "target_commune_code"].forEach(function (c) {
-        if (!(c in col)) { problems.push(t("missing column {col}", {col: c})); }
+        if (!(c in col)) { problems.push(msgLine("missing column {col}", {col: c})); }
       });
     }
     var next = todayState(), seen = {}, sites = [];
@@ -520,33 +555,33 @@
         var row = rows[r], line = r + 1, id = get(row, "facility_id");
         var action = get(row, "action").toLowerCase(), code = get(row, "target_commune_code");
         if (/^\d+(\.0+)?$/.test(code)) { code = String(parseInt(code, 10)).padStart(5, "0"); }
-        if (seen[id]) { problems.push(t("row {row}: facility id {id} is listed twice", {row: line, id: id})); continue; }
+        if (seen[id]) { problems.push(msgLine("row {row}: facility id {id} is listed twice", {row: line, id: id})); continue; }
         seen[id] = true;
         if (["keep", "branch", "close", "new"].indexOf(action) < 0) {
-          problems.push(t("row {row}: unknown action {action}: use keep, branch, close or new", {row: line, action: action}));
+          problems.push(msgLine("row {row}: unknown action {action}: use keep, branch, close or new", {row: line, action: action}));
           continue;
         }
         if (action !== "close" && !(code in comIndex)) {
-          problems.push(t("row {row}: unknown commune code {code}", {row: line, code: code}));
+          problems.push(msgLine("row {row}: unknown commune code {code}", {row: line, code: code}));
           continue;
         }
         if (action === "new") {
           if (facilityIds[id]) {
-            problems.push(t("row {row}: new station id {id} is the id of an existing facility", {row: line, id: id}));
+            problems.push(msgLine("row {row}: new station id {id} is the id of an existing facility", {row: line, id: id}));
             continue;
           }
           var lon = parseFloat(get(row, "lon")), lat = parseFloat(get(row, "lat"));
           if (!isFinite(lon) || !isFinite(lat)) {
-            problems.push(t("row {row}: new station {id} needs lon and lat (degrees)", {row: line, id: id}));
+            problems.push(msgLine("row {row}: new station {id} needs lon and lat (degrees)", {row: line, id: id}));
             continue;
           }
           var near = nearestUnit(lat, lon);
           if (near.unit < 0 || near.metres > 1.5 * D.cell_size_m) {
-            problems.push(t("row {row}: new station {id} is outside the demand surface", {row: line, id: id}));
+            problems.push(msgLine("row {row}: new station {id} is outside the demand surface", {row: line, id: id}));
             continue;
           }
           if (degText(LON7[near.unit]) !== get(row, "lon") || degText(LAT7[near.unit]) !== get(row, "lat")) {
-            notes.push(t("new station {id} moved {m} m to the nearest demand cell", {id: id, m: fmtInt(near.metres)}));
+            notes.push(msgLine("new station {id} moved {m} m to the nearest demand cell", {id: id, m: Math.round(near.metres)}));
           }
           var role = get(row, "role").toLowerCase() === "branch" ? "branch" : "main";
           sites.push({id: id, unit: near.unit, target: code, role: role});
@@ -554,7 +589,7 @@
         }
         if (fixedIds[id]) { continue; }
         if (!(id in stIndex)) {
-          problems.push(t("row {row}: unknown facility id {id}: not a station of this province", {row: line, id: id}));
+          problems.push(msgLine("row {row}: unknown facility id {id}: not a station of this province", {row: line, id: id}));
           continue;
         }
         next.actions[stIndex[id]] = action;
@@ -562,18 +597,18 @@
       }
       var missing = ST.filter(function (s) { return !seen[s.id]; }).map(function (s) { return s.id; });
       if (missing.length) {
-        problems.push(t("{n} stations have no action: {list}", {n: missing.length, list: missing.slice(0, 10).join(", ") + (missing.length > 10 ? " …" : "")}));
+        problems.push(msgLine("{n} stations have no action: {list}", {n: missing.length, list: missing.slice(0, 10).join(", ") + (missing.length > 10 ? " …" : "")}));
       }
     }
     if (problems.length) {
-      message = {kind: "error", lines: [t("Import refused, {n} problems in {file}:", {n: problems.length, file: file})].concat(problems)};
+      message = {kind: "error", lines: [msgLine("Import refused, {n} problems in {file}:", {n: problems.length, file: file})].concat(problems)};
       render();
       return false;
     }
     next.sites = sites;
     change(function () {
       state = next;
-      message = {kind: "info", lines: [t("Imported {file}: {stations} stations, {sites} new stations.", {file: file, stations: NST, sites: sites.length})].concat(notes)};
+      message = {kind: "info", lines: [msgLine("Imported {file}: {stations} stations, {sites} new stations.", {file: file, stations: NST, sites: sites.length})].concat(notes)};
     });
     return true;
   }
@@ -604,19 +639,21 @@
   function renderStatic() {
     panel.textContent = "";
     P = {rows: {}, communeRows: [], order: null};
-    var header = el("div", {cls: "gis-head"}, [el("h1", {text: PAGE.title})]);
+    if (zoomControl) { zoomControl.remove(); }
+    zoomControl = L.control.zoom({zoomInTitle: t("Zoom in"), zoomOutTitle: t("Zoom out")}).addTo(map);
+    var header = el("div", {cls: "gis-head"}, [el("h1", {}, [partsNode(texts().title)])]);
     var langBox = el("div", {cls: "gis-lang"}, [el("span", {text: t("Language") + ": "})]);
-    ["vi", "en"].forEach(function (l) {
-      var bt = el("button", {text: l.toUpperCase(), "data-lang": l, cls: l === lang ? "on" : ""});
-      bt.addEventListener("click", function () {
-        lang = l; document.documentElement.lang = l; renderStatic(); render();
-      });
+    PAGE.languages.forEach(function (l) {
+      // the languages' codes, the same in every language
+      var bt = el("button", {text: l.toUpperCase(), "data-lang": l, lang: l, translate: "no",
+                             cls: l === lang ? "on" : ""});
+      bt.addEventListener("click", function () { setLang(l); });
       langBox.appendChild(bt);
     });
     header.appendChild(langBox);
     panel.appendChild(header);
     panel.appendChild(el("p", {cls: "gis-note", text: t("No basemap: this file works offline, so the commune boundaries are drawn as the base.")}));
-    panel.appendChild(el("details", {}, [el("summary", {text: t("How to edit")}), el("p", {text: t("help")})]));
+    panel.appendChild(el("details", {}, [el("summary", {text: t("How to edit")}), el("p", {text: t("Click a station to cycle it: main station → branch point → closed → main station. Click elsewhere on the map to add a new station at the nearest demand cell (its commune is the one it falls in); click a new station to make it a branch point, and again to remove it.")})]));
     var tools = el("div", {cls: "gis-tools"});
     P.undo = el("button", {id: "gis-undo"});
     P.undo.addEventListener("click", undo);
@@ -638,7 +675,7 @@
     panel.appendChild(tools);
     var starts = el("div", {cls: "gis-tools"}, [el("span", {text: t("Start from:") + " "})]);
     REFS.forEach(function (ref) {
-      var bt = el("button", {text: refLabel(ref), "data-ref": ref.key});
+      var bt = el("button", {"data-ref": ref.key}, [refLabel(ref)]);
       bt.addEventListener("click", function () { startFrom(ref); });
       starts.appendChild(bt);
     });
@@ -651,7 +688,7 @@
     panel.appendChild(P.exact);
     var table = el("table", {id: "gis-figures", cls: "gis-table"});
     var head = el("tr", {}, [el("th", {text: t("Figure")}), el("th", {text: t("This plan"), cls: "gis-this"})]);
-    REFS.forEach(function (ref) { head.appendChild(el("th", {text: refLabel(ref)})); });
+    REFS.forEach(function (ref) { head.appendChild(el("th", {}, [refLabel(ref)])); });
     table.appendChild(head);
     rowsSpec().forEach(function (r) {
       var mine = el("td", {cls: "gis-this"});
@@ -666,17 +703,18 @@
     });
     panel.appendChild(table);
     panel.appendChild(el("div", {id: "gis-check", cls: "gis-msg " + (check.ok ? "gis-ok" : "gis-error"),
-                                 text: check.ok ? t("checked") : t("check failed", {list: check.failed.slice(0, 5).join("; ")})}));
+                                 text: check.ok ? t("Checked: the figures computed in this page for today and the official plans equal those of gis (plans.evaluate).") : null},
+                        check.ok ? [] : [tn("Check failed: the figures computed in this page differ from those of gis for: {list}", {list: check.failed.slice(0, 5).join("; ")})]));
     var refLose = REFS[REFS.length - 1];
     panel.appendChild(el("h2", {text: t("Per commune")}));
     P.communes = el("table", {id: "gis-communes", cls: "gis-table"});
     P.communes.appendChild(el("tr", {}, [el("th", {text: t("Commune")}),
                                  el("th", {text: t("Main stations: plan / today")}),
                                  el("th", {text: t("Service points: plan / today")}),
-                                 el("th", {text: t("Losing {min}-min access: plan / {ref}", {min: fmtNum(MID), ref: refLabel(refLose)})})]));
+                                 el("th", {}, [tn("Losing {min}-min access: plan / {ref}", {min: MID, ref: refLabel(refLose)})])]));
     COMMUNES.forEach(function (c, i) {
       var tds = [el("td"), el("td"), el("td")];
-      var tr = el("tr", {"data-code": c.code}, [el("th", {text: c.name})].concat(tds));
+      var tr = el("tr", {"data-code": c.code}, [el("th", {translate: "no", text: c.name})].concat(tds));
       P.communeRows.push({tr: tr, tds: tds});
     });
     panel.appendChild(P.communes);
@@ -686,19 +724,28 @@
       var st = STYLE[x[0]];
       legend.appendChild(el("div", {cls: "gis-key"}, [el("span", {cls: "gis-dot", style: "background:" + st.fillColor + ";border-color:" + st.color}), el("span", {text: x[1]})]));
     });
-    legend.appendChild(el("div", {cls: "gis-key"}, [el("span", {cls: "gis-sq"}), el("span", {text: t("Cells losing {min}-min access", {min: fmtNum(MID)})})]));
+    legend.appendChild(el("div", {cls: "gis-key"}, [el("span", {cls: "gis-sq"}), el("span", {text: t("Demand cells losing {min}-min access", {min: MID})})]));
     legend.appendChild(el("div", {cls: "gis-key"}, [el("span", {cls: "gis-com"}), el("span", {text: t("Commune boundaries (post-2025)")})]));
     panel.appendChild(legend);
-    var notes = [TR.times === "formula" ? t("travel model", {detour: fmtNum(TR.detour_factor), speed: fmtNum(TR.speed_kmh), cutoff: fmtNum(TR.cutoff_min)})
-                                        : t("travel model (table)", {model: TR.model, cutoff: fmtNum(TR.cutoff_min)})];
-    if (D.stations_estimated) { notes.push(t("Station sites: {n} of {total} are estimates ({source}).", {n: D.stations_estimated, total: NST, source: D.station_site_source})); }
+    var notes = [TR.times === "formula" ? tn("Travel times: straight line × {detour} at {speed} km/h, up to {cutoff} min (an estimate).", {detour: TR.detour_factor, speed: TR.speed_kmh, cutoff: TR.cutoff_min})
+                                        : tn("Travel times: {model} cost table, up to {cutoff} min.", {model: TR.model, cutoff: TR.cutoff_min})];
+    if (D.stations_estimated) { notes.push(tn("Station sites: {n} of {total} are estimates ({source}).", {n: D.stations_estimated, total: NST, source: partsNode(texts().site_source)})); }
     var src = el("details", {cls: "gis-sources"}, [el("summary", {text: t("Data sources and estimates")})]);
     var ul = el("ul");
-    notes.concat(PAGE.estimates).concat(PAGE.sources).forEach(function (x) { ul.appendChild(el("li", {text: x})); });
+    texts().estimates.concat(texts().sources).forEach(function (x) { notes.push(partsNode(x)); });
+    notes.forEach(function (x) { ul.appendChild(el("li", {}, [x])); });
     src.appendChild(ul);
     panel.appendChild(src);
     P.status = el("div", {id: "gis-status", cls: "gis-status", "data-ready": "1"});
     panel.appendChild(P.status);
+  }
+
+  function setLang(l) {
+    lang = l;
+    document.documentElement.lang = l;
+    document.title = texts().title.map(function (p) { return p[0]; }).join("");
+    renderStatic();
+    render();
   }
 
   function render() {
@@ -707,7 +754,7 @@
     P.message.textContent = "";
     P.message.className = message ? "gis-msg gis-" + message.kind : "";
     if (message) {
-      message.lines.forEach(function (line, i) { P.message.appendChild(el(i ? "li" : "div", {text: line})); });
+      message.lines.forEach(function (x, i) { P.message.appendChild(el(i ? "li" : "div", {}, [tn(x.msg, x.args)])); });
     }
     var missing = [], several = [];
     COMMUNES.forEach(function (c, i) {
@@ -720,16 +767,16 @@
     vbox.className = "gis-msg " + (valid ? "gis-ok" : "gis-warn");
     if (valid) { vbox.textContent = t("A valid plan: one main station in every commune."); } else {
       vbox.appendChild(el("div", {text: t("Not a valid plan yet (gis plan evaluate will refuse it):")}));
-      if (missing.length) { vbox.appendChild(el("li", {text: t("{n} communes have no main station: {list}", {n: missing.length, list: listText(missing)})})); }
-      if (several.length) { vbox.appendChild(el("li", {text: t("{n} communes have several main stations: {list}", {n: several.length, list: listText(several)})})); }
-      if (last.orphans.length) { vbox.appendChild(el("li", {text: t("{n} branch points serve a commune without a main station: {list}", {n: last.orphans.length, list: listText(last.orphans)})})); }
+      if (missing.length) { vbox.appendChild(el("li", {}, [tn("{n} communes have no main station: {list}", {n: missing.length, list: listText(missing)})])); }
+      if (several.length) { vbox.appendChild(el("li", {}, [tn("{n} communes have several main stations: {list}", {n: several.length, list: listText(several)})])); }
+      if (last.orphans.length) { vbox.appendChild(el("li", {}, [tn("{n} branch points serve a commune without a main station: {list}", {n: last.orphans.length, list: listText(last.orphans)})])); }
     }
     var ebox = P.exact;
     ebox.className = "gis-msg " + (approx ? "gis-warn" : "gis-ok");
-    ebox.textContent = approx ? t("inexact", {cells: fmtInt(f.inexact_cells), people: fmtInt(f.inexact_population), k: K})
-                              : t("exact", {k: K});
+    ebox.textContent = approx ? t("Not exact for {cells} demand cells ({people} people): all of their {k} nearest stations are closed and no new station is nearer. Their travel time is taken as the {k}-th nearest station's time, a lower bound (the true time is at least this); figures that depend on them are marked ≈.", {cells: f.inexact_cells, people: Math.round(f.inexact_population), k: K})
+                              : t("Exact: every demand cell's nearest open station is among the {k} nearest stored for it (k = {k}: exact for every plan that keeps at least one current station open in each commune).", {k: K});
     if (!D.exact) {
-      ebox.appendChild(el("div", {text: t("not guaranteed", {k: K, needed: D.k_needed, cells: fmtInt(D.cells_not_guaranteed)})}));
+      ebox.appendChild(el("div", {text: t("k = {k} is below the {needed} needed to guarantee exactness for every plan with a main station in each commune ({cells} cells could be affected); the page warns when a plan reaches them.", {k: K, needed: D.k_needed, cells: D.cells_not_guaranteed})}));
     }
     Object.keys(P.rows).forEach(function (key) {
       var dependsOnTime = key !== "service_points" && key !== "main_stations" && key !== "doctors_needed";
@@ -761,7 +808,7 @@
       P.order = key;
     }
     P.status.setAttribute("data-ms", lastMs.toFixed(2));
-    P.status.textContent = t("ready") + " · " + fmtDec(lastMs, 1) + " ms";
+    P.status.textContent = t("ready · {ms} ms", {ms: fmtDec(lastMs, 1)});
   }
 
   var drawn = ST.map(function () { return "keep"; });  // the style each marker has
@@ -778,8 +825,9 @@
                                            STYLE[x.role === "branch" ? "new-branch" : "new-main"]));
       m.bindTooltip(function () {
         var c = COMMUNES[comIndex[x.target]];
-        return el("div", {}, [el("b", {text: x.id}), el("br"),
-                              el("span", {text: (x.role === "branch" ? t("New branch point") : t("New station")) + " · " + c.name})]);
+        return el("div", {}, [el("b", {translate: "no", text: x.id}), el("br"),
+                              el("span", {}, [document.createTextNode((x.role === "branch" ? t("New branch point") : t("New station")) + " · "),
+                                              dataNode(c.name)])]);
       });
       m.on("click", function () { onSiteClick(x.id); });
       m.addTo(siteLayer);
@@ -805,7 +853,7 @@
     lastMs = t3 - t0;
     lastParts = {score: t1 - t0, map: t2 - t1, panel: t3 - t2};
     P.status.setAttribute("data-ms", lastMs.toFixed(2));
-    P.status.textContent = t("ready") + " · " + fmtDec(lastMs, 1) + " ms";
+    P.status.textContent = t("ready · {ms} ms", {ms: fmtDec(lastMs, 1)});
   }
 
   // today first (the baseline of "losing access"), then the references, checked against gis
@@ -827,7 +875,7 @@
     },
     figures: function () { return last.figures; }, referenceFigures: function () { return REF_FIGS; },
     check: function () { return check; }, state: function () { return copyState(state); },
-    setLang: function (l) { lang = l; renderStatic(); render(); }, lastMs: function () { return lastMs; },
+    setLang: setLang, lastMs: function () { return lastMs; },
     lastParts: function () { return lastParts; },
     unitTimes: function () { return last.T; }, nearTimes: function () { return NT; },
     siteTimes: siteTimes
