@@ -1528,3 +1528,83 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
             "served_population", "cumulative_cost", "cumulative_served"]
     return {"sites": pd.DataFrame(rows, columns=cols), "served": served, "cost": spent,
             "new_served_cells": np.minimum(new_cells, demand)}
+
+
+# --- catchment layers -----------------------------------------------------------------------
+
+CATCHMENT_KINDS = ("capacity", "time")
+
+
+def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
+                       costs: CostTable | None = None):
+    """Per-facility catchment polygons from a capacity result and the demand cells' shapes.
+
+    Parameters
+    ----------
+    result : CapacityResult
+        From :func:`capacity_coverage` or :func:`capacity_optimum`.
+    demand : GeoDataFrame
+        One row per origin of the cost table, in its order (e.g. the demand surface), with
+        the cells' geometries (any projected CRS; kept).
+    by : {"capacity", "time"}
+        ``"capacity"``: the cells the facility actually serves (in part or whole);
+        ``"time"``: every cell within the facility's catchment time (AccessMod's catchment
+        polygon: travel time from 0 to the catchment time, whoever serves the cells).
+    costs : CostTable, optional
+        The cost table of ``result`` (needed for ``by="time"``).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per facility with a catchment: ``facility_id``, ``catchment`` (``by``),
+        ``cells``, ``population`` (persons in the cells), ``served_population`` (persons the
+        facility serves), ``catchment_time_min``, geometry (the union of the cells). New
+        object; the inputs are not changed.
+    """
+    import geopandas as gpd
+
+    problems: list[str] = []
+    if by not in CATCHMENT_KINDS:
+        problems.append(f"by must be one of {', '.join(CATCHMENT_KINDS)}, got {by!r}")
+    if len(demand) != len(result.cells):
+        problems.append(f"demand has {len(demand)} rows but the result has "
+                        f"{len(result.cells)} cells: give the demand cells of the cost table, "
+                        "in its order")
+    if by == "time" and costs is None:
+        problems.append("by='time' needs the cost table (costs=...) to find the cells within "
+                        "each catchment time")
+    if costs is not None and costs.n_origins != len(result.cells):
+        problems.append(f"costs has {costs.n_origins} origins but the result has "
+                        f"{len(result.cells)} cells")
+    _fail("catchment_polygons", problems)
+    fac = result.facilities
+    if by == "capacity":
+        a = result.assignments
+        o, d = a["origin"].to_numpy(np.int64), a["dest"].to_numpy(np.int64)
+    else:
+        ct = fac["catchment_time_min"].to_numpy(float)
+        cd = np.asarray(costs.dest, np.int64)
+        t = np.asarray(costs.time_min, float)
+        bands = result.stats.get("bands", "exact")
+        z = np.ceil(t) if bands == "minute" else t
+        lim = np.nan_to_num(ct, nan=-np.inf)[cd]
+        sel = (z <= lim) & (t <= result.max_time_min)
+        o, d = np.asarray(costs.origin, np.int64)[sel], cd[sel]
+    pop = result.cells["population"].to_numpy(float)
+    geoms = demand.geometry.to_numpy()
+    frame = gpd.GeoDataFrame({"dest": d, "population": pop[o]}, geometry=geoms[o],
+                             crs=demand.crs)
+    if len(frame) == 0:
+        return gpd.GeoDataFrame({"facility_id": [], "catchment": [], "cells": [],
+                                 "population": [], "served_population": [],
+                                 "catchment_time_min": []}, geometry=[], crs=demand.crs)
+    frame["cells"] = 1
+    out = frame.dissolve(by="dest", aggfunc={"population": "sum", "cells": "sum"})
+    pos = out.index.to_numpy(np.int64)
+    out = gpd.GeoDataFrame({
+        "facility_id": fac["facility_id"].to_numpy()[pos], "catchment": by,
+        "cells": out["cells"].to_numpy(np.int64), "population": out["population"].to_numpy(),
+        "served_population": fac["served_population"].to_numpy(float)[pos],
+        "catchment_time_min": fac["catchment_time_min"].to_numpy(float)[pos]},
+        geometry=out.geometry.to_numpy(), crs=demand.crs)
+    return out.reset_index(drop=True)
