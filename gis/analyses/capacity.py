@@ -5,8 +5,9 @@ with a population per cell (persons) and a capacity per facility (persons a faci
 Every result splits each cell's population exactly into *served*, *not served for lack of
 capacity* (within ``max_time_min`` of some facility, but unserved) and *beyond the time limit*
 (no facility within ``max_time_min``): ``served + not_served_capacity + beyond_time ==
-population`` holds per cell in floating point (the last part is computed as the exact
-complement). Times are inclusive: a cell exactly ``max_time_min`` away is within.
+population`` holds per cell in floating point, exactly (served and not served are split so
+that their float sum is the population: served moves by at most half a unit in the last
+place, see ``_split``). Times are inclusive: a cell exactly ``max_time_min`` away is within.
 
 AccessMod's capacity-limited coverage (what :func:`capacity_coverage` reproduces)
 -------------------------------------------------------------------------------------
@@ -292,22 +293,29 @@ def _pairs(costs: CostTable, pop: np.ndarray, T: float) -> _Pairs:
     return _Pairs(o=o, d=d, t=t, pop=pop, T=T, costs=costs)
 
 
-def _complement(total: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """``x >= 0`` with ``part + x == total`` exactly in float64, for ``0 <= part <= total``.
+def _split(total: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(part2, rest)`` with ``part2 + rest == total`` exactly in float64, for
+    ``0 <= part <= total``; ``part2`` is ``part`` moved by at most half a unit in the last
+    place of ``rest``.
 
-    ``total - part`` is exact when ``part >= total / 2`` (Sterbenz); otherwise it may round so
-    that adding ``part`` back misses ``total`` by one unit in the last place: those few values
-    are stepped to the neighbouring float that restores the sum.
+    Where ``part >= total / 2``, ``rest = total - part`` is exact (Sterbenz's lemma). Elsewhere
+    ``rest = fl(total - part)`` lies in ``[total / 2, total]``, so ``part2 = total - rest`` is
+    exact, and so is the sum. (Adjusting ``rest`` alone cannot always work: when the exact
+    difference falls half-way between two floats, both neighbours may round away from
+    ``total``.)
     """
-    x = np.maximum(total - part, 0.0)
-    for _ in range(4):
-        s = part + x
-        bad = s != total
-        if not bad.any():
-            return x
-        x[bad] = np.maximum(np.nextafter(x[bad], np.where(s[bad] < total[bad], np.inf,
-                                                           -np.inf)), 0.0)
-    return x
+    part = np.minimum(np.maximum(part, 0.0), total)
+    big = part >= 0.5 * total
+    rest = np.where(big, total - part, 0.0)
+    small_rest = total - part
+    part2 = np.where(big, part, total - small_rest)
+    rest = np.where(big, rest, small_rest)
+    return part2, rest
+
+
+def _complement(total: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``total - part`` (>= 0) as split by :func:`_split`."""
+    return _split(total, part)[1]
 
 
 def _cells_frame(costs: CostTable, pop: np.ndarray, reach: np.ndarray, a_o: np.ndarray,
@@ -317,8 +325,9 @@ def _cells_frame(costs: CostTable, pop: np.ndarray, reach: np.ndarray, a_o: np.n
     n = costs.n_origins
     served = np.minimum(np.bincount(a_o, weights=a_people, minlength=n), pop)
     beyond = np.where(reach, 0.0, pop)
+    served, not_served = _split(pop, np.where(reach, served, 0.0))
     served = np.where(reach, served, 0.0)
-    not_served = np.where(reach, _complement(pop, served), 0.0)
+    not_served = np.where(reach, not_served, 0.0)
     # the facility serving the most of each cell; ties to the lowest rank
     by = np.full(n, -1, np.int64)
     tm = np.full(n, np.nan)
@@ -1396,8 +1405,7 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
                                 "mip_rel_gap": float(mip_rel_gap) * 0.5, "presolve": True,
                                 # thousands of near-identical sites: HiGHS's symmetry
                                 # detection costs far more than it saves here
-                                "mip_detect_symmetry": False,
-                                "disp": bool(os.environ.get("CAP_DISP"))})
+                                "mip_detect_symmetry": False})
         rounds += 1
         if res.status == 2 and mode == "target":
             msg = "scale_up: no choice of candidates and classes reaches the target"
