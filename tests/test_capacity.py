@@ -529,6 +529,20 @@ def test_catchment_polygons_by_capacity_and_time():
         catchment_polygons(res, demand, by="time")
 
 
+@pytest.mark.parametrize(("pop", "cap", "T", "split"), [
+    ([0.0, 0.0], [1.0, 1.0], 5.0, (0.0, 0.0, 0.0)),         # nobody
+    ([5.0, 5.0], [np.inf, np.inf], 5.0, (10.0, 0.0, 0.0)),  # unlimited capacity
+    ([5.0, 5.0], [1.0, 1.0], 0.5, (0.0, 0.0, 10.0)),        # nothing within the limit
+    ([5.0, 5.0], [0.0, 0.0], 5.0, (0.0, 10.0, 0.0)),        # no capacity
+])
+def test_degenerate_inputs(pop, cap, T, split):
+    D = np.array([[1.0, 2.0], [np.inf, 3.0]])
+    for fn in (capacity_coverage, capacity_optimum):
+        r = fn(table(D), pop, cap, max_time_min=T)
+        assert (r.served_population, r.not_served_capacity, r.beyond_time) == split
+        assert identity_holds(r)
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 def test_errors_name_the_problem():

@@ -914,9 +914,13 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
         seg = np.repeat(np.arange(len(gstart)), np.diff(np.r_[gstart, len(go)]))
         wmin = np.minimum.reduceat(w, gstart)
         start_cols = np.flatnonzero(w <= wmin[seg] + _START_SLACK_MIN)
-    x_col, cols, rounds = _column_generation(
-        go, gd, gt - M, P, cap, start_cols, deadline=deadline, time_limit_s=time_limit_s,
-        t0=t0)
+    if len(go):
+        x_col, cols, rounds = _column_generation(
+            go, gd, gt - M, P, cap, start_cols, deadline=deadline, time_limit_s=time_limit_s,
+            t0=t0)
+    else:                               # nobody to serve within the time limit
+        x_col, cols = np.zeros(0), np.zeros(0, np.int64)
+        rounds = [{"columns": 0, "rows": 0, "added": 0, "seconds": 0.0, "iterations": 0}]
     x_col = np.clip(x_col, 0.0, None)
     pos = x_col > 0
     cols, x_col = cols[pos], np.minimum(x_col[pos], P[go[cols[pos]]])
@@ -1208,10 +1212,11 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     keep = demand[pairs.o] > 0          # only cells with people left to serve matter
     pairs = _Pairs(o=pairs.o[keep], d=pairs.d[keep], t=pairs.t[keep], pop=pop, T=T,
                    costs=costs)
-    milp_out = _scale_up_milp(pairs, demand, cls, m, budget=budget, need=need,
-                              time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
     greedy = _scale_up_greedy(pairs, demand, cls, m, budget=budget, need=need, bands=bands,
                               base=served_existing, ids=np.asarray(costs.dest_ids))
+    milp_out = _scale_up_milp(pairs, demand, cls, m, budget=budget, need=need,
+                              time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                              incumbent=(greedy["site_pos"], greedy["class_pos"]))
     ids = np.asarray(costs.dest_ids)
     sites = milp_out["sites"]
     sites.insert(0, "site_id", ids[sites.pop("site")] if len(sites) else [])
@@ -1265,7 +1270,8 @@ def _max_flow(go: np.ndarray, gd: np.ndarray, D: np.ndarray, site_cap: np.ndarra
 
 def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int, *,
                    budget: float | None, need: float | None, time_limit_s: float,
-                   mip_rel_gap: float) -> dict:
+                   mip_rel_gap: float,
+                   incumbent: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The MILP of :func:`scale_up`, solved by row generation on its flows.
 
     The flows ``x_gj`` are projected out: with ``s_j`` the people site j serves, an
@@ -1274,9 +1280,10 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     the cells in reach of S. The master MILP (HiGHS) holds ``y``, ``s``,
     ``s_j <= sum_c min(capacity_c, D(N(j))) y_jc`` (the singletons) and the Hall rows found
     so far: a relaxation, so its proven bound holds for the full model. Its solution is
-    checked with an exact max flow; when ``s`` cannot be routed, the flow's minimum cut gives
-    a violated set S (the opened sites not reachable from the source in the residual
-    network) and its row is added. When ``s`` routes, the master's solution is feasible: its
+    checked with an exact max flow; ``incumbent`` (sites and classes, e.g. the greedy's)
+    is evaluated the same way and kept when better. When ``s`` cannot be routed, the flow's
+    minimum cut gives a violated set S (the opened sites not reachable from the source in
+    the residual network) and its row is added. When ``s`` routes, the master's solution is feasible: its
     objective and the master's bound are the model's, the gap proven.
     """
     t0 = time.perf_counter()
@@ -1379,8 +1386,18 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     bound = np.inf if mode == "budget" else -np.inf
     rounds = 0
     if ny == 0 or (mode == "target" and need <= 0):
-        best = (0.0, np.zeros(ny, bool), np.zeros(0), np.zeros(len(go), bool))
+        best = (0.0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                np.zeros(len(go), bool))
         bound = 0.0
+    if best is None and incumbent is not None and len(incumbent[0]):
+        inc_site, inc_cls = (np.asarray(a, np.int64) for a in incumbent)
+        K = np.zeros(m)
+        np.add.at(K, inc_site, capv[inc_cls])
+        open_pair = K[gd] > 0
+        x_k, flow_k = _max_flow(go[open_pair], gd[open_pair], D, K)
+        if mode == "budget" or flow_k >= need * (1 - 1e-9) - 1e-9:
+            value = flow_k if mode == "budget" else math.fsum(costv[inc_cls])
+            best = (value, inc_site, inc_cls, x_k, open_pair)
     while best is None or _rel_gap(best[0], bound) > mip_rel_gap * (1 + 1e-9) + 1e-12:
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -1429,7 +1446,7 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
         feasible = mode == "budget" or flow_k >= need * (1 - 1e-9) - 1e-9
         if feasible and (best is None or (value > best[0] if mode == "budget"
                                           else value < best[0])):
-            best = (value, y, x_k, open_pair)
+            best = (value, yj[y], yc[y], x_k, open_pair)
         if flow_s >= want * (1 - 1e-9) - 1e-6:
             break                       # the master's solution routes: proven
         S = _hall_violation(go[open_pair], gd[open_pair], x_s, D, s_val, s_of, K)
@@ -1439,7 +1456,7 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
         msg = (f"scale_up: HiGHS found no solution within {time_limit_s:g} s; raise "
                "time_limit_s")
         raise SolveError(msg)
-    objective, y, x, open_pair = best
+    objective, site_pos, class_pos, x, open_pair = best
     served_site = np.bincount(gd[open_pair], weights=x, minlength=m)
     served_g = np.minimum(np.bincount(go[open_pair], weights=x, minlength=G), D)
     frac = np.where(D > 0, served_g / np.where(D > 0, D, 1.0), 0.0)
@@ -1447,10 +1464,11 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     bound = max(bound, objective) if mode == "budget" else min(bound, objective)
     gap = _rel_gap(objective, bound)
     status = "optimal" if gap <= mip_rel_gap * (1 + 1e-9) + 1e-12 else "time_limit"
-    order = np.argsort(yj[y], kind="stable")
-    sites = pd.DataFrame({"site": yj[y][order], "class_name": names[yc[y]][order],
-                          "capacity": capv[yc[y]][order], "cost": costv[yc[y]][order],
-                          "served_population": served_site[yj[y]][order]})
+    order = np.argsort(site_pos, kind="stable")
+    site_pos, class_pos = site_pos[order], class_pos[order]
+    sites = pd.DataFrame({"site": site_pos, "class_name": names[class_pos],
+                          "capacity": capv[class_pos], "cost": costv[class_pos],
+                          "served_population": served_site[site_pos]})
     stats.update({"rounds": rounds, "hall_rows": len(cuts)})
     return {"mode": mode, "sites": sites, "objective": objective, "bound": bound, "gap": gap,
             "status": status, "new_served_cells": new_cells, "stats": stats}
@@ -1492,6 +1510,8 @@ def _hall_violation(go: np.ndarray, gd: np.ndarray, x: np.ndarray, D: np.ndarray
 
 
 def _rel_gap(objective: float, bound: float) -> float:
+    if not (np.isfinite(objective) and np.isfinite(bound)):
+        return float("inf")
     diff = abs(objective - bound)
     scale = max(abs(objective), abs(bound))
     if scale == 0 or diff <= 1e-9 * scale:
@@ -1508,6 +1528,8 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
     residual = demand.copy()
     used = np.zeros(m, bool)
     rows = []
+    site_pos: list[int] = []
+    class_pos: list[int] = []
     spent = served = 0.0
     new_cells = np.zeros(len(demand))
     while not used.all():
@@ -1526,6 +1548,8 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
         spent += cost
         served += take.served
         np.add.at(new_cells, cat.o[take.idx], take.people)
+        site_pos.append(j)
+        class_pos.append(c)
         rows.append({"step": len(rows) + 1, "site_id": _py(ids[j]),
                      "class_name": cls["name"].iloc[c],
                      "capacity": float(cls["capacity"].iloc[c]), "cost": cost,
@@ -1535,7 +1559,8 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
     cols = ["step", "site_id", "class_name", "capacity", "cost", "population_within_max_time",
             "served_population", "cumulative_cost", "cumulative_served"]
     return {"sites": pd.DataFrame(rows, columns=cols), "served": served, "cost": spent,
-            "new_served_cells": np.minimum(new_cells, demand)}
+            "new_served_cells": np.minimum(new_cells, demand),
+            "site_pos": np.array(site_pos, np.int64), "class_pos": np.array(class_pos, np.int64)}
 
 
 # --- catchment layers -----------------------------------------------------------------------
