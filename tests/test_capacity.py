@@ -20,6 +20,7 @@ from gis.analyses.capacity import (
     capacity_optimum,
     catchment_polygons,
     scale_up,
+    scale_up_curve,
 )
 from gis.costs import CostTable
 from gis.errors import GisError, SolveError
@@ -493,6 +494,19 @@ def test_scale_up_with_existing_and_the_greedy_by_hand():
     assert r.cost == pytest.approx(1.5) and r.sites["site_id"].tolist() == ["F1"]
     assert (r.cells["existing_served"] + r.cells["new_served"]
             <= r.cells["population"] + 1e-9).all()
+
+
+def test_scale_up_curve_grows_with_the_budget():
+    D, pop = scale_case(2)
+    budgets = [0.0, 1.0, 2.0, 4.0, 8.0]
+    curve = scale_up_curve(table(D, cutoff=6.0), pop, max_time_min=6.0, classes=CLASSES,
+                           budgets=budgets, mip_rel_gap=0.0)
+    assert curve["budget"].tolist() == budgets
+    assert curve["served_population"].is_monotonic_increasing
+    for b, served in zip(budgets, curve["served_population"], strict=True):
+        assert served == pytest.approx(brute_force_scale_up(D, pop, CLASSES, 6.0,
+                                                            budget=b)[0], abs=1e-6)
+    assert (curve["greedy_served_population"] <= curve["served_population"] + 1e-9).all()
 
 
 def test_scale_up_accessmod_class_ranges():

@@ -87,6 +87,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -1283,8 +1284,8 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     checked with an exact max flow; ``incumbent`` (sites and classes, e.g. the greedy's)
     is evaluated the same way and kept when better. When ``s`` cannot be routed, the flow's
     minimum cut gives a violated set S (the opened sites not reachable from the source in
-    the residual network) and its row is added. When ``s`` routes, the master's solution is feasible: its
-    objective and the master's bound are the model's, the gap proven.
+    the residual network) and its row is added. When ``s`` routes, the master's solution is
+    feasible: its objective and the master's bound are the model's, the gap proven.
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
@@ -1562,6 +1563,34 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
             "new_served_cells": np.minimum(new_cells, demand),
             "site_pos": np.array(site_pos, np.int64), "class_pos": np.array(class_pos, np.int64)}
 
+
+
+def scale_up_curve(costs_candidates: CostTable, population, *, max_time_min: float, classes,
+                   budgets: Sequence[float], existing: CapacityResult | None = None,
+                   time_limit_s: float = 60.0, mip_rel_gap: float = 0.01) -> pd.DataFrame:
+    """People served against money spent: :func:`scale_up` (budget mode) for each budget.
+
+    Returns
+    -------
+    DataFrame
+        One row per budget, in the order given: ``budget``, ``served_population`` (existing
+        included), ``served_share``, ``cost`` (spent), ``sites``, ``bound``, ``gap``,
+        ``status`` (the MILP's), ``greedy_served_population`` and ``greedy_cost``
+        (AccessMod's greedy under the same budget), ``sites_ids``.
+    """
+    rows = []
+    for b in budgets:
+        r = scale_up(costs_candidates, population, max_time_min=max_time_min, classes=classes,
+                     budget=float(b), existing=existing, time_limit_s=time_limit_s,
+                     mip_rel_gap=mip_rel_gap)
+        base = r.served_population - r.new_served_population
+        rows.append({"budget": float(b), "served_population": r.served_population,
+                     "served_share": r.served_share, "cost": r.cost, "sites": len(r.sites),
+                     "bound": base + r.bound, "gap": r.gap, "status": r.status,
+                     "greedy_served_population": r.greedy_served_population,
+                     "greedy_cost": r.greedy_cost,
+                     "sites_ids": [_py(v) for v in r.sites["site_id"]]})
+    return pd.DataFrame(rows)
 
 # --- catchment layers -----------------------------------------------------------------------
 
