@@ -72,7 +72,7 @@ def grid_cells(n: int, width_m: float, height_m: float, rng) -> np.ndarray:
 
 def case_coverage(quick: bool, which: str, max_time: float) -> dict:
     from gis.analyses.capacity import capacity_coverage, capacity_optimum
-    from gis.costs import straight_line_costs
+    from gis.model.costs import straight_line_costs
 
     n, m = (20_000 if quick else 100_000), 209
     rng = np.random.default_rng(42)
@@ -102,8 +102,8 @@ def case_coverage(quick: bool, which: str, max_time: float) -> dict:
 
 def hatinh_inputs():
     """Ha Tinh's demand cells and commune stations from the shared data."""
-    from gis.config import load_config
-    from gis.demand import population_surface
+    from gis.inputs.config import load_config
+    from gis.model.demand import population_surface
     from gis.pipeline import prepare
 
     prep = prepare(load_config(ROOT / "examples" / "hatinh_shared_data.toml"))
@@ -130,7 +130,7 @@ def candidates(xy: np.ndarray, pop: np.ndarray, k: int) -> np.ndarray:
 
 def case_scale_up(quick: bool, mode: str, value: float) -> dict:
     from gis.analyses.capacity import capacity_optimum, scale_up
-    from gis.costs import straight_line_costs
+    from gis.model.costs import straight_line_costs
 
     t0 = time.perf_counter()
     xy, pop, st_xy, st_id = hatinh_inputs()

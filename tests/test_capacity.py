@@ -22,8 +22,8 @@ from gis.analyses.capacity import (
     scale_up,
     scale_up_curve,
 )
-from gis.costs import CostTable
 from gis.errors import GisError, SolveError
+from gis.model.costs import CostTable
 
 
 def table(D, *, cutoff: float | None = None, dest_ids=None) -> CostTable:

@@ -96,8 +96,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from gis.model.costs import CostTable
 from gis.errors import GisError, SolveError
+from gis.model.costs import CostTable
 
 log = logging.getLogger(__name__)
 
