@@ -27,6 +27,7 @@ from gis.analyses.plans import official_plan, run_plans
 from gis.errors import ConfigError, GisError, OutputError
 from gis.inputs import layers as L
 from gis.inputs import readers as R
+from gis.inputs import staffing as S
 from gis.inputs.config import Config
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.rasters import RasterPoints
@@ -55,6 +56,7 @@ class Prepared:
     referrals: Any = None
     satellite_links: Any = None
     raster: RasterPoints | None = None
+    staffing: list[S.Spread] = field(default_factory=list)
 
 
 @dataclass
@@ -106,8 +108,21 @@ def prepare(cfg: Config) -> Prepared:
                             population_total=total, facilities=facilities,
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
+    fac = S.with_sources(layers.facilities)
+    if p := cfg.path(lc.staffing):
+        fac = S.apply_staffing(fac, R.read_staffing(p), source=str(p))
+        sources["staffing"] = str(p)
+    totals = cfg.capacity.totals
+    fac, spreads = S.spread_totals(fac, totals=totals.values, rule=totals.spread,
+                                   max_per_commune=totals.max_per_commune,
+                                   communes_legacy=layers.communes_legacy,
+                                   communes=layers.communes,
+                                   source=f"{cfg.source}: [capacity.totals]")
+    layers.facilities = fac
+    layers.notes.extend(sp.label for sp in spreads if sp.facilities)
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
-                    referrals=referrals, satellite_links=links, raster=raster)
+                    referrals=referrals, satellite_links=links, raster=raster,
+                    staffing=spreads)
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -148,6 +163,12 @@ def base_summary(prep: Prepared) -> dict[str, Any]:
         },
         "estimates": list(lay.notes),
         "sources": prep.sources,
+        "staffing": {
+            "known": {f: {t: int(active.loc[active["tier"] == t, f].notna().sum())
+                          for t in ("station", "regional", "provincial", "central")}
+                      for f in S.FIELDS},
+            "spread": [sp.as_dict() for sp in prep.staffing],
+        },
     }
 
 

@@ -12,7 +12,8 @@ Layers read (GeoDataFrames in the working CRS, metres):
   legacy_commune_code, beds, doctors, nurses (NaN = unknown), status, location_source, source,
   note; Point.
 - ``roads``: road_class, speed_kmh, oneway; LineString.
-- tables: pre-2025 population, referral table, satellite links.
+- tables: pre-2025 population, staffing (doctors, nurses, beds per facility), referral table,
+  satellite links.
 """
 
 from __future__ import annotations
@@ -391,6 +392,60 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
         "note": text("note"),
     }, geometry=shapely.points(lon, lat), crs="EPSG:4326")
     return out.to_crs(crs)
+
+
+def read_staffing(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a staffing table: doctors, nurses and beds per facility.
+
+    Any GDAL table or CSV with ``facility_id`` and at least one of ``doctors``, ``nurses``,
+    ``beds`` (numbers >= 0; empty = unknown); optional ``source`` (where the figures come
+    from). Ids are checked against the facilities layer when it is built
+    (:func:`gis.inputs.staffing.apply_staffing`): the generated commune stations are
+    ``TYT-<pre-2025 commune code>``.
+
+    Returns
+    -------
+    DataFrame
+        ``facility_id``, ``doctors``, ``nurses``, ``beds`` (float, NaN = unknown), ``source``
+        (``"table: <file name>"`` where the row gives none), ``_row``.
+
+    Raises
+    ------
+    LayerError
+        Listing every problem with its rows (missing fields, repeated or empty ids, values
+        that are not numbers or are negative).
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    df = pd.DataFrame(read_any(path, layer=layer))
+    problems = V.missing_fields(df, ["facility_id"])
+    if not any(f in df for f in ("doctors", "nurses", "beds")):
+        problems.append("no field doctors, nurses or beds: a staffing table gives at least one "
+                        "of them per facility_id")
+    if problems:
+        raise LayerError(source, problems)
+    df["facility_id"] = df["facility_id"].fillna("").astype(str).str.strip()
+    empty = df["facility_id"] == ""
+    if empty.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, empty, id_field=None)}: empty "
+                        "id; give the facility_id of the facilities layer (TYT-<code> for a "
+                        "commune station)")
+    problems += V.duplicate_ids(df[~empty], "facility_id")
+    numbers = {}
+    for f in ("doctors", "nurses", "beds"):
+        numbers[f], probs = V.numeric_field(df, f, id_field="facility_id", allow_missing=True,
+                                            what=f)
+        problems += probs
+    if problems:
+        raise LayerError(source, problems)
+    given = (df["source"].fillna("").astype(str).str.strip() if "source" in df
+             else pd.Series("", index=df.index))
+    return pd.DataFrame({
+        "facility_id": df["facility_id"].to_numpy(),
+        **{f: numbers[f].to_numpy() for f in ("doctors", "nurses", "beds")},
+        "source": np.where(given != "", given, f"table: {path.name}"),
+        V.ROW: df[V.ROW].to_numpy(),
+    })
 
 
 def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
