@@ -22,6 +22,16 @@ import pandas as pd
 from gis import __version__
 from gis.analyses import siting
 from gis.analyses.access import run_access
+from gis.analyses.capacity import (
+    CapacityRun,
+    ScaleUpRequest,
+    TierCapacity,
+    candidate_grid,
+    capacity_norm,
+    listed_candidates,
+    run_capacity,
+    station_candidates,
+)
 from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
 from gis.analyses.plans import official_plan, run_plans
 from gis.errors import ConfigError, GisError, OutputError
@@ -32,7 +42,8 @@ from gis.inputs.config import Config
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
-from gis.model.costs import subset_dests
+from gis.model.costs import CostTable, straight_line_costs, subset_dests
+from gis.model.roads import road_costs
 from gis.outputs import files, maps, qgis, report
 from gis.outputs.files import staging_dir, write_json
 from gis.outputs.geopackage import write_geopackage
@@ -226,7 +237,7 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
     return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
 
 
-STAGES = ("access", "plans", "network")
+STAGES = ("access", "plans", "network", "capacity")
 
 
 def run_access_stage(prep: Prepared):
@@ -337,6 +348,125 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
     return net, None
 
 
+def capacity_tiers(prep: Prepared, population: float) -> list[TierCapacity]:
+    """The capacity of each configured tier: time limit, basis and norm (configured, or
+    derived from the targets: :func:`gis.analyses.capacity.capacity_norm`)."""
+    cfg = prep.config
+    cap = cfg.capacity
+    tg = cfg.targets
+    specs = []
+    for tier in cap.tiers:
+        basis = cap.basis[tier]
+        configured = {"doctors": cap.people_per_doctor, "beds": cap.people_per_bed,
+                      "norm": cap.people_per_facility}[basis].get(tier)
+        value, source = capacity_norm(
+            tier, basis, configured=configured, population=population,
+            communes=len(prep.layers.communes), doctors_per_station=tg.doctors_per_station,
+            doctors_per_10k=tg.doctors_per_10k, beds_per_10k=tg.beds_per_10k)
+        specs.append(TierCapacity(tier=tier, max_time_min=cap.max_time_min[tier], basis=basis,
+                                  people_per_unit=value, norm_source=source))
+    return specs
+
+
+def candidate_costs(prep: Prepared, demand: gpd.GeoDataFrame, sites_xy: np.ndarray,
+                    site_ids: np.ndarray, *, cutoff_min: float) -> CostTable:
+    """Demand units -> candidate sites with the run's travel model (roads when given)."""
+    t = prep.config.travel
+    dxy = demand[["x", "y"]].to_numpy(float)
+    units = demand["unit_id"].to_numpy()
+    if prep.roads is not None:
+        costs, _ = road_costs(dxy, sites_xy, prep.roads, speeds_kmh=dict(t.road_speed_kmh),
+                              walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
+                              cutoff_min=cutoff_min, origin_ids=units, dest_ids=site_ids)
+        return costs
+    return straight_line_costs(dxy, sites_xy, speed_kmh=t.speed_kmh[t.mode],
+                               detour_factor=t.detour_factor, cutoff_min=cutoff_min,
+                               origin_ids=units, dest_ids=site_ids)
+
+
+def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
+                     ) -> ScaleUpRequest | None:
+    """The scaling up the config asks for (None: budget and target_share are 0)."""
+    cfg = prep.config
+    up = cfg.scale_up
+    if up.budget <= 0 and up.target_share <= 0:
+        return None
+    spec = {s.tier: s for s in specs}[up.tier]
+    T = up.max_time_min or spec.max_time_min
+    lay = prep.layers
+    if up.candidates == "grid":
+        sites, info = candidate_grid(acc.demand, lay.communes, grid_m=up.grid_m)
+    elif up.candidates == "stations":
+        sites, info = station_candidates(lay.facilities)
+    else:
+        path = cfg.path(up.candidates)
+        points = R.read_candidates(path, prep.registry, crs=lay.crs)
+        sites, info = listed_candidates(points, lay.communes, source=str(path))
+        prep.sources["scale_up candidates"] = str(path)
+    xy = sites.geometry.get_coordinates().to_numpy()
+    costs = candidate_costs(prep, acc.demand, xy, sites["site_id"].to_numpy(), cutoff_min=T)
+    tg = cfg.targets
+    population = float(acc.demand["population"].sum())
+
+    def norm(basis: str) -> float:
+        if basis == spec.basis:
+            return spec.people_per_unit
+        configured = {"doctors": cfg.capacity.people_per_doctor,
+                      "beds": cfg.capacity.people_per_bed}[basis].get(up.tier)
+        return capacity_norm(up.tier, basis, configured=configured, population=population,
+                             communes=len(lay.communes),
+                             doctors_per_station=tg.doctors_per_station,
+                             doctors_per_10k=tg.doctors_per_10k, beds_per_10k=tg.beds_per_10k)[0]
+
+    classes = []
+    for c in up.classes:
+        capacity = (c.capacity if c.capacity is not None else
+                    c.doctors * norm("doctors") if c.doctors is not None else
+                    c.beds * norm("beds"))
+        row = {"name": c.name, "capacity": float(capacity), "cost": c.cost}
+        if c.min_population is not None:
+            row.update(min_population=c.min_population, max_population=c.max_population)
+        classes.append(row)
+    if not classes:
+        if up.tier != "station":
+            msg = (f"{cfg.source}: scale_up.classes: give the capacity classes of new "
+                   f"{up.tier} facilities ([[scale_up.classes]] with name, capacity or beds, "
+                   f"cost)")
+            raise ConfigError(msg)
+        n = tg.doctors_per_station
+        classes = [{"name": f"commune health station ({n:g} doctors)",
+                    "capacity": n * norm("doctors"), "cost": 1.0}]
+    budgets: tuple[float, ...] = ()
+    if up.curve and up.budget > 0:
+        unit = {c["cost"] for c in classes}
+        if len(unit) == 1 and min(unit) > 0 and up.budget / min(unit) <= 20:
+            c = min(unit)
+            budgets = tuple(c * k for k in range(1, int(up.budget / c + 1e-9) + 1))
+        else:
+            budgets = tuple(float(b) for b in np.linspace(up.budget / 5, up.budget, 5))
+    info = {**info, "max_time_min": T, "pairs": int(len(costs))}
+    return ScaleUpRequest(
+        tier=up.tier, candidates=sites, candidate_costs=costs, max_time_min=T, classes=classes,
+        budget=up.budget if up.budget > 0 else None,
+        target_share=up.target_share if up.target_share > 0 else None,
+        curve_budgets=budgets, time_limit_s=up.time_limit_s, mip_rel_gap=up.mip_rel_gap,
+        candidates_info=info)
+
+
+def run_capacity_stage(prep: Prepared, acc) -> CapacityRun:
+    """Capacity-limited coverage per tier (AccessMod's greedy and the optimum) and scaling
+    up, on the access stage's demand and cost table."""
+    cfg = prep.config
+    cap = cfg.capacity
+    population = float(acc.demand["population"].sum())
+    specs = capacity_tiers(prep, population)
+    return run_capacity(acc.demand, prep.layers.facilities, acc.costs,
+                        communes=prep.layers.communes, tiers=specs, order=cap.order,
+                        descending=cap.descending, bands=cap.bands,
+                        time_limit_s=cap.time_limit_s,
+                        scale=scale_up_request(prep, acc, specs))
+
+
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
@@ -353,7 +483,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     offline : bool
         Inline Leaflet into the HTML maps so they open with no internet.
     stages : tuple of str
-        Analyses to run (default all: access, plans, network).
+        Analyses to run (default all: access, plans, network, capacity).
     plan_files : tuple of path
         Plans (CSV or TOML) evaluated beside the built-in scenarios.
     optimise : bool
@@ -395,8 +525,15 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    if "capacity" in stages and acc is not None:
+        with step("capacity-limited coverage and scaling up"):
+            cap_run = run_capacity_stage(prep, acc)
+        layers.update(cap_run.layers)
+        summary["capacity"] = cap_run.summary
+        if cap_run.scale_up_summary:
+            summary["scale_up"] = cap_run.scale_up_summary
     if acc is None:
-        for stage in ("plans", "network"):
+        for stage in ("plans", "network", "capacity"):
             if stage in stages:
                 summary[stage] = {"skipped": "needs the access analyses, skipped: population "
                                              "unknown"}

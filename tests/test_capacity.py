@@ -271,7 +271,7 @@ def test_identity_exact_with_awkward_shares():
 @settings(max_examples=300, deadline=None)
 @given(total=st.floats(1e-6, 1e7), frac=st.floats(0, 1))
 def test_split_is_exact(total, frac):
-    from gis.analyses.capacity import _split
+    from gis.analyses.capacity.core import _split
 
     part2, rest = _split(np.array([total]), np.array([total * frac]))
     assert part2[0] + rest[0] == total and rest[0] >= 0 and part2[0] >= 0
@@ -281,7 +281,7 @@ def test_split_is_exact(total, frac):
 def test_split_half_way_case():
     # found by the benchmark: total - part falls half-way between two floats, and no
     # choice of the rest alone restores the sum; the split moves the part instead
-    from gis.analyses.capacity import _split
+    from gis.analyses.capacity.core import _split
 
     total, part = np.array([39.88437904570073]), np.array([3.528608366437563])
     x = total - part

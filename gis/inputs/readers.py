@@ -448,6 +448,55 @@ def read_staffing(path: Path | str, *, layer: str | None = None) -> pd.DataFrame
     })
 
 
+def read_candidates(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                    layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read candidate sites for the scaling up: a point layer, or CSV with lon/lat.
+
+    Optional fields: ``site_id`` (unique; default ``C<row>``), ``name`` (default the id).
+    Sites outside the province's box are reported; sites inside the box but outside every
+    commune are dropped later (counted in the summary).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``site_id``, ``name``; Point geometry in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf) or not bool(gdf.geometry.notna().any()):
+        raise LayerError(source, ["no sites: give a point layer, or a CSV with lon and lat "
+                                  "columns"])
+    problems = _check_crs(gdf)
+    if problems:
+        raise LayerError(source, problems)
+    gdf = gdf.copy()
+    ids = (gdf["site_id"].fillna("").astype(str).str.strip() if "site_id" in gdf
+           else pd.Series("", index=gdf.index))
+    ids = ids.where(ids != "", "C" + gdf[V.ROW].astype(str))
+    gdf["site_id"] = ids
+    problems += V.duplicate_ids(gdf, "site_id")
+    nowhere = gdf.geometry.isna().to_numpy()
+    if nowhere.any():
+        problems.append(f"geometry, {V.rows_text(gdf, nowhere, id_field='site_id')}: no site; "
+                        "give lon/lat")
+    geom, probs = V.geometry_problems(gdf[~nowhere], allowed=("Point",), id_field="site_id",
+                                      source=source)
+    problems += probs
+    if not problems:
+        problems += V.location_problems(_lonlat_points(geom), gdf[~nowhere],
+                                        bounds=reg.bounds(), province=reg.province.short,
+                                        id_field="site_id")
+    if problems:
+        raise LayerError(source, problems)
+    names = (gdf["name"].fillna("").astype(str) if "name" in gdf
+             else pd.Series("", index=gdf.index))
+    out = gpd.GeoDataFrame({"site_id": gdf["site_id"].to_numpy(),
+                            "name": np.where(names != "", names, gdf["site_id"])},
+                           geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs)
+    return out[~nowhere].to_crs(crs).reset_index(drop=True)
+
+
 def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
                speed_field: str = "speed_kmh", class_field: str = "highway") -> gpd.GeoDataFrame:
     """Read and validate a road line layer for the road travel model.

@@ -1,13 +1,13 @@
 """Capacity-limited coverage, its order-independent optimum, and scaling up.
 
-Pure functions on the sparse :class:`~gis.costs.CostTable` (demand cells -> facilities, minutes)
-with a population per cell (persons) and a capacity per facility (persons a facility can serve).
-Every result splits each cell's population exactly into *served*, *not served for lack of
-capacity* (within ``max_time_min`` of some facility, but unserved) and *beyond the time limit*
-(no facility within ``max_time_min``): ``served + not_served_capacity + beyond_time ==
-population`` holds per cell in floating point, exactly (served and not served are split so
-that their float sum is the population: served moves by at most half a unit in the last
-place, see ``_split``). Times are inclusive: a cell exactly ``max_time_min`` away is within.
+Pure functions on the sparse :class:`~gis.model.costs.CostTable` (demand cells -> facilities,
+minutes) with a population per cell (persons) and a capacity per facility (persons a facility
+can serve). Every result splits each cell's population exactly into *served*, *not served for
+lack of capacity* (within ``max_time_min`` of some facility, but unserved) and *beyond the time
+limit* (no facility within ``max_time_min``): ``served + not_served_capacity + beyond_time ==
+population`` holds per cell in floating point, exactly (served and not served are split so that
+their float sum is the population: served moves by at most half a unit in the last place, see
+``_split``). Times are inclusive: a cell exactly ``max_time_min`` away is within.
 
 AccessMod's capacity-limited coverage (what :func:`capacity_coverage` reproduces)
 -------------------------------------------------------------------------------------
@@ -403,9 +403,49 @@ class _Take:
     people: np.ndarray   # persons taken from each
 
 
+def _take_sorted(o: np.ndarray, z: np.ndarray, C: float, residual: np.ndarray) -> _Take:
+    """One facility of capacity ``C`` takes its catchment from ``residual`` (updated in
+    place): ``o`` its pairs' origins and ``z`` their bands, sorted by band (ties: origin
+    order). ``_Take.idx`` holds positions into ``o``."""
+    empty = np.zeros(0, np.int64)
+    if not len(o):
+        return _Take("", 0.0, np.nan, np.nan, 0.0, C, 0.0, 0, empty, np.zeros(0))
+    new_band = np.r_[True, z[1:] != z[:-1]]
+    band_pos = np.flatnonzero(new_band)
+    band_end = np.r_[band_pos[1:], len(o)]
+    r = residual[o]
+    bsum = np.add.reduceat(r, band_pos)
+    cum = np.cumsum(bsum)
+    total = float(cum[-1])
+    if C <= 0:
+        return _Take("", total, np.nan, np.nan, 0.0, 0.0, 0.0, 0, empty, np.zeros(0))
+    k = int(np.searchsorted(cum, C, side="right"))     # bands with cum <= C
+    inner = cum[k - 1] if k else 0.0
+    if k and C == inner:                               # D: capacity met exactly
+        kind, last, share, res_cap = "D", k - 1, None, 0.0
+    elif C > total:                                    # C: everyone in reach taken
+        kind, last, share, res_cap = "C", len(cum) - 1, None, C - total
+    else:                                              # B (inner == 0) or A
+        kind = "B" if inner == 0 else "A"
+        last, share, res_cap = k, (C - inner) / bsum[k], 0.0
+    end = int(band_end[last])
+    n_in = end if share is None else int(band_pos[last])
+    people = r[:end].copy()
+    residual[o[:n_in]] = 0.0
+    if share is not None:                              # the outer band: the same share
+        r_out = r[n_in:end]                            # of every cell's residual
+        got = r_out * share
+        residual[o[n_in:end]] = r_out - got
+        people[n_in:] = got
+    pos = np.flatnonzero(people > 0)
+    return _Take(kind, total, float(z[band_pos[last]]), float(cum[last]),
+                 total if kind == "C" else C,          # C - residual, also for C = inf
+                 res_cap, math.fsum(people), end, pos, people[pos])
+
+
 class _Catchments:
     """The pairs within the time limit sorted by facility, then band (time), then origin,
-    with the bands' boundaries, so that each facility's catchment is a few vector operations.
+    with each facility's range, so that each facility's catchment is a few vector operations.
     """
 
     def __init__(self, o: np.ndarray, d: np.ndarray, t: np.ndarray, m: int, *,
@@ -415,54 +455,44 @@ class _Catchments:
         srt = np.argsort(z_all, kind="stable")
         srt = srt[np.argsort(d[srt], kind="stable")]
         self.o, self.d, self.t, self.z = o[srt], d[srt], t[srt], z_all[srt]
-        d_s, z_s = self.d, self.z
-        self.fstart = np.searchsorted(d_s, np.arange(m + 1))
-        new_band = np.r_[True, (d_s[1:] != d_s[:-1]) | (z_s[1:] != z_s[:-1])] if len(d_s) \
-            else np.zeros(0, bool)
-        self.band_pos = np.flatnonzero(new_band)          # first pair of every band
-        self.band_end = np.r_[self.band_pos[1:], len(d_s)]
-        self.fband = np.searchsorted(self.band_pos, self.fstart)
+        self.fstart = np.searchsorted(self.d, np.arange(m + 1))
 
     def within(self, residual: np.ndarray) -> np.ndarray:
         """Residual population within the time limit of every facility."""
         return np.bincount(self.d, weights=residual[self.o], minlength=len(self.fstart) - 1)
 
     def take(self, j: int, C: float, residual: np.ndarray) -> _Take:
-        """Facility ``j`` of capacity ``C`` takes its catchment; ``residual`` is updated."""
-        o = self.o
+        """Facility ``j`` of capacity ``C`` takes its catchment; ``residual`` is updated.
+        ``_Take.idx`` holds positions into the sorted pairs (``self.o`` ...)."""
         s, e = self.fstart[j], self.fstart[j + 1]
-        b0, b1 = self.fband[j], self.fband[j + 1]
-        empty = np.zeros(0, np.int64)
-        if s == e:
-            return _Take("", 0.0, np.nan, np.nan, 0.0, C, 0.0, 0, empty, np.zeros(0))
-        r = residual[o[s:e]]
-        bsum = np.add.reduceat(r, self.band_pos[b0:b1] - s)
-        cum = np.cumsum(bsum)
-        total = float(cum[-1])
-        if C <= 0:
-            return _Take("", total, np.nan, np.nan, 0.0, 0.0, 0.0, 0, empty, np.zeros(0))
-        k = int(np.searchsorted(cum, C, side="right"))     # bands with cum <= C
-        inner = cum[k - 1] if k else 0.0
-        if k and C == inner:                               # D: capacity met exactly
-            kind, last, share, res_cap = "D", k - 1, None, 0.0
-        elif C > total:                                    # C: everyone in reach taken
-            kind, last, share, res_cap = "C", len(cum) - 1, None, C - total
-        else:                                              # B (inner == 0) or A
-            kind = "B" if inner == 0 else "A"
-            last, share, res_cap = k, (C - inner) / bsum[k], 0.0
-        end = self.band_end[b0 + last] - s
-        n_in = end if share is None else self.band_pos[b0 + last] - s
-        people = r[:end].copy()
-        residual[o[s:s + n_in]] = 0.0
-        if share is not None:                              # the outer band: the same share
-            r_out = r[n_in:end]                            # of every cell's residual
-            got = r_out * share
-            residual[o[s + n_in:s + end]] = r_out - got
-            people[n_in:] = got
-        pos = np.flatnonzero(people > 0)
-        return _Take(kind, total, float(self.z[self.band_pos[b0 + last]]), float(cum[last]),
-                     total if kind == "C" else C,          # C - residual, also for C = inf
-                     res_cap, math.fsum(people), int(end), s + pos, people[pos])
+        c = _take_sorted(self.o[s:e], self.z[s:e], C, residual)
+        return c if s == 0 else _replace_idx(c, c.idx + s)
+
+
+class _SiteCatchments:
+    """:class:`_Catchments` for many candidate sites of which few will take a catchment: the
+    pairs stay in origin order and a site's pairs are found and sorted when it is chosen (no
+    sort of all pairs). ``_Take.idx`` holds positions into the pairs as given."""
+
+    def __init__(self, o: np.ndarray, d: np.ndarray, t: np.ndarray, m: int, *,
+                 bands: str) -> None:
+        self.o, self.d, self.t = o, d, t
+        self.z = t if bands == "exact" else np.ceil(t)
+        self.m = m
+
+    def within(self, residual: np.ndarray) -> np.ndarray:
+        return np.bincount(self.d, weights=residual[self.o], minlength=self.m)
+
+    def take(self, j: int, C: float, residual: np.ndarray) -> _Take:
+        idx = np.flatnonzero(self.d == j)
+        idx = idx[np.argsort(self.z[idx], kind="stable")]
+        c = _take_sorted(self.o[idx], self.z[idx], C, residual)
+        return _replace_idx(c, idx[c.idx])
+
+
+def _replace_idx(c: _Take, idx: np.ndarray) -> _Take:
+    return _Take(c.case, c.within, c.time_min, c.population, c.realised, c.residual, c.served,
+                 c.cells, idx, c.people)
 
 
 # --- AccessMod's greedy ---------------------------------------------------------------------
@@ -686,7 +716,7 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
             float(np.sum(w_p * np.maximum(0.0, M - wmin)))
         if ub < best_ub:
             best_ub, best_v = ub, v.copy()
-        if best_ub - lb <= 1e-9 * abs(best_ub) or time.perf_counter() > deadline:
+        if best_ub - lb <= _PRICE_TOL * abs(best_ub) or time.perf_counter() > deadline:
             break
         k, j = clus[served], gd[fi[served]]
         key = np.unique(k * np.int64(m) + j, return_inverse=True)
@@ -719,6 +749,9 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
 # its cheapest under the near-optimal prices. Only speed depends on it (too small: more
 # rounds; too large: a larger first LP); the optimum is proven over all pairs either way.
 _START_SLACK_MIN = 0.05
+# Relative gap at which the price rounds stop. Looser prices cost far more column-generation
+# rounds than they save (measured: 1e-6 took 6x the time of 1e-9 at 100,000 x 209).
+_PRICE_TOL = 1e-9
 
 
 def _column_generation(go: np.ndarray, gd: np.ndarray, cost: np.ndarray, P: np.ndarray,
@@ -1390,15 +1423,40 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
         best = (0.0, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
                 np.zeros(len(go), bool))
         bound = 0.0
-    if best is None and incumbent is not None and len(incumbent[0]):
-        inc_site, inc_cls = (np.asarray(a, np.int64) for a in incumbent)
-        K = np.zeros(m)
-        np.add.at(K, inc_site, capv[inc_cls])
-        open_pair = K[gd] > 0
-        x_k, flow_k = _max_flow(go[open_pair], gd[open_pair], D, K)
-        if mode == "budget" or flow_k >= need * (1 - 1e-9) - 1e-9:
-            value = flow_k if mode == "budget" else math.fsum(costv[inc_cls])
-            best = (value, inc_site, inc_cls, x_k, open_pair)
+    def better(value: float) -> bool:
+        """Strictly better than the best so far (ties keep the earlier: the greedy's sites,
+        then the knapsack heuristic's, then the master's)."""
+        if best is None:
+            return True
+        tol = 1e-9 * max(abs(value), abs(best[0]), 1.0)
+        return value > best[0] + tol if mode == "budget" else value < best[0] - tol
+
+    if best is None:
+        # the classes alone: the most capacity the budget buys (at most everyone in reach),
+        # or the cheapest capacity that reaches the target; a bound of the whole model
+        avail = np.bincount(np.searchsorted(keep_cls, yc), minlength=len(keep_cls))
+        counts, kbound = _class_knapsack(capv[keep_cls], costv[keep_cls], avail,
+                                         budget=budget, need=need)
+        if counts is None:
+            msg = "scale_up: no choice of candidates and classes reaches the target"
+            raise SolveError(msg)
+        bound = min(kbound, float(D.sum())) if mode == "budget" else kbound
+        stats["knapsack_bound"] = bound
+        heur = _knapsack_sites(go, gd, D, counts, keep_cls, capv, yj, yc, m,
+                               need=need, costv=costv)
+        for label, cand_sc in (("greedy", incumbent), ("knapsack", heur)):
+            if cand_sc is None or not len(cand_sc[0]):
+                continue
+            inc_site, inc_cls = (np.asarray(a, np.int64) for a in cand_sc)
+            K = np.zeros(m)
+            np.add.at(K, inc_site, capv[inc_cls])
+            open_pair = K[gd] > 0
+            x_k, flow_k = _max_flow(go[open_pair], gd[open_pair], D, K)
+            if mode == "budget" or flow_k >= need * (1 - 1e-9) - 1e-9:
+                value = flow_k if mode == "budget" else math.fsum(costv[inc_cls])
+                if better(value):
+                    best = (value, inc_site, inc_cls, x_k, open_pair)
+                    stats["incumbent"] = label
     while best is None or _rel_gap(best[0], bound) > mip_rel_gap * (1 + 1e-9) + 1e-12:
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -1445,9 +1503,9 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
         x_k, flow_k = _max_flow(go[open_pair], gd[open_pair], D, K)
         value = flow_k if mode == "budget" else math.fsum(costv[yc[y]])
         feasible = mode == "budget" or flow_k >= need * (1 - 1e-9) - 1e-9
-        if feasible and (best is None or (value > best[0] if mode == "budget"
-                                          else value < best[0])):
+        if feasible and better(value):
             best = (value, yj[y], yc[y], x_k, open_pair)
+            stats["incumbent"] = "master"
         if flow_s >= want * (1 - 1e-9) - 1e-6:
             break                       # the master's solution routes: proven
         S = _hall_violation(go[open_pair], gd[open_pair], x_s, D, s_val, s_of, K)
@@ -1473,6 +1531,70 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     stats.update({"rounds": rounds, "hall_rows": len(cuts)})
     return {"mode": mode, "sites": sites, "objective": objective, "bound": bound, "gap": gap,
             "status": status, "new_served_cells": new_cells, "stats": stats}
+
+
+def _class_knapsack(capv: np.ndarray, costv: np.ndarray, avail: np.ndarray, *,
+                    budget: float | None, need: float | None):
+    """Numbers of new facilities per class: the most capacity within ``budget``, or the
+    cheapest capacity of at least ``need`` (at most ``avail[c]`` of class c). A small integer
+    program (one integer per class), solved exactly by HiGHS. Returns (counts, value) or
+    (None, inf) when the target cannot be reached."""
+    k = len(capv)
+    if k == 0:
+        return (np.zeros(0, np.int64), 0.0) if budget is not None else (None, np.inf)
+    if budget is not None:
+        c_obj, A, lo, hi = -capv, costv[None, :], [-np.inf], [float(budget)]
+    else:
+        c_obj, A, lo, hi = costv, capv[None, :], [float(need)], [np.inf]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        res = milp(c_obj, integrality=np.ones(k),
+                   bounds=Bounds(np.zeros(k), avail.astype(float)),
+                   constraints=LinearConstraint(A, lo, hi),
+                   options={"mip_rel_gap": 0.0, "time_limit": 10.0})
+    if res.x is None:
+        return None, np.inf
+    counts = np.round(res.x).astype(np.int64)
+    return counts, (float(capv @ counts) if budget is not None else float(costv @ counts))
+
+
+def _knapsack_sites(go: np.ndarray, gd: np.ndarray, D: np.ndarray, counts: np.ndarray,
+                    keep_cls: np.ndarray, capv: np.ndarray, yj: np.ndarray, yc: np.ndarray,
+                    m: int, *, need: float | None, costv: np.ndarray):
+    """A starting solution: the knapsack's facilities, largest class first, each at the free
+    site with the most people left in its reach (each site then takes its capacity from its
+    reach in proportion); for a target, while the people taken fall short, one more of the
+    class of least cost per person. Returns (site positions, class positions)."""
+    allowed = np.zeros((len(keep_cls), m), bool)
+    allowed[np.searchsorted(keep_cls, yc), yj] = True
+    left = D.astype(float).copy()
+    used = np.zeros(m, bool)
+    sites: list[int] = []
+    classes: list[int] = []
+    order = np.argsort(-capv[keep_cls], kind="stable")
+    plan = [int(k) for k in order for _ in range(int(counts[k]))]
+    taken = 0.0
+    cheapest = int(np.argmin(costv[keep_cls] / capv[keep_cls]))
+    while True:
+        if not plan:
+            if need is None or taken >= need * (1 - 1e-9) or used.all():
+                break
+            plan = [cheapest]
+        k = plan.pop(0)
+        within = np.bincount(gd, weights=left[go], minlength=m)
+        within[used | ~allowed[k]] = -1.0
+        j = int(np.argmax(within))
+        if within[j] <= 0:              # nobody left in reach of a free site
+            break
+        cap = capv[keep_cls[k]]
+        share = min(1.0, cap / within[j])
+        in_reach = go[gd == j]
+        taken += share * float(left[in_reach].sum())
+        left[in_reach] *= 1.0 - share
+        used[j] = True
+        sites.append(j)
+        classes.append(int(keep_cls[k]))
+    return np.array(sites, np.int64), np.array(classes, np.int64)
 
 
 def _ranges_of(ptr: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -1525,7 +1647,7 @@ def _scale_up_greedy(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: in
                      ids: np.ndarray) -> dict:
     """AccessMod's scaling up with the population in reach as the suitability."""
     ranges = cls if "min_population" in cls else _default_ranges(cls)
-    cat = _Catchments(pairs.o, pairs.d, pairs.t, m, bands=bands)
+    cat = _SiteCatchments(pairs.o, pairs.d, pairs.t, m, bands=bands)
     residual = demand.copy()
     used = np.zeros(m, bool)
     rows = []
