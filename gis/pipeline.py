@@ -44,6 +44,7 @@ from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
 from gis.model.costs import CostTable, straight_line_costs, subset_dests
 from gis.model.roads import road_costs
+from gis.outputs import capacity as capacity_out
 from gis.outputs import files, maps, qgis, report
 from gis.outputs.files import staging_dir, write_json
 from gis.outputs.geopackage import write_geopackage
@@ -222,9 +223,15 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
         time_fields={k: v for k, v in time_fields.items()
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
+    cap_map = capacity_out.write_capacity_map(folder, layers, summary, province=province.short,
+                                              sources=sources, estimate_notes=notes,
+                                              offline=offline)
+    if cap_map is not None:
+        written["capacity"] = cap_map
     out = qgis.write_qgis_project(folder, layers, name=name,
                                   title=f"{province.name}: health facility network",
-                                  time_fields=time_fields, thresholds_min=thresholds)
+                                  time_fields=time_fields, thresholds_min=thresholds,
+                                  styles=capacity_out.qgis_styles)
     summary.setdefault("outputs", {})
     summary["outputs"].update({
         "maps": {k: p.name for k, p in written.items()},
@@ -232,7 +239,8 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
         "report": "report.html",
     })
     rep = report.write_report(folder, summary, maps=written,
-                              title=f"{province.name}: health facility network planning")
+                              title=f"{province.name}: health facility network planning",
+                              sections=capacity_out.report_sections(summary))
     write_json(summary, folder / "summary.json")
     return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
 

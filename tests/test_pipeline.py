@@ -185,6 +185,68 @@ def test_real_data_network(real_run):
     assert roles.value_counts().to_dict() == {"branch point": 140, "main station": 69}
 
 
+def test_real_data_capacity(real_run):
+    """The capacity stage on Ha Tinh's real data: the exact identity per cell, the optimum
+    never below the greedy, and the figures the published facts give by hand."""
+    import math
+
+    import geopandas as gpd
+
+    out, s = real_run
+    total = 1_623_061
+    tiers = s["capacity"]["tiers"]
+    st, prov, reg = tiers["station"], tiers["provincial"], tiers["regional"]
+    # 168 station doctors (4 x 69 - 108) x the derived norm 1,623,061 / (4 x 69) people per
+    # doctor: 168 / 276 of the people can be served, and every station fills up
+    assert st["people_per_unit"] == pytest.approx(total / 276)
+    assert st["capacity_total"] == pytest.approx(168 / 276 * total)
+    assert st["capacity_is_estimate"] is True and st["analysed"] == 209
+    for method in ("accessmod", "optimum"):
+        r = st[method]
+        assert r["served_population"] == pytest.approx(168 / 276 * total)
+        assert math.fsum([r["served_population"], r["not_served_capacity"],
+                          r["beyond_time"]]) == pytest.approx(total, abs=1e-6)
+    # beyond 30 min of every station: the access stage's figure
+    assert st["optimum"]["beyond_time"] == pytest.approx(
+        s["access"]["coverage"]["station"]["30"]["beyond"])
+    assert st["optimum"]["person_minutes"] <= st["accessmod"]["person_minutes"]
+    # hospitals: only the Provincial General Hospital's 1,300 beds are known: 1,300 x
+    # 10,000 / 45 people; the 13 regional hospitals are skipped, the 5 others left out
+    assert prov["analysed"] == 1 and prov["left_out"]["count"] == 5
+    assert prov["optimum"]["served_population"] == pytest.approx(1300 * 10_000 / 45)
+    assert prov["optimum"]["served_population"] >= prov["accessmod"]["served_population"] - 1e-6
+    assert prov["capacity_is_estimate"] is False
+    assert reg["skipped"].startswith("beds unknown for all 13 active regional hospitals")
+    # every cell: served + not served + beyond = its people, exactly (as written)
+    cells = gpd.read_file(out / "hatinh.gpkg", layer="capacity_cells")
+    for t in ("station", "provincial"):
+        assert (cells[f"{t}_served"] + cells[f"{t}_not_served"] + cells[f"{t}_beyond"]
+                == cells["population"]).all()
+        assert (cells[f"{t}_greedy_served"] <= cells["population"]).all()
+    assert cells["population"].sum() == pytest.approx(total)
+    # scaling up: 5 new stations of 4 doctors, each serving 4 x 5,881 people (capacity binds
+    # everywhere), proven: no 5 stations of that class can serve more
+    up = s["scale_up"]
+    assert len(up["sites"]) == 5 and up["status"] == "optimal" and up["gap"] <= 0.01
+    assert up["new_served_population"] == pytest.approx(5 * 4 * total / 276)
+    assert up["served_population"] >= up["greedy"]["served_population"] - 1e-6
+    assert all(x["commune_name"] for x in up["sites"])
+    curve = [c["served_population"] for c in up["curve"]]
+    assert curve == sorted(curve) and len(curve) == 5
+    assert up["candidates"]["kind"] == "grid" and up["candidates"]["sites"] > 5000
+    # outputs: layers, the map, the report section
+    names = {n for n, _ in __import__("pyogrio").list_layers(out / "hatinh.gpkg")}
+    assert {"capacity_cells", "capacity_facilities", "catchments_station_capacity",
+            "catchments_station_time", "scale_up_sites", "scale_up_candidates"} <= names
+    assert s["outputs"]["maps"]["capacity"] == "capacity.html"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Capacity and scaling up" in page and 'id="capacity"' in page
+    # the indicators: the published shortfall recomputed from the spread estimate
+    unit = next(i for i in s["access"]["indicators"] if i["name"].startswith("doctors per "
+                                                                             "commune health"))
+    assert unit["gap"] == pytest.approx(108) and unit["is_estimate"] is True
+
+
 MAP_FEATURES = {
     # map: (paths after every overlay is switched on, markers after) from the layers drawn
     "overview": (69 + 209, 209 + 20),
@@ -193,7 +255,7 @@ MAP_FEATURES = {
 }
 
 
-@pytest.mark.parametrize("key", ["overview", "access", "plan", "network"])
+@pytest.mark.parametrize("key", ["overview", "access", "plan", "network", "capacity"])
 def test_real_maps_draw_in_chromium(real_run, key):
     from tests._browser import ARTIFACTS, load_page
 
@@ -204,6 +266,16 @@ def test_real_maps_draw_in_chromium(real_run, key):
     assert page.errors == [] and page.alerts == []
     assert not [r for r in page.resources if not r.startswith(("data:", "http://127.0.0.1"))]
     paths, markers = MAP_FEATURES.get(key, (None, 209 + 20))
+    if key == "capacity":
+        import geopandas as gpd
+
+        gpkg = out / "hatinh.gpkg"
+        cells = gpd.read_file(gpkg, layer="capacity_cells", ignore_geometry=True)
+        statuses = sum(cells[f"{t}_status"].nunique() for t in ("station", "provincial"))
+        paths = (statuses + sum(len(gpd.read_file(gpkg, layer=f"catchments_{t}_capacity"))
+                                for t in ("station", "provincial"))
+                 + len(gpd.read_file(gpkg, layer="scale_up_sites")))
+        markers = 209 + 6          # station and provincial hospital icons
     if paths is not None:
         assert page.all["paths"] == paths
     else:
@@ -233,7 +305,10 @@ def test_real_qgis_project_opens(real_run):
     assert by_name["Referral and satellite links"]["renderer"] == "categorizedSymbol"
     assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
     assert by_name["Plan: main stations only (other former stations closed)"]["attr"] == "action"
-    assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network"}
+    assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network", "Capacity"}
+    cap = by_name["Capacity, commune health stations: served, not served, beyond the time limit"]
+    assert cap["renderer"] == "categorizedSymbol" and cap["attr"] == "station_status"
+    assert by_name["Scaling up: new facilities"]["attr"] == "method"
 
 
 def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsys):

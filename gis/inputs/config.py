@@ -449,10 +449,11 @@ def _parse_capacity(t: dict[str, Any]) -> CapacityConfig:
     if len(set(tiers_raw)) != len(tiers_raw):
         msg = f"capacity.tiers: a tier is repeated in {tiers_raw}"
         raise ConfigError(msg)
-    max_time = _tier_table("capacity.max_time_min", t.get("max_time_min", d.max_time_min),
-                           _number)
-    basis = _tier_table("capacity.basis", t.get("basis", d.basis),
-                        lambda k, v: _choice(k, v, BASES))
+    # tiers the tables leave out keep their defaults
+    max_time = {**d.max_time_min, **_tier_table("capacity.max_time_min",
+                                                t.get("max_time_min", {}), _number)}
+    basis = {**d.basis, **_tier_table("capacity.basis", t.get("basis", {}),
+                                      lambda k, v: _choice(k, v, BASES))}
     norms = {name: _tier_table(f"capacity.{name}", t.get(name, {}), _number)
              for name in ("people_per_doctor", "people_per_bed", "people_per_facility")}
     for tier in tiers_raw:

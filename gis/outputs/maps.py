@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_TIME_FIELDS",
     "LEAFLET_VERSION",
     "TIER_STYLE",
+    "MapBuilder",
     "accessibility_map",
     "is_estimate",
     "map_html",
@@ -1376,3 +1377,14 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# for maps made in other output modules (gis.outputs.capacity): the builder (layers, legend,
+# notes, layer control, offline Leaflet) and its helpers, under public names
+
+MapBuilder = _MapBuilder
+feature = _feature
+swatch = _swatch
+popup_table = _table
+escape = _e

@@ -33,7 +33,7 @@ import logging
 import os
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -61,7 +61,10 @@ __all__ = [
 ]
 
 QGIS_VERSION = "3.22.16-Białowieża"
-GROUPS = ("Inputs", "Access", "Plans", "Network", "Other")
+GROUPS = ("Inputs", "Access", "Plans", "Network", "Capacity", "Other")
+#: ``styles(name, layer)`` -> the layer's specs, or None to style it here: lets another output
+#: module (gis.outputs.capacity) style the layers it knows.
+Styles = Callable[[str, gpd.GeoDataFrame], "list[LayerSpec] | None"]
 
 _TIER_COLORS = {
     "central": ("#67000d", 4.2, "star", "Central hospital"),
@@ -303,6 +306,7 @@ def layer_specs(
     thresholds_min: Mapping[str, Sequence[float]] | None = None,
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
+    styles: Styles | None = None,
 ) -> list[LayerSpec]:
     """The styled project layers for the given GeoPackage layers (see the module table).
 
@@ -316,6 +320,9 @@ def layer_specs(
         Coverage columns of ``coverage`` (default: numeric columns naming share/pct/covered).
     load_field : str, default "load"
         Hub load column.
+    styles : callable, optional
+        ``styles(name, layer)`` returns the specs of a layer it knows (e.g.
+        :func:`gis.outputs.capacity.qgis_styles`), None for the others.
 
     Returns
     -------
@@ -328,7 +335,10 @@ def layer_specs(
     for name, gdf in layers.items():
         key = KEY_ALIASES.get(name, name)
         cols = set(gdf.columns)
-        if key == "facilities":
+        own = styles(name, gdf) if styles is not None else None
+        if own is not None:
+            specs.extend(own)
+        elif key == "facilities":
             cats = [(t, lab, marker(c, s, shape)) for t, (c, s, shape, lab) in
                     _TIER_COLORS.items()]
             r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"))
@@ -602,6 +612,7 @@ def write_qgis_project(
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
     overwrite: bool = False,
+    styles: Styles | None = None,
 ) -> QgisOutput:
     """Write ``<name>.gpkg`` with every layer and ``<name>.qgz`` beside it.
 
@@ -618,8 +629,8 @@ def write_qgis_project(
         File stem of the GeoPackage and the project.
     title : str
         Project title.
-    time_fields, thresholds_min, coverage_fields, load_field
-        Field names and class limits, see :func:`layer_specs`.
+    time_fields, thresholds_min, coverage_fields, load_field, styles
+        Field names, class limits and other modules' styles, see :func:`layer_specs`.
     overwrite : bool, default False
         Replace existing files; otherwise raise :class:`~gis.errors.OutputError` before
         writing anything.
@@ -656,7 +667,7 @@ def write_qgis_project(
     counts = write_geopackage(present, gpkg, overwrite=overwrite)
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
-                        coverage_fields=coverage_fields, load_field=load_field)
+                        coverage_fields=coverage_fields, load_field=load_field, styles=styles)
     xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title)
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -675,6 +686,7 @@ def write_project_for_geopackage(
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
     overwrite: bool = False,
+    styles: Styles | None = None,
 ) -> Path:
     """Write a styled QGIS project for an existing GeoPackage (every layer), without copying it.
 
@@ -688,7 +700,7 @@ def write_project_for_geopackage(
         referenced by a path relative to the project's folder.
     title : str, optional
         Project title (default: the GeoPackage's stem).
-    time_fields, thresholds_min, coverage_fields, load_field, overwrite
+    time_fields, thresholds_min, coverage_fields, load_field, overwrite, styles
         As in :func:`write_qgis_project`.
 
     Returns
@@ -723,7 +735,7 @@ def write_project_for_geopackage(
         raise OutputError(msg)
     ref = Path(os.path.relpath(gpkg.resolve(), qgz.resolve().parent)).as_posix()
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
-                        coverage_fields=coverage_fields, load_field=load_field)
+                        coverage_fields=coverage_fields, load_field=load_field, styles=styles)
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     xml = project_xml(specs, present, gpkg_name=ref, crs=crs, title=title or gpkg.stem)
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:

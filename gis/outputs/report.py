@@ -430,9 +430,14 @@ svg.chart .pt{font-size:11px;fill:#333}
 """
 
 
+#: A section made by another output module: (anchor, heading, HTML already escaped, the
+#: summary keys it shows, which are then not repeated under "Other results").
+Section = tuple[str, str, str, tuple[str, ...]]
+
+
 def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] | None = None,
                   title: str | None = None, base: str | Path | None = None,
-                  x_key: str = "service_points") -> str:
+                  x_key: str = "service_points", sections: Sequence[Section] = ()) -> str:
     """The report as one HTML page (no external resources).
 
     Parameters
@@ -447,6 +452,9 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         Folder of the report, to make map links relative.
     x_key : str, default "service_points"
         Scenario field on the x axis of the scenario plot.
+    sections : sequence of Section
+        Sections made by other output modules (e.g. :func:`gis.outputs.capacity.report_sections`),
+        placed after the network.
 
     Returns
     -------
@@ -513,7 +521,12 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         section("plans", "Scenarios", content)
     if summary.get("network"):
         section("network", "Referral and satellite network", _generic(summary["network"]))
-    other = {k: v for k, v in summary.items() if k not in _KNOWN and k != "underserved"}
+    shown: set[str] = set()
+    for anchor, heading, content, keys in sections:
+        section(anchor, heading, content)
+        shown.update(keys)
+    other = {k: v for k, v in summary.items()
+             if k not in _KNOWN and k != "underserved" and k not in shown}
     if other:
         section("other", "Other results", _generic(other))
     links = dict(summary.get("maps") or {})
@@ -543,7 +556,8 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
 
 def write_report(folder: str | Path, summary: Mapping[str, Any], *,
                  maps: Mapping[str, str | Path] | None = None, name: str = "report",
-                 title: str | None = None, overwrite: bool = False) -> dict[str, Path]:
+                 title: str | None = None, overwrite: bool = False,
+                 sections: Sequence[Section] = ()) -> dict[str, Path]:
     """Write ``<name>.html`` and ``<name>.json`` atomically.
 
     Parameters
@@ -561,6 +575,8 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
     overwrite : bool, default False
         Replace existing files; otherwise raise :class:`~gis.errors.OutputError` before
         writing either.
+    sections : sequence of Section
+        Passed to :func:`render_report`.
 
     Returns
     -------
@@ -575,7 +591,7 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
         clean["maps"] = {k: os.path.relpath(Path(v).resolve(), folder.resolve())
                          if Path(v).is_absolute() else str(v) for k, v in maps.items()}
     text = json.dumps(clean, ensure_ascii=False, indent=2, allow_nan=False)
-    page = render_report(clean, title=title, base=folder)
+    page = render_report(clean, title=title, base=folder, sections=sections)
     files.write_text(paths["json"], text + "\n", overwrite=overwrite)
     files.write_text(paths["html"], page, overwrite=overwrite)
     return paths

@@ -1457,10 +1457,7 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
                 if better(value):
                     best = (value, inc_site, inc_cls, x_k, open_pair)
                     stats["incumbent"] = label
-    while best is None or _rel_gap(best[0], bound) > mip_rel_gap * (1 + 1e-9) + 1e-12:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            break
+    def master_rows():
         rr, cc, vv, ll, hh, nr = base
         if cuts:
             rr = np.r_[rr, np.concatenate([np.full(len(S), nr + k) for k, (S, _) in
@@ -1470,13 +1467,18 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
             ll = np.r_[ll, np.full(len(cuts), -np.inf)]
             hh = np.r_[hh, [rhs for _, rhs in cuts]]
             nr += len(cuts)
-        A = sparse.csr_array((vv, (rr, cc)), shape=(nr, nv))
+        return LinearConstraint(sparse.csr_array((vv, (rr, cc)), shape=(nr, nv)), ll, hh)
+
+    var_bounds = Bounds(np.zeros(nv), np.r_[np.ones(ny), reach[cand], np.full(ncl, nc)])
+    wanted_gap = mip_rel_gap * (1 + 1e-9) + 1e-12
+    while best is None or _rel_gap(best[0], bound) > wanted_gap:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            break
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=RuntimeWarning)
             res = milp(c_obj, integrality=np.r_[np.ones(ny), np.zeros(nc), np.ones(ncl)],
-                       bounds=Bounds(np.zeros(nv), np.r_[np.ones(ny), reach[cand],
-                                                         np.full(ncl, nc)]),
-                       constraints=LinearConstraint(A, ll, hh),
+                       bounds=var_bounds, constraints=master_rows(),
                        options={"time_limit": float(max(left, 0.05)),
                                 "mip_rel_gap": float(mip_rel_gap) * 0.5, "presolve": True,
                                 # thousands of near-identical sites: HiGHS's symmetry

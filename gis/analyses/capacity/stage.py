@@ -193,7 +193,8 @@ def candidate_grid(demand: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *,
     Returns
     -------
     (GeoDataFrame, dict)
-        ``site_id`` ("G<ix>_<iy>"), ``name`` (its commune and the grid), ``commune_code``,
+        ``site_id`` ("G<ix>_<iy>"), ``name`` (its commune, latitude and longitude),
+        ``commune_code``,
         ``population`` (persons in the square), Point geometry in the demand's CRS; and counts
         (squares with land, with people, sites kept, excluded).
     """
@@ -224,8 +225,10 @@ def candidate_grid(demand: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *,
     sites["commune_code"] = code
     sites = sites[inside].reset_index(drop=True)
     names = communes.set_index("commune_code")["commune_name"] if communes is not None else {}
-    sites["name"] = [f"{names.get(c, c)} ({grid_m / 1000:g} km square {s[1:]})"
-                     for c, s in zip(sites["commune_code"], sites["site_id"], strict=True)]
+    lonlat = sites.geometry.to_crs(4326).get_coordinates().to_numpy() if len(sites) else \
+        np.zeros((0, 2))
+    sites["name"] = [f"{names.get(c, c)} ({lat:.4f} N, {lon:.4f} E)"
+                     for c, (lon, lat) in zip(sites["commune_code"], lonlat, strict=True)]
     info = {"kind": "grid", "grid_m": grid_m, "squares_with_units": int(len(uniq)),
             "squares_with_people": int(len(keep)),
             "excluded_no_population": int(len(uniq) - len(keep)),
@@ -286,7 +289,7 @@ def _totals(r: CapacityResult) -> dict[str, Any]:
 
 def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
               costs: CostTable, *, order: str, descending: bool, bands: str,
-              time_limit_s: float) -> TierRun:
+              time_limit_s: float, names: dict) -> TierRun:
     tier, basis = spec.tier, spec.basis
     pop = demand["population"].to_numpy(float)
     ft = fac[(fac["tier"] == tier) & (fac["status"] == "active")].reset_index(drop=True)
@@ -364,9 +367,12 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
         near[costs.origin[sel]] = True
         near_left = math.fsum(optimum.cells["beyond_time"].to_numpy()[near])
     gt, ot = _totals(greedy), _totals(optimum)
-    busiest = out[out["analysed"]].assign(
-        unmet=lambda d: d["population_within_max_time"] - d["capacity"]).nlargest(
-        10, "unmet")
+    oc = optimum.cells
+    by = pd.DataFrame({"population": pop, "served": oc["served_population"].to_numpy(),
+                       "not_served": oc["not_served_capacity"].to_numpy(),
+                       "beyond": oc["beyond_time"].to_numpy()}).groupby(
+        demand["commune_code"].fillna("").astype(str).to_numpy()).sum()
+    worst = by[by["not_served"] > 0].nlargest(10, "not_served")
     run.summary = base | {
         "accessmod": gt | {"order": greedy.stats.get("order"), "descending": descending,
                            "bands": bands},
@@ -378,12 +384,11 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
             "person_minutes": ot["person_minutes"] - gt["person_minutes"]},
         "beyond_time_near_left_out": near_left,
         "capacity_used_up": int((out["optimum_residual"] <= 1e-6).sum()),
-        "most_over_capacity": [
-            {"facility_id": r.facility_id, "name": r.name, "capacity": r.capacity,
-             "population_within_max_time": r.population_within_max_time,
-             "optimum_served": r.optimum_served, "greedy_served": r.greedy_served,
-             "capacity_is_estimate": bool(r.capacity_is_estimate)}
-            for r in busiest.itertuples() if r.unmet > 0],
+        "communes_most_not_served": [
+            {"commune_code": code, "commune_name": names.get(code, ""),
+             "population": r.population, "served": r.served, "not_served": r.not_served,
+             "beyond": r.beyond}
+            for code, r in zip(worst.index, worst.itertuples(), strict=True)],
     }
     return run
 
@@ -446,7 +451,7 @@ def run_capacity(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: 
     fac_parts = []
     for spec in tiers:
         run = _tier_run(spec, demand, facilities, costs, order=order, descending=descending,
-                        bands=bands, time_limit_s=time_limit_s)
+                        bands=bands, time_limit_s=time_limit_s, names=names)
         runs[spec.tier] = run
         fac_parts.append(run.facilities)
         if run.optimum is None:
