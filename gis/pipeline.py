@@ -30,7 +30,10 @@ from gis.analyses.capacity import (
     capacity_norm,
     listed_candidates,
     run_capacity,
+    scale_up_blocker,
+    skip_scale_up,
     station_candidates,
+    with_scale_up,
 )
 from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
 from gis.analyses.plans import official_plan, run_plans
@@ -468,11 +471,19 @@ def run_capacity_stage(prep: Prepared, acc) -> CapacityRun:
     cap = cfg.capacity
     population = float(acc.demand["population"].sum())
     specs = capacity_tiers(prep, population)
-    return run_capacity(acc.demand, prep.layers.facilities, acc.costs,
-                        communes=prep.layers.communes, tiers=specs, order=cap.order,
-                        descending=cap.descending, bands=cap.bands,
-                        time_limit_s=cap.time_limit_s,
-                        scale=scale_up_request(prep, acc, specs))
+    run = run_capacity(acc.demand, prep.layers.facilities, acc.costs,
+                       communes=prep.layers.communes, tiers=specs, order=cap.order,
+                       descending=cap.descending, bands=cap.bands,
+                       time_limit_s=cap.time_limit_s)
+    up = cfg.scale_up
+    if up.budget <= 0 and up.target_share <= 0:
+        return run
+    why = scale_up_blocker(run.tiers, up.tier)
+    if why:   # no candidate table is built for a scaling up that cannot run
+        run.scale_up_summary = skip_scale_up(up.tier, why)
+        return run
+    return with_scale_up(run, scale_up_request(prep, acc, specs), acc.demand,
+                         communes=prep.layers.communes, bands=cap.bands)
 
 
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,

@@ -67,6 +67,13 @@ def test_other_province_runs_from_the_registry(tmp_path):
     assert s["counts"]["stations"] == s["counts"]["legacy_communes"] == 412
     assert s["counts"]["hospitals"] == 0   # no register given for Nghệ An
     assert s["network"]["skipped"].startswith("no active regional hospital")
+    # Ha Tinh's staff totals are not carried to another province: doctors unknown, so no
+    # capacity analysis and no scaling up (and no candidate table built for it)
+    tiers = s["capacity"]["tiers"]
+    assert tiers["station"]["skipped"].startswith("doctors unknown for all 412 active stations")
+    assert tiers["regional"]["skipped"] == "no active regional hospitals"
+    assert s["scale_up"]["skipped"].startswith("needs the station capacity result: doctors")
+    assert not (out / "capacity.html").exists()
     assert len(s["plans"]["scenarios"]) == 6
     assert s["population"]["total"] == pytest.approx(3_470_988)
     assert s["population"]["is_estimate"] is True

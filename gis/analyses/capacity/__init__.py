@@ -25,7 +25,10 @@ from gis.analyses.capacity.stage import (
     capacity_norm,
     listed_candidates,
     run_capacity,
+    scale_up_blocker,
+    skip_scale_up,
     station_candidates,
+    with_scale_up,
 )
 
 __all__ = [
@@ -47,6 +50,9 @@ __all__ = [
     "listed_candidates",
     "run_capacity",
     "scale_up",
+    "scale_up_blocker",
     "scale_up_curve",
+    "skip_scale_up",
     "station_candidates",
+    "with_scale_up",
 ]

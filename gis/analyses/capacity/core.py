@@ -1173,8 +1173,15 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     set of candidates in reach are merged (times do not enter the model); candidates with
     nobody in reach are dropped; a class with less capacity and no lower cost than another is
     never chosen (dropped); at a candidate, classes larger than the cheapest one whose capacity
-    holds everyone in its reach are dropped. Solved with HiGHS (:func:`scipy.optimize.milp`)
-    to ``mip_rel_gap`` or ``time_limit_s``, the proven bound and gap reported.
+    holds everyone in its reach are dropped. A first bound comes from the classes alone (the
+    most capacity the budget buys, at most everyone in reach; or the cheapest capacity that
+    reaches the target: a knapsack over the number of facilities per class, solved exactly),
+    and two starting solutions, AccessMod's greedy and the knapsack's facilities placed
+    largest first where the most people are left, are evaluated by an exact max flow; when one
+    meets the bound within ``mip_rel_gap`` no MILP is needed. Otherwise the MILP (HiGHS,
+    :func:`scipy.optimize.milp`, row generation below) runs to ``mip_rel_gap`` or
+    ``time_limit_s``, the proven bound and gap reported. Ties keep the earlier solution (the
+    greedy's sites first), so when AccessMod's choice is optimal, it is the answer.
 
     AccessMod's greedy (see the module docstring): repeatedly the candidate with the most
     residual population within ``max_time_min`` (the first on ties) opens with the class of

@@ -471,19 +471,39 @@ def run_capacity(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: 
         if fac_parts else None
     summary: dict[str, Any] = {"tiers": {t: r.summary for t, r in runs.items()},
                                "method": _METHOD_NOTE}
-    scale_result, curve, scale_summary = None, None, {}
-    if scale is not None:
-        scale_result, curve, scale_summary, extra = _scale_up(scale, runs, demand, names,
-                                                             bands=bands)
-        layers.update(extra.pop("layers"))
-        for k, v in extra.items():
-            cells[k] = v
     if fac_layer is not None and len(fac_layer):
         layers = {"capacity_facilities": fac_layer, **layers}
     if any(c.endswith("_status") for c in cells.columns):
         layers = {"capacity_cells": cells, **layers}
-    return CapacityRun(tiers=runs, scale=scale_result, curve=curve, layers=layers,
-                       summary=to_jsonable(summary), scale_up_summary=to_jsonable(scale_summary))
+    run = CapacityRun(tiers=runs, scale=None, curve=None, layers=layers,
+                      summary=to_jsonable(summary), scale_up_summary={})
+    if scale is not None:
+        run = with_scale_up(run, scale, demand, communes=communes, bands=bands)
+    return run
+
+
+def with_scale_up(run: CapacityRun, scale: ScaleUpRequest, demand: gpd.GeoDataFrame, *,
+                  communes: gpd.GeoDataFrame | None, bands: str = "exact") -> CapacityRun:
+    """``run`` with the scaling up added (a new :class:`CapacityRun`; ``run`` is unchanged):
+    the new facilities serve the people the optimum of ``scale.tier`` leaves unserved.
+    A tier that was skipped gives a ``scale_up`` summary saying why."""
+    names = (communes.set_index("commune_code")["commune_name"].to_dict()
+             if communes is not None else {})
+    result, curve, summary, extra = _scale_up(scale, run.tiers, demand, names, bands=bands)
+    layers = dict(run.layers)
+    layers.update(extra.pop("layers"))
+    if extra and "capacity_cells" in layers:
+        cells = layers["capacity_cells"].copy()
+        for k, v in extra.items():
+            cells[k] = v
+        layers["capacity_cells"] = cells
+    return CapacityRun(tiers=run.tiers, scale=result, curve=curve, layers=layers,
+                       summary=run.summary, scale_up_summary=to_jsonable(summary))
+
+
+def skip_scale_up(tier: str, why: str) -> dict[str, Any]:
+    """The ``scale_up`` summary of a scaling up not run."""
+    return {"tier": tier, "skipped": why}
 
 
 _METHOD_NOTE = (
@@ -495,6 +515,15 @@ _METHOD_NOTE = (
     "lack of capacity + beyond the time limit = its population, exactly.")
 
 
+def scale_up_blocker(runs: dict[str, TierRun], tier: str) -> str:
+    """Why the scaling up of ``tier`` cannot run on these tier results ("" when it can)."""
+    run = runs.get(tier)
+    if run is not None and run.optimum is not None:
+        return ""
+    why = run.skipped if run is not None else f"tier {tier} not analysed"
+    return f"needs the {tier} capacity result: {why}"
+
+
 def _scale_up(req: ScaleUpRequest, runs: dict[str, TierRun], demand: gpd.GeoDataFrame,
               names: dict, *, bands: str):
     run = runs.get(req.tier)
@@ -503,9 +532,7 @@ def _scale_up(req: ScaleUpRequest, runs: dict[str, TierRun], demand: gpd.GeoData
             "question": ("budget" if req.budget is not None else "target_share"),
             "budget": req.budget, "target_share": req.target_share}
     if run is None or run.optimum is None:
-        why = (run.skipped if run is not None else f"tier {req.tier} not analysed")
-        return None, None, base | {"skipped": f"needs the {req.tier} capacity result: {why}"}, \
-            {"layers": {}}
+        return None, None, base | {"skipped": scale_up_blocker(runs, req.tier)}, {"layers": {}}
     pop = demand["population"].to_numpy(float)
     existing = run.optimum
     kw = ({"budget": req.budget} if req.budget is not None
