@@ -120,6 +120,16 @@ def test_capacity_from_staff_and_the_split_by_hand(line_run):
     assert not reg.summary["capacity_is_estimate"]
 
 
+def test_a_tier_without_facilities_is_skipped():
+    demand, fac, communes = _line()
+    costs = _costs(demand, fac.geometry.get_coordinates().to_numpy(),
+                   fac["facility_id"].to_numpy(), 10.0)
+    run = run_capacity(demand, fac, costs, communes=communes,
+                       tiers=[TierCapacity("provincial", 10.0, "beds", 30.0, "test norm")])
+    assert run.tiers["provincial"].summary["skipped"] == "no active provincial hospitals"
+    assert "capacity_cells" not in run.layers
+
+
 def test_catchment_layers(line_run):
     _, run = line_run
     by_cap = run.layers["catchments_station_capacity"]

@@ -304,7 +304,7 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
                if f"{basis}_source" in ft else np.full(len(ft), "facilities layer", object))
     known = ~np.isnan(figure)
     capacity = figure * spec.people_per_unit
-    est = np.array([str(s).lower().startswith("estimate") for s in src])
+    est = np.array([str(s).lower().startswith("estimate") for s in src], dtype=bool)
     out = gpd.GeoDataFrame({
         "facility_id": ft["facility_id"].to_numpy(), "name": ft["name"].to_numpy(),
         "tier": tier, "commune_code": ft["commune_code"].fillna("").to_numpy(),
