@@ -145,7 +145,8 @@ def main(argv=None) -> int:
                     note=f"{ours.stats['units_in_model']:,} units -> "
                          f"{ours.stats['rows']:,} rows")
         if n == 10_000:
-            ours = siting.p_center(costs, pop, P)
+            # the radius search alone (fill=False), as measured before the fill rule existed
+            ours = siting.p_center(costs, pop, P, fill=False)
             row("p-center", n, costs, ours, note=f"{ours.stats['steps']} set covers")
         if n == 100_000:
             # re-scoring one swap: full recompute (plans.nearest_open_time) vs incremental

@@ -52,3 +52,23 @@ class SolveError(GisError):
 
 class OutputError(GisError):
     """An output cannot be written (exists without --overwrite, unwritable folder)."""
+
+
+class InputErrors(GisError):
+    """Several inputs have problems, found together before any analysis ran.
+
+    Parameters
+    ----------
+    errors : list of GisError
+        One error per input (file, config key), each listing its own problems.
+    """
+
+    def __init__(self, errors: list[GisError]):
+        self.errors = list(errors)
+        head = f"{len(self.errors)} inputs have problems (nothing was computed or written)"
+        super().__init__(head + "\n" + "\n".join(str(e) for e in self.errors))
+
+
+def combine(errors: list[GisError]) -> GisError:
+    """One error for ``errors``: itself when there is one, else :class:`InputErrors`."""
+    return errors[0] if len(errors) == 1 else InputErrors(errors)

@@ -8,7 +8,7 @@ only when all went well, so a failure never leaves half-written or mixed outputs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from gis import __version__
-from gis.analyses import siting
 from gis.analyses.access import run_access
 from gis.analyses.capacity import (
     CapacityRun,
@@ -35,28 +34,51 @@ from gis.analyses.capacity import (
     station_candidates,
     with_scale_up,
 )
-from gis.analyses.network import SatelliteRequest, run_network, skip_reason, specialties
-from gis.analyses.plans import official_plan, run_plans
-from gis.errors import ConfigError, GisError, OutputError
+from gis.analyses.network import (
+    SatelliteRequest,
+    build_graph,
+    facility_costs,
+    run_network,
+    skip_reason,
+    specialties,
+)
+from gis.analyses.plans import (
+    OPTIMISE_MODELS,
+    PlansResult,
+    official_plan,
+    optimise_plan,
+    run_plans,
+)
+from gis.errors import ConfigError, GisError, LayerError, PlanError, combine
 from gis.inputs import layers as L
 from gis.inputs import readers as R
 from gis.inputs import staffing as S
 from gis.inputs.config import Config
-from gis.inputs.plans import Plan, validate_plan
+from gis.inputs.neighbours import (
+    candidate_neighbours,
+    halo_facilities,
+    halo_summary,
+    province_outline,
+    reach_m,
+)
+from gis.inputs.plans import Plan, new_sites, plan_set_problems
 from gis.inputs.rasters import RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
-from gis.model.costs import CostTable, straight_line_costs, subset_dests
-from gis.model.roads import road_costs
+from gis.model.costs import CostTable, straight_line_costs
+from gis.model.roads import road_costs, road_problems
+from gis.model.travel import extend_costs
 from gis.outputs import capacity as capacity_out
 from gis.outputs import files, maps, qgis, report
-from gis.outputs.files import staging_dir, write_json
+from gis.outputs.editor import build_editor_data, write_plan_editor
+from gis.outputs.files import write_json
 from gis.outputs.geopackage import write_geopackage
 from gis.outputs.graphml import write_graphml
 from gis.outputs.tables import write_csv, write_exchange
 
 log = logging.getLogger(__name__)
 
-StepFn = Callable[[str], Any]  # returns a context manager shown as progress
+# step(label, level=1) returns a context manager shown as progress; level 2 for sub-steps
+StepFn = Callable[..., Any]
 
 
 @dataclass
@@ -71,6 +93,7 @@ class Prepared:
     referrals: Any = None
     satellite_links: Any = None
     raster: RasterPoints | None = None
+    halo: gpd.GeoDataFrame | None = None     # neighbouring provinces' facilities in reach
     staffing: list[S.Spread] = field(default_factory=list)
 
 
@@ -82,62 +105,215 @@ class RunResult:
     files: list[Path]
     summary: dict[str, Any]
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    prep: Prepared | None = None
+    plans: PlansResult | None = None
+    language: str = "vi"
+
+
+def _attempt(errors: list[GisError], fn: Callable[[], Any]) -> Any:
+    """``fn()``, or None with its error kept in ``errors`` (so the other inputs are still read
+    and every problem is reported at once)."""
+    try:
+        return fn()
+    except GisError as exc:
+        errors.append(exc)
+        return None
 
 
 def prepare(cfg: Config) -> Prepared:
-    """Read, validate and build the layers of the configured province."""
+    """Read, validate and build the layers of the configured province.
+
+    Every input file is read even when an earlier one failed: one error lists the problems of
+    all of them (:class:`gis.errors.InputErrors` when several fail).
+    """
     reg = load_registry(cfg.province.name)
     crs = L.working_crs(reg, cfg.province.crs)
     lc = cfg.layers
     sources: dict[str, str] = {"registry": "vietnamadminunits (communes before and after "
                                            "1 July 2025, old->new mapping)"}
-    communes = None
-    if p := cfg.path(lc.communes):
-        communes = R.read_communes(p, reg, crs=crs, layer=lc.communes_layer or None,
-                                   population_field=lc.communes_population_field)
-        sources["communes"] = str(p)
-    legacy_pop = None
-    if p := cfg.path(lc.legacy_population):
-        legacy_pop = R.read_population_table(p, reg, population_field=lc.legacy_population_field)
-        sources["legacy_population"] = str(p)
-    facilities = None
-    if p := cfg.path(lc.facilities):
-        facilities = R.read_facilities(p, reg, crs=crs)
-        sources["facilities"] = str(p)
-    roads = referrals = links = None
-    if p := cfg.path(lc.roads):
-        roads = R.read_roads(p, crs=crs)
-        sources["roads"] = str(p)
-    if p := cfg.path(lc.referrals):
-        referrals = R.read_referrals(p)
-        sources["referrals"] = str(p)
-    if p := cfg.path(lc.satellite_links):
-        links = R.read_satellite_links(p)
-        sources["satellite_links"] = str(p)
-    raster = None
-    if p := cfg.path(lc.population_raster):
-        raster = R.read_population_raster(p, crs=crs)
-        sources["population_raster"] = str(p)
+    errors: list[GisError] = []
+    read: dict[str, Any] = {}
+    readers: dict[str, tuple[str, Callable[[Path], Any]]] = {
+        "communes": (lc.communes, lambda p: R.read_communes(
+            p, reg, crs=crs, layer=lc.communes_layer or None,
+            population_field=lc.communes_population_field,
+            allow_missing_population=bool(cfg.province.population_total))),
+        "legacy_population": (lc.legacy_population, lambda p: R.read_population_table(
+            p, reg, population_field=lc.legacy_population_field)),
+        "facilities": (lc.facilities, lambda p: R.read_facilities(p, reg, crs=crs)),
+        "roads": (lc.roads, lambda p: R.read_roads(p, crs=crs)),
+        "referrals": (lc.referrals, R.read_referrals),
+        "satellite_links": (lc.satellite_links, R.read_satellite_links),
+        "staffing": (lc.staffing, R.read_staffing),
+        "population_raster": (lc.population_raster, lambda p: R.read_population_raster(
+            p, crs=crs, bounds=reg.bounds(), province=reg.province.short)),
+    }
+    for key, (value, reader) in readers.items():
+        if p := cfg.path(value):
+            read[key] = _attempt(errors, lambda p=p, reader=reader: reader(p))
+            sources[key] = str(p)
+    if errors:
+        raise combine(errors)
     total = cfg.province.population_total or None
-    layers = L.build_layers(reg, crs=crs, communes=communes, legacy_population=legacy_pop,
-                            population_total=total, facilities=facilities,
+    layers = L.build_layers(reg, crs=crs, communes=read.get("communes"),
+                            legacy_population=read.get("legacy_population"),
+                            population_total=total, facilities=read.get("facilities"),
                             legacy_population_label=(f"table: {Path(lc.legacy_population).name}, "
                                                      f"field {lc.legacy_population_field}"))
+    layers.facilities, spreads = staffing_of(cfg, layers, read.get("staffing"),
+                                             source=sources.get("staffing"))
+    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources,
+                    roads=read.get("roads"), referrals=read.get("referrals"),
+                    satellite_links=read.get("satellite_links"),
+                    raster=read.get("population_raster"), staffing=spreads)
+
+
+def staffing_of(cfg: Config, layers: L.Layers, table: pd.DataFrame | None, *,
+                source: str | None) -> tuple[gpd.GeoDataFrame, list[S.Spread]]:
+    """The facilities with their staff and beds: the figures of the staffing ``table`` (read
+    from ``source``) where given, then the province totals of ``[capacity.totals]`` spread
+    over the facilities whose figure is unknown; the spreads' labels join the layers' notes."""
     fac = S.with_sources(layers.facilities)
-    if p := cfg.path(lc.staffing):
-        fac = S.apply_staffing(fac, R.read_staffing(p), source=str(p))
-        sources["staffing"] = str(p)
+    if table is not None:
+        fac = S.apply_staffing(fac, table, source=str(source))
     totals = cfg.capacity.totals
     fac, spreads = S.spread_totals(fac, totals=totals.values, rule=totals.spread,
                                    max_per_commune=totals.max_per_commune,
                                    communes_legacy=layers.communes_legacy,
                                    communes=layers.communes,
                                    source=f"{cfg.source}: [capacity.totals]")
-    layers.facilities = fac
     layers.notes.extend(sp.label for sp in spreads if sp.facilities)
-    return Prepared(config=cfg, registry=reg, layers=layers, sources=sources, roads=roads,
-                    referrals=referrals, satellite_links=links, raster=raster,
-                    staffing=spreads)
+    return fac, spreads
+
+
+def validate(cfg: Config, *, stages: Sequence[str] = (), plan_files: Sequence[Path] = (),
+             prepared: Prepared | None = None) -> tuple[Prepared, list[Plan]]:
+    """Every input and the config checked together, before any analysis runs.
+
+    Reads and builds the layers (:func:`prepare`; ``prepared`` when given, as a national run
+    prepares them first), reads the plan files against them, and for
+    the stages asked for checks what the analyses would otherwise find only after their work:
+    the road layer's connectivity, the satellite specialties, the referral and satellite
+    tables against the facilities and the referral network today and after the official plan.
+
+    Returns
+    -------
+    Prepared, list of Plan
+
+    Raises
+    ------
+    GisError
+        One error listing the problems of every input (:class:`gis.errors.InputErrors` when
+        several inputs fail).
+    """
+    prep = prepared if prepared is not None else prepare(cfg)
+    errors: list[GisError] = []
+    plans = [_attempt(errors, lambda p=p: R.read_plan(p, prep.layers.facilities, prep.registry))
+             for p in plan_files]
+    for p in plan_files:
+        prep.sources[f"plan {Path(p).name}"] = str(p)
+    if not errors and plans:
+        problems = plan_set_problems(plans, [str(p) for p in plan_files])
+        if problems:
+            errors.append(PlanError("plans", problems))
+    if prep.roads is not None:
+        _attempt(errors, lambda: check_roads(prep))
+    if "network" in stages:
+        _attempt(errors, lambda: check_network_config(prep))
+        _attempt(errors, lambda: check_network(prep))
+    if errors:
+        raise combine(errors)
+    return prep, plans
+
+
+def check_roads(prep: Prepared) -> None:
+    """The road layer joins the facilities: most of them on one connected piece, near a road
+    (else :class:`LayerError` on the roads file, blaming the roads rather than the cut-off)."""
+    fac = prep.layers.facilities
+    local = fac[(fac["status"] == "active") & (fac["tier"] != "central")]
+    problems, notes = road_problems(prep.roads, local.geometry.get_coordinates().to_numpy(),
+                                    local["facility_id"].astype(str).to_numpy())
+    for note in notes:
+        log.warning("%s: %s", prep.sources.get("roads", "roads"), note)
+    if problems:
+        raise LayerError(prep.sources.get("roads", "roads"), problems)
+
+
+def check_network(prep: Prepared) -> None:
+    """The referral and satellite network of the facilities (today and after the official plan)
+    built from the tables, before any analysis: unknown ids in the referral or satellite
+    tables, referral cycles, stations without a regional hospital (:class:`NetworkError`
+    naming the tables' files). Nothing to check when the facilities hold no hospitals (the
+    network stage is then skipped, saying why)."""
+    lay = prep.layers
+    if skip_reason(lay.facilities) is not None:
+        return
+    t = prep.config.travel
+    model = dict(speed_kmh=t.speed_kmh[prep.config.network.transfer_mode],
+                 detour_factor=t.detour_factor, roads=prep.roads,
+                 road_speeds_kmh=t.road_speed_kmh,
+                 walking_speed_kmh=t.speed_kmh.get("walking", 4.5))
+    fcosts = facility_costs(lay.facilities, **model)
+    files_used = [f"{k} {prep.sources[k]}" for k in ("referrals", "satellite_links")
+                  if k in prep.sources]
+    label = "referral network" + (f" (from {'; '.join(files_used)})" if files_used else "")
+    common = dict(facility_costs=fcosts, cutoff_min=t.cutoff_min, referrals=prep.referrals,
+                  satellite_links=prep.satellite_links, strict=True)
+    build_graph(lay.facilities, **common, name=label)
+    plan = official_plan(lay.facilities, lay.communes, prep.registry)
+    build_graph(lay.facilities, **common, plan=plan, name=f"{label}, after the plan '{plan.name}'")
+
+
+def config_for_province(cfg: Config, code: str) -> Config:
+    """The configuration of province ``code`` in a run configured by ``cfg`` (``cfg`` itself
+    for the configured province, else :meth:`Config.with_province`): how national runs and
+    the cross-border halo get each province's configuration."""
+    if find_province(cfg.province.name).code == code:
+        return cfg
+    return cfg.with_province(code)
+
+
+def cross_border_enabled(cfg: Config, *, national: bool) -> bool:
+    """Whether a run uses the cross-border halo: ``access.cross_border`` of the config, or
+    when it is "auto", yes for a national run and no for a single province."""
+    on = cfg.access.cross_border
+    return national if on is None else bool(on)
+
+
+def halo_reach_m(cfg: Config) -> float:
+    """Radius of the cross-border halo: what the configured travel model reaches within its
+    cut-off (straight line: cut-off x speed / detour factor)."""
+    t = cfg.travel
+    return reach_m(cutoff_min=t.cutoff_min, speed_kmh=t.speed_kmh[t.mode],
+                   detour_factor=t.detour_factor)
+
+
+def halo_source(prep: Prepared) -> gpd.GeoDataFrame:
+    """The province's active facilities as a neighbour sees them: with ``province_code``, in
+    the province's working CRS (a neighbour reprojects them into its own)."""
+    fac = prep.layers.facilities
+    out = fac[fac["status"] == "active"].copy()
+    out["province_code"] = prep.registry.province.code
+    return out.reset_index(drop=True)
+
+
+def cross_border_halo(prep: Prepared, neighbours: Mapping[str, gpd.GeoDataFrame] | None = None,
+                      ) -> gpd.GeoDataFrame:
+    """Facilities of other provinces within :func:`halo_reach_m` of the province's outline.
+
+    ``neighbours`` maps province codes to their :func:`halo_source`; when None, the candidate
+    neighbours (:func:`gis.inputs.neighbours.candidate_neighbours`) are prepared here with
+    :func:`config_for_province`, as a national run prepares them.
+    """
+    code = prep.registry.province.code
+    radius = halo_reach_m(prep.config)
+    if neighbours is None:
+        neighbours = {c: halo_source(prepare(config_for_province(prep.config, c)))
+                      for c in candidate_neighbours(code, radius)}
+    frames = [f for c, f in sorted(neighbours.items()) if c != code]
+    return halo_facilities(province_outline(prep.layers.communes), frames,
+                           crs=prep.layers.crs, radius_m=radius,
+                           own_ids=prep.layers.facilities["facility_id"])
 
 
 def _population_source(gdf: gpd.GeoDataFrame) -> str:
@@ -200,50 +376,76 @@ def _network_edges(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | No
                             crs=parts[0].crs)
 
 
+def plan_views(layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any]) -> list[dict]:
+    """The evaluated plans with their layers, for the plan map and the QGIS project: one dict
+    per plan of ``summary["plans"]["plans"]`` with ``name``, ``kind``, ``slug``, ``figures``
+    (its row of the scenario table) and the layers ``stations``, ``losing_access``,
+    ``communes``."""
+    plans = summary.get("plans") or {}
+    rows = {r["scenario"]: r for r in plans.get("scenarios") or []}
+    out = []
+    for item in plans.get("plans") or []:
+        lay = item.get("layers", {})
+        out.append({"name": item["scenario"], "kind": item.get("kind", "user"),
+                    "slug": item.get("slug", ""), "figures": rows.get(item["scenario"], {}),
+                    "summary": item,
+                    **{k: layers.get(v) for k, v in lay.items()}})
+    return out
+
+
 def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFrame],
-                  summary: dict[str, Any], *, offline: bool = False) -> dict[str, Path]:
+                  summary: dict[str, Any], *, offline: bool = False,
+                  lang: str | None = None) -> dict[str, Path]:
     """Write the HTML maps, the GeoPackage with its QGIS project, the report and summary.json.
 
     ``layers`` maps GeoPackage layer names to layers; the known names (communes_2025,
     communes_legacy, facilities, demand_cells, coverage_communes, underserved, plan_stations,
-    losing_access, referral_edges, hubs, ...) get their maps and QGIS styles.
+    losing_access, referral_edges, hubs, plan_<slug>_stations, ...) get their maps and QGIS
+    styles. ``lang`` ("vi" or "en"; default the config's ``output.language``) is the language
+    of every text written; ``offline`` leaves the basemap out (the maps never need internet for
+    anything else: Leaflet is inlined).
     """
 
     province = prep.registry.province
     cfg = prep.config
+    lang = lang or cfg.output.language
     name = province.key
     sources = list(prep.sources.values())
     notes = list(prep.layers.notes)
     thresholds = {k: list(v) for k, v in cfg.access.thresholds_min.items()}
     time_fields = {t: f"{t}_time_min" for t in ("station", "regional", "provincial")}
+    views = plan_views(layers, summary)
     written = maps.write_maps(
         folder, province=province.short,
         communes=layers.get("communes_2025"), communes_legacy=layers.get("communes_legacy"),
         facilities=layers.get("facilities"), cells=layers.get("demand_cells"),
         coverage=layers.get("coverage_communes"), underserved=layers.get("underserved"),
         plan=layers.get("plan_stations"), losing_access=layers.get("losing_access"),
+        plans=views or None, plan_name=next((v["name"] for v in views if v["kind"] == "user"),
+                                            ""),
         edges=_network_edges(layers), hubs=layers.get("hubs"), load_label="people behind",
         time_fields={k: v for k, v in time_fields.items()
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
-        thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline)
+        thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline,
+        lang=lang)
     cap_map = capacity_out.write_capacity_map(folder, layers, summary, province=province.short,
                                               sources=sources, estimate_notes=notes,
-                                              offline=offline)
+                                              offline=offline, lang=lang)
     if cap_map is not None:
         written["capacity"] = cap_map
-    out = qgis.write_qgis_project(folder, layers, name=name,
-                                  title=f"{province.name}: health facility network",
+    files.fault_point("writing")  # test hook: the maps written, the rest not yet
+    out = qgis.write_qgis_project(folder, layers, name=name, province=province.name,
                                   time_fields=time_fields, thresholds_min=thresholds,
+                                  plans=views, lang=lang,
                                   styles=capacity_out.qgis_styles)
     summary.setdefault("outputs", {})
     summary["outputs"].update({
         "maps": {k: p.name for k, p in written.items()},
         "geopackage": out.geopackage.name, "qgis_project": out.project.name,
-        "report": "report.html",
+        "report": "report.html", "language": lang,
     })
-    rep = report.write_report(folder, summary, maps=written,
-                              title=f"{province.name}: health facility network planning",
-                              sections=capacity_out.report_sections(summary))
+    rep = report.write_report(folder, summary, maps=written, lang=lang,
+                              sections=capacity_out.report_sections(summary, lang=lang))
     write_json(summary, folder / "summary.json")
     return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
 
@@ -273,7 +475,7 @@ def run_access_stage(prep: Prepared):
         doctors_per_10k=cfg.targets.doctors_per_10k, beds_per_10k=cfg.targets.beds_per_10k,
         doctors_per_station=cfg.targets.doctors_per_station, roads=roads,
         road_speeds_kmh=t.road_speed_kmh, walking_speed_kmh=t.speed_kmh.get("walking", 4.5),
-        raster=prep.raster)
+        raster=prep.raster, halo=prep.halo)
 
 
 def station_thresholds(cfg: Config) -> tuple[float, ...]:
@@ -291,17 +493,34 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     return out
 
 
-def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = ()):
+def plan_costs(prep: Prepared, acc, plans: Sequence[Plan]):
+    """The access cost table plus demand -> the new sites of ``plans`` by the same travel model
+    and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage does); the table
+    itself when no plan has a new site."""
+    sites = new_sites(list(plans), prep.layers.facilities.crs)
+    if sites.empty:
+        return acc.costs
+    t = prep.config.travel
+    return extend_costs(acc.costs, acc.demand, sites, speed_kmh=t.speed_kmh[t.mode],
+                        detour_factor=t.detour_factor, roads=prep.roads,
+                        road_speeds_kmh=t.road_speed_kmh,
+                        walking_speed_kmh=t.speed_kmh.get("walking", 4.5))
+
+
+def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = (),
+                    step: StepFn | None = None):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
-    ``extra_plans`` (see :func:`read_plans`)."""
+    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the cost table by
+    the configured travel model); ``step(label)`` wraps each model and each evaluation."""
 
     cfg = prep.config
     th = station_thresholds(cfg)
     lay = prep.layers
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
-                     costs=acc.costs, thresholds_min=th,
+                     costs=plan_costs(prep, acc, list(extra_plans)), thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
-                     cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans))
+                     cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans),
+                     step=step)
 
 
 def _offered_specialties(prep: Prepared) -> set[str]:
@@ -489,7 +708,8 @@ def run_capacity_stage(prep: Prepared, acc) -> CapacityRun:
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
-        optimise: bool = True) -> RunResult:
+        optimise: bool = True, lang: str | None = None, prepared: Prepared | None = None,
+        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -500,7 +720,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     overwrite : bool
         Replace an existing non-empty output folder (otherwise :class:`OutputError`).
     offline : bool
-        Inline Leaflet into the HTML maps so they open with no internet.
+        No basemap in the HTML maps (nothing is fetched from the internet; Leaflet is always
+        inlined, so the maps open with no internet either way).
     stages : tuple of str
         Analyses to run (default all: access, plans, network, capacity).
     plan_files : tuple of path
@@ -509,23 +730,72 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         Run the location models of the plans stage (best main stations, fewest branch points,
         unconstrained p-median, the coverage curve).
     step : callable, optional
-        ``step(label)`` returns a context manager wrapping each step (the CLI shows progress).
+        ``step(label, level=1)`` returns a context manager wrapping each step (the CLI shows
+        progress); sub-steps (each model, each scenario evaluated) come with ``level=2``.
+    lang : str, optional
+        Language of the outputs, "vi" or "en" (default: ``output.language`` of the config).
+    prepared : Prepared, optional
+        The province's layers from :func:`prepare` of ``cfg`` (a national run prepares them
+        first); prepared here when None.
+    halo : GeoDataFrame, optional
+        Facilities of neighbouring provinces in reach (:func:`cross_border_halo`); when None
+        and ``cross_border`` is on, computed here.
+    cross_border : bool, optional
+        Use the cross-border halo (default: :func:`cross_border_enabled` of a single
+        province, i.e. ``access.cross_border = true`` in the config).
     """
-    step = step or (lambda label: nullcontext())
+    step = step or (lambda label, level=1: nullcontext())
+    lang = lang or cfg.output.language
     if out_dir is None:
         out_dir = cfg.path(cfg.output.folder)
         assert out_dir is not None
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        msg = f"{out_dir} exists and is not empty; pass --overwrite to replace its outputs"
-        raise OutputError(msg)
-    with step("reading and building layers"):
-        prep = prepare(cfg)
-        extra_plans = read_plans(prep, tuple(plan_files))
-        if "network" in stages:
-            check_network_config(prep)
+    with files.output_folder(Path(out_dir), overwrite=overwrite) as out:
+        with step("reading and building layers"):
+            prep, extra_plans = validate(cfg, stages=stages, plan_files=tuple(plan_files),
+                                         prepared=prepared)
+        if cross_border is None:
+            cross_border = cross_border_enabled(cfg, national=False)
+        if halo is None and cross_border and "access" in stages:
+            with step("facilities of neighbouring provinces (cross-border)"):
+                halo = cross_border_halo(prep)
+        prep.halo = halo
+        summary, layers, tables, graphs, pr, editor = _analyses(
+            prep, extra_plans, stages=stages, optimise=optimise, step=step)
+        tmp = out.path
+        with step("writing maps, GeoPackage, QGIS project and report"), out.writing():
+            for name, table in tables.items():
+                write_csv(table, tmp / f"{name}.csv")
+            for fname, graph in graphs.items():
+                write_graphml(graph, tmp / fname)
+            summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
+                                  "graphml": list(graphs)}
+            if editor is not None:
+                write_plan_editor(tmp / "plan_editor.html", editor, lang=lang,
+                                  province=prep.registry.province.short,
+                                  sources=list(prep.sources.values()),
+                                  estimate_notes=list(prep.layers.notes))
+                summary["outputs"]["plan_editor"] = "plan_editor.html"
+            write_outputs(tmp, prep, layers, summary, offline=offline, lang=lang)
+        out.info = {"gis_version": __version__, "province": summary["province"]["code"],
+                    "stages_done": [s for s in stages if s in summary
+                                    and "skipped" not in summary[s]],
+                    "stages_skipped": {s: summary[s]["skipped"] for s in stages
+                                       if "skipped" in summary.get(s, {})}}
+        written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file()
+                         and p.name != files.MARKER)
+    return RunResult(out_dir=out.final, files=[out.final / f for f in written], summary=summary,
+                     layers=layers, prep=prep, plans=pr, language=lang)
+
+
+def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
+              optimise: bool, step: StepFn):
+    """The analyses of :func:`run` on checked inputs: the summary, layers, tables and graphs to
+    write, the plans result and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
     layers: dict[str, gpd.GeoDataFrame] = dict(prep.layers.as_dict())
+    halo = prep.halo
+    if halo is not None and len(halo):
+        layers["halo_facilities"] = halo
     acc = None
     if "access" in stages:
         with step("population surface, travel costs and access metrics"):
@@ -536,11 +806,15 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         else:
             layers.update(acc.layers)
             summary["access"] = acc.summary
+            if halo is not None:
+                summary["access"].setdefault("cross_border", {})["halo"] = halo_summary(
+                    halo, radius_m=halo_reach_m(prep.config))
     tables: dict[str, Any] = {}
     pr = None
     if "plans" in stages and acc is not None:
         with step("consolidation scenarios and location models"):
-            pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans)
+            pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans,
+                                 step=lambda label: step(label, level=2))
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
@@ -551,6 +825,10 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         summary["capacity"] = cap_run.summary
         if cap_run.scale_up_summary:
             summary["scale_up"] = cap_run.scale_up_summary
+    editor = None
+    if pr is not None:
+        with step("plan editor data (each cell's nearest stations, the official plans)"):
+            editor = editor_data(prep, acc)
     if acc is None:
         for stage in ("plans", "network", "capacity"):
             if stage in stages:
@@ -571,19 +849,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
             graphs["network.graphml"] = net.graph
             if net.graph_plan is not None:
                 graphs["network_plan.graphml"] = net.graph_plan
-    with staging_dir(out_dir, overwrite=overwrite) as tmp:
-        with step("writing maps, GeoPackage, QGIS project and report"):
-            for name, table in tables.items():
-                write_csv(table, tmp / f"{name}.csv")
-            if graphs:
-                for fname, graph in graphs.items():
-                    write_graphml(graph, tmp / fname)
-            summary["outputs"] = {"tables": [f"{name}.csv" for name in tables],
-                                  "graphml": list(graphs)}
-            write_outputs(tmp, prep, layers, summary, offline=offline)
-        files = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
-    return RunResult(out_dir=out_dir, files=[out_dir / f for f in files], summary=summary,
-                     layers=layers)
+    return summary, layers, tables, graphs, pr, editor
 
 
 def default_out_dir(cfg: Config) -> Path:
@@ -613,7 +879,28 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
 
 
-MODELS = ("best-main", "set-cover", "mclp", "p-median", "p-center")
+def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+    """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
+    the access demand and cost table, the official plans ("N + branch points", "N only") as
+    references, the configured station thresholds, doctors per station and travel model (new
+    stations only with the straight-line model: the page cannot route on roads)."""
+    cfg = prep.config
+    lay = prep.layers
+    t = cfg.travel
+    plans = [official_plan(lay.facilities, lay.communes, prep.registry, branches=b)
+             for b in (True, False)]
+    straight = prep.roads is None
+    return build_editor_data(
+        acc.demand, acc.costs, lay.facilities, lay.communes,
+        thresholds_min=station_thresholds(cfg),
+        doctors_per_station=cfg.targets.doctors_per_station,
+        official_plans={p.name: p for p in plans},
+        speed_kmh=t.speed_kmh[t.mode] if straight else None,
+        detour_factor=t.detour_factor if straight else None,
+        k=k, cell_size_m=cfg.demand.cell_size_m)
+
+
+MODELS = OPTIMISE_MODELS
 
 
 @dataclass
@@ -623,12 +910,12 @@ class OptimiseResult:
     Attributes
     ----------
     sites : DataFrame
-        One row per station: facility_id, name, legacy_commune_code, action,
-        target_commune_code, rule.
+        The plan as ``gis plan evaluate`` reads it, one row per station: facility_id, name,
+        legacy_commune_code, action (keep, branch, close), target_commune_code, rule.
     info : dict
         The model's figures (objective, bound, gap, status, solve time, ...).
     is_plan : bool
-        The sites form a valid plan (validated), not just a set of open sites.
+        Always True: every model's answer is a valid plan (kept for callers of the old form).
     """
 
     sites: pd.DataFrame
@@ -638,19 +925,21 @@ class OptimiseResult:
     n_open: int
     n_sites: int
     n_fixed_open: int
+    objective_unit: str = ""
+    plan: Plan | None = None
+    p: int = 0
 
 
 def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float | None = None,
              keep_official_mains: bool = False, fixed_open: Sequence[str] = (),
              fixed_closed: Sequence[str] = (), step: StepFn | None = None) -> OptimiseResult:
-    """A location model on the province's demand and active stations (HiGHS).
+    """A location model on the province's demand and active stations (HiGHS), answered as a
+    plan (see :func:`gis.analyses.plans.optimise_plan`).
 
     ``model`` is one of :data:`MODELS`; ``p`` defaults to the number of post-2025 communes and
-    ``time_min`` to the middle station threshold of the config. With ``keep_official_mains``
-    (or ``best-main``) the result is a valid plan: mains kept, chosen others as branch points,
-    the rest closed.
+    ``time_min`` to the middle station threshold of the config.
     """
-    step = step or (lambda label: nullcontext())
+    step = step or (lambda label, level=1: nullcontext())
     if model not in MODELS:
         msg = f"unknown model {model!r}; use one of {', '.join(MODELS)}"
         raise GisError(msg)
@@ -664,53 +953,22 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
         raise GisError(msg)
     lay = prep.layers
     fac = lay.facilities
-    st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
-    costs = subset_dests(acc.costs, np.isin(acc.costs.dest_ids, st["facility_id"].to_numpy()))
-    pop = acc.demand["population"].to_numpy(float)
-    mains = official_plan(fac, lay.communes, prep.registry, branches=False).main_ids()
-    fixed = list(fixed_open) + (mains if keep_official_mains else [])
     th = station_thresholds(cfg)
     t = time_min if time_min is not None else th[len(th) // 2]
-    p = p if p is not None else len(mains)
-    kw = {"fixed_open": fixed, "fixed_closed": list(fixed_closed)}
     with step(f"solving {model}"):
-        if model == "best-main":
-            best = siting.best_in_groups(costs, pop, acc.demand["commune_code"].to_numpy(),
-                                         st.set_index("facility_id")["commune_code"]
-                                         .reindex(costs.dest_ids).to_numpy())
-            open_ids = best["dest_id"].tolist()
-            info = {"model": "best main station per commune", "gap": 0.0, "status": "optimal",
-                    "objective": float(best["objective"].sum())}
-        else:
-            if model == "set-cover":
-                res = siting.set_cover(costs, pop, t, **kw)
-            elif model == "mclp":
-                res = siting.mclp(costs, pop, t, p, **kw)
-            elif model == "p-median":
-                res = siting.p_median(costs, pop, p, **kw)
-            else:
-                res = siting.p_center(costs, pop, p, **kw)
-            open_ids = list(res.open_ids)
-            info = res.as_dict()
-    is_open = st["facility_id"].isin(open_ids)
-    if model == "best-main":
-        action = np.where(is_open, "keep", "close")
-    elif keep_official_mains:
-        action = np.where(st["facility_id"].isin(mains), "keep",
-                          np.where(is_open, "branch", "close"))
-    else:
-        action = np.where(is_open, "open", "close")
-    sites = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
-                          "name": st["name"].to_numpy(),
-                          "legacy_commune_code": st["legacy_commune_code"].to_numpy(),
-                          "action": action, "target_commune_code": st["commune_code"].to_numpy(),
-                          "rule": f"gis plan optimise --model {model}"})
-    is_plan = model == "best-main" or keep_official_mains
-    if is_plan:
-        validate_plan(sites, fac, prep.registry, source="optimised plan",
-                      name=f"optimised {model}")
-    return OptimiseResult(sites=sites, info=info, is_plan=is_plan, time_min=float(t),
-                          n_open=int(is_open.sum()), n_sites=len(st), n_fixed_open=len(fixed))
+        res = optimise_plan(fac, lay.communes, prep.registry, demand=acc.demand,
+                            costs=acc.costs, model=model, time_min=t, p=p,
+                            keep_official_mains=keep_official_mains, fixed_open=fixed_open,
+                            fixed_closed=fixed_closed)
+    st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]
+    a = res.plan.actions.drop(columns=["name"], errors="ignore").merge(
+        st[["facility_id", "name", "legacy_commune_code"]], on="facility_id", how="left")
+    sites = a[["facility_id", "name", "legacy_commune_code", "action", "target_commune_code",
+               "rule"]]
+    n_open = int(a["action"].isin(["keep", "branch", "new"]).sum())
+    return OptimiseResult(sites=sites, info=res.info, is_plan=True, time_min=float(t),
+                          n_open=n_open, n_sites=len(st), n_fixed_open=res.fixed_open,
+                          objective_unit=res.objective_unit, plan=res.plan, p=res.p)
 
 
 def export_layers(gpkg: Path, *, fmt: str, layers: list[str] | None = None,

@@ -35,6 +35,9 @@ root = proj.layerTreeRoot()
 for g in root.children():
     if isinstance(g, QgsLayerTreeGroup):
         out["groups"][g.name()] = [c.name() for c in g.children()]
+out["subgroups"] = {g.name(): [c.name() for c in g.children()]
+                    for top in root.children() if isinstance(top, QgsLayerTreeGroup)
+                    for g in top.children() if isinstance(g, QgsLayerTreeGroup)}
 for node in root.findLayers():
     lyr = node.layer()
     rec = {"name": node.name(), "valid": bool(lyr and lyr.isValid()),
@@ -52,8 +55,13 @@ for node in root.findLayers():
         elif rec["renderer"] == "graduatedSymbol":
             rec["attr"] = r.classAttribute()
             rec["classes"] = [[x.lowerValue(), x.upperValue()] for x in r.ranges()]
-        if rec["labels"]:
+        if lyr.labeling() is not None:  # set up (shown only when labels are enabled)
             rec["label_field"] = lyr.labeling().settings().fieldName
+        rec["group_path"] = []
+        parent = node.parent()
+        while parent is not None and parent != root:
+            rec["group_path"].insert(0, parent.name())
+            parent = parent.parent()
     out["layers"].append(rec)
 settings = QgsMapSettings()
 settings.setLayers([n.layer() for n in root.findLayers() if n.isVisible()])

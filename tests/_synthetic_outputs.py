@@ -163,3 +163,43 @@ def hubs() -> gpd.GeoDataFrame:
 SOURCES = ["Commune polygons and 2025 population: sapnhap.bando.com.vn (synthetic test copy)",
            "Facilities: Ha Tinh DoH plan 2025 <i>(laodong.vn)</i>"]
 ESTIMATES = ["Facility sites of stations: commune centroids (estimate)"]
+
+
+def plan_views() -> list[dict]:
+    """Three plans as the pipeline hands them to the plan map: the official plan (every former
+    station kept), the official plan without branch points, and a user plan; each with its
+    stations, the cells whose people lose access (with their commune) and the per-commune
+    figures before and after (people losing access counted from those cells)."""
+    base = plan()
+    views = []
+    lost = losing_access()
+    lost = lost.assign(commune_code=np.where(lost.geometry.centroid.y > Y0 + 5000, "C5", "C2"))
+    for name, kind, slug, actions, lose in (
+            ("6 + branch points", "official", "official",
+             ["keep", "keep", "branch", "keep", "branch", "keep", "branch", "branch", "new"],
+             lost.iloc[0:0]),
+            ("6 only", "official_only", "official_only",
+             ["keep", "keep", "close", "keep", "close", "keep", "close", "close", "new"], lost),
+            ("my plan " + EVIL, "user", "user_my_plan",
+             ["keep", "keep", "branch", "keep", "close", "keep", "close", "close", "new"],
+             lost[lost["commune_code"] == "C5"])):
+        st = base.assign(action=actions)
+        per = lose.groupby("commune_code")["population"].sum()
+        com = communes()[["commune_code", "commune_name", "population", "geometry"]].copy()
+        com["losing_30min"] = com["commune_code"].map(per).fillna(0.0)
+        com["covered_30min_before"] = com["population"] * 0.95
+        com["covered_30min_after"] = com["covered_30min_before"] - com["losing_30min"]
+        com["mean_time_before_min"] = 6.0
+        com["mean_time_after_min"] = 6.0 + com["losing_30min"] / 1000
+        com["service_points_before"] = 2
+        com["service_points_after"] = 1
+        n_keep = actions.count("keep") + actions.count("new")
+        views.append({
+            "name": name, "kind": kind, "slug": slug, "stations": st, "losing_access": lose,
+            "communes": com,
+            "figures": {"scenario": name, "scenario_kind": kind, "main_stations": 6,
+                        "service_points": n_keep + actions.count("branch"),
+                        "covered_30min_share": 0.95 - float(lose["population"].sum()) / 75_000,
+                        "losing_30min": float(lose["population"].sum()),
+                        "mean_time_min": 6.5, "max_time_min": 31.0}})
+    return views

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,9 +100,18 @@ def test_plan_official_round_trip_through_evaluate(tmp_path, capsys):
     out = tmp_path / "eval"
     capsys.readouterr()
     assert main(["plan", "evaluate", str(edited), "--config", str(ROOT / "config.toml"),
-                 "--no-optimise", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "edited" in printed and "69 only" in printed
+                 "--no-optimise", "--out", str(out), "--lang", "en"]) == 0
+    captured = capsys.readouterr()
+    printed, progress = captured.out, captured.err
+    assert "edited" in printed and "Official, no branch points: 69" in printed
+    # progress on every step, each scenario evaluated as a sub-step
+    assert "… consolidation scenarios and location models" in progress
+    assert "  … evaluating scenario 1 of 4: 209 today" in progress
+    assert "  … evaluating scenario 4 of 4: edited" in progress
+    # whole people, and the files written with what each is
+    assert re.search(r"1,623,061 people", printed) and ".0 people" not in printed
+    assert f"  {out / 'report.html'}  — the report: one-page summary" in printed
+    assert f"  {out / 'plan.html'}  — map: every plan, with a plan selector" in printed
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
     assert rows["edited"]["service_points"] == 70 and rows["69 only"]["service_points"] == 69
@@ -127,13 +137,25 @@ def test_plan_evaluate_bad_plan_exits_2_naming_rows(tmp_path, capsys):
     assert not out.exists()
 
 
+def coarse_config(tmp_path: Path) -> str:
+    """Ha Tinh from the registry on 2 km cells (the location models solve in seconds)."""
+    cfg = tmp_path / "coarse.toml"
+    hospitals = (ROOT / "layers" / "hatinh_hospitals.csv").as_posix()
+    cfg.write_text(f'[province]\nname = "42"\npopulation_total = 1623061\n[layers]\n'
+                   f'facilities = "{hospitals}"\n[demand]\ncell_size_m = 2000\n',
+                   encoding="utf-8")
+    return str(cfg)
+
+
 def test_plan_optimise_set_cover_writes_a_plan_that_evaluates(tmp_path, capsys):
-    cfg = str(ROOT / "config.toml")
+    cfg = coarse_config(tmp_path)
     plan = tmp_path / "cover.csv"
     assert main(["plan", "optimise", "--config", cfg, "--model", "set-cover", "--time", "15",
-                 "--keep-official-mains", "--out", str(plan)]) == 0
+                 "--keep-official-mains", "--out", str(plan), "--lang", "en"]) == 0
     printed = capsys.readouterr().out
-    assert "objective (stations open)" in printed and "optimality gap: 0" in printed
+    objective = int(re.search(r"objective: (\d+) service points", printed).group(1))
+    assert "optimality gap: 0.00%" in printed
+    assert f"evaluate it with: gis plan evaluate {plan}" in printed
     import pandas as pd
 
     df = pd.read_csv(plan, dtype=str)
@@ -148,8 +170,22 @@ def test_plan_optimise_set_cover_writes_a_plan_that_evaluates(tmp_path, capsys):
     # everyone within 15 min of a station today still is
     assert rows["cover"]["covered_15min"] == pytest.approx(rows["209 today"]["covered_15min"])
     assert rows["cover"]["losing_15min"] == 0
-    # the unconstrained p-median is not a plan: its sites say open/close
+    # the round trip: the plan evaluates to the optimiser's objective
+    assert rows["cover"]["service_points"] == objective
+    # every model answers with a plan (a main station in every commune): the p-median too
     sites = tmp_path / "pmedian.csv"
-    assert main(["-q", "plan", "optimise", "--config", cfg, "--model", "p-median", "--p", "100",
+    assert main(["-q", "plan", "optimise", "--config", cfg, "--model", "p-median", "--p", "75",
                  "--out", str(sites)]) == 0
-    assert pd.read_csv(sites)["action"].value_counts().to_dict() == {"close": 109, "open": 100}
+    assert pd.read_csv(sites)["action"].value_counts().to_dict() == {
+        "close": 134, "keep": 69, "branch": 6}
+
+
+def test_plan_optimise_p_center_says_how_the_p_points_were_chosen(tmp_path, capsys):
+    out = tmp_path / "center.csv"
+    assert main(["plan", "optimise", "--config", coarse_config(tmp_path), "--model",
+                 "p-center", "--p", "72", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    # Vietnamese by default; numbers with Vietnamese separators; the stated fill rule
+    assert "điểm phục vụ đã đạt chuyến đi dài nhất" in printed
+    assert "72 điểm được chọn theo quy tắc đã nêu: p-median" in printed
+    assert re.search(r"hàm mục tiêu: \d+,\d\d phút, chuyến đi dài nhất", printed)

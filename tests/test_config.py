@@ -48,6 +48,8 @@ def test_config_is_frozen():
         ({"access": {"thresholds_min": {"clinic": [30]}}}, r"unknown tier 'clinic'"),
         ({"access": {"e2sfca": {"decay": "linear"}}}, r"access.e2sfca.decay"),
         ({"access": {"cutoff": 3}}, r"unknown key in \[access\]: cutoff"),
+        ({"access": {"cross_border": "yes"}},
+         r'access.cross_border: expected true, false or "auto"'),
         ({"targets": {"beds_per_10k": True}}, r"targets.beds_per_10k: expected a number"),
         ({"output": {"folder": ""}}, r"output.folder"),
         ({"province": {"population_total": float("nan")}}, r"province.population_total"),
@@ -88,3 +90,10 @@ def test_with_province_drops_province_specific_inputs():
     assert cfg.network.satellite_specialties == ("eye", "lung", "mental health")
     assert other.network.satellite_specialties == ()
     assert other.network.transfer_mode == cfg.network.transfer_mode
+
+
+@pytest.mark.parametrize(("value", "expected"), [("auto", None), (True, True), (False, False)])
+def test_cross_border_switch(value, expected):
+    cfg = parse_config({"access": {"cross_border": value}}, base_dir=Path("."))
+    assert cfg.access.cross_border is expected
+    assert load_config(ROOT / "config.toml").access.cross_border is None   # "auto"

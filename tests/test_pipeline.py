@@ -79,17 +79,56 @@ def test_other_province_runs_from_the_registry(tmp_path):
     assert s["population"]["is_estimate"] is True
 
 
+USER_PLAN = "official_plus_5"
+
+
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory):
-    """``gis run`` on Ha Tinh's real polygons and census (../shared/data), maps offline."""
+def real_result(tmp_path_factory):
+    """``gis run --plan official_plus_5.csv`` on Ha Tinh's real polygons and census
+    (../shared/data), maps offline, in Vietnamese (the default): the official plan's 69 main
+    stations plus 5 former stations kept as branch points (the first 5 by id), the other 135
+    closed."""
+    from gis.inputs.config import load_config
+    from gis.outputs.tables import plan_csv
+    from gis.pipeline import official, run
     from tests.conftest import CENSUS_2019, COMMUNES_2025, require_shared
 
     require_shared(COMMUNES_2025)
     require_shared(CENSUS_2019)
-    out = tmp_path_factory.mktemp("real") / "hatinh"
-    cfg = ROOT / "examples" / "hatinh_shared_data.toml"
-    assert main(["-q", "run", "--config", str(cfg), "--out", str(out), "--offline"]) == 0
+    base = tmp_path_factory.mktemp("real")
+    out = base / "hatinh"
+    cfg = load_config(ROOT / "examples" / "hatinh_shared_data.toml")
+    prep, plan = official(cfg, branches=False)
+    a = plan.actions.copy()
+    five = sorted(a.loc[a["action"] == "close", "facility_id"])[:5]
+    a.loc[a["facility_id"].isin(five), "action"] = "branch"
+    user = base / f"{USER_PLAN}.csv"
+    user.write_text(plan_csv(type(plan)(name=USER_PLAN, actions=a), prep.layers.facilities),
+                    encoding="utf-8")
+    result = run(cfg, out_dir=out, offline=True, plan_files=(user,))
+    return result, five
+
+
+@pytest.fixture(scope="module")
+def real_run(real_result):
+    result, _ = real_result
+    out = result.out_dir
     return out, json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def real_run_en(real_result, tmp_path_factory):
+    """The same run's outputs written in English (no analysis run again)."""
+    import copy
+
+    from gis.pipeline import write_outputs
+
+    result, _ = real_result
+    out = tmp_path_factory.mktemp("real_en") / "hatinh"
+    out.mkdir()
+    summary = copy.deepcopy(result.summary)
+    write_outputs(out, result.prep, result.layers, summary, offline=True, lang="en")
+    return out, summary
 
 
 def test_real_data_run(real_run):
@@ -117,7 +156,7 @@ def test_real_data_scenarios(real_run):
     rows = {r["scenario"]: r for r in s["plans"]["scenarios"]}
     assert list(rows) == ["209 today", "69 + branch points", "69 only",
                           "69 with best main stations", "69 + fewest branch points for T = 30 min",
-                          "69 best sites ignoring commune borders (p-median)"]
+                          "69 best sites ignoring commune borders (p-median)", USER_PLAN]
     today, only = rows["209 today"], rows["69 only"]
     branches, best = rows["69 + branch points"], rows["69 with best main stations"]
     cover = rows["69 + fewest branch points for T = 30 min"]
@@ -257,19 +296,29 @@ def test_real_data_capacity(real_run):
 MAP_FEATURES = {
     # map: (paths after every overlay is switched on, markers after) from the layers drawn
     "overview": (69 + 209, 209 + 20),
-    "plan": (None, 209 + 69 + 140 + 20),
+    # the official plan shown first: 69 main stations, 140 branch points, nobody losing
+    # access; the communes after and before 2025 and the per-commune change layer
+    "plan": (69 + 209 + 69, 69 + 140 + 20),
     "network": (69 + (209 + 13) + 19 + 9, 209 + 20),
 }
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
 @pytest.mark.parametrize("key", ["overview", "access", "plan", "network", "capacity"])
-def test_real_maps_draw_in_chromium(real_run, key):
-    from tests._browser import ARTIFACTS, load_page
+def test_real_maps_draw_in_chromium(real_run, real_run_en, key, lang):
+    """Every map of the real run, in both languages: no JavaScript error, nothing fetched,
+    every layer drawn, no text wider than its box, the title clear of the layer list, and in
+    Vietnamese no English left but names (the register's names are data)."""
+    from tests._browser import ARTIFACTS, load_page, publish
+    from tests._i18n_check import english_words
 
-    out, s = real_run
+    out, s = real_run if lang == "vi" else real_run_en
     path = out / f"{key}.html"
     assert path.stat().st_size < 5_000_000
-    page = load_page(path, screenshot=ARTIFACTS / f"real_{key}.png")
+    shot = ARTIFACTS / f"real_{key}_{lang}.png"
+    page = load_page(path, screenshot=shot, fragment="plan=official_only" if key == "plan"
+                     else "", popup=False)
+    publish(shot, f"{key}_{lang}.png")
     assert page.errors == [] and page.alerts == []
     assert not [r for r in page.resources if not r.startswith(("data:", "http://127.0.0.1"))]
     paths, markers = MAP_FEATURES.get(key, (None, 209 + 20))
@@ -283,21 +332,34 @@ def test_real_maps_draw_in_chromium(real_run, key):
                                 for t in ("station", "provincial"))
                  + len(gpd.read_file(gpkg, layer="scale_up_sites")))
         markers = 209 + 6          # station and provincial hospital icons
+    if key == "plan":  # opened on the official plan without branch points: 140 closed,
+        # 69 kept, and the people losing access in their 9 communes
+        paths, markers = 69 + 209 + 69 + 9, 69 + 140 + 20
+        assert page.plan == "official_only"
     if paths is not None:
         assert page.all["paths"] == paths
     else:
         assert page.all["paths"] > 69
     assert page.all["markers"] == markers
+    assert page.overflow == [] and page.lang == lang
+    assert page.title_box["right"] <= page.control_box["left"] or \
+        page.title_box["bottom"] <= page.control_box["top"]
+    if lang == "vi":
+        assert english_words(page.own_text) == []
+        assert english_words(page.own_popup_text) == []
+    if key == "overview":
+        assert page.map_labels >= 20 and page.map_label_overlaps == []
 
 
 def test_real_qgis_project_opens(real_run):
     import pyogrio
 
-    from tests._browser import ARTIFACTS
+    from tests._browser import ARTIFACTS, publish
     from tests._qgis import open_project
 
     out, s = real_run
     result = open_project(out / "hatinh.qgz", ARTIFACTS / "real_qgis.png")
+    publish(ARTIFACTS / "real_qgis.png", "qgis.png")
     assert result["read"] is True
     layers = result["layers"]
     assert layers and all(r["valid"] for r in layers), [r["name"] for r in layers
@@ -307,15 +369,21 @@ def test_real_qgis_project_opens(real_run):
     for r in layers:
         assert r["features"] == counts[r["layername"]], r["name"]
     assert set(counts) <= {r["layername"] for r in layers}
-    by_name = {r["name"]: r for r in layers}
-    assert by_name["Facilities by tier"]["renderer"] == "categorizedSymbol"
-    assert by_name["Referral and satellite links"]["renderer"] == "categorizedSymbol"
-    assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
-    assert by_name["Plan: main stations only (other former stations closed)"]["attr"] == "action"
-    assert set(result["groups"]) >= {"Inputs", "Access", "Plans", "Network", "Capacity"}
-    cap = by_name["Capacity, commune health stations: served, not served, beyond the time limit"]
-    assert cap["renderer"] == "categorizedSymbol" and cap["attr"] == "station_status"
-    assert by_name["Scaling up: new facilities"]["attr"] == "method"
+    by_name = {r["name"]: r for r in layers}  # the project is in Vietnamese, the default
+    assert by_name["Cơ sở y tế theo tuyến"]["renderer"] == "categorizedSymbol"
+    assert by_name["Liên kết chuyển tuyến và vệ tinh"]["renderer"] == "categorizedSymbol"
+    assert by_name["Đầu mối (kích thước: số dân phụ trách)"]["renderer"] == "graduatedSymbol"
+    assert by_name["Phương án chính thức không có điểm trạm: trạm theo hình thức"]["attr"] == \
+        "action"
+    assert set(result["groups"]) >= {"Dữ liệu đầu vào", "Tiếp cận", "Phương án", "Mạng lưới"}
+    # every plan in its own sub-group, the user plan named by its file
+    assert USER_PLAN in result["subgroups"]
+    assert len(result["subgroups"]) == 6 + 1  # 6 plans besides today, and the earlier names
+    # the first view: communes, facilities, under-served areas; no labels
+    assert sorted(r["name"] for r in layers if r["visible"]) == [
+        "Cơ sở y tế theo tuyến", "Vùng khó tiếp cận", "Xã sau ngày 1/7/2025"]
+    assert not any(r["labels"] for r in layers)
+    # CAPACITY-QGIS-CHECKS
 
 
 def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsys):
@@ -341,3 +409,76 @@ def test_province_without_population_completes_and_says_what_was_skipped(tmp_pat
     assert s["plans"]["skipped"].endswith("population unknown")
     assert s["network"]["skipped"].endswith("population unknown")
     assert (out / "overview.html").exists() and (out / "nghean.qgz").exists()
+
+
+def test_real_user_plan_on_its_own_map_and_layers(real_result, real_run):
+    """The user plan (official + 5 branch points): its GeoPackage layers and its map show the
+    people losing access that the scenario table reports, and an independent recount from
+    the demand cells' coordinates and the open stations' sites (straight line x 1.4 at 30
+    km/h, no cost table) finds the same people."""
+    import geopandas as gpd
+    import numpy as np
+
+    from tests._browser import ARTIFACTS, load_page, publish
+
+    result, five = real_result
+    out, s = real_run
+    row = next(r for r in s["plans"]["scenarios"] if r["scenario"] == USER_PLAN)
+    item = next(p for p in s["plans"]["plans"] if p["scenario"] == USER_PLAN)
+    assert row["scenario_kind"] == "user" and row["service_points"] == 69 + 5
+    assert item["actions"] == {"keep": 69, "branch": 5, "close": 135, "new": 0}
+    gpkg = out / "hatinh.gpkg"
+    slug = item["slug"]
+    lose = gpd.read_file(gpkg, layer=f"plan_{slug}_losing_access")
+    assert lose["population"].sum() == pytest.approx(row["losing_30min"], rel=1e-9)
+    assert lose["population"].sum() == pytest.approx(item["losing_population"], rel=1e-9)
+    stations = gpd.read_file(gpkg, layer=f"plan_{slug}_stations")
+    assert sorted(stations.loc[stations["action"] == "branch", "facility_id"]) == five
+    com = gpd.read_file(gpkg, layer=f"plan_{slug}_communes")
+    assert com["losing_30min"].sum() == pytest.approx(row["losing_30min"], rel=1e-9)
+    # independent recount
+    cells = gpd.read_file(gpkg, layer="demand_cells", ignore_geometry=True)
+    fac = gpd.read_file(gpkg, layer="facilities")
+    open_ids = stations.loc[stations["action"].isin(["keep", "branch"]), "facility_id"]
+    sites = fac.set_index("facility_id").loc[open_ids].geometry
+    sx, sy = sites.x.to_numpy(), sites.y.to_numpy()
+    x, y = cells["x"].to_numpy(), cells["y"].to_numpy()
+    best = np.full(len(cells), np.inf)
+    for i in range(0, len(sx), 16):
+        d = np.hypot(x[:, None] - sx[None, i:i + 16], y[:, None] - sy[None, i:i + 16])
+        best = np.minimum(best, d.min(axis=1))
+    after = best / 1000 * 1.4 / 30 * 60
+    today = cells["station_time_min"].to_numpy(float)
+    losing = (today <= 30) & (after > 30)
+    assert cells.loc[losing, "population"].sum() == pytest.approx(row["losing_30min"],
+                                                                  rel=1e-9)
+    assert set(cells.loc[losing, "unit_id"]) == set(lose["unit_id"])
+    # its own map: the plan map opened on this plan counts the same people
+    shot = ARTIFACTS / "real_plan_user_vi.png"
+    page = load_page(out / "plan.html", fragment=f"plan={slug}", screenshot=shot, popup=False)
+    publish(shot, "plan_user_vi.png")
+    assert page.plan == slug and page.errors == []
+    people = f"{round(row['losing_30min']):,}".replace(",", ".")
+    label = next(x for x in page.layers if x.startswith("Số người mất khả năng tiếp cận ("))
+    assert label.startswith(f"Số người mất khả năng tiếp cận ({people} người, "
+                            f"{item['losing_communes']} xã)")
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_real_report_in_chromium(real_run, real_run_en, lang):
+    """The real run's report, both languages: no JavaScript error, no overflow, the summary
+    on one A4 page, no chart label over another, no English left in Vietnamese."""
+    from tests._browser import ARTIFACTS, load_page, publish
+    from tests._i18n_check import english_words
+
+    out, s = real_run if lang == "vi" else real_run_en
+    shot = ARTIFACTS / f"real_report_{lang}.png"
+    page = load_page(out / "report.html", screenshot=shot, window_size=(794, 1123))
+    publish(shot, f"report_summary_{lang}.png")
+    assert page.errors == [] and page.overflow == [], page.overflow
+    assert page.summary_box["height"] <= 1123
+    assert page.chart_labels > 0 and page.chart_overlaps == []
+    if lang == "vi":
+        assert english_words(page.own_text) == []
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert USER_PLAN in text and "{'" not in text and "{&#x27;" not in text

@@ -224,3 +224,87 @@ def test_real_ha_tinh_official_plan_uses_real_seats(communes_2025_path, reg):
     # Thạch Hà: "UBND xã ..." seats resolve to the named pre-2025 commune's station
     row = main[main["rule"].str.contains("UBND xã Cẩm Bình")]
     assert row["facility_id"].tolist() == ["TYT-18685"]
+
+
+# --- the optimiser's answers are plans that evaluate to its objective ----------------------
+
+@pytest.fixture(scope="module")
+def coarse(lay):
+    """Ha Tinh from the registry on 2 km cells: quick to optimise, the same 209 stations."""
+    from gis.analyses.access import run_access
+
+    acc = run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy,
+                     cell_size_m=2000, cutoff_min=90)
+    return acc.demand, acc.costs
+
+
+@pytest.mark.parametrize(("model", "p"), [("set-cover", None), ("mclp", 75), ("p-median", 75),
+                                          ("p-center", 75)])
+def test_optimised_plan_round_trips_through_evaluate(tmp_path, lay, reg, coarse, model, p):
+    """optimise -> plan CSV (what `gis plan optimise` writes) -> read and validated as
+    `gis plan evaluate` reads it -> evaluated: the figure the model optimised, to 1e-9."""
+    from gis.outputs.tables import plan_csv
+
+    demand, costs = coarse
+    res = P.optimise_plan(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                          model=model, time_min=30.0, p=p)
+    path = tmp_path / "optimised.csv"
+    path.write_text(plan_csv(res.plan, lay.facilities), encoding="utf-8")
+    plan = R.read_plan(path, lay.facilities, reg)
+    assert set(plan.actions["action"]) <= {"keep", "branch", "close"}
+    assert plan.counts()["keep"] == 69  # a main station in every post-2025 commune
+    pop = demand["population"].to_numpy(float)
+    ev = P.evaluate(plan, population=pop, commune_codes=demand["commune_code"].to_numpy(),
+                    costs=costs, thresholds_min=(15.0, 30.0, 60.0), doctors_per_station=4.0)
+    got = {"set-cover": ev.province["service_points"], "mclp": ev.province["covered_30min"],
+           "p-median": ev.province["person_min"], "p-center": ev.province["max_time_min"]}
+    assert got[model] == pytest.approx(res.info["objective"], rel=1e-9)
+    assert res.info["gap"] <= 1e-4
+    if p is not None:
+        assert ev.province["service_points"] == p
+    if model == "p-center":
+        stats = res.info["stats"]
+        assert stats["sites_at_radius"] <= p and stats["fill_rule"].startswith("p-median")
+        # the fill is the p-median within the radius: never more person-minutes than the
+        # p-median's own plan that also keeps every trip within it
+        pm = P.optimise_plan(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                             model="p-median", time_min=30.0, p=p)
+        if pm.info["objective"] <= res.info["objective"] + 1e-9:
+            assert ev.province["person_min"] <= pm.info["objective"] * (1 + 1e-9)
+
+
+def test_optimiser_refuses_fewer_service_points_than_communes(lay, reg, coarse):
+    demand, costs = coarse
+    with pytest.raises(PlanError, match="--p 50 is fewer than the 69 post-2025 communes"):
+        P.optimise_plan(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                        model="p-median", time_min=30.0, p=50)
+
+
+def test_every_scenario_gets_its_layers(lay, reg, coarse, official):
+    """run_plans: each scenario but today has its stations, the people losing access (whose
+    population is the table's figure) and its communes before and after."""
+    demand, costs = coarse
+    edited = Plan(name="official + 5", actions=official.actions.assign(
+        action=np.where(official.actions["action"] == "keep", "keep", "close")))
+    closed = edited.actions.index[edited.actions["action"] == "close"][:5]
+    a = edited.actions.copy()
+    a.loc[closed, "action"] = "branch"
+    edited = Plan(name="official + 5", actions=a)
+    res = P.run_plans(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+                      thresholds_min=(15.0, 30.0, 60.0), doctors_per_station=4.0,
+                      optimise=False, extra_plans=[edited])
+    rows = {r["scenario"]: r for r in res.summary["scenarios"]}
+    assert rows["official + 5"]["scenario_kind"] == "user"
+    assert rows["official + 5"]["slug"] == "user_official_5"
+    for item in res.summary["plans"]:
+        lose = res.layers[item["layers"]["losing_access"]]
+        assert lose["population"].sum() == pytest.approx(rows[item["scenario"]]["losing_30min"])
+        st = res.layers[item["layers"]["stations"]]
+        assert st["action"].value_counts().to_dict() == {
+            k: v for k, v in res.plans[item["scenario"]].counts().items() if v}
+        com = res.layers[item["layers"]["communes"]]
+        assert len(com) == 69
+        assert com["losing_30min"].sum() == pytest.approx(lose["population"].sum())
+    assert {p["slug"] for p in res.summary["plans"]} == {"official", "official_only",
+                                                        "user_official_5"}
+    assert res.summary["plans"][2]["actions"]["branch"] == 5

@@ -91,13 +91,15 @@ def test_groups_renderers_and_labels(opened) -> None:
     fac = by_name["Facilities by tier"]
     assert fac["renderer"] == "categorizedSymbol" and fac["attr"] == "tier"
     assert fac["classes"] == ["central", "provincial", "regional", "station", "branch", ""]
-    assert fac["labels"] and fac["label_field"] == "name"
+    # labels are set up but off: an uncluttered first view (one click turns them on)
+    assert not fac["labels"] and fac["label_field"] == "name"
     st = by_name["Travel time to the nearest commune health station (min)"]
     assert st["renderer"] == "graduatedSymbol" and st["attr"] == "station_time_min"
     assert [c[1] for c in st["classes"]][:3] == [15, 30, 60]
     rg = by_name["Travel time to the nearest regional hospital (min)"]
     assert rg["attr"] == "regional_time_min" and not rg["visible"]
-    assert by_name["Coverage per commune: station_30min_share"]["renderer"] == "graduatedSymbol"
+    cov = by_name["Share of people within 30 min of a commune health station"]
+    assert cov["renderer"] == "graduatedSymbol" and cov["attr"] == "station_30min_share"
     assert by_name["Under-served areas"]["renderer"] == "singleSymbol"
     assert by_name["Under-served areas"]["label_field"] == "rank"
     plan = by_name["Plan: action per facility"]
@@ -105,7 +107,7 @@ def test_groups_renderers_and_labels(opened) -> None:
     edges = by_name["Referral and satellite links"]
     assert edges["renderer"] == "categorizedSymbol" and edges["classes"][:2] == [
         "referral", "satellite"]
-    assert by_name["Hubs (size: load)"]["renderer"] == "graduatedSymbol"
+    assert by_name["Hubs (size: people behind)"]["renderer"] == "graduatedSymbol"
     assert not by_name["Communes before 1 July 2025"]["visible"]
 
 
@@ -171,8 +173,9 @@ def test_export_qgis_opens_in_qgis(tmp_path: Path) -> None:
     assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 0
     assert main(["-q", "export", "qgis", str(gpkg), "--out", str(proj_dir / "p.qgz")]) == 2
     result = open_project(proj_dir / "p.qgz", tmp_path / "p.png")
+    # Vietnamese by default
     assert [r["name"] for r in result["layers"]] == [
-        "Communes after 1 July 2025", "Communes before 1 July 2025", "Facilities by tier"]
+        "Xã sau ngày 1/7/2025", "Xã trước ngày 1/7/2025", "Cơ sở y tế theo tuyến"]
     assert all(r["valid"] for r in result["layers"])
     assert {r["features"] for r in result["layers"]} == {6, 12}
     assert all(r["saved_source"].startswith("../run/layers.gpkg|") for r in result["layers"])
@@ -205,3 +208,52 @@ def test_export_geojson_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[st
         capsys.readouterr().err
     assert main(["export", "qgis", str(tmp_path / "missing.gpkg")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_first_view_is_uncluttered(opened) -> None:
+    """The project opens on the communes, the facilities and the under-served areas; every
+    other layer is in the tree but off, and no layer shows labels."""
+    result, _, _ = opened
+    on = sorted(r["name"] for r in result["layers"] if r["visible"])
+    assert on == ["Communes after 1 July 2025", "Facilities by tier", "Under-served areas"]
+    assert not any(r["labels"] for r in result["layers"])
+    assert len(result["layers"]) > len(on)
+
+
+@pytest.fixture(scope="module")
+def opened_plans_vi(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A Vietnamese project with every plan's layers, opened in QGIS."""
+    require_qgis()
+    folder = tmp_path_factory.mktemp("qgis_vi")
+    views = syn.plan_views()
+    layers = {"communes": syn.communes(), "facilities": syn.facilities()}
+    for v in views:
+        layers[f"plan_{v['slug']}_stations"] = v["stations"]
+        layers[f"plan_{v['slug']}_losing_access"] = v["losing_access"]
+        layers[f"plan_{v['slug']}_communes"] = v["communes"]
+    qgis.write_qgis_project(folder, layers, name="ha_tinh", province="Hà Tĩnh", plans=views,
+                            lang="vi")
+    return open_project(folder / "ha_tinh.qgz", ARTIFACTS / "qgis_plans_vi.png")
+
+
+def test_every_plan_has_its_group_in_vietnamese(opened_plans_vi) -> None:
+    result = opened_plans_vi
+    assert result["title"] == "Hà Tĩnh: mạng lưới cơ sở y tế"
+    assert list(result["groups"]) == ["Dữ liệu đầu vào", "Phương án"]
+    subs = result["subgroups"]
+    official = "Phương án chính thức: 6 trạm + mọi trạm cũ còn lại làm điểm trạm"
+    assert list(subs) == [official, "Phương án chính thức không có điểm trạm: chỉ 6 trạm",
+                          "my plan " + syn.EVIL]
+    # the plan whose cells lose no one has no losing-access layer (an empty layer is left out)
+    assert subs[official] == ["Trạm theo hình thức", "Số người mất khả năng tiếp cận theo xã"]
+    assert subs["my plan " + syn.EVIL] == [
+        "Trạm theo hình thức", "Số người mất khả năng tiếp cận",
+        "Số người mất khả năng tiếp cận theo xã"]
+    by = {(tuple(r["group_path"]), r["name"]): r for r in result["layers"]}
+    st = by[(("Phương án", "my plan " + syn.EVIL), "Trạm theo hình thức")]
+    assert st["valid"] and st["renderer"] == "categorizedSymbol" and st["attr"] == "action"
+    assert st["features"] == 9 and not st["visible"]
+    com = by[(("Phương án", "my plan " + syn.EVIL), "Số người mất khả năng tiếp cận theo xã")]
+    assert com["renderer"] == "graduatedSymbol" and com["attr"] == "losing_30min"
+    assert all(r["valid"] for r in result["layers"])
+    assert result["png"] is True

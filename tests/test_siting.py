@@ -437,3 +437,106 @@ def test_real_ha_tinh_set_cover_with_official_main_stations(communes_2025_path):
     assert r.bound == r.objective
     fewer = siting.mclp(costs, pop, 30.0, r.n_open - 1, fixed_open=mains)
     assert fewer.uncovered_population > r.uncovered_population
+
+
+# --- at least one site per group; the p-center's fill rule -------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_models_with_one_site_per_group_equal_brute_force(seed):
+    """``site_groups``: every group keeps an open site; each model's optimum equals the brute
+    force over the subsets that meet the rule."""
+    c, pop = random_case(seed, n=14, m=7, cutoff=30.0)
+    D = dense(c)
+    groups = np.array(["g0", "g0", "g1", "g1", "g1", "g2", "g2"])
+    dem = pop > 0
+    T = 12.0
+
+    def ok(S):
+        return set(groups[list(S)]) == {"g0", "g1", "g2"}
+
+    def best(p, score):
+        vals = [score(S) for S in itertools.combinations(range(7), p) if ok(S)]
+        vals = [v for v in vals if np.isfinite(v)]
+        return min(vals) if vals else np.inf
+
+    for p in (3, 4):
+        want = best(p, lambda S: np.sum(pop[dem] * D[dem][:, list(S)].min(axis=1)))
+        if np.isfinite(want):
+            r = siting.p_median(c, pop, p, site_groups=groups, mip_rel_gap=1e-9)
+            assert r.objective == pytest.approx(want, rel=1e-9)
+            assert r.n_open == p and set(groups[np.isin(c.dest_ids, r.open_ids)]) == {
+                "g0", "g1", "g2"}
+            assert r.stats["groups"] == 3 and len(r.time_min) == c.n_origins
+        want = best(p, lambda S: D[dem][:, list(S)].min(axis=1).max())
+        if np.isfinite(want):
+            r = siting.p_center(c, pop, p, site_groups=groups)
+            assert r.objective == pytest.approx(want, rel=1e-12)
+            assert set(groups[np.isin(c.dest_ids, r.open_ids)]) == {"g0", "g1", "g2"}
+        want = best(p, lambda S: pop[(D[:, list(S)] <= T).any(axis=1)].sum())
+        # mclp maximises: brute force of the covered people
+        vals = [pop[(D[:, list(S)] <= T).any(axis=1)].sum()
+                for S in itertools.combinations(range(7), p) if ok(S)]
+        r = siting.mclp(c, pop, T, p, site_groups=groups)
+        assert r.objective == pytest.approx(max(vals)) and r.n_open == p
+        assert r.covered_population == pytest.approx(max(vals))
+        assert set(groups[np.isin(c.dest_ids, r.open_ids)]) == {"g0", "g1", "g2"}
+    # set cover: fewest sites covering every coverable unit, one per group at least
+    coverable = dem & (D <= T).any(axis=1)
+    need = next(k for k in range(1, 8) if any(
+        ok(S) and (D[coverable][:, list(S)] <= T).any(axis=1).all()
+        for S in itertools.combinations(range(7), k)))
+    r = siting.set_cover(c, pop, T, site_groups=groups)
+    assert r.objective == need and r.n_open == need
+    assert r.uncovered_population == pytest.approx(pop[dem & ~coverable].sum())
+
+
+def test_group_without_a_site_that_may_open_is_an_error():
+    c = line()
+    with pytest.raises(SolveError, match=r"1 group\(s\) have no site that may open: 'right'"):
+        siting.p_median(c, LINE_POP, 2, site_groups=["left", "left", "right", "right"],
+                        fixed_closed=["C", "D"])
+
+
+def test_p_center_fills_the_remaining_sites_by_a_p_median_within_the_radius():
+    """Units at 0, 1, 11, 12 and a remote one at 30 (1 person); sites A=0, B=2, C=10, D=12,
+    E=30. By hand: a longest time of 0 needs a site at 1 and at 11 (none): the optimum is 1,
+    and only A (for the unit at 0), D (at 12) and E (at 30) together reach it: 3 sites. With
+    p = 4 the fourth is the fill, a p-median within 1 min: B or C each save nobody a minute
+    (the units at 1 and 11 stay 1 min away), so the person-minutes stay 10 x 1 + 10 x 1 = 20
+    and the longest time stays 1."""
+    x = np.array([0.0, 1.0, 11.0, 12.0, 30.0])
+    pop = np.array([10.0, 10.0, 10.0, 30.0, 1.0])
+    sites = np.array([0.0, 2.0, 10.0, 12.0, 30.0])
+    c = table(np.abs(x[:, None] - sites[None, :]), cutoff=100.0,
+              dest_ids=np.array(["A", "B", "C", "D", "E"]))
+    r = siting.p_center(c, pop, 4, fill=False)
+    assert r.objective == 1.0 and r.n_open == 3 and set(r.open_ids) == {"A", "D", "E"}
+    assert r.stats["sites_at_radius"] == 3 and r.stats["filled"] == 0
+    r = siting.p_center(c, pop, 4)
+    assert r.objective == 1.0 and r.n_open == 4 and {"A", "D", "E"} <= set(r.open_ids)
+    assert r.stats["sites_at_radius"] == 3 and r.stats["filled"] == 1
+    assert r.stats["fill_rule"].startswith("p-median")
+    assert r.stats["fill_person_min"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_p_center_fill_is_the_best_p_median_within_the_radius(seed):
+    """Brute force: the filled p sites keep the optimal radius and have the least
+    person-minutes among all p-site sets whose longest time is that radius."""
+    c, pop = random_case(seed, n=14, m=7, cutoff=40.0)
+    D = dense(c)
+    dem = pop > 0
+    for p in (3, 4, 5):
+        def center(S):
+            return D[dem][:, list(S)].min(axis=1).max()
+        radius = min(center(S) for S in itertools.combinations(range(7), p))
+        if not np.isfinite(radius):
+            continue
+        person_min = min(np.sum(pop[dem] * D[dem][:, list(S)].min(axis=1))
+                         for S in itertools.combinations(range(7), p)
+                         if center(S) <= radius)
+        r = siting.p_center(c, pop, p)
+        assert r.objective == pytest.approx(radius, rel=1e-12) and r.n_open == p
+        t, _ = nearest_open_time(c, np.isin(c.dest_ids, r.open_ids))
+        assert np.sum(pop[dem] * t[dem]) == pytest.approx(person_min, rel=1e-9)
+        assert r.stats["sites_at_radius"] + r.stats["filled"] == p

@@ -19,7 +19,13 @@ import pandas as pd
 import shapely
 
 from gis.errors import GisError
-from gis.model.costs import CostTable, nearest, straight_line_costs, straight_line_nearest
+from gis.model.costs import (
+    CostTable,
+    nearest,
+    straight_line_costs,
+    straight_line_nearest,
+    subset_dests,
+)
 from gis.model.demand import population_surface
 from gis.model.roads import road_costs
 
@@ -309,7 +315,8 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
 def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
                       rules_min: Mapping[str, float],
                       facility_names: Mapping[str, str] | None = None,
-                      extra_reasons: Mapping[str, np.ndarray] | None = None
+                      extra_reasons: Mapping[str, np.ndarray] | None = None,
+                      commune_names: Mapping[str, str] | None = None
                       ) -> gpd.GeoDataFrame:
     """Contiguous areas of demand units failing a rule, ranked by population.
 
@@ -324,14 +331,19 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
         is within the cut-off), e.g. ``{"station": 30, "regional": 60}``.
     extra_reasons : mapping, optional
         Reason text -> boolean array of failing units (e.g. below a supply target).
+    commune_names : mapping, optional
+        Post-2025 commune code -> name, for ``commune_names``.
 
     Returns
     -------
     GeoDataFrame
         ``rank``, ``population``, ``units``, ``area_km2``, ``reasons``, ``commune_codes``,
         ``nearest_id``, ``nearest_name``, ``nearest_time_min`` (for the first reason's tier:
-        the facility nearest the most people of the area), geometry (Polygon).
+        the facility nearest the most people of the area), ``commune_names`` (";"-joined,
+        the communes with the most people of the area first), ``beyond_<tier>`` (people of
+        the area failing the rule of each tier, e.g. ``beyond_station``), geometry (Polygon).
     """
+    cnames = dict(commune_names or {})
     names = dict(facility_names or {})
     fails: dict[str, np.ndarray] = {}
     tier_of: dict[str, str] = {}
@@ -347,7 +359,8 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
     for reason, mask in (extra_reasons or {}).items():
         fails[reason] = np.asarray(mask, bool)
     cols = ["rank", "population", "units", "area_km2", "reasons", "commune_codes", "nearest_id",
-            "nearest_name", "nearest_time_min"]
+            "nearest_name", "nearest_time_min", "commune_names",
+            *[f"beyond_{tier}" for tier in tier_of.values()]]
     if not fails:
         return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=demand.crs)
     reasons = list(fails)
@@ -393,7 +406,12 @@ def underserved_areas(demand: gpd.GeoDataFrame, times: pd.DataFrame, *,
                 near_name = names.get(near_id, "")
                 pick = ids == near_id
                 near_t = float(np.average(tt[pick], weights=np.maximum(mpop[pick], 1e-9)))
+        by_commune = pd.Series(mpop).groupby(demand["commune_code"].to_numpy()[members]).sum()
+        by_commune = by_commune.sort_values(ascending=False, kind="stable")
+        beyond = {f"beyond_{tier_of[r]}": float(share[reasons.index(r)]) for r in tier_of}
         rows.append({
+            **beyond,
+            "commune_names": ";".join(cnames.get(c, c) for c in by_commune.index),
             "population": float(mpop.sum()), "units": int(len(members)),
             "area_km2": float(shapely.area(merged[p]) / 1e6),
             "reasons": "; ".join(f"{r} ({share[reasons.index(r)]:,.0f} people)"
@@ -524,6 +542,7 @@ def run_access(
     road_speeds_kmh: Mapping[str, float] | None = None,
     walking_speed_kmh: float = 4.5,
     raster: Any = None,
+    halo: gpd.GeoDataFrame | None = None,
 ) -> AccessResult:
     """Population surface, travel costs and every access metric for a province.
 
@@ -557,6 +576,18 @@ def run_access(
         Targets.
     roads : GeoDataFrame, optional
         Road lines (see :func:`gis.inputs.readers.read_roads`): the road model is used.
+    halo : GeoDataFrame, optional
+        Active facilities of neighbouring provinces within reach of the border (see
+        :func:`gis.inputs.neighbours.halo_facilities`): ``facility_id``, ``name``, ``tier``,
+        ``province_code``, Point in the working CRS. They count for the nearest facility per
+        tier, coverage and under-served areas (a border unit is served by the nearest facility
+        whichever province it is in; ties go to the province's own). They do not enter the
+        floating catchments (a neighbour's supply is shared with its own province's demand,
+        which this run does not hold), the indicators against targets, or ``costs`` (the
+        plans and the network concern the province's own facilities). The demand units get
+        ``<tier>_across_border`` (the nearest of the tier is across the border) and the
+        summary a ``cross_border`` section: people best served across the border per tier,
+        coverage with the province's own facilities only, and the gain.
     """
     thresholds_min = dict(thresholds_min or {"station": (15, 30, 60), "regional": (30, 60, 90),
                                              "provincial": (60, 120)})
@@ -588,24 +619,42 @@ def run_access(
         supplying |= supplies[what] != 0
     catchment_depth_min = min(catchment_min, cutoff_min)
     road_report = None
+    # Cross-border: the halo's facilities after the province's own (ties go to the own).
+    hal = (halo[halo["status"] == "active"].reset_index(drop=True)
+           if halo is not None and "status" in halo else halo)
+    has_halo = hal is not None
+    if has_halo:
+        all_xy = np.vstack([fxy, hal.geometry.get_coordinates().to_numpy()])
+        all_tiers = np.concatenate([tiers, hal["tier"].to_numpy()])
+        all_ids = np.concatenate([fac_ids, hal["facility_id"].to_numpy()])
+    else:
+        all_xy, all_tiers, all_ids = fxy, tiers, fac_ids
+    near_own = None
     if roads is not None:
         costs, road_report = road_costs(
-            xy, fxy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
+            xy, all_xy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
             walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
-            origin_ids=unit_ids, dest_ids=fac_ids)
+            origin_ids=unit_ids, dest_ids=all_ids)
         model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
                  "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
                  **road_report.as_dict()}
+        near = costs
+        if has_halo:
+            own = np.arange(len(all_ids)) < len(fac)
+            costs = near_own = subset_dests(costs, own)
         # Dijkstra from each facility reaches the cut-off anyway: one table serves all.
-        near, catch, supply_pos = costs, costs, np.arange(len(fac))
+        catch, supply_pos = costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
     else:
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
         # the catchments need the pairs within the catchment of the facilities with supply.
-        near = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
-                                     origin_ids=unit_ids, dest_ids=fac_ids, **line)
+        near = straight_line_nearest(xy, all_xy, cutoff_min=cutoff_min, groups=all_tiers,
+                                     origin_ids=unit_ids, dest_ids=all_ids, **line)
+        if has_halo:
+            near_own = straight_line_nearest(xy, fxy, cutoff_min=cutoff_min, groups=tiers,
+                                             origin_ids=unit_ids, dest_ids=fac_ids, **line)
         supply_pos = np.flatnonzero(supplying)
         catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
                                     origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
@@ -619,10 +668,23 @@ def run_access(
         def costs_or_builder() -> CostTable:
             return straight_line_costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
                                        dest_ids=fac_ids, **line)
-    times = nearest_by_tier(near, tiers)
+    times = nearest_by_tier(near, all_tiers)
     out = demand.copy()
     for c in times.columns:
         out[c] = times[c].to_numpy()
+    cross: dict[str, Any] | None = None
+    if has_halo:
+        assert near_own is not None
+        times_own = nearest_by_tier(near_own, tiers)
+        halo_ids = set(hal["facility_id"])
+        cross = {"best_served_across": {}}
+        for tier in ACCESS_TIERS:
+            if f"{tier}_id" not in times:
+                continue
+            across = np.isin(times[f"{tier}_id"].to_numpy(), list(halo_ids))
+            out[f"{tier}_across_border"] = across
+            cross["best_served_across"][tier] = {"population": float(pop[across].sum()),
+                                                 "units": int(across.sum())}
     # Floating catchment of doctors and beds (hospitals for beds, all facilities for doctors).
     fca_summary: dict[str, Any] = {"catchment_min": catchment_min, "decay": decay}
     values: dict[str, Any] = {}
@@ -669,9 +731,13 @@ def run_access(
         if fca_summary[what]["known"] == fca_summary[what]["total"] > 0:
             extra[f"{what} per 10,000 below the target of {target:g} (E2SFCA)"] = (
                 out[f"e2sfca_{what}_per_10k"].to_numpy() < target)
-    under = underserved_areas(out, times, rules_min=underserved_min,
-                              facility_names=dict(zip(fac["facility_id"], fac["name"],
-                                                      strict=True)), extra_reasons=extra)
+    names = dict(zip(fac["facility_id"], fac["name"], strict=True))
+    if has_halo:
+        names.update(zip(hal["facility_id"], hal["name"], strict=True))
+    under = underserved_areas(out, times, rules_min=underserved_min, facility_names=names,
+                              extra_reasons=extra,
+                              commune_names=dict(zip(communes["commune_code"],
+                                                     communes["commune_name"], strict=True)))
     layers["underserved"] = under
     total = float(pop.sum())
     summary = {
@@ -690,6 +756,7 @@ def run_access(
         "indicators": indicators(facilities, total, doctors_per_10k=doctors_per_10k,
                                  beds_per_10k=beds_per_10k,
                                  doctors_per_station=doctors_per_station),
+        "far_communes": far_communes(com, underserved_min),
         "underserved": {
             "rules_min": underserved_min,
             "areas": int(len(under)),
@@ -699,8 +766,58 @@ def run_access(
                     for r in under.head(10).to_dict("records")],
         },
     }
+    if cross is not None:
+        own_table = coverage_table(pop, times_own, thresholds_min)
+        own_cov = _share_dict(own_table, thresholds_min)
+        cross["coverage_own_facilities"] = own_cov
+        cross["coverage_gain"] = {
+            tier: {thr: v["population"] - own_cov.get(tier, {}).get(thr, {}).get(
+                "population", 0.0) for thr, v in d.items()}
+            for tier, d in summary["coverage"].items()}
+        cross["note"] = ("facilities of neighbouring provinces within reach count for the "
+                         "nearest facility, coverage and under-served areas; not for the "
+                         "floating catchments, the indicators, the plans or the network")
+        summary["cross_border"] = cross
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
                         road_report=road_report)
+
+
+def far_communes(coverage: pd.DataFrame, rules_min: Mapping[str, float], *,
+                 top: int = 5) -> dict[str, dict[str, Any]]:
+    """Per tier, the post-2025 communes with the most people beyond the tier's time.
+
+    Parameters
+    ----------
+    coverage : DataFrame
+        Per commune (``coverage_communes``): ``commune_code``, ``commune_name``,
+        ``population`` and ``<tier>_<T>min`` (people within T minutes).
+    rules_min : mapping
+        Tier -> minutes (the under-served rule, e.g. station 30, regional 60).
+    top : int
+        Communes listed per tier.
+
+    Returns
+    -------
+    dict
+        Tier -> ``{"time_min", "population" (people beyond, all communes), "communes"
+        (number of communes with people beyond), "top": [{"commune_code", "commune_name",
+        "population"}]}``; tiers whose column is absent are left out.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for tier, limit in rules_min.items():
+        col = f"{tier}_{float(limit):g}min"
+        if col not in coverage:
+            continue
+        beyond = (coverage["population"] - coverage[col]).clip(lower=0.0).fillna(0.0)
+        beyond = beyond.where(beyond > 1e-6 * coverage["population"].clip(lower=1.0), 0.0)
+        order = beyond.sort_values(ascending=False, kind="stable")
+        order = order[order > 0]
+        out[tier] = {"time_min": float(limit), "population": float(beyond.sum()),
+                     "communes": int(len(order)),
+                     "top": [{"commune_code": str(coverage["commune_code"].loc[i]),
+                              "commune_name": str(coverage["commune_name"].loc[i]),
+                              "population": float(v)} for i, v in order.head(top).items()]}
+    return out
 
 
 def _weighted_mean_by(group: np.ndarray, values: np.ndarray, weights: np.ndarray,

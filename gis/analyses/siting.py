@@ -55,7 +55,7 @@ import logging
 import time
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.errors import SolveError
-from gis.model.costs import CostTable, nearest_open_time
+from gis.model.costs import CostTable, nearest_open_time, sorted_table
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +255,89 @@ def _prepare(costs: CostTable, population, fixed_open, fixed_closed, *, model: s
     allowed = np.ones(m, bool)
     allowed[found["fixed_closed"]] = False
     return _Data(o=o, d=d, t=t, pop=pop, fixed=fixed, allowed=allowed, costs=costs)
+
+
+def _group_codes(costs: CostTable, site_groups, fixed_closed, *, model: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Group code of every destination (-1: in no group) and the group labels; every group
+    must have a site that may open."""
+    sg = pd.Series(np.asarray(site_groups, dtype=object))
+    if len(sg) != costs.n_dests:
+        msg = (f"{model}: site_groups has {len(sg)} values for {costs.n_dests} destinations: "
+               "give one group label per site, in the order of costs.dest_ids")
+        raise SolveError(msg)
+    sg = sg.where(sg.notna() & (sg.astype(str) != ""))
+    codes, labels = pd.factorize(sg, use_na_sentinel=True)
+    closed = set(_py(v) for v in _as_id_list(fixed_closed))
+    may_open = np.array([_py(v) not in closed for v in np.asarray(costs.dest_ids)])
+    has = np.bincount(codes[(codes >= 0) & may_open], minlength=len(labels)) > 0
+    if not has.all():
+        msg = (f"{model}: {int((~has).sum())} group(s) have no site that may open: "
+               f"{_head(labels[~has])}; a group needs at least one site not fixed_closed")
+        raise SolveError(msg)
+    return codes, np.asarray(labels)
+
+
+def _with_group_units(costs: CostTable, population, codes: np.ndarray, n_groups: int,
+                      weight: float) -> tuple[CostTable, np.ndarray]:
+    """The table with one extra demand unit per group, ``weight`` persons at 0 min from each
+    site of the group and beyond the cut-off of every other site: a model that must serve
+    every unit then opens at least one site per group, at no cost in time."""
+    sites = np.flatnonzero(codes >= 0)
+    n = costs.n_origins
+    origin = np.r_[costs.origin.astype(np.int64), n + codes[sites]]
+    dest = np.r_[costs.dest.astype(np.int64), sites]
+    pop = np.r_[np.asarray(population, dtype=np.float64).ravel(), np.full(n_groups, weight)]
+    ids = np.r_[np.asarray(costs.origin_ids, dtype=object),
+                np.array([f"(group {g})" for g in range(n_groups)], dtype=object)]
+    table = sorted_table(origin, dest, np.r_[costs.dist_m, np.zeros(len(sites))],
+                         np.r_[costs.time_min, np.zeros(len(sites))], origin_ids=ids,
+                         dest_ids=costs.dest_ids, cutoff_min=costs.cutoff_min, mode=costs.mode)
+    return table, pop
+
+
+def _solve_with_groups(model: str, solve, costs: CostTable, population, site_groups, *,
+                       fixed_open, fixed_closed, max_time_min: float | None = None,
+                       **kw) -> SitingResult:
+    """Solve ``model`` with at least one open site per group of ``site_groups``; the result's
+    figures are recomputed on the original table (the group units left out)."""
+    t0 = time.perf_counter()
+    codes, labels = _group_codes(costs, site_groups, fixed_closed, model=model)
+    pop = np.asarray(population, dtype=np.float64).ravel()
+    weight = max(float(np.nansum(pop)), 1.0) + 1.0
+    table, pop2 = _with_group_units(costs, pop, codes, len(labels), weight)
+    args = (max_time_min,) if max_time_min is not None else ()
+    res = solve(table, pop2, *args, fixed_open=fixed_open, fixed_closed=fixed_closed, **kw)
+    ids = np.asarray(costs.dest_ids)
+    open_mask = np.isin(ids, np.asarray(res.open_ids, dtype=ids.dtype))
+    t_near, arg = nearest_open_time(costs, open_mask)
+    people = pop > 0
+    total = float(pop[people].sum())
+    fig: dict = {}
+    if model == "set_cover":
+        objective, bound = float(open_mask.sum()), res.bound
+        fig["uncovered_population"] = res.uncovered_population
+        fig["covered_population"] = total - res.uncovered_population
+    elif model == "mclp":
+        objective = float(pop[people & (t_near <= max_time_min)].sum())
+        bound = max(res.bound - len(labels) * weight, objective)
+        fig["covered_population"] = objective
+        fig["uncovered_population"] = total - objective
+    elif model == "p_median":
+        ok = np.isfinite(t_near) & people
+        objective = float(np.sum(pop[ok] * t_near[ok]))
+        bound = min(res.bound, objective)
+    else:  # p_center
+        objective = float(t_near[people].max()) if people.any() else 0.0
+        bound = min(res.bound, objective)
+    gap = _gap(objective, bound)
+    if gap == 0.0:
+        bound = objective
+    stats = {**res.stats, "groups": int(len(labels)),
+             "group_rule": "at least one open site per group"}
+    return replace(res, objective=objective, bound=float(bound), gap=gap, stats=stats,
+                    assignment=arg, time_min=t_near,
+                    solve_time_s=time.perf_counter() - t0, **fig)
 
 
 def _check_p(data: _Data, p, *, model: str) -> int:
@@ -545,7 +628,7 @@ def _solve_cover(cov: _Cover, *, time_limit_s: float, mip_rel_gap: float,
 
 def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(),
               fixed_closed=(), time_limit_s: float = 60.0,
-              mip_rel_gap: float = 0.0) -> SitingResult:
+              mip_rel_gap: float = 0.0, site_groups=None) -> SitingResult:
     """Fewest open sites so that everyone is within ``max_time_min`` of one (LSCP).
 
     Every demand unit with population > 0 must be within ``max_time_min`` (inclusive) of an open
@@ -574,6 +657,11 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
     SitingResult
         ``stats`` gives units, merged rows and candidates.
     """
+    if site_groups is not None:
+        return _solve_with_groups("set_cover", set_cover, costs, population, site_groups,
+                                  max_time_min=max_time_min, fixed_open=fixed_open,
+                                  fixed_closed=fixed_closed, time_limit_s=time_limit_s,
+                                  mip_rel_gap=mip_rel_gap)
     t0 = time.perf_counter()
     data = _prepare(costs, population, fixed_open, fixed_closed, model="set_cover")
     cov = _cover(data, max_time_min, model="set_cover")
@@ -583,8 +671,11 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
     open_mask[chosen] = True
     n_fixed = int(data.fixed.sum())
     if cov.uncoverable_pop > 0:
-        log.warning("set_cover: %d unit(s) with %.0f persons have no allowed site within %g min",
-                    cov.stats["units_uncoverable"], cov.uncoverable_pop, cov.max_time_min)
+        log.warning("%s people (%d demand units) are more than %g min from every site that may "
+                    "open: no choice of sites brings them within %g min, so the model leaves "
+                    "them out and reports them as not coverable",
+                    f"{cov.uncoverable_pop:,.0f}", cov.stats["units_uncoverable"],
+                    cov.max_time_min, cov.max_time_min)
     log.info("set_cover T=%g: %d units -> %d rows x %d columns, %d + %d open",
              cov.max_time_min, cov.stats["units"], cov.stats["rows"], info["columns"],
              n_fixed, len(chosen))
@@ -622,7 +713,8 @@ def _solve_mclp(cov: _Cover, k: int, *, time_limit_s: float, mip_rel_gap: float,
 
 
 def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_open=(),
-         fixed_closed=(), time_limit_s: float = 60.0, mip_rel_gap: float = 0.0) -> SitingResult:
+         fixed_closed=(), time_limit_s: float = 60.0, mip_rel_gap: float = 0.0,
+         site_groups=None) -> SitingResult:
     """Maximal covering: ``p`` open sites with the most people within ``max_time_min``.
 
     ``p`` counts every open site, the ``fixed_open`` ones included (so ``p - len(fixed_open)``
@@ -651,6 +743,11 @@ def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_ope
         ``objective`` and ``covered_population``: persons covered (fixed sites' coverage
         included); ``bound``: proven upper bound; ``uncovered_population``: the rest.
     """
+    if site_groups is not None:
+        return _solve_with_groups("mclp", lambda c, w, T, **k: mclp(c, w, T, p, **k), costs,
+                                  population, site_groups, max_time_min=max_time_min,
+                                  fixed_open=fixed_open, fixed_closed=fixed_closed,
+                                  time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
     t0 = time.perf_counter()
     data = _prepare(costs, population, fixed_open, fixed_closed, model="mclp")
     p = _check_p(data, p, model="mclp")
@@ -935,7 +1032,7 @@ def _greedy_interchange(lv: _Levels, allowed: np.ndarray, fixed: np.ndarray, p: 
 
 def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_closed=(),
              time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4,
-             initial_depth: int | None = None) -> SitingResult:
+             initial_depth: int | None = None, site_groups=None) -> SitingResult:
     """``p`` open sites minimising population-weighted travel time to the nearest open site.
 
     Every demand unit with population > 0 is served by its nearest open site, and only pairs
@@ -973,6 +1070,11 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
         ``objective`` in person-minutes; ``bound`` the proven lower bound; ``stats`` the
         rounds, balls and levels of the last model.
     """
+    if site_groups is not None:
+        return _solve_with_groups("p_median", lambda c, w, **k: p_median(c, w, p, **k), costs,
+                                  population, site_groups, fixed_open=fixed_open,
+                                  fixed_closed=fixed_closed, time_limit_s=time_limit_s,
+                                  mip_rel_gap=mip_rel_gap, initial_depth=initial_depth)
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="p_median")
@@ -1082,7 +1184,7 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
 # --- p-center -------------------------------------------------------------------------------
 
 def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_closed=(),
-             time_limit_s: float = 120.0) -> SitingResult:
+             time_limit_s: float = 120.0, fill: bool = True, site_groups=None) -> SitingResult:
     """``p`` open sites minimising the longest travel time of a unit with population > 0.
 
     Exact: a binary search over the sorted distinct travel times T of the allowed pairs (from
@@ -1090,27 +1192,44 @@ def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     open: T is feasible when at most ``p`` sites in total cover everyone. Only pairs within the
     table's cut-off are allowed; a unit that reaches no allowed site, or a ``p`` too small to
     reach everyone within the cut-off, raises SolveError. ``p`` counts the ``fixed_open`` sites.
-    The open sites are the fewest that cover everyone at the optimal time, so there may be
-    fewer than ``p`` (more sites would not shorten the longest time).
+
+    Often fewer than ``p`` sites already reach the optimal longest time R (one remote unit
+    decides it). The result says how many (``stats["sites_at_radius"]``) and, with ``fill``
+    (the default), the ``p`` sites are chosen by the stated rule ``stats["fill_rule"]``: a
+    p-median with ``p`` sites on the pairs within R, i.e. the least population-weighted travel
+    time among the ``p``-site solutions that keep every trip within R (the longest time stays
+    R; ``stats["filled"]`` counts the sites beyond the fewest). Without ``fill`` the fewest
+    sites reaching R are returned.
 
     Parameters
     ----------
     costs : CostTable
         Demand units -> candidate sites.
     population : array-like, shape (n_origins,)
-        Persons per demand unit (only > 0 matters: the objective is unweighted).
+        Persons per demand unit (only > 0 matters for the radius; the fill weighs by it).
     p : int
         Largest number of open sites in total (``fixed_open`` included).
     fixed_open, fixed_closed : iterable of site ids
     time_limit_s : float
         Time limit of the whole search, seconds; when it runs out, the best radius found and
         the largest radius proven infeasible give the gap.
+    fill : bool, default True
+        Open ``p`` sites by the fill rule when fewer reach the optimal radius.
+    site_groups : array-like, shape (n_dests,), optional
+        Group label of each site (e.g. its commune); at least one site of every group opens.
 
     Returns
     -------
     SitingResult
-        ``objective``: the longest travel time, minutes; ``bound``: the proven lower bound.
+        ``objective``: the longest travel time, minutes; ``bound``: the proven lower bound;
+        ``stats``: ``sites_at_radius`` (fewest sites reaching the radius), ``filled`` (sites
+        added by the fill rule), ``fill_rule``, ``fill_person_min``.
     """
+    if site_groups is not None:
+        return _solve_with_groups("p_center", lambda c, w, **k: p_center(c, w, p, **k), costs,
+                                  population, site_groups, fixed_open=fixed_open,
+                                  fixed_closed=fixed_closed, time_limit_s=time_limit_s,
+                                  fill=fill)
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="p_center")
@@ -1160,11 +1279,33 @@ def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
     objective = float(np.minimum.reduceat(np.where(best[d], t, np.inf), starts).max())
     bound = float(radii[min(proven, hi)])
-    log.info("p_center p=%d: %d steps, longest time %.4g min (bound %.4g)", p, len(steps),
-             objective, bound)
+    at_radius = int(best.sum())
+    stats: dict = {"steps": len(steps), "radii": int(len(radii)), "sites_at_radius": at_radius,
+                   "filled": 0, "fill_rule": None, "fill_person_min": None}
+    log.info("p_center p=%d: %d steps, longest time %.4g min (bound %.4g), %d sites reach it",
+             p, len(steps), objective, bound, at_radius)
+    if fill:
+        # p-median on the pairs within the radius: the p sites with the least person-minutes
+        # among those that keep every trip within it
+        within = costs.time_min <= objective
+        table = CostTable(origin=costs.origin[within], dest=costs.dest[within],
+                          dist_m=costs.dist_m[within], time_min=costs.time_min[within],
+                          origin_ids=costs.origin_ids, dest_ids=costs.dest_ids,
+                          cutoff_min=objective, mode=costs.mode)
+        pm = p_median(table, population, p, fixed_open=fixed_open, fixed_closed=fixed_closed,
+                      time_limit_s=max(deadline - time.perf_counter(), 5.0), mip_rel_gap=1e-9)
+        filled = np.isin(np.asarray(costs.dest_ids), np.asarray(pm.open_ids))
+        t_fill = np.minimum.reduceat(np.where(filled[d], t, np.inf), starts)
+        if t_fill.max() <= objective:  # always, by construction; kept as a guard
+            best = filled
+            stats.update(filled=int(filled.sum()) - at_radius, fill_person_min=pm.objective,
+                         fill_gap=pm.gap,
+                         fill_rule=("p-median on the remaining sites with every trip within "
+                                    "the optimal longest time"))
+            log.info("p_center: %d of %d sites reach the longest time %.4g min; %d more "
+                     "chosen by a p-median within it", at_radius, p, objective, p - at_radius)
     return _finish("p_center", data, best, objective=objective, bound=min(bound, objective),
-                   mip_rel_gap=0.0, t0=t0, p=p,
-                   stats={"steps": len(steps), "radii": int(len(radii))})
+                   mip_rel_gap=0.0, t0=t0, p=p, stats=stats)
 
 
 # --- scoring and incremental re-scoring -------------------------------------------------------

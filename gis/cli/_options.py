@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gis.outputs.i18n import LANGUAGES, get_lang
+
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
     """``--config`` and ``--province``: which configuration and province to run on; ``-v/-q``
@@ -33,13 +35,26 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="replace existing outputs (default: refuse if they exist)")
 
 
+def add_lang_option(p: argparse.ArgumentParser) -> None:
+    """``--lang vi|en``: the language of the outputs and the console summary (default: the
+    config's ``output.language``, Vietnamese)."""
+    p.add_argument("--lang", choices=LANGUAGES, default=None,
+                   help="language of the report, maps, QGIS project and console summary "
+                        "(default: output.language of the config, vi)")
+
+
 @contextmanager
-def step(label: str, *, quiet: bool = False) -> Iterator[None]:
-    """Show progress for a step on stderr: its name, then its duration when over a second."""
+def step(label: str, *, quiet: bool = False, level: int = 1,
+         lang: str = "en") -> Iterator[None]:
+    """Show progress for a step on stderr: its name (translated), then its duration when over
+    a second; ``level=2`` for a sub-step (indented)."""
+    L = get_lang(lang)
+    pad = "  " * (level - 1)
     start = time.perf_counter()
     if not quiet:
-        print(f"… {label}", file=sys.stderr, flush=True)
+        print(f"{pad}… {L.text(label)}", file=sys.stderr, flush=True)
     yield
     elapsed = time.perf_counter() - start
     if not quiet and elapsed >= 1.0:
-        print(f"  done in {elapsed:.1f} s", file=sys.stderr, flush=True)
+        print(f"{pad}  {L._('done in {s} s', s=L.num(elapsed, 1))}", file=sys.stderr,
+              flush=True)

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from gis.outputs.capacity import qgis_styles
+from gis.outputs.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from gis.outputs.qgis import write_project_for_geopackage
 from gis.pipeline import export_layers
 
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", type=Path, default=None,
                    help="project file to write (default: beside the GeoPackage, .qgz)")
     q.add_argument("--title", default=None, help="project title")
+    q.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                   help="language of the layer titles, groups and legends (default: vi)")
     q.add_argument("--overwrite", action="store_true", help="replace an existing project")
     q.set_defaults(func=_qgis)
 
@@ -52,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _qgis(args: argparse.Namespace) -> int:
     path = write_project_for_geopackage(args.gpkg, project=args.out, title=args.title,
-                                        overwrite=args.overwrite, styles=qgis_styles)
+                                        overwrite=args.overwrite, lang=args.lang,
+                                        styles=qgis_styles)
     if args.quiet <= 0:
         print(f"written: {path}")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gis.errors import ConfigError
+from gis.inputs.filecheck import read_text
 
 TIERS = ("central", "provincial", "regional", "station", "branch")
 DECAYS = ("step", "gaussian")
@@ -82,6 +83,10 @@ class AccessConfig:
         }
     )
     e2sfca: E2sfcaConfig = field(default_factory=E2sfcaConfig)
+    # Facilities of neighbouring provinces within reach of the border (the halo) count for
+    # nearest facility, coverage and under-served areas. None ("auto"): in national runs
+    # (gis run --province all) yes, in a single-province run no.
+    cross_border: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,10 @@ class NetworkConfig:
     satellite_specialties: tuple[str, ...] = ()
     satellite_k: int = 3
     satellite_time_min: float = 60.0
+
+
+#: Languages of the outputs (report, maps, QGIS project, console summary).
+LANGUAGES = ("vi", "en")
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,8 @@ class ScaleUpConfig:
 @dataclass(frozen=True)
 class OutputConfig:
     folder: str = "maps"
+    # Vietnamese by default: every province is Vietnamese
+    language: str = "vi"
 
 
 @dataclass(frozen=True)
@@ -331,7 +342,7 @@ def _parse_travel(t: dict[str, Any]) -> TravelConfig:
 
 def _parse_access(t: dict[str, Any]) -> AccessConfig:
     d = AccessConfig()
-    _check_keys("access", t, {"thresholds_min", "e2sfca"})
+    _check_keys("access", t, {"thresholds_min", "e2sfca", "cross_border"})
     raw = _table("access.thresholds_min", t.get("thresholds_min", d.thresholds_min))
     thresholds: dict[str, tuple[float, ...]] = {}
     for tier, values in raw.items():
@@ -355,8 +366,15 @@ def _parse_access(t: dict[str, Any]) -> AccessConfig:
         raise ConfigError(msg)
     catchment = _number("access.e2sfca.catchment_min",
                         e.get("catchment_min", E2sfcaConfig.catchment_min))
+    cross = t.get("cross_border", "auto")
+    if cross == "auto":
+        cross = None
+    elif not isinstance(cross, bool):
+        msg = f'access.cross_border: expected true, false or "auto", found {cross!r}'
+        raise ConfigError(msg)
     return AccessConfig(thresholds_min=thresholds,
-                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay))
+                        e2sfca=E2sfcaConfig(catchment_min=catchment, decay=decay),
+                        cross_border=cross)
 
 
 def _parse_targets(t: dict[str, Any]) -> TargetsConfig:
@@ -562,7 +580,31 @@ def _parse_output(t: dict[str, Any]) -> OutputConfig:
     if not folder:
         msg = "output.folder: expected a folder path, found an empty string"
         raise ConfigError(msg)
-    return OutputConfig(folder=folder)
+    language = _string("output.language", t.get("language", OutputConfig.language))
+    if language.strip().lower() not in LANGUAGES:
+        msg = (f"output.language: {language!r} is not available; use one of "
+               f"{', '.join(map(repr, LANGUAGES))}")
+        raise ConfigError(msg)
+    return OutputConfig(folder=folder, language=language.strip().lower())
+
+
+def _check_cutoff(travel: TravelConfig, access: AccessConfig, network: NetworkConfig) -> None:
+    """The cost tables keep no trip longer than ``travel.cutoff_min``: every time the analyses
+    compare against must fit under it."""
+    times = [(f"access.thresholds_min.{tier}", max(v)) for tier, v in
+             access.thresholds_min.items()]
+    times.append(("access.e2sfca.catchment_min", access.e2sfca.catchment_min))
+    if network.satellite_specialties:
+        times.append(("network.satellite_time_min", network.satellite_time_min))
+    above = [(k, v) for k, v in times if v > travel.cutoff_min]
+    if above:
+        listed = ", ".join(f"{k} = {v:g}" for k, v in above)
+        need = max(v for _, v in above)
+        msg = (f"travel.cutoff_min: {travel.cutoff_min:g} min is below {listed}; the cost tables "
+               f"keep no trip longer than the cut-off, so these would count everyone beyond it "
+               f"as out of reach: raise travel.cutoff_min to at least {need:g}, or lower those "
+               f"times")
+        raise ConfigError(msg)
 
 
 _PARSERS = {
@@ -612,6 +654,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
             msg = (f"network.transfer_mode: {mode!r} has no speed; add travel.speed_kmh.{mode} "
                    f"or choose one of {', '.join(sorted(parts['travel'].speed_kmh))}")
             raise ConfigError(msg)
+        _check_cutoff(parts["travel"], parts["access"], parts["network"])
         _cross_check_capacity(parts["capacity"], parts["scale_up"], parts["travel"])
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -632,11 +675,16 @@ def load_config(path: Path | str | None = None) -> Config:
             return Config(base_dir=Path.cwd())
         path = candidate
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not any(p.is_file() for p in path.parents):
         msg = f"{path}: config file not found; pass --config with an existing file"
         raise ConfigError(msg)
+    text, problems = read_text(path, what="config file", suffixes=(".toml",))
+    if problems:
+        msg = f"{path}: {problems[0]}"
+        raise ConfigError(msg)
+    assert text is not None
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not valid TOML: {exc}"
         raise ConfigError(msg) from None

@@ -83,8 +83,9 @@ def validate_plan(df: pd.DataFrame, facilities: gpd.GeoDataFrame, reg: ProvinceR
     df["facility_id"] = df["facility_id"].astype(str).str.strip()
     df["action"] = df["action"].astype(str).str.strip().str.lower()
     df["target_commune_code"] = df["target_commune_code"].map(normalise_code)
-    for col in ("role", "name"):
-        df[col] = df[col].fillna("").astype(str).str.strip().str.lower() if col in df else ""
+    df["role"] = (df["role"].fillna("").astype(str).str.strip().str.lower() if "role" in df
+                  else "")
+    df["name"] = df["name"].fillna("").astype(str).str.strip() if "name" in df else ""
     problems += V.duplicate_ids(df, "facility_id")
     bad = ~df["action"].isin(ACTIONS)
     if bad.any():
@@ -123,14 +124,19 @@ def validate_plan(df: pd.DataFrame, facilities: gpd.GeoDataFrame, reg: ProvinceR
     x = np.full(len(df), np.nan)
     y = np.full(len(df), np.nan)
     if is_new.any():
-        lon = pd.to_numeric(df["lon"], errors="coerce") if "lon" in df else pd.Series(np.nan,
-                                                                                       df.index)
-        lat = pd.to_numeric(df["lat"], errors="coerce") if "lat" in df else pd.Series(np.nan,
-                                                                                       df.index)
+        new_rows = df[is_new]
+        lonlat = {}
+        for col in ("lon", "lat"):
+            lonlat[col], probs = V.numeric_field(new_rows, col, id_field="facility_id",
+                                                 allow_missing=True, what="coordinate")
+            problems += probs
+        lon = lonlat["lon"].reindex(df.index)
+        lat = lonlat["lat"].reindex(df.index)
         no_xy = is_new & (lon.isna() | lat.isna())
         if no_xy.any():
             problems.append(f"fields 'lon', 'lat', {V.rows_text(df, no_xy, id_field='facility_id')}"
-                            f": a new site needs its coordinates (EPSG:4326 degrees)")
+                            f": a new site needs its coordinates (EPSG:4326 degrees, e.g. lon "
+                            f"105.9, lat 18.34)")
         has = (is_new & ~no_xy).to_numpy()
         if has.any():
             pts = np.column_stack([lon[has], lat[has]])
@@ -166,5 +172,47 @@ def validate_plan(df: pd.DataFrame, facilities: gpd.GeoDataFrame, reg: ProvinceR
                           df["role"])
     if "rule" not in df:
         df["rule"] = ""
-    cols = ["facility_id", "action", "target_commune_code", "role", "rule", "x", "y"]
+    cols = ["facility_id", "action", "target_commune_code", "role", "rule", "name", "x", "y"]
     return Plan(name=name, actions=df[cols].reset_index(drop=True))
+
+
+def new_sites(plans: list[Plan], crs) -> gpd.GeoDataFrame:
+    """The new sites of ``plans`` as points in ``crs``: ``facility_id``, ``tier`` ("station"),
+    ``plan`` (the first plan naming the site); one row per id."""
+    rows = [p.actions.loc[p.actions["action"] == "new", ["facility_id", "x", "y"]]
+            .assign(plan=p.name) for p in plans]
+    rows = [r for r in rows if len(r)]
+    if not rows:
+        return gpd.GeoDataFrame({"facility_id": [], "tier": [], "plan": []},
+                                geometry=[], crs=crs)
+    sites = pd.concat(rows, ignore_index=True).drop_duplicates("facility_id")
+    return gpd.GeoDataFrame({"facility_id": sites["facility_id"].astype(str).to_numpy(),
+                             "tier": "station", "plan": sites["plan"].to_numpy()},
+                            geometry=shapely.points(sites["x"].to_numpy(float),
+                                                    sites["y"].to_numpy(float)), crs=crs)
+
+
+def plan_set_problems(plans: list[Plan], sources: list[str]) -> list[str]:
+    """Problems between plans evaluated together: two plans of one name, one new-site id at
+    two places (the cost table holds one site per id)."""
+    problems = []
+    names: dict[str, list[str]] = {}
+    for p, src in zip(plans, sources, strict=True):
+        names.setdefault(p.name, []).append(src)
+    for name, srcs in names.items():
+        if len(srcs) > 1:
+            problems.append(f"plan name '{name}' is given by {len(srcs)} files ({', '.join(srcs)})"
+                            f"; give each plan its own name (TOML: name = \"...\"; CSV: the file "
+                            f"name)")
+    places: dict[str, set[tuple[float, float]]] = {}
+    where: dict[str, list[str]] = {}
+    for p, src in zip(plans, sources, strict=True):
+        new = p.actions[p.actions["action"] == "new"]
+        for fid, x, y in zip(new["facility_id"], new["x"], new["y"], strict=True):
+            places.setdefault(fid, set()).add((round(float(x), 3), round(float(y), 3)))
+            where.setdefault(fid, []).append(src)
+    for fid, at in places.items():
+        if len(at) > 1:
+            problems.append(f"field 'facility_id': new site {fid} is at different places in "
+                            f"{', '.join(where[fid])}; give each new site its own id")
+    return problems

@@ -18,7 +18,10 @@ Layers read (GeoDataFrames in the working CRS, metres):
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
+import re
 import tomllib
 import warnings
 from pathlib import Path
@@ -33,6 +36,7 @@ from pyproj import CRS
 from rasterio.warp import transform as warp_transform
 
 from gis.errors import LayerError, PlanError
+from gis.inputs import filecheck
 from gis.inputs import validate as V
 from gis.inputs.config import TIERS
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
@@ -55,19 +59,52 @@ def _label(path: Path, layer: str | None) -> str:
     return f"{path} (layer {layer})" if layer else str(path)
 
 
-def read_any(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_any(path: Path | str, *, layer: str | None = None, points: bool = True,
+             allow_empty: bool = False) -> gpd.GeoDataFrame:
     """Read a layer from any GDAL format, or a CSV (with lon/lat columns for points).
 
     Every column is kept as read; a ``_row`` column holds the row label shown in messages
     (1-based feature number; for CSV, the line number in the file). A CSV without lon/lat
     columns gives a GeoDataFrame without geometry (a table).
+
+    Parameters
+    ----------
+    points : bool, default True
+        Make points of a CSV's lon/lat columns; False keeps them as text columns (plans, whose
+        lon/lat are filled only on some rows and are checked by the plan's validation).
+    allow_empty : bool, default False
+        Accept a layer with no rows (otherwise an error: a file with only its header is a
+        mistake, not an empty register).
+
+    Raises
+    ------
+    LayerError
+        The file is missing, a folder, unreadable, empty, not UTF-8 (CSV: the encoding it looks
+        like and how to save it as UTF-8), separated by ';' or tabs, truncated (GeoJSON),
+        missing Shapefile parts, or GDAL cannot read it; every problem with its fix.
     """
     path = Path(path)
-    if not path.exists():
-        raise LayerError(str(path), ["file not found: check the path (relative paths are "
-                                     "resolved against the folder of config.toml)"])
+    source = _label(path, layer)
+    problems = filecheck.file_problems(path, what="layer file", allow_folder=True)
+    if problems:
+        raise LayerError(str(path), problems)
     if path.suffix.lower() in CSV_SUFFIXES:
-        return _read_csv(path)
+        gdf = _read_csv(path, points=points)
+    else:
+        gdf = _read_gdal(path, layer)
+    if len(gdf) == 0 and not allow_empty:
+        cols = ", ".join(c for c in gdf.columns if c not in ("geometry", V.ROW)) or "none"
+        raise LayerError(source, [f"no rows: the file has only its header (fields: {cols}); add "
+                                  f"the rows, or leave its setting empty in config.toml if "
+                                  f"there are none"])
+    return gdf
+
+
+def _read_gdal(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    source = _label(path, layer)
+    known = filecheck.shapefile_problem(path)
+    if known:
+        raise LayerError(source, [known])
     try:
         if layer:
             names = [n for n, _ in pyogrio.list_layers(path)]
@@ -81,30 +118,67 @@ def read_any(path: Path | str, *, layer: str | None = None) -> gpd.GeoDataFrame:
         for w in caught:
             counts[str(w.message)] = counts.get(str(w.message), 0) + 1
         for message, n in counts.items():
-            log.warning("%s: %s%s (mended on reading)", _label(path, layer), message,
+            if message.startswith("Non closed ring detected"):
+                # GDAL's words; in plain words: the polygons are fine once closed
+                log.warning("%s: %d polygon outline(s) did not end where they began; they "
+                            "were closed on reading, nothing to do", source, n)
+                continue
+            log.warning("%s: %s%s (mended on reading)", source, message,
                         f" ({n} times)" if n > 1 else "")
     except LayerError:
         raise
-    except Exception as exc:  # pyogrio / GDAL errors
-        raise LayerError(_label(path, layer), [f"cannot be read: {exc}. Is it a GDAL-readable "
-                                               "file (GeoPackage, GeoJSON, Shapefile, "
-                                               "FlatGeobuf) or a CSV?"]) from None
+    except Exception as exc:  # pyogrio / GDAL errors: say what is wrong with the file
+        why = None
+        if path.suffix.lower() in (".json", ".geojson"):
+            why = filecheck.json_problem(path)
+        if why is None and path.is_file():
+            why = filecheck.binary_kind(filecheck.read_head(path))
+            why = f"the file is {why}" if why else None
+        raise LayerError(source, [why or f"cannot be read: {exc}. Is it a GDAL-readable file "
+                                         f"(GeoPackage, GeoJSON, Shapefile, FlatGeobuf) or a "
+                                         f"CSV?"]) from None
     gdf[V.ROW] = np.arange(1, len(gdf) + 1)
     return gdf
 
 
-def _read_csv(path: Path) -> gpd.GeoDataFrame:
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _read_csv(path: Path, *, points: bool = True) -> gpd.GeoDataFrame:
+    text, problems = filecheck.read_text(path, what="layer file")
+    if problems:
+        raise LayerError(str(path), problems)
+    assert text is not None
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    why = filecheck.separator_problem(text, expected=sep)
+    if why:
+        raise LayerError(str(path), [why])
     try:
-        df = pd.read_csv(path, dtype=str, sep=sep, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:
+        df = pd.read_csv(io.StringIO(text), dtype=str, sep=sep, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        m = _FIELD_COUNT.search(str(exc))
+        if m:
+            want, line, saw = m.groups()
+            raise LayerError(str(path), [f"line {line} has {saw} fields where the header has "
+                                         f"{want}: a value holding a comma must be quoted "
+                                         f"(\"Hà Tĩnh, Việt Nam\"), or remove the extra "
+                                         f"comma"]) from None
         raise LayerError(str(path), [f"cannot be read as CSV: {exc}"]) from None
+    except Exception as exc:  # noqa: BLE001 - any parser failure: report the file
+        raise LayerError(str(path), [f"cannot be read as CSV: {exc}"]) from None
+    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=sep))
+    names = [h.strip() for h in header]
+    twice = sorted({n for n in names if names.count(n) > 1 and n})
+    if twice:
+        raise LayerError(str(path), [f"field '{n}' appears {names.count(n)} times in the header;"
+                                     f" keep one column of that name" for n in twice])
+    df.columns = [str(c).strip() for c in df.columns]
     df = df.replace({"": None})
     df[V.ROW] = np.arange(2, len(df) + 2)  # line numbers: the header is line 1
     lower = {c.lower().strip(): c for c in df.columns}
     lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
     lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
-    if lon_col is None or lat_col is None:
+    if not points or lon_col is None or lat_col is None:
         return gpd.GeoDataFrame(df)
     problems = []
     coords = {}
@@ -168,9 +242,32 @@ def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set
     return gdf[~other.to_numpy()]
 
 
+def _population_problems(gdf: pd.DataFrame, population: pd.Series, field: str, *,
+                         names: pd.Series | None, allow_missing: bool) -> list[str]:
+    """Populations that cannot be used: empty (unless allowed) or 0 in every row."""
+    problems = []
+    empty = population.isna()
+    if empty.any() and not allow_missing:
+        labels = gdf["commune_code"].astype(str)
+        if names is not None:
+            labels = labels + " " + names.fillna("").astype(str)
+        listed = ", ".join(labels[empty].tolist()[:V.MAX_LISTED])
+        more = f" and {int(empty.sum()) - V.MAX_LISTED} more" if empty.sum() > V.MAX_LISTED else ""
+        problems.append(f"field '{field}', {V.rows_text(gdf, empty, id_field=None)} (communes "
+                        f"{listed}{more}): empty population; fill it in (0 for an uninhabited "
+                        f"commune), or set province.population_total in config.toml to estimate "
+                        f"the missing ones (labelled as estimates)")
+    elif population.notna().any() and (population.fillna(0) == 0).all():
+        problems.append(f"field '{field}': every row has population 0 ({len(gdf)} rows); is "
+                        f"'{field}' the field that holds the people? Name the right one (config: "
+                        f"layers.communes_population_field / layers.legacy_population_field)")
+    return problems
+
+
 def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
                   layer: str | None = None, population_field: str = "population",
-                  legacy: bool = False) -> gpd.GeoDataFrame:
+                  legacy: bool = False,
+                  allow_missing_population: bool = False) -> gpd.GeoDataFrame:
     """Read and validate commune polygons (post-2025, or pre-2025 with ``legacy=True``).
 
     Parameters
@@ -183,11 +280,21 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         The province's registry: codes are checked against it.
     crs : CRS
         Working CRS to reproject to.
+    allow_missing_population : bool, default False
+        Accept empty populations (then estimated from ``province.population_total``); otherwise
+        every empty population is an error naming the commune.
 
     Returns
     -------
     GeoDataFrame
         The layer schema (module docstring) in ``crs``, sorted by commune_code.
+
+    Raises
+    ------
+    LayerError
+        Every problem of the layer at once: missing fields, unknown or missing communes,
+        populations that are not plain numbers (thousands separators refused), negative, empty
+        (unless allowed) or 0 in every commune, geometries, places outside the province.
     """
     path = Path(path)
     source = _label(path, layer)
@@ -219,8 +326,12 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
                         f"{reg.province.short} missing from the layer: {listed}{more}; "
                         f"add them (population totals would be wrong without them)")
     population, probs = V.numeric_field(gdf, population_field, id_field="commune_code",
-                                        allow_missing=True, what="population")
+                                        allow_missing=True, what="population", whole=True)
     problems += probs
+    if not probs:
+        problems += _population_problems(gdf, population, population_field,
+                                         names=gdf["commune_name"],
+                                         allow_missing=allow_missing_population)
     geom, probs = V.geometry_problems(gdf, allowed=("Polygon", "MultiPolygon"),
                                       id_field="commune_code", source=source)
     problems += probs
@@ -260,7 +371,7 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
     """
     path = Path(path)
     source = str(path)
-    df = read_any(path)
+    read = df = read_any(path)
     problems = V.missing_fields(df, ["commune_code", population_field])
     if problems:
         raise LayerError(source, problems)
@@ -273,9 +384,17 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
         problems.append(f"field 'commune_code', {V.rows_text(df, unknown, id_field='commune_code')}"
                         f": codes unknown to the registry as pre-2025 communes of "
                         f"{reg.province.short}; use the 5-digit national codes")
+    if df.empty:
+        problems.append(f"field 'commune_code': no row of {reg.province.short} (the table has "
+                        f"{len(read)} rows of other provinces); give the pre-2025 communes of "
+                        f"{reg.province.short} (`gis registry {reg.province.code} --mapping` "
+                        f"lists their codes)")
     population, probs = V.numeric_field(df, population_field, id_field="commune_code",
-                                        allow_missing=True, what="population")
+                                        allow_missing=True, what="population", whole=True)
     problems += probs
+    if not probs and not df.empty:
+        problems += _population_problems(df, population, population_field, names=None,
+                                         allow_missing=True)
     if problems:
         raise LayerError(source, problems)
     return pd.Series(population.to_numpy(), index=df["commune_code"].to_numpy(),
@@ -318,7 +437,7 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     numbers = {}
     for f in ("beds", "doctors", "nurses"):
         numbers[f], probs = V.numeric_field(gdf, f, id_field="facility_id", allow_missing=True,
-                                            what=f)
+                                            what=f, whole=True)
         problems += probs
     has_geom = _has_geometry(gdf) and bool(gdf.geometry.notna().any())
     legacy_idx = reg.legacy.set_index("commune_code")
@@ -626,43 +745,103 @@ def read_plan(path: Path | str, facilities: gpd.GeoDataFrame, reg: ProvinceRegis
         Listing every problem with its row (CSV line or TOML entry number).
     """
     path = Path(path)
-    if not path.exists():
-        raise PlanError(str(path), ["file not found: check the path"])
     if path.suffix.lower() == ".toml":
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise PlanError(str(path), [f"not valid TOML: {exc}"]) from None
-        unknown = sorted(set(data) - {"name", "station"})
-        if unknown:
-            raise PlanError(str(path), [f"unknown key(s) {', '.join(unknown)}: a plan TOML has "
-                                        "`name` and [[station]] tables"])
-        df = pd.DataFrame(data.get("station", []), dtype=object)
-        df[V.ROW] = [f"[[station]] #{i + 1}" for i in range(len(df))]
-        name = name or data.get("name")
+        df, toml_name = _plan_toml(path)
+        name = name or toml_name
     else:
-        df = pd.DataFrame(read_any(path))
+        problems = filecheck.file_problems(path, what="plan file", suffixes=(".csv", ".toml"))
+        if problems:
+            raise PlanError(str(path), problems)
+        df = pd.DataFrame(read_any(path, points=False))
         if "geometry" in df:
-            lonlat = gpd.GeoSeries(df["geometry"]).get_coordinates(include_z=False)
+            geom = gpd.GeoSeries(df["geometry"], crs=getattr(df["geometry"], "crs", None))
+            has = geom.notna().to_numpy() & ~geom.is_empty.to_numpy()
+            lon = np.full(len(df), np.nan)
+            lat = np.full(len(df), np.nan)
+            if has.any():
+                pts = geom[has].to_crs(4326) if geom.crs is not None else geom[has]
+                lon[has], lat[has] = pts.x.to_numpy(), pts.y.to_numpy()
             df = df.drop(columns="geometry")
-            df["lon"], df["lat"] = lonlat["x"].to_numpy(), lonlat["y"].to_numpy()
+            df["lon"], df["lat"] = lon, lat
     return validate_plan(df, facilities, reg, source=str(path), name=name or path.stem)
 
 
-def read_population_raster(path: str | Path, *, crs) -> RasterPoints:
+PLAN_KEYS = ("facility_id", "action", "target_commune_code", "role", "lon", "lat", "name",
+             "rule", "note", "legacy_commune_code")
+
+
+def _plan_toml(path: Path) -> tuple[pd.DataFrame, str | None]:
+    """The ``[[station]]`` tables of a TOML plan as a table (``_row``: entry number)."""
+    text, problems = filecheck.read_text(path, what="plan file", suffixes=(".csv", ".toml"))
+    if problems:
+        raise PlanError(str(path), problems)
+    assert text is not None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(str(path), [f"not valid TOML: {exc}; see the README's plan example "
+                                    f"([[station]] tables)"]) from None
+    unknown = sorted(set(data) - {"name", "station"})
+    if unknown:
+        raise PlanError(str(path), [f"unknown key(s) {', '.join(unknown)}: a plan TOML has "
+                                    "`name` and [[station]] tables"])
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise PlanError(str(path), [f"key 'name': expected a text in quotes, found {name!r}"])
+    stations = data.get("station", [])
+    if isinstance(stations, dict):
+        raise PlanError(str(path), ["[station] is a single table: write [[station]] (double "
+                                    "brackets) before each station, one table per station"])
+    if not isinstance(stations, list) or not all(isinstance(t, dict) for t in stations):
+        raise PlanError(str(path), ["key 'station': expected [[station]] tables (double "
+                                    "brackets), one per station"])
+    if not stations:
+        raise PlanError(str(path), ["no [[station]] tables: give one per station (facility_id, "
+                                    "action, target_commune_code)"])
+    problems = []
+    for i, t in enumerate(stations):
+        bad = sorted(set(t) - set(PLAN_KEYS))
+        if bad:
+            problems.append(f"[[station]] #{i + 1}: unknown key(s) {', '.join(bad)}; use "
+                            f"{', '.join(PLAN_KEYS[:6])}")
+        nested = sorted(k for k, v in t.items() if isinstance(v, dict | list))
+        if nested:
+            problems.append(f"[[station]] #{i + 1}: key(s) {', '.join(nested)} hold a table or "
+                            f"a list; give a single value")
+    if problems:
+        raise PlanError(str(path), problems)
+    df = pd.DataFrame(stations, dtype=object)
+    df[V.ROW] = [f"[[station]] #{i + 1}" for i in range(len(df))]
+    return df, name
+
+
+def read_population_raster(path: str | Path, *, crs,
+                           bounds: tuple[float, float, float, float] | None = None,
+                           province: str = "the province") -> RasterPoints:
     """Read a population raster: every pixel with a positive value, its centre reprojected to
     ``crs``. Masked, negative and non-finite values count as 0.
+
+    Parameters
+    ----------
+    bounds : (min_lon, min_lat, max_lon, max_lat), optional
+        The province's box (EPSG:4326): a raster with no populated pixel inside is an error.
 
     Raises
     ------
     LayerError
-        The file cannot be read as a raster or declares no CRS.
+        The file cannot be read as a raster, declares no CRS, or holds no people in the
+        province.
     """
     path = Path(path)
+    problems = filecheck.file_problems(path, what="raster file")
+    if problems:
+        raise LayerError(str(path), problems)
     try:
         src = rasterio.open(path)
     except Exception as exc:
-        raise LayerError(str(path), [f"cannot be read as a raster: {exc}"]) from None
+        kind = filecheck.binary_kind(filecheck.read_head(path))
+        raise LayerError(str(path), [f"cannot be read as a raster (GeoTIFF): "
+                                     f"{('the file is ' + kind) if kind else exc}"]) from None
     with src:
         if src.crs is None:
             raise LayerError(str(path), ["no CRS declared: georeference the raster"])
@@ -672,6 +851,19 @@ def read_population_raster(path: str | Path, *, crs) -> RasterPoints:
         rows, cols = np.nonzero(values > 0)
         xs, ys = rasterio.transform.xy(src.transform, rows, cols, offset="center")
         xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+        if bounds is not None:
+            lon, lat = (xs, ys) if src.crs == CRS.from_epsg(4326) else (
+                np.asarray(a) for a in warp_transform(src.crs, "EPSG:4326", xs, ys))
+            min_lon, min_lat, max_lon, max_lat = bounds
+            inside = ((lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat))
+            if not inside.any():
+                b = src.bounds
+                raise LayerError(str(path), [
+                    f"no populated pixel inside {province} (lon {min_lon:.2f}..{max_lon:.2f}, "
+                    f"lat {min_lat:.2f}..{max_lat:.2f}); the raster covers {b.left:.2f}.."
+                    f"{b.right:.2f} x {b.bottom:.2f}..{b.top:.2f} in {src.crs}: give a "
+                    f"population raster of the province (e.g. WorldPop's country file) with its "
+                    f"CRS declared"])
         if src.crs != crs:
             xs, ys = warp_transform(src.crs, crs, xs, ys)
             xs, ys = np.asarray(xs), np.asarray(ys)

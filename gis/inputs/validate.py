@@ -8,6 +8,7 @@ checks and raise one :class:`gis.errors.LayerError`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 
 import geopandas as gpd
@@ -58,16 +59,53 @@ def duplicate_ids(gdf: pd.DataFrame, field: str) -> list[str]:
     return problems
 
 
+#: A number written with thousands separators: "28.729", "28,729", "1.234.567", "28 729".
+THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:([.,\u00a0\u202f ])\d{3})(?:\1\d{3})*$")
+#: A number written with a decimal comma: "105,9", "-0,5".
+DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
 def numeric_field(gdf: pd.DataFrame, field: str, *, id_field: str | None,
-                  allow_missing: bool, what: str = "value") -> tuple[pd.Series, list[str]]:
-    """Parse a numeric field; report non-numeric, negative and (if not allowed) missing values."""
+                  allow_missing: bool, what: str = "value",
+                  whole: bool = False) -> tuple[pd.Series, list[str]]:
+    """Parse a numeric field; report non-numeric, negative and (if not allowed) missing values.
+
+    With ``whole=True`` (counts: persons, beds, doctors) a value written with thousands
+    separators ("28.729", "28,729", "28 729") is refused rather than guessed: "28.729" is 28,729
+    people with the Vietnamese separator but 28.729 with a decimal point, and reading it wrong
+    makes every figure 1,000 times too small. Elsewhere a decimal comma ("105,9") is refused with
+    the fix (write "105.9").
+    """
     if field not in gdf:
         return pd.Series(np.nan, index=gdf.index), []
     raw = gdf[field]
-    blank = raw.isna() | (raw.astype(str).str.strip() == "")
-    num = pd.to_numeric(raw.where(~blank), errors="coerce")
+    text = raw.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                   else str(v).strip())
+    blank = text == ""
+    num = pd.to_numeric(text.where(~blank), errors="coerce")
     problems = []
-    bad = num.isna() & ~blank
+    if whole:
+        sep = text.str.match(THOUSANDS) & ~blank
+        if sep.any():
+            values = text[sep].tolist()
+            found = ", ".join(repr(v) for v in values[:MAX_LISTED])
+            digits = re.sub(r"\D", "", values[0])
+            one = sep.sum() == 1
+            problems.append(f"field '{field}', {rows_text(gdf, sep, id_field=id_field)}: {found} "
+                            f"look{'s like a number' if one else ' like numbers'} written with "
+                            f"thousands separators, which cannot be told from a decimal point "
+                            f"('28.729' is 28729 in Vietnamese, 28.729 in English); write the "
+                            f"{what} in plain digits, e.g. {digits}")
+            num = num.where(~sep)
+    else:
+        sep = pd.Series(False, index=gdf.index)
+    comma = text.str.match(DECIMAL_COMMA) & ~blank & ~sep & num.isna()
+    if comma.any():
+        found = ", ".join(repr(v) for v in text[comma].tolist()[:MAX_LISTED])
+        problems.append(f"field '{field}', {rows_text(gdf, comma, id_field=id_field)}: {found} "
+                        f"written with a decimal comma; write the {what} with a decimal point "
+                        f"(e.g. 105.9)")
+    bad = num.isna() & ~blank & ~sep & ~comma
     if bad.any():
         found = ", ".join(repr(v) for v in raw[bad].tolist()[:MAX_LISTED])
         problems.append(f"field '{field}', {rows_text(gdf, bad, id_field=id_field)}: not a number "

@@ -185,3 +185,64 @@ def road_costs(
         log.warning("road model: %d of %d origins reach no destination within %g min",
                     len(report.unreachable_origins), len(origins_xy), cutoff_min)
     return table, report
+
+
+def road_problems(roads, sites_xy: np.ndarray, site_ids: np.ndarray, *,
+                  max_snap_m: float = 2_000.0) -> tuple[list[str], list[str]]:
+    """Whether a road layer can carry trips between the sites, checked before any routing.
+
+    The road model walks from a place to its nearest road vertex, drives, and walks to the
+    facility; lines join only where they share a vertex (to the centimetre). A layer whose lines
+    do not meet, or that lies elsewhere, would make most trips impossible, which the analyses
+    would otherwise report as people beyond the cut-off.
+
+    Parameters
+    ----------
+    roads : GeoDataFrame
+        Road lines in a projected CRS (metres), as :func:`gis.inputs.readers.read_roads` gives.
+    sites_xy : ndarray, shape (n, 2)
+        The facilities in the same CRS.
+    site_ids : ndarray of str
+        Their ids, for the messages.
+    max_snap_m : float
+        A site farther than this from every road vertex is "far from the roads".
+
+    Returns
+    -------
+    problems, notes : list of str
+        Problems (more than half of the sites far from every road, or the largest connected
+        piece of the roads joining fewer than half of them) and notes naming the few sites off
+        the largest piece.
+    """
+    sites_xy = np.asarray(sites_xy, float).reshape(-1, 2)
+    if len(sites_xy) == 0:
+        return [], []
+    _, length_csr, node_xy = road_graph(roads, speeds_kmh={"default": 25.0})
+    n_comp, labels = csgraph.connected_components(length_csr, directed=True, connection="weak")
+    snap, node = cKDTree(node_xy).query(sites_xy)
+    problems, notes = [], []
+    far = snap > max_snap_m
+    if far.sum() * 2 > len(sites_xy):
+        problems.append(f"{int(far.sum())} of {len(sites_xy)} facilities are more than "
+                        f"{max_snap_m / 1000:g} km from every road (median "
+                        f"{np.median(snap) / 1000:.1f} km): is this the road layer of the "
+                        f"province, with its CRS declared correctly?")
+    piece = labels[node]
+    counts = np.bincount(piece, minlength=n_comp)
+    main = int(counts.argmax())
+    off = piece != main
+    ids = [str(i) for i in np.asarray(site_ids)[off]]
+    listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    fix = ("lines must share their end points where roads meet: snap them (e.g. QGIS "
+           "'Snap geometries to layer', GRASS v.clean) and add the missing links, or leave "
+           "layers.roads empty to use the straight-line model")
+    if n_comp > 1 and counts[main] * 2 < len(sites_xy):
+        problems.append(f"the roads fall into {n_comp} pieces that do not connect: the largest "
+                        f"joins only {int(counts[main])} of {len(sites_xy)} facilities, so most "
+                        f"trips are impossible by road (the facilities elsewhere: {listed}); "
+                        f"{fix}")
+    elif off.any():
+        notes.append(f"{len(ids)} of {len(sites_xy)} facilities lie on road pieces not joined to "
+                     f"the rest ({listed}): trips to them stay on their own piece; if they "
+                     f"should connect, {fix}")
+    return problems, notes

@@ -89,7 +89,8 @@ def _tiers(layer: pd.DataFrame) -> list[str]:
 
 # --- QGIS -----------------------------------------------------------------------------------
 
-def qgis_styles(name: str, gdf: gpd.GeoDataFrame) -> list[qgis.LayerSpec] | None:
+def qgis_styles(name: str, gdf: gpd.GeoDataFrame, lang: str = "en"
+                ) -> list[qgis.LayerSpec] | None:
     """The QGIS project's layers for a capacity layer (group "Capacity"), None for others
     (the ``styles`` hook of :func:`gis.outputs.qgis.write_qgis_project`). Only the new
     facilities of the scaling up show at first; the others are a click away."""
@@ -192,7 +193,7 @@ def _facility_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any], *,
                  title: str, sources: Sequence[str] = (), estimate_notes: Sequence[str] = (),
-                 offline: bool = False, simplify_m: float = 50.0):
+                 offline: bool = False, simplify_m: float = 50.0, lang: str = "en"):
     """The capacity map: per tier, who is served, not served for lack of capacity and beyond
     the time limit (the optimum), each facility's catchment by capacity and its figures, and
     the new facilities of the scaling up (the exact choice and AccessMod's greedy).
@@ -212,7 +213,7 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
     folium.Map
     """
     b = maps.MapBuilder(title, sources=sources, estimate_notes=estimate_notes, offline=offline,
-                        tiles="auto", simplify_m=simplify_m)
+                        tiles="auto", simplify_m=simplify_m, lang=lang)
     cap = summary.get("capacity") or {}
     tiers_info = cap.get("tiers") or {}
     cells = layers.get("capacity_cells")
@@ -245,7 +246,7 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                                                      status=STATUS_LABELS[row["status"]]))}))
         layer_name = _("{tier}: served, not served, beyond {limit} min").format(
             tier=_first_up(TIER_NAMES[t]), limit=_min(limit))
-        layer = b.add(feats, layer_name, show=first)
+        layer = b.add(feats, layer_name, "", show=first)
         b.legend_section(_("Capacity, {tier} (the optimum)").format(tier=TIER_NAMES[t]),
                          [maps.swatch(STATUS_COLORS[s], STATUS_LABELS[s], opacity=0.6)
                           for s in STATUSES], layers=[layer])
@@ -265,7 +266,7 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                     "t": _e(_("{name}: serves {people} people").format(
                         name=row.get("name", ""), people=_n(row.get("served_population"))))}))
             clayer = b.add(cfeats, _("{tier}: catchments by capacity").format(
-                tier=_first_up(TIER_NAMES[t])), show=False)
+                tier=_first_up(TIER_NAMES[t])), "", show=False)
             b.legend_section(_("Catchments"), [maps.swatch(
                 "#9ecae1", _("the cells a facility serves (the optimum)"), opacity=0.5)],
                 layers=[clayer])
@@ -276,7 +277,7 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                 "t": _e(row.get("name", ""))})
                 for row, geom in zip(ft.to_dict("records"), ft.geometry, strict=True)]
             b.add(pfeats, _("{tier} and their capacity").format(
-                tier=_first_up(TIER_NAMES[t])), show=first)
+                tier=_first_up(TIER_NAMES[t])), "", show=first)
         first = False
     sites = layers.get("scale_up_sites")
     up = summary.get("scale_up") or {}
@@ -306,7 +307,7 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                     "p": maps.popup_table(rows),
                     "t": _e(_("New facility: {name}").format(name=row.get("name", "")))}))
             added.append(b.add(feats, _("{method}: new facilities").format(
-                method=_first_up(METHOD_LABELS[method])), show=True))
+                method=_first_up(METHOD_LABELS[method])), "", show=True))
             items.append(maps.swatch(color, METHOD_LABELS[method], opacity=0.9))
         b.legend_section(_("Scaling up: {n} new facilities, {tier}").format(
             n=len(up.get("sites") or []), tier=TIER_NAMES.get(up.get("tier"), "")), items,
@@ -317,7 +318,8 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
 def write_capacity_map(folder: str | Path, layers: Mapping[str, gpd.GeoDataFrame],
                        summary: Mapping[str, Any], *, province: str = "",
                        sources: Sequence[str] = (), estimate_notes: Sequence[str] = (),
-                       offline: bool = True, overwrite: bool = False) -> Path | None:
+                       offline: bool = True, overwrite: bool = False, lang: str = "en"
+                       ) -> Path | None:
     """Write ``capacity.html`` when the run has capacity layers (else None)."""
     cells = layers.get("capacity_cells")
     if cells is None or not _tiers(cells):
@@ -325,7 +327,7 @@ def write_capacity_map(folder: str | Path, layers: Mapping[str, gpd.GeoDataFrame
     where = f" — {province}" if province else ""
     m = capacity_map(layers, summary,
                      title=_("Capacity: who is served, who is not, where to add") + where,
-                     sources=sources, estimate_notes=estimate_notes, offline=offline)
+                     sources=sources, estimate_notes=estimate_notes, offline=offline, lang=lang)
     path = Path(folder) / "capacity.html"
     files.check_writable([path], overwrite=overwrite)
     return maps.write_map(m, path, overwrite=overwrite)
@@ -467,7 +469,7 @@ def _scale_html(up: Mapping[str, Any]) -> str:
     return out
 
 
-def report_sections(summary: Mapping[str, Any]) -> list[Section]:
+def report_sections(summary: Mapping[str, Any], *, lang: str = "en") -> list[Section]:
     """The report's "Capacity and scaling up" section (empty when the stage did not run)."""
     cap = summary.get("capacity")
     up = summary.get("scale_up")

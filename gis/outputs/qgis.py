@@ -7,6 +7,13 @@ areas: a hatched red fill; hubs: graduated size by load), facility names labelle
 data source paths are relative (``./<name>.gpkg|layername=<layer>``), so the folder can be
 copied or sent as a whole.
 
+The project opens on an uncluttered first view: the communes after 2025, the facilities by tier
+and the under-served areas are on; every other layer (travel times, coverage, plans, network)
+is in the tree but switched off, and labels are set up but off (one click in the layer's
+properties turns them on). Every evaluated plan has its own sub-group under Plans (stations by
+action, people losing access, change per commune). Titles, groups and legend entries are in the
+language of ``lang`` (:mod:`gis.outputs.i18n`).
+
 Layers are known by their key in the mapping given to :func:`write_qgis_project`; unknown keys
 are kept, in an "Other" group with a plain style:
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +55,8 @@ from pyproj import CRS
 from gis.errors import LayerError, OutputError
 from gis.outputs import files
 from gis.outputs.geopackage import write_geopackage
+from gis.outputs.i18n import N_, Lang, get_lang
+from gis.outputs.maps import plan_display_name
 
 log = logging.getLogger(__name__)
 
@@ -62,26 +72,31 @@ __all__ = [
 
 QGIS_VERSION = "3.22.16-Białowieża"
 GROUPS = ("Inputs", "Access", "Plans", "Network", "Capacity", "Other")
-#: ``styles(name, layer)`` -> the layer's specs, or None to style it here: lets another output
-#: module (gis.outputs.capacity) style the layers it knows.
-Styles = Callable[[str, gpd.GeoDataFrame], "list[LayerSpec] | None"]
+_GROUP_TITLES = {"Inputs": N_("Inputs"), "Access": N_("Access"), "Plans": N_("Plans"),
+                 "Network": N_("Network"), "Capacity": N_("Capacity"), "Other": N_("Other")}
+#: ``styles(name, layer, lang)`` -> the layer's specs, or None to style it here: lets another
+#: output module (gis.outputs.capacity) style the layers it knows, in the project's language.
+Styles = Callable[[str, gpd.GeoDataFrame, str], "list[LayerSpec] | None"]
 
 _TIER_COLORS = {
-    "central": ("#67000d", 4.2, "star", "Central hospital"),
-    "provincial": ("#cb181d", 3.6, "square", "Provincial hospital"),
-    "regional": ("#f16913", 3.2, "diamond", "Regional general hospital"),
-    "station": ("#2171b5", 2.2, "circle", "Commune health station"),
-    "branch": ("#4292c6", 1.8, "circle", "Branch point (former station)"),
+    "central": ("#67000d", 4.2, "star", N_("Central hospital")),
+    "provincial": ("#cb181d", 3.6, "square", N_("Provincial hospital")),
+    "regional": ("#f16913", 3.2, "diamond", N_("Regional general hospital")),
+    "station": ("#2171b5", 2.2, "circle", N_("Commune health station")),
+    "branch": ("#4292c6", 1.8, "circle", N_("Branch point (former station)")),
 }
 _ACTION_COLORS = {
-    "keep": ("#2171b5", 2.4, "circle", "kept station"),
-    "new": ("#238b45", 2.8, "cross_fill", "new station"),
-    "branch": ("#6baed6", 2.0, "circle", "branch point (outpost)"),
-    "close": ("#525252", 2.4, "cross2", "closed site"),
+    "keep": ("#2171b5", 2.4, "circle", N_("main station (kept)")),
+    "new": ("#238b45", 2.8, "cross_fill", N_("new station")),
+    "branch": ("#6baed6", 2.0, "circle", N_("branch point (outpost)")),
+    "close": ("#525252", 2.4, "cross2", N_("closed site")),
 }
 _BAND_COLORS = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027", "#a50026"]
-_TARGET_LABEL = {"station": "commune health station", "regional": "regional hospital",
-                 "provincial": "provincial hospital"}
+_TARGET_LABEL = {"station": N_("Travel time to the nearest commune health station (min)"),
+                 "regional": N_("Travel time to the nearest regional hospital (min)"),
+                 "provincial": N_("Travel time to the nearest provincial hospital (min)")}
+_KIND_LABEL = {"referral": N_("referral link"), "satellite": N_("satellite link"),
+               "proposed satellite": N_("proposed satellite link")}
 DEFAULT_TIME_FIELDS = {"station": "station_time_min", "regional": "regional_time_min"}
 DEFAULT_THRESHOLDS_MIN = {"station": (15, 30, 60), "regional": (30, 60, 90),
                           "provincial": (60, 120)}
@@ -93,21 +108,36 @@ KEY_ALIASES = {
     "demand": "cells", "demand_cells": "cells", "access_cells": "cells",
     "commune_coverage": "coverage", "underserved_areas": "underserved",
     "plan_facilities": "plan", "stations_plan": "plan", "plan_stations": "plan",
-    "plan_stations_branches": "plan", "network_edges": "edges", "referral_edges": "edges",
+    "plan_stations_branches": "plan", "plan_stations_given": "plan",
+    "network_edges": "edges", "referral_edges": "edges",
     "referral_edges_plan": "edges", "satellite_edges": "edges", "satellite_proposals": "edges",
-    "network_hubs": "hubs", "hubs_plan": "hubs",
+    "network_hubs": "hubs", "hubs_plan": "hubs", "losing_access_given": "losing_access",
+    "halo_facilities": "facilities", "provinces": "coverage",
 }
 
 #: Layer titles in the project where several layers share a style key (the layer name of the
 #: GeoPackage -> title); other layers take the title of their key.
 LAYER_TITLES = {
-    "plan_stations": "Plan: main stations only (other former stations closed)",
-    "plan_stations_branches": "Plan: main stations + branch points",
-    "referral_edges_plan": "Referral links after the plan",
-    "satellite_edges": "Satellite-hospital links",
-    "satellite_proposals": "Proposed satellite links",
-    "hubs_plan": "Hubs after the plan (size: people behind)",
+    "plan_stations": N_("Official plan without branch points: stations by action"),
+    "plan_stations_branches": N_("Official plan: stations by action"),
+    "losing_access": N_("Official plan without branch points: people losing access"),
+    "plan_communes": N_("Every scenario per commune (one row per scenario)"),
+    "referral_edges_plan": N_("Referral links after the plan"),
+    "satellite_edges": N_("Satellite-hospital links"),
+    "satellite_proposals": N_("Proposed satellite links"),
+    "hubs_plan": N_("Hubs after the plan (size: people behind)"),
+    "referral_chains": N_("Referral chain per commune"),
+    "referral_chains_plan": N_("Referral chain per commune after the plan"),
+    "coverage_legacy": N_("Coverage per former commune"),
+    "plan_stations_given": N_("Plans given (field scenario): stations and new sites"),
+    "losing_access_given": N_("People losing access under the plans given (field scenario)"),
+    "halo_facilities": N_("Facilities of neighbouring provinces within reach (cross-border)"),
+    "provinces": N_("Coverage per province"),
 }
+
+# Layers on in the first view (uncluttered: the base and the main findings).
+FIRST_VIEW = ("communes", "facilities", "underserved")
+_PLAN_LAYER = re.compile(r"^plan_(?P<slug>\w+?)_(?P<what>stations|losing_access|communes)$")
 
 
 @dataclass(frozen=True)
@@ -197,14 +227,15 @@ def single_renderer(symbol: ET.Element) -> ET.Element:
 
 
 def categorized_renderer(attr: str, categories: Sequence[tuple[str, str, ET.Element]],
-                         other: ET.Element | None = None) -> ET.Element:
+                         other: ET.Element | None = None, *,
+                         other_label: str = "other") -> ET.Element:
     """Categorised renderer: (value, label, symbol) per category; ``other`` for the rest."""
     r = ET.Element("renderer-v2", {"type": "categorizedSymbol", "attr": attr,
                                    "symbollevels": "0", "forceraster": "0",
                                    "enableorderby": "0", "referencescale": "-1"})
     cats = ET.SubElement(r, "categories")
     syms = ET.SubElement(r, "symbols")
-    items = list(categories) + ([("", "other", other)] if other is not None else [])
+    items = list(categories) + ([("", other_label, other)] if other is not None else [])
     for i, (value, label, sym) in enumerate(items):
         ET.SubElement(cats, "category", {"value": value, "label": label, "symbol": str(i),
                                          "render": "true"})
@@ -272,7 +303,10 @@ def labeling(field: str, *, size_pt: float = 8.0, color: str = "#000000",
 
 @dataclass
 class LayerSpec:
-    """One layer of the project: which GeoPackage layer, where, and how it is drawn."""
+    """One layer of the project: which GeoPackage layer, where, and how it is drawn.
+
+    ``group`` is a key of :data:`GROUPS`; ``subgroup`` a sub-group under it (a plan's name);
+    ``labels`` are set up but shown only with ``labels_on``."""
 
     source_layer: str
     title: str
@@ -281,18 +315,22 @@ class LayerSpec:
     labels: ET.Element | None = None
     visible: bool = True
     opacity: float = 1.0
+    subgroup: str | None = None
+    labels_on: bool = False
 
 
-def _bands(field: str, thresholds: Sequence[float], values: pd.Series,
+def _bands(field: str, thresholds: Sequence[float], values: pd.Series, L: Lang | None = None,
            ) -> list[tuple[float, float, str, ET.Element]]:
+    L = L or get_lang("en")
     breaks = sorted(float(t) for t in thresholds)
     top = float(np.nanmax(values.replace([np.inf, -np.inf], np.nan))) if values.notna().any() \
         else breaks[-1]
     edges = [0.0, *breaks, max(top, breaks[-1]) + 1.0]
     out = []
     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        label = (f"≤ {hi:g} min" if i == 0 else f"> {lo:g} min" if i == len(edges) - 2
-                 else f"{lo:g}–{hi:g} min")
+        label = (L._("≤ {t} min", t=f"{hi:g}") if i == 0 else
+                 L._("> {t} min", t=f"{lo:g}") if i == len(edges) - 2
+                 else L._("{lo}–{hi} min", lo=f"{lo:g}", hi=f"{hi:g}"))
         color = _BAND_COLORS[min(i, len(_BAND_COLORS) - 1)]
         out.append((lo, hi, label, fill(color, color, outline_width=0.0, alpha=0.75,
                                         outline_style="no")))
@@ -306,6 +344,8 @@ def layer_specs(
     thresholds_min: Mapping[str, Sequence[float]] | None = None,
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
+    plans: Sequence[Mapping[str, object]] | None = None,
+    lang: str = "en",
     styles: Styles | None = None,
 ) -> list[LayerSpec]:
     """The styled project layers for the given GeoPackage layers (see the module table).
@@ -320,8 +360,14 @@ def layer_specs(
         Coverage columns of ``coverage`` (default: numeric columns naming share/pct/covered).
     load_field : str, default "load"
         Hub load column.
+    plans : sequence of mapping, optional
+        The evaluated plans (``name``, ``kind``, ``slug``, ``figures``): their layers
+        ``plan_<slug>_stations``, ``plan_<slug>_losing_access`` and ``plan_<slug>_communes``
+        go into a sub-group of Plans named after the plan.
+    lang : {"en", "vi"}
+        Language of the titles and legend entries.
     styles : callable, optional
-        ``styles(name, layer)`` returns the specs of a layer it knows (e.g.
+        ``styles(name, layer, lang)`` returns the specs of a layer it knows (e.g.
         :func:`gis.outputs.capacity.qgis_styles`), None for the others.
 
     Returns
@@ -329,34 +375,43 @@ def layer_specs(
     list of LayerSpec
         In drawing order within each group (first = top).
     """
+    L = get_lang(lang)
     fields = dict(DEFAULT_TIME_FIELDS if time_fields is None else time_fields)
     limits = {**DEFAULT_THRESHOLDS_MIN, **(thresholds_min or {})}
+    plan_names = {str(v.get("slug")): plan_display_name(str(v.get("name")), str(v.get("kind")),
+                                                        v.get("figures") or {}, lang=lang)
+                  for v in plans or []}
     specs: list[LayerSpec] = []
     for name, gdf in layers.items():
         key = KEY_ALIASES.get(name, name)
         cols = set(gdf.columns)
-        own = styles(name, gdf) if styles is not None else None
+        titled = L._(LAYER_TITLES[name]) if name in LAYER_TITLES else None
+        per_plan = _PLAN_LAYER.match(name)
+        own = styles(name, gdf, lang) if styles is not None else None
         if own is not None:
             specs.extend(own)
+        elif per_plan:
+            specs.append(_plan_spec(name, gdf, per_plan.group("slug"), per_plan.group("what"),
+                                    plan_names, L))
         elif key == "facilities":
-            cats = [(t, lab, marker(c, s, shape)) for t, (c, s, shape, lab) in
+            cats = [(t, L._(lab), marker(c, sz, shape)) for t, (c, sz, shape, lab) in
                     _TIER_COLORS.items()]
-            r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"))
+            r = (categorized_renderer("tier", cats, marker("#636363", 2.0, "triangle"),
+                                      other_label=L._("other"))
                  if "tier" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(name, "Facilities by tier", "Inputs", r,
+            specs.append(LayerSpec(name, titled or L._("Facilities by tier"), "Inputs", r,
                                    labeling("name") if "name" in cols else None))
         elif key == "communes":
-            specs.append(LayerSpec(name, "Communes after 1 July 2025", "Inputs",
+            specs.append(LayerSpec(name, L._("Communes after 1 July 2025"), "Inputs",
                                    single_renderer(fill(None, "#41ab5d", outline_width=0.5)),
                                    labeling("commune_name", size_pt=7, color="#2b6b3a")
                                    if "commune_name" in cols else None))
         elif key == "communes_legacy":
-            specs.append(LayerSpec(name, "Communes before 1 July 2025", "Inputs",
+            specs.append(LayerSpec(name, L._("Communes before 1 July 2025"), "Inputs",
                                    single_renderer(fill(None, "#807dba", outline_width=0.3,
                                                         outline_style="dash")),
                                    visible=False))
         elif key == "cells":
-            first = True
             for target, field in fields.items():
                 if field not in cols:
                     log.info("QGIS project: no field %r in cells; %s layer skipped", field,
@@ -364,17 +419,16 @@ def layer_specs(
                     continue
                 values = pd.to_numeric(gdf[field], errors="coerce")
                 r = graduated_renderer(field, _bands(field, limits.get(target, (15, 30, 60)),
-                                                     values))
-                label = _TARGET_LABEL.get(target, target)
-                specs.append(LayerSpec(name, f"Travel time to the nearest {label} (min)",
-                                       "Access", r, visible=first))
-                first = False
+                                                     values, L))
+                label = (L._(_TARGET_LABEL[target]) if target in _TARGET_LABEL
+                         else f"{target} (min)")
+                specs.append(LayerSpec(name, label, "Access", r, visible=False))
         elif key == "coverage":
             cov = list(coverage_fields) if coverage_fields else [
                 c for c in gdf.columns if c != gdf.geometry.name
                 and pd.api.types.is_numeric_dtype(gdf[c])
                 and any(w in c for w in ("share", "pct", "percent", "covered", "coverage"))]
-            for n, col in enumerate(cov):
+            for col in cov:
                 pct = col.endswith("_pct") or float(pd.to_numeric(gdf[col]).max()) > 1.0
                 k = 100.0 if pct else 1.0
                 classes = [(0.0, 0.5, "#f7fbff"), (0.5, 0.75, "#c6dbef"), (0.75, 0.9, "#6baed6"),
@@ -382,10 +436,10 @@ def layer_specs(
                 ranges = [(lo * k, hi * k, f"{100 * lo:.0f}–{100 * hi:.0f} %",
                            fill(c, "#555555", outline_width=0.2, alpha=0.8))
                           for lo, hi, c in classes]
-                specs.append(LayerSpec(name, f"Coverage per commune: {col}", "Access",
-                                       graduated_renderer(col, ranges),
-                                       visible=n == 0 and not any(
-                                           KEY_ALIASES.get(k, k) == "cells" for k in layers)))
+                title = (f"{titled}: {_coverage_title(L, col)}" if name == "provinces"
+                         else titled or _coverage_title(L, col))
+                specs.append(LayerSpec(name, title, "Access", graduated_renderer(col, ranges),
+                                       visible=False))
         elif key == "underserved":
             sym = _symbol("0", "fill", [
                 ("SimpleFill", {"color": _rgba("#e31a1c", 0.25), "style": "solid",
@@ -397,45 +451,49 @@ def layer_specs(
                                 "outline_width": "0", "outline_width_unit": "MM",
                                 "joinstyle": "bevel", "offset": "0,0", "offset_unit": "MM"}),
             ])
-            specs.append(LayerSpec(name, "Under-served areas", "Access", single_renderer(sym),
+            specs.append(LayerSpec(name, L._("Under-served areas"), "Access",
+                                   single_renderer(sym),
                                    labeling("rank", size_pt=9, color="#b30000")
                                    if "rank" in cols else None))
         elif key == "plan":
-            cats = [(a, lab, marker(c, s, shape)) for a, (c, s, shape, lab) in
-                    _ACTION_COLORS.items()]
-            r = (categorized_renderer("action", cats, marker("#636363", 2.0, "triangle"))
-                 if "action" in cols else single_renderer(marker("#2171b5", 2.2)))
-            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Plan: action per facility"),
-                                   "Plans", r,
-                                   labeling("name", size_pt=7) if "name" in cols else None))
-        elif key == "losing_access":
-            specs.append(LayerSpec(name, "People losing access", "Plans",
-                                   single_renderer(fill("#f768a1", "#7a0177", alpha=0.55,
-                                                        outline_width=0.1))))
+            specs.append(LayerSpec(name, titled or L._("Plan: action per facility"), "Plans",
+                                   _action_renderer(cols, L),
+                                   labeling("name", size_pt=7) if "name" in cols else None,
+                                   visible=False, subgroup=L._(_EARLIER) if name in LAYER_TITLES
+                                   else None))
+        elif key == "losing_access" or name == "plan_communes":
+            sym = (fill("#f768a1", "#7a0177", alpha=0.55, outline_width=0.1)
+                   if key == "losing_access" else fill(None, "#636363", outline_width=0.3))
+            specs.append(LayerSpec(name, titled or L._("People losing access"), "Plans",
+                                   single_renderer(sym), visible=False,
+                                   subgroup=L._(_EARLIER) if name in LAYER_TITLES
+                                   else None))
         elif key == "edges":
             kinds = sorted(gdf["kind"].astype(str).unique()) if "kind" in cols else []
             palette = ["#08519c", "#e6550d", "#31a354", "#756bb1"]
-            cats = [(k, f"{k} link", line(palette[i % 4], 0.6,
-                                          style="dash" if "satellite" in k else "solid"))
+            cats = [(k, L._(_KIND_LABEL[k]) if k in _KIND_LABEL else k,
+                     line(palette[i % 4], 0.6, style="dash" if "satellite" in k else "solid"))
                     for i, k in enumerate(kinds)]
-            r = (categorized_renderer("kind", cats, line("#636363", 0.5)) if cats
-                 else single_renderer(line("#08519c", 0.6)))
-            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Referral and satellite links"),
-                                   "Network", r, visible=not name.endswith("_plan")))
+            r = (categorized_renderer("kind", cats, line("#636363", 0.5),
+                                      other_label=L._("other"))
+                 if cats else single_renderer(line("#08519c", 0.6)))
+            specs.append(LayerSpec(name, titled or L._("Referral and satellite links"),
+                                   "Network", r, visible=False))
         elif key == "hubs":
             if load_field in cols and pd.to_numeric(gdf[load_field]).notna().any():
                 v = pd.to_numeric(gdf[load_field], errors="coerce")
                 top = float(v.max())
                 cuts = [0.0, top / 16, top / 4, top / 2, top + 1.0]
-                ranges = [(lo, hi, f"{lo:,.0f} – {min(hi, top):,.0f}",
+                ranges = [(lo, hi, f"{L.num(lo)} – {L.num(min(hi, top))}",
                            marker("#9e9ac8", 3.0 + 3.0 * i, "circle", outline="#54278f"))
                           for i, (lo, hi) in enumerate(zip(cuts[:-1], cuts[1:], strict=True))]
                 r = graduated_renderer(load_field, ranges, method="GraduatedSize")
             else:
                 r = single_renderer(marker("#9e9ac8", 5.0, outline="#54278f"))
-            specs.append(LayerSpec(name, LAYER_TITLES.get(name, "Hubs (size: load)"), "Network",
-                                   r, labeling("name", size_pt=8) if "name" in cols else None,
-                                   opacity=0.8, visible=not name.endswith("_plan")))
+            specs.append(LayerSpec(name, titled or L._("Hubs (size: people behind)"),
+                                   "Network", r,
+                                   labeling("name", size_pt=8) if "name" in cols else None,
+                                   opacity=0.8, visible=False))
         else:
             geom = set(gdf.geom_type.dropna())
             if geom <= {"Point", "MultiPoint"}:
@@ -444,9 +502,64 @@ def layer_specs(
                 sym = line("#636363", 0.5)
             else:
                 sym = fill("#bdbdbd", "#636363", alpha=0.5)
-            specs.append(LayerSpec(name, name.replace("_", " ").capitalize(), "Other",
-                                   single_renderer(sym)))
+            specs.append(LayerSpec(name, titled or name.replace("_", " ").capitalize(),
+                                   "Network" if name.startswith("referral_chains") else "Other",
+                                   single_renderer(sym), visible=False))
+    for spec in specs:
+        spec.visible = spec.visible and KEY_ALIASES.get(spec.source_layer,
+                                                        spec.source_layer) in FIRST_VIEW
     return specs
+
+
+_EARLIER = N_("Earlier layer names (same data as the plan groups)")
+
+
+def _coverage_title(L: Lang, col: str) -> str:
+    m = re.fullmatch(r"(station|regional|provincial)_([\d.]+)min_(share|pct)", col)
+    if not m:
+        return L._("Coverage per commune: {what}", what=col)
+    what = {"station": L._("commune health station"), "regional": L._("regional hospital"),
+            "provincial": L._("provincial hospital")}[m.group(1)]
+    return L._("Share of people within {t} min of a {what}", t=m.group(2), what=what)
+
+
+def _action_renderer(cols: set, L: Lang) -> ET.Element:
+    cats = [(a, L._(lab), marker(c, sz, shape)) for a, (c, sz, shape, lab) in
+            _ACTION_COLORS.items()]
+    return (categorized_renderer("action", cats, marker("#636363", 2.0, "triangle"),
+                                 other_label=L._("other"))
+            if "action" in cols else single_renderer(marker("#2171b5", 2.2)))
+
+
+def _plan_spec(name: str, gdf: gpd.GeoDataFrame, slug: str, what: str,
+               plan_names: Mapping[str, str], L: Lang) -> LayerSpec:
+    """The style of one plan's layer (stations by action, people losing access, change per
+    commune), in the plan's sub-group."""
+    cols = set(gdf.columns)
+    group = plan_names.get(slug, slug.replace("_", " "))
+    if what == "stations":
+        return LayerSpec(name, L._("Stations by action"), "Plans", _action_renderer(cols, L),
+                         labeling("name", size_pt=7) if "name" in cols else None,
+                         visible=False, subgroup=group)
+    if what == "losing_access":
+        return LayerSpec(name, L._("People losing access"), "Plans",
+                         single_renderer(fill("#f768a1", "#7a0177", alpha=0.6,
+                                              outline_width=0.1)), visible=False,
+                         subgroup=group)
+    col = next((c for c in gdf.columns if re.fullmatch(r"losing_[\d.]+min", c)), None)
+    if col is None:
+        r = single_renderer(fill(None, "#636363", outline_width=0.3))
+    else:
+        classes = [(0.0, 0.5, "#f7f7f7", L.num(0)), (0.5, 99.5, "#fcbba1", f"1–{L.num(99)}"),
+                   (99.5, 999.5, "#fb6a4a", f"{L.num(100)}–{L.num(999)}"),
+                   (999.5, 4999.5, "#de2d26", f"{L.num(1000)}–{L.num(4999)}"),
+                   (4999.5, 1e12, "#a50f15", f"≥ {L.num(5000)}")]
+        r = graduated_renderer(col, [(lo, hi, lab, fill(c, "#555555", outline_width=0.2,
+                                                         alpha=0.75))
+                                     for lo, hi, c, lab in classes])
+    return LayerSpec(name, L._("People losing access per commune"), "Plans", r,
+                     labeling("commune_name", size_pt=7) if "commune_name" in cols else None,
+                     visible=False, subgroup=group)
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,7 +596,7 @@ def _layer_id(spec: LayerSpec) -> str:
 
 
 def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFrame], *,
-                gpkg_name: str, crs: CRS, title: str) -> bytes:
+                gpkg_name: str, crs: CRS, title: str, lang: str = "en") -> bytes:
     """The QGIS 3.22 project (.qgs) XML for ``specs`` reading the GeoPackage ``gpkg_name``.
 
     Parameters
@@ -499,12 +612,15 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
         Project CRS (the working CRS).
     title : str
         Project title.
+    lang : {"en", "vi"}
+        Language of the group names and the project's abstract.
 
     Returns
     -------
     bytes
         UTF-8 XML.
     """
+    L = get_lang(lang)
     root = ET.Element("qgis", {"version": QGIS_VERSION, "projectname": title})
     ET.SubElement(root, "homePath", {"path": ""})
     ET.SubElement(root, "title").text = title
@@ -512,13 +628,20 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
 
     tree = ET.SubElement(root, "layer-tree-group")
     ET.SubElement(ET.SubElement(tree, "customproperties"), "Option")
-    groups: dict[str, ET.Element] = {}
+    groups: dict[tuple[str, str | None], ET.Element] = {}
     for name in GROUPS:
         if any(s.group == name for s in specs):
-            g = ET.SubElement(tree, "layer-tree-group", {"name": name, "expanded": "1",
-                                                         "checked": "Qt::Checked"})
+            g = ET.SubElement(tree, "layer-tree-group", {
+                "name": L._(_GROUP_TITLES[name]), "expanded": "1" if name != "Plans" else "0",
+                "checked": "Qt::Checked"})
             ET.SubElement(ET.SubElement(g, "customproperties"), "Option")
-            groups[name] = g
+            groups[(name, None)] = g
+            for sub in dict.fromkeys(s.subgroup for s in specs
+                                     if s.group == name and s.subgroup):
+                sg = ET.SubElement(g, "layer-tree-group", {"name": sub, "expanded": "0",
+                                                           "checked": "Qt::Checked"})
+                ET.SubElement(ET.SubElement(sg, "customproperties"), "Option")
+                groups[(name, sub)] = sg
 
     projectlayers = ET.SubElement(root, "projectlayers")
     order = ET.SubElement(root, "layerorder")
@@ -528,14 +651,14 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
         lid = _layer_id(spec)
         ref = gpkg_name if gpkg_name.startswith(("./", "../")) else f"./{gpkg_name}"
         source = f"{ref}|layername={spec.source_layer}"
-        node = ET.SubElement(groups[spec.group], "layer-tree-layer", {
+        node = ET.SubElement(groups[(spec.group, spec.subgroup)], "layer-tree-layer", {
             "id": lid, "name": spec.title, "source": source, "providerKey": "ogr",
             "checked": "Qt::Checked" if spec.visible else "Qt::Unchecked", "expanded": "1"})
         ET.SubElement(ET.SubElement(node, "customproperties"), "Option")
         geometry, wkb = _wkb_type(gdf)
         ml = ET.SubElement(projectlayers, "maplayer", {
             "type": "vector", "geometry": geometry, "wkbType": wkb,
-            "labelsEnabled": "1" if spec.labels is not None else "0",
+            "labelsEnabled": "1" if spec.labels is not None and spec.labels_on else "0",
             "hasScaleBasedVisibilityFlag": "0", "minScale": "100000000", "maxScale": "0",
             "readOnly": "0", "simplifyDrawingHints": "1", "simplifyLocal": "1",
             "styleCategories": "AllStyleCategories"})
@@ -592,9 +715,9 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
     ET.SubElement(meas, "AreaUnits", {"type": "QString"}).text = "km2"
     meta = ET.SubElement(root, "projectMetadata")
     ET.SubElement(meta, "title").text = title
-    ET.SubElement(meta, "abstract").text = (
+    ET.SubElement(meta, "abstract").text = L._(
         "Written by the gis tool (health facility network planning). Layers come from the "
-        f"GeoPackage {gpkg_name} beside this project; paths are relative.")
+        "GeoPackage {file} beside this project; paths are relative.", file=gpkg_name)
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
@@ -606,12 +729,15 @@ def write_qgis_project(
     layers: Mapping[str, gpd.GeoDataFrame | None],
     *,
     name: str = "gis",
-    title: str = "Health facility network",
+    title: str | None = None,
+    province: str | None = None,
     time_fields: Mapping[str, str] | None = None,
     thresholds_min: Mapping[str, Sequence[float]] | None = None,
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
     overwrite: bool = False,
+    plans: Sequence[Mapping[str, object]] | None = None,
+    lang: str = "en",
     styles: Styles | None = None,
 ) -> QgisOutput:
     """Write ``<name>.gpkg`` with every layer and ``<name>.qgz`` beside it.
@@ -627,13 +753,19 @@ def write_qgis_project(
         share one declared CRS (the working CRS).
     name : str, default "gis"
         File stem of the GeoPackage and the project.
-    title : str
-        Project title.
+    title : str, optional
+        Project title (default: "<province>: health facility network" in the language).
+    province : str, optional
+        Province name for the default title.
     time_fields, thresholds_min, coverage_fields, load_field, styles
         Field names, class limits and other modules' styles, see :func:`layer_specs`.
     overwrite : bool, default False
         Replace existing files; otherwise raise :class:`~gis.errors.OutputError` before
         writing anything.
+    plans : sequence of mapping, optional
+        The evaluated plans, for their sub-groups (see :func:`layer_specs`).
+    lang : {"en", "vi"}
+        Language of the titles, groups and legend entries.
 
     Returns
     -------
@@ -667,8 +799,13 @@ def write_qgis_project(
     counts = write_geopackage(present, gpkg, overwrite=overwrite)
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
-                        coverage_fields=coverage_fields, load_field=load_field, styles=styles)
-    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title)
+                        coverage_fields=coverage_fields, load_field=load_field, plans=plans,
+                        lang=lang, styles=styles)
+    L = get_lang(lang)
+    if title is None:
+        title = (L._("{province}: health facility network", province=province) if province
+                 else L._("Health facility network"))
+    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title, lang=lang)
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{name}.qgs", xml)
@@ -686,6 +823,7 @@ def write_project_for_geopackage(
     coverage_fields: Sequence[str] | None = None,
     load_field: str = "load",
     overwrite: bool = False,
+    lang: str = "en",
     styles: Styles | None = None,
 ) -> Path:
     """Write a styled QGIS project for an existing GeoPackage (every layer), without copying it.
@@ -700,7 +838,7 @@ def write_project_for_geopackage(
         referenced by a path relative to the project's folder.
     title : str, optional
         Project title (default: the GeoPackage's stem).
-    time_fields, thresholds_min, coverage_fields, load_field, overwrite, styles
+    time_fields, thresholds_min, coverage_fields, load_field, overwrite, lang, styles
         As in :func:`write_qgis_project`.
 
     Returns
@@ -735,9 +873,11 @@ def write_project_for_geopackage(
         raise OutputError(msg)
     ref = Path(os.path.relpath(gpkg.resolve(), qgz.resolve().parent)).as_posix()
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
-                        coverage_fields=coverage_fields, load_field=load_field, styles=styles)
+                        coverage_fields=coverage_fields, load_field=load_field, lang=lang,
+                        styles=styles)
     crs = CRS.from_user_input(next(iter(present.values())).crs)
-    xml = project_xml(specs, present, gpkg_name=ref, crs=crs, title=title or gpkg.stem)
+    xml = project_xml(specs, present, gpkg_name=ref, crs=crs, title=title or gpkg.stem,
+                      lang=lang)
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{qgz.stem}.qgs", xml)

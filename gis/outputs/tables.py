@@ -21,10 +21,27 @@ PLAN_COLUMNS = ["facility_id", "name", "legacy_commune_code", "action", "target_
 
 def plan_csv(plan: Plan, facilities: gpd.GeoDataFrame) -> str:
     """A plan as CSV text: one row per station with its name, pre-2025 commune, action, target
-    commune and the rule that decided (the format ``gis plan evaluate`` reads)."""
-    a = plan.actions.merge(facilities[["facility_id", "name", "legacy_commune_code"]],
-                           on="facility_id", how="left")
-    return sites_csv(a[PLAN_COLUMNS])
+    commune and the rule that decided (the format ``gis plan evaluate`` reads). A plan with new
+    sites also gets ``role``, ``lon`` and ``lat`` (EPSG:4326), filled on the new rows only."""
+    a = plan.actions.drop(columns=[c for c in ("name",) if c in plan.actions]).merge(
+        facilities[["facility_id", "name", "legacy_commune_code"]], on="facility_id",
+        how="left")
+    if "name" in plan.actions:
+        given = plan.actions.set_index("facility_id")["name"]
+        a["name"] = a["name"].fillna(a["facility_id"].map(given))
+    cols = list(PLAN_COLUMNS)
+    new = (a["action"] == "new").to_numpy()
+    if new.any():
+        pts = gpd.GeoSeries(shapely.points(a.loc[new, "x"].to_numpy(float),
+                                           a.loc[new, "y"].to_numpy(float)),
+                            crs=facilities.crs).to_crs(4326)
+        a["lon"] = None
+        a["lat"] = None
+        a.loc[new, "lon"] = pts.x.round(6).to_numpy()
+        a.loc[new, "lat"] = pts.y.round(6).to_numpy()
+        a["role"] = a["role"].where(new, "") if "role" in a else ""
+        cols += ["role", "lon", "lat"]
+    return sites_csv(a[cols])
 
 
 def sites_csv(table: pd.DataFrame) -> str:

@@ -137,6 +137,9 @@ class DenseCosts:
         self.mode = costs.mode
 
 
+UNREACHABLE_BY_ROAD = "no road joins it to any regional hospital"
+
+
 def is_general(specialty: object) -> bool:
     text = str(specialty or "").lower()
     return any(w in text for w in GENERAL_WORDS)
@@ -315,7 +318,8 @@ def _assign_parents(nodes: pd.DataFrame, dense: DenseCosts, *, cutoff_min: float
                 continue
             j, t = _nearest(dense, p, p_of[regional])
             if j < 0:
-                reasons[fid] = "no regional hospital reachable by the travel model"
+                reasons[fid] = (UNREACHABLE_BY_ROAD if str(dense.mode).startswith("road")
+                                else "no regional hospital reachable by the travel model")
             elif t > cutoff_min:
                 reasons[fid] = (f"the nearest regional hospital {ids[regional[j]]} is {t:.0f} min "
                                 f"away, beyond the cut-off of {cutoff_min:g} min")
@@ -543,15 +547,22 @@ def validate_graph(G: nx.DiGraph) -> list[str]:
             missing.append(f"{d['tier']} {n} ({d.get('name', '')}): no {need} "
                            f"{'hospital' if need == 'regional' else ''} in its referral chain "
                            f"({why})".replace("  ", " "))
-    if missing:
-        fix = ("; add the hospital that serves them, raise travel.cutoff_min, or give their "
-               "parent in the referral table (layers.referrals)")
-        if len(missing) <= V.MAX_LISTED:
-            problems += [m + fix for m in missing]
+    by_road = [m for m in missing if UNREACHABLE_BY_ROAD in m]
+    other = [m for m in missing if UNREACHABLE_BY_ROAD not in m]
+    for group, fix in ((other, "; add the hospital that serves them, raise travel.cutoff_min, "
+                               "or give their parent in the referral table (layers.referrals)"),
+                       (by_road, "; the roads layer does not join them to any regional "
+                                 "hospital: connect its lines (they must share end points "
+                                 "where roads meet), or give their parent in the referral "
+                                 "table (layers.referrals)")):
+        if not group:
+            continue
+        if len(group) <= V.MAX_LISTED:
+            problems += [m + fix for m in group]
         else:
-            problems.append(f"{len(missing)} facilities lack their next tier: "
-                            f"{'; '.join(missing[:V.MAX_LISTED])}; and "
-                            f"{len(missing) - V.MAX_LISTED} more{fix}")
+            problems.append(f"{len(group)} facilities lack their next tier: "
+                            f"{'; '.join(group[:V.MAX_LISTED])}; and "
+                            f"{len(group) - V.MAX_LISTED} more{fix}")
     return problems
 
 

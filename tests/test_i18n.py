@@ -1,0 +1,122 @@
+"""Translations: the Vietnamese catalog is complete and up to date with the code, numbers and
+dates follow the language (Babel's CLDR data), and texts the analyses write into the data are
+translated by the templates, which still match the code that writes them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from gis.errors import OutputError
+from gis.outputs.i18n import DATA_TEMPLATES, DATA_WORDS, catalog_path, get_lang
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = re.compile(r"\{(\w+)\}")
+
+
+def _catalog():
+    with catalog_path("vi").open("rb") as f:
+        return read_po(f, locale="vi")
+
+
+def test_every_message_has_a_vietnamese_translation_and_none_is_fuzzy():
+    catalog = _catalog()
+    assert catalog.num_plurals == 1  # Vietnamese has one form
+    untranslated, fuzzy, fields = [], [], []
+    for m in catalog:
+        if not m.id:
+            continue
+        ids = list(m.id) if isinstance(m.id, tuple | list) else [m.id]
+        strings = list(m.string) if isinstance(m.string, tuple | list) else [m.string]
+        if not all(s and s.strip() for s in strings):
+            untranslated.append(ids[0])
+        if m.fuzzy:
+            fuzzy.append(ids[0])
+        for s in strings:  # the same placeholders, or .format() would fail or lose a figure
+            if set(FIELDS.findall(ids[0])) != set(FIELDS.findall(s or "")):
+                fields.append(ids[0])
+    assert untranslated == [] and fuzzy == [] and fields == []
+    assert not catalog.fuzzy  # the catalog's header is not fuzzy either
+
+
+def test_catalog_is_up_to_date_with_the_code():
+    """Extracting with the project's babel.cfg (as `pybabel extract` does) finds exactly the
+    catalog's messages: none missing (an English text left in the code), none obsolete."""
+    with open(ROOT / "babel.cfg", encoding="utf-8") as f:
+        method_map, options_map = parse_mapping_cfg(f)
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found = set()
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map,
+                                                keywords=keywords):
+        found.add(message if isinstance(message, str) else message[0])
+    in_catalog = {m.id if isinstance(m.id, str) else m.id[0] for m in _catalog() if m.id}
+    assert sorted(found - in_catalog) == [], "run pybabel extract/update (gis/outputs/i18n.py)"
+    assert sorted(in_catalog - found) == []
+    assert len(found) > 400
+
+
+def test_extraction_sees_calls_inside_f_strings(tmp_path):
+    from gis.outputs.i18n import extract_python_ast
+
+    src = tmp_path / "x.py"
+    src.write_text('x = f"<h2>{L._(\'Layers\')}</h2>"\ny = L.ngettext("{n} a", "{n} bs", 2)\n'
+                   'z = N_("marked")\nw = L._(name)\n', encoding="utf-8")
+    with open(src, "rb") as f:
+        got = list(extract_python_ast(f, ["_", "ngettext", "N_"], [], {}))
+    assert [m[2] for m in got] == ["Layers", ("{n} a", "{n} bs"), "marked"]
+
+
+def test_numbers_dates_and_plurals_follow_the_language():
+    vi, en = get_lang("vi"), get_lang("en")
+    assert vi.num(1_623_061) == "1.623.061" and en.num(1_623_061) == "1,623,061"
+    assert vi.people(7_216.99) == "7.217" and en.people(7_216.49) == "7,216"
+    assert vi.num(5.874, 1) == "5,9" and en.num(5.874, 1) == "5.9"
+    assert vi.pct(0.99637) == "99,6%" and en.pct(0.99637) == "99.6%"
+    assert vi.minutes(57.01) == "57,0 phút" and en.minutes(57.01) == "57.0 min"
+    assert vi.date(date(2025, 7, 1)) == "1 tháng 7, 2025"
+    assert en.date("2025-07-01T00:00:00+00:00") == "July 1, 2025"
+    assert vi.ngettext("{n} station", "{n} stations", 209) == "209 trạm"
+    assert en.ngettext("{n} station", "{n} stations", 1) == "1 station"
+    assert en.ngettext("{n} station", "{n} stations", 1_209) == "1,209 stations"
+    assert vi.num(None) == "chưa rõ" and en.num(float("nan")) == "unknown"
+    assert vi.join(["a", "b", "c"]) == "a, b và c"
+    with pytest.raises(OutputError, match="language 'fr' is not available; use one of vi, en"):
+        get_lang("fr")
+
+
+def test_data_texts_are_translated_with_their_data_kept_and_marked():
+    vi = get_lang("vi")
+    src = "estimate: registry centre of the pre-2025 commune Nam Hà (18073)"
+    assert vi.text(src) == "ước tính: tâm xã trước 2025 Nam Hà (18073) theo danh mục"
+    assert vi.text(src, html=True) == ('ước tính: tâm xã trước 2025 <span translate="no">Nam Hà'
+                                       '</span> (<span translate="no">18073</span>) theo danh '
+                                       'mục')
+    assert vi.text("beds known for 1 of 19 facilities: a lower bound") == \
+        "có số liệu giường bệnh của 1 trên 19 cơ sở: giá trị là cận dưới"
+    # unknown text is data: returned as it is, marked in HTML
+    assert vi.text("Bệnh viện <b>X</b>", html=True) == \
+        '<span translate="no">Bệnh viện &lt;b&gt;X&lt;/b&gt;</span>'
+    assert get_lang("en").text(src) == src
+
+
+def _fixed_parts(template: str) -> list[str]:
+    return [p for p in FIELDS.split(template)[::2] if len(p.strip()) >= 4]
+
+
+def test_data_templates_still_match_the_code_that_writes_them():
+    """Each template's fixed words occur in the package outside the translations module:
+    a reworded text in an analysis fails here instead of silently staying English."""
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "gis").rglob("*.py")
+                     if p.name != "i18n.py")
+    code = re.sub(r'"\s*\n\s*(?:f|rf)?"', "", code)  # join implicitly concatenated literals
+    missing = [(t, part) for t in DATA_TEMPLATES for part in _fixed_parts(t)
+               if part.strip() not in code]
+    assert missing == []
+    catalog = {m.id for m in _catalog() if isinstance(m.id, str) and m.string}
+    assert set(DATA_TEMPLATES) | set(DATA_WORDS) <= catalog

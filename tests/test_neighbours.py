@@ -1,0 +1,96 @@
+"""Cross-border access: the halo of neighbouring provinces' facilities (gis.inputs.neighbours)
+and what run_access does with it, on hand cases."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS
+
+from gis.analyses import access as A
+from gis.inputs.config import load_config
+from gis.inputs.neighbours import candidate_neighbours, halo_facilities, reach_m
+from gis.pipeline import cross_border_enabled
+
+
+def test_reach():
+    # 60 min at 30 km/h is 30 km of road, 20 km straight with a detour factor of 1.5
+    assert reach_m(cutoff_min=60, speed_kmh=30, detour_factor=1.5) == pytest.approx(20_000)
+
+
+def _fac(ids, xy, *, province, tier="station", status="active", crs=32648):
+    return gpd.GeoDataFrame({"facility_id": ids, "name": [f"{i} name" for i in ids],
+                             "tier": tier, "status": status, "province_code": province},
+                            geometry=shapely.points(np.asarray(xy, float)), crs=crs)
+
+
+def test_halo_keeps_what_is_within_reach_of_the_outline():
+    outline = shapely.box(0, 0, 10_000, 10_000)
+    north = _fac(["N1", "N2", "N3", "X"], [(5_000, 30_000), (5_000, 30_001), (20_000, 5_000),
+                                            (5_000, 12_000)], province="01")
+    north.loc[3, "status"] = "ended"
+    # a neighbour in another CRS (lon/lat), 5 km east of the box
+    east = _fac(["E1"], [(15_000, 5_000)], province="02").to_crs(4326)
+    halo = halo_facilities(outline, [north, east, None], crs=CRS.from_epsg(32648),
+                           radius_m=20_000, own_ids=["N3"])
+    # N1 exactly 20 km away is kept (inclusive), N2 1 m farther is not, the ended X is not;
+    # N3 clashes with an own id and is renamed
+    assert halo["facility_id"].tolist() == ["N1", "01:N3", "E1"]
+    assert halo["province_code"].tolist() == ["01", "01", "02"]
+    assert halo.crs == CRS.from_epsg(32648)
+    assert np.allclose(halo.geometry.x, [5_000, 20_000, 15_000], atol=1e-6)
+    empty = halo_facilities(outline, [], crs=CRS.from_epsg(32648), radius_m=1_000)
+    assert len(empty) == 0 and "facility_id" in empty
+
+
+def test_candidate_neighbours_from_the_registry():
+    near = candidate_neighbours("42", 64_286)            # Ha Tinh, 180 min at 30 km/h / 1.4
+    assert {"40", "44"} <= set(near)                    # Nghe An, Quang Tri share its borders
+    assert "42" not in near and "79" not in near and "01" not in near
+
+
+def test_cross_border_auto_means_national_runs_only():
+    cfg = load_config(None)
+    assert cross_border_enabled(cfg, national=True) is True
+    assert cross_border_enabled(cfg, national=False) is False
+
+
+def test_run_access_with_a_halo_by_hand():
+    """One 10 x 10 km commune of 100 people (1 km cells, 1 person each), its own station at
+    the south-west corner, a neighbour's station 1 km east of the north-east corner: the
+    cells nearer to the neighbour's are served across the border."""
+    com = gpd.GeoDataFrame({"commune_code": ["A"], "commune_name": ["A"],
+                            "population": [100.0]},
+                           geometry=[shapely.box(0, 0, 10_000, 10_000)], crs=32648)
+    own = _fac(["S1"], [(0, 0)], province="42")
+    own["doctors"] = np.nan
+    own["beds"] = np.nan
+    halo = _fac(["T1"], [(11_000, 10_000)], province="40")
+    kw = {"cell_size_m": 1000, "speed_kmh": 30, "detour_factor": 1.0, "cutoff_min": 60,
+          "thresholds_min": {"station": (10, 20)}, "underserved_min": {"station": 20}}
+    with_halo = A.run_access(com, own, halo=halo, **kw)
+    alone = A.run_access(com, own, **kw)
+    # by hand: cell centres (500 + 1000 i, 500 + 1000 j); 500 m per minute
+    c = np.arange(500, 10_000, 1000.0)
+    x, y = np.meshgrid(c, c)
+    t_own = np.hypot(x, y) / 500
+    t_halo = np.hypot(x - 11_000, y - 10_000) / 500
+    across = t_halo < t_own
+    cross = with_halo.summary["cross_border"]
+    assert cross["best_served_across"]["station"] == {"population": pytest.approx(across.sum()),
+                                                      "units": int(across.sum())}
+    for thr in (10, 20):
+        gain = (np.minimum(t_own, t_halo) <= thr).sum() - (t_own <= thr).sum()
+        assert cross["coverage_gain"]["station"][f"{thr}"] == pytest.approx(gain)
+        assert cross["coverage_own_facilities"]["station"][f"{thr}"] == \
+            alone.summary["coverage"]["station"][f"{thr}"]
+    d = with_halo.demand
+    assert d["station_across_border"].sum() == across.sum()
+    assert set(d.loc[d["station_across_border"], "station_id"]) == {"T1"}
+    assert with_halo.summary["underserved"]["population"] <= alone.summary["underserved"][
+        "population"]
+    # the plans' table and the catchments keep the province's own facilities only
+    assert list(with_halo.costs.dest_ids) == ["S1"]
+    assert "cross_border" not in alone.summary
