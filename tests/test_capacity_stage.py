@@ -213,8 +213,10 @@ def test_map_opens_in_chromium_with_names_as_text(line_run, tmp_path):
     assert all(u.startswith("http://127.0.0.1:") for u in page.resources)
     # every overlay: station status (3 statuses), catchments (S1), stations, regional
     # status, catchment, hospital, and the two new-facility layers
-    assert page.layers[0] == "Commune health stations: served, not served, beyond 1.5 min (3)"
-    assert "Exact choice (MILP): new facilities (1)" in page.layers
+    # the counts say what they count: 3 areas (one per status), the 4 cells' 400 people
+    assert page.layers[0] == ("Commune health stations: served, not served, beyond 1.5 min "
+                              "(3 areas, 400 people)")
+    assert "Exact choice (MILP): new facilities (1 site)" in page.layers
     assert page.all["markers"] == 3                       # 2 stations + 1 hospital icons
 
 
@@ -226,7 +228,8 @@ def test_report_section_and_qgis_styles(line_run):
     page = render_report(summary, sections=sections)
     assert "Capacity and scaling up" in page and "Other results" not in page
     assert EVIL not in page
-    assert "doctors unknown (S2)" in page and "AccessMod&#x27;s greedy" in page
+    assert ('1 left out: doctors unknown (<span translate="no">S2</span>).' in page
+            and "AccessMod&#x27;s greedy" in page)
     specs = out.qgis_styles("capacity_cells", run.layers["capacity_cells"])
     assert [s.title for s in specs][:2] == [
         "Capacity, commune health stations: served, not served, beyond the time limit",

@@ -310,10 +310,14 @@ def spread_totals(facilities: gpd.GeoDataFrame, *, totals: Mapping[str, float],
             x = x_c[grp] * share
         else:
             x = rest * weights / weights.sum()
-        cap_text = (f", at most {cap:g} per post-2025 commune" if cap is not None else "")
-        label = (f"estimate: {config_key}.{key} = {total:g}"
-                 + (f" minus {given:g} given" if len(known) else "")
-                 + f", spread over {len(unknown)} {plural} {how}{cap_text}")
+        if cap is not None:
+            how = f"{how}, at most {cap:g} per post-2025 commune"
+        n = len(unknown)
+        if len(known):
+            label = (f"estimate: {config_key}.{key} = {total:g} minus {given:g} given, "
+                     f"spread over {n} {plural} ({how})")
+        else:
+            label = f"estimate: {config_key}.{key} = {total:g}, spread over {n} {plural} ({how})"
         col = out.columns.get_loc(field)
         scol = out.columns.get_loc(f"{field}_source")
         out.iloc[unknown, col] = x

@@ -128,6 +128,7 @@ LAYER_TITLES = {
     "hubs_plan": N_("Hubs after the plan (size: people behind)"),
     "referral_chains": N_("Referral chain per commune"),
     "referral_chains_plan": N_("Referral chain per commune after the plan"),
+    "coverage_communes": N_("Coverage per commune"),
     "coverage_legacy": N_("Coverage per former commune"),
     "plan_stations_given": N_("Plans given (field scenario): stations and new sites"),
     "losing_access_given": N_("People losing access under the plans given (field scenario)"),

@@ -929,7 +929,9 @@ def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
 def _indicators(L: Lang, inds: Sequence[Mapping[str, Any]]) -> str:
     names = {"doctors per 10,000 people": L._("Doctors per 10,000 people"),
              "beds per 10,000 people": L._("Hospital beds per 10,000 people"),
-             "doctors per commune station": L._("Doctors per commune station")}
+             "doctors per commune station": L._("Doctors per commune station"),
+             "doctors per commune health unit (post-2025 commune)":
+                 L._("Doctors per commune health unit (post-2025 commune)")}
     rows = []
     for ind in inds:
         value, target = _num(ind.get("value")), _num(ind.get("target"))

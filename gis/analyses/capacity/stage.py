@@ -287,6 +287,19 @@ def _totals(r: CapacityResult) -> dict[str, Any]:
         "seconds": float(r.stats.get("seconds", 0.0))}
 
 
+def _capacity_source(spec: TierCapacity, figure: float, source: str, *, estimate: bool,
+                     known: bool) -> str:
+    """How a facility's capacity is built, in words (a text the outputs translate)."""
+    basis = spec.basis
+    if not known:
+        return f"left out: {basis} unknown"
+    if basis == "norm":
+        return f"{spec.people_per_unit:,.1f} people per facility ({spec.norm_source})"
+    return (f"{'estimate: ' if estimate else ''}{figure:g} {basis} x "
+            f"{spec.people_per_unit:,.1f} people per {UNIT[basis]} ({spec.norm_source}); "
+            f"{basis}: {source}")
+
+
 def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
               costs: CostTable, *, order: str, descending: bool, bands: str,
               time_limit_s: float, names: dict) -> TierRun:
@@ -311,11 +324,8 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
         "basis": basis, "figure": figure, "figure_source": src,
         "people_per_unit": spec.people_per_unit, "capacity": np.where(known, capacity, np.nan),
         "capacity_is_estimate": est & known,
-        "capacity_source": [
-            (f"{'estimate: ' if e else ''}{f:g} {basis} x {spec.people_per_unit:,.1f} people "
-             f"per {UNIT[basis]} ({spec.norm_source}); {basis}: {s}") if k else
-            f"left out: {basis} unknown"
-            for f, s, e, k in zip(figure, src, est, known, strict=True)],
+        "capacity_source": [_capacity_source(spec, f, s, estimate=e, known=k)
+                            for f, s, e, k in zip(figure, src, est, known, strict=True)],
         "analysed": known}, geometry=ft.geometry.to_numpy(), crs=fac.crs)
     run = TierRun(spec=spec, facilities=out)
     left = out.loc[~known, "facility_id"].tolist()
