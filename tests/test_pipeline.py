@@ -286,7 +286,15 @@ def test_real_data_capacity(real_run):
             "catchments_station_time", "scale_up_sites", "scale_up_candidates"} <= names
     assert s["outputs"]["maps"]["capacity"] == "capacity.html"
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Capacity and scaling up" in page and 'id="capacity"' in page
+    assert "Công suất và mở rộng mạng lưới" in page and 'id="capacity"' in page
+    # every popup and tooltip of the capacity map (facilities, catchments, the cells' status,
+    # new sites) in Vietnamese: the capacities' sources and the staffing spread translated
+    from tests._i18n_check import english_words, map_feature_texts
+
+    popups = map_feature_texts((out / "capacity.html").read_text(encoding="utf-8"))
+    assert len(popups) > 2 * 209 and english_words(popups) == []
+    assert any("phân bổ cho trạm y tế xã (tỷ lệ với dân số xã trước 2025 của từng trạm, tối đa"
+               in " ".join(p.split()) for p in popups)   # the figures are data, left out
     # the indicators: the published shortfall recomputed from the spread estimate
     unit = next(i for i in s["access"]["indicators"] if i["name"].startswith("doctors per "
                                                                              "commune health"))
@@ -383,7 +391,25 @@ def test_real_qgis_project_opens(real_run):
     assert sorted(r["name"] for r in layers if r["visible"]) == [
         "Cơ sở y tế theo tuyến", "Vùng khó tiếp cận", "Xã sau ngày 1/7/2025"]
     assert not any(r["labels"] for r in layers)
-    # CAPACITY-QGIS-CHECKS
+    # the capacity layers, in their group, in Vietnamese like every other layer: no English
+    # left in a layer's title, a group's name or a legend entry (tests/_i18n_check.py)
+    from tests._i18n_check import english_words
+
+    cap = [r for r in layers if r["group_path"][:1] == ["Công suất"]]
+    assert {r["layername"] for r in cap} == {
+        "capacity_cells", "capacity_facilities", "catchments_station_capacity",
+        "catchments_station_time", "catchments_provincial_capacity",
+        "catchments_provincial_time", "scale_up_sites", "scale_up_candidates"}
+    cells = by_name["Công suất, trạm y tế xã: được phục vụ, không được phục vụ, ngoài giới hạn "
+                    "thời gian"]
+    assert cells["attr"] == "station_status" and cells["legend"] == [
+        "được phục vụ", "được phục vụ một phần", "không được phục vụ: hết công suất",
+        "ngoài giới hạn thời gian"]
+    assert by_name["Mở rộng mạng lưới: cơ sở mới"]["legend"] == [
+        "lựa chọn chính xác (MILP)", "thuật toán tham lam của AccessMod"]
+    texts = ([r["name"] for r in layers] + list(result["groups"])
+             + [x for r in layers for x in r.get("legend") or []])
+    assert english_words(texts) == []
 
 
 def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsys):
