@@ -493,34 +493,46 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
     return out
 
 
-def plan_costs(prep: Prepared, acc, plans: Sequence[Plan]):
-    """The access cost table plus demand -> the new sites of ``plans`` by the same travel model
-    and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage does); the table
-    itself when no plan has a new site."""
+def stage_costs(acc, *, full_table: bool = False):
+    """The costs the plans, network and capacity stages take: the model answering each
+    analysis with the table it needs (``acc.cost_model``), or with ``full_table`` the table of
+    every pair within the cut-off (same figures; for checks and for analyses that need every
+    pair)."""
+    return acc.costs if full_table else acc.cost_model
+
+
+def plan_costs(prep: Prepared, acc, plans: Sequence[Plan], *, full_table: bool = False):
+    """The access costs (:func:`stage_costs`) plus demand -> the new sites of ``plans`` by the
+    same travel model and cut-off (:func:`gis.model.travel.extend_costs`, as the network stage
+    does); the costs themselves when no plan has a new site."""
+    costs = stage_costs(acc, full_table=full_table)
     sites = new_sites(list(plans), prep.layers.facilities.crs)
     if sites.empty:
-        return acc.costs
+        return costs
     t = prep.config.travel
-    return extend_costs(acc.costs, acc.demand, sites, speed_kmh=t.speed_kmh[t.mode],
+    return extend_costs(costs, acc.demand, sites, speed_kmh=t.speed_kmh[t.mode],
                         detour_factor=t.detour_factor, roads=prep.roads,
                         road_speeds_kmh=t.road_speed_kmh,
                         walking_speed_kmh=t.speed_kmh.get("walking", 4.5))
 
 
 def run_plans_stage(prep: Prepared, acc, *, optimise: bool = True, extra_plans: list = (),
-                    step: StepFn | None = None):
+                    step: StepFn | None = None, full_table: bool = False,
+                    time_limit_s: float | None = None):
     """The reform's scenarios and the best alternatives, evaluated on the access demand, plus
-    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the cost table by
-    the configured travel model); ``step(label)`` wraps each model and each evaluation."""
+    ``extra_plans`` (see :func:`read_plans`; their new sites are added to the costs by the
+    configured travel model); ``step(label)`` wraps each model and each evaluation;
+    ``time_limit_s`` per location model (default: :func:`gis.analyses.plans.run_plans`'s)."""
 
     cfg = prep.config
     th = station_thresholds(cfg)
     lay = prep.layers
     return run_plans(lay.facilities, lay.communes, prep.registry, demand=acc.demand,
-                     costs=plan_costs(prep, acc, list(extra_plans)), thresholds_min=th,
+                     costs=plan_costs(prep, acc, list(extra_plans), full_table=full_table),
+                     thresholds_min=th,
                      doctors_per_station=cfg.targets.doctors_per_station,
                      cover_min=th[len(th) // 2], optimise=optimise, extra_plans=list(extra_plans),
-                     step=step)
+                     step=step, time_limit_s=time_limit_s)
 
 
 def _offered_specialties(prep: Prepared) -> set[str]:
@@ -549,7 +561,7 @@ def check_network_config(prep: Prepared) -> None:
         raise ConfigError(msg)
 
 
-def run_network_stage(prep: Prepared, acc, *, plan=None):
+def run_network_stage(prep: Prepared, acc, *, plan=None, full_table: bool = False):
     """The referral and satellite-hospital network on the access demand, before and after
     ``plan``. Returns ``(NetworkResult, None)``, or ``(None, reason)`` when the facilities
     hold no hospitals."""
@@ -567,7 +579,8 @@ def run_network_stage(prep: Prepared, acc, *, plan=None):
                                  within_min=net_cfg.satellite_time_min)
                 for sp in net_cfg.satellite_specialties]
     net = run_network(
-        lay.facilities, lay.communes, demand=acc.demand, costs=acc.costs,
+        lay.facilities, lay.communes, demand=acc.demand,
+        costs=stage_costs(acc, full_table=full_table),
         speed_kmh=t.speed_kmh[net_cfg.transfer_mode], detour_factor=t.detour_factor,
         cutoff_min=t.cutoff_min, thresholds_min=cfg.access.thresholds_min,
         beds_per_10k=cfg.targets.beds_per_10k, referrals=prep.referrals,
@@ -683,14 +696,16 @@ def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
         candidates_info=info)
 
 
-def run_capacity_stage(prep: Prepared, acc) -> CapacityRun:
+def run_capacity_stage(prep: Prepared, acc, *, full_table: bool = False) -> CapacityRun:
     """Capacity-limited coverage per tier (AccessMod's greedy and the optimum) and scaling
-    up, on the access stage's demand and cost table."""
+    up, on the access stage's demand and costs (:func:`stage_costs`: per tier only the pairs
+    within its time limit, or with ``full_table`` the table of every pair)."""
     cfg = prep.config
     cap = cfg.capacity
     population = float(acc.demand["population"].sum())
     specs = capacity_tiers(prep, population)
-    run = run_capacity(acc.demand, prep.layers.facilities, acc.costs,
+    run = run_capacity(acc.demand, prep.layers.facilities,
+                       stage_costs(acc, full_table=full_table),
                        communes=prep.layers.communes, tiers=specs, order=cap.order,
                        descending=cap.descending, bands=cap.bands,
                        time_limit_s=cap.time_limit_s)
@@ -709,7 +724,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
         optimise: bool = True, lang: str | None = None, prepared: Prepared | None = None,
-        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None) -> RunResult:
+        halo: gpd.GeoDataFrame | None = None, cross_border: bool | None = None,
+        full_table: bool = False) -> RunResult:
     """Run the main job for the configured province and write every output.
 
     Parameters
@@ -743,6 +759,10 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
     cross_border : bool, optional
         Use the cross-border halo (default: :func:`cross_border_enabled` of a single
         province, i.e. ``access.cross_border = true`` in the config).
+    full_table : bool
+        Give the plans, network and capacity stages the table of every pair within the
+        cut-off instead of tables sized per analysis (the same figures; memory grows with
+        cells x facilities).
     """
     step = step or (lambda label, level=1: nullcontext())
     lang = lang or cfg.output.language
@@ -760,7 +780,8 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
                 halo = cross_border_halo(prep)
         prep.halo = halo
         summary, layers, tables, graphs, pr, editor = _analyses(
-            prep, extra_plans, stages=stages, optimise=optimise, step=step)
+            prep, extra_plans, stages=stages, optimise=optimise, step=step,
+            full_table=full_table)
         tmp = out.path
         with step("writing maps, GeoPackage, QGIS project and report"), out.writing():
             for name, table in tables.items():
@@ -788,7 +809,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
 
 
 def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
-              optimise: bool, step: StepFn):
+              optimise: bool, step: StepFn, full_table: bool = False):
     """The analyses of :func:`run` on checked inputs: the summary, layers, tables and graphs to
     write, the plans result and the plan editor's data (None without the plans stage)."""
     summary = base_summary(prep)
@@ -814,13 +835,14 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
     if "plans" in stages and acc is not None:
         with step("consolidation scenarios and location models"):
             pr = run_plans_stage(prep, acc, optimise=optimise, extra_plans=extra_plans,
-                                 step=lambda label: step(label, level=2))
+                                 step=lambda label: step(label, level=2),
+                                 full_table=full_table)
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
     if "capacity" in stages and acc is not None:
         with step("capacity-limited coverage and scaling up"):
-            cap_run = run_capacity_stage(prep, acc)
+            cap_run = run_capacity_stage(prep, acc, full_table=full_table)
         layers.update(cap_run.layers)
         summary["capacity"] = cap_run.summary
         if cap_run.scale_up_summary:
@@ -828,7 +850,7 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
     editor = None
     if pr is not None:
         with step("plan editor data (each cell's nearest stations, the official plans)"):
-            editor = editor_data(prep, acc)
+            editor = editor_data(prep, acc, full_table=full_table)
     if acc is None:
         for stage in ("plans", "network", "capacity"):
             if stage in stages:
@@ -840,7 +862,7 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
             plan = pr.official if pr is not None else None
             if plan is None:
                 plan = official_plan(prep.layers.facilities, prep.layers.communes, prep.registry)
-            net, why = run_network_stage(prep, acc, plan=plan)
+            net, why = run_network_stage(prep, acc, plan=plan, full_table=full_table)
         if net is None:
             summary["network"] = {"skipped": why}
         else:
@@ -879,11 +901,13 @@ def official(cfg: Config, *, branches: bool = True) -> tuple[Prepared, Plan]:
     return prep, official_plan(lay.facilities, lay.communes, prep.registry, branches=branches)
 
 
-def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
+def editor_data(prep: Prepared, acc, *, k: int | None = None,
+                full_table: bool = False) -> dict[str, Any]:
     """The plan editor's data for the province (:func:`gis.outputs.editor.build_editor_data`):
     the access demand and cost table, the official plans ("N + branch points", "N only") as
     references, the configured station thresholds, doctors per station and travel model (new
-    stations only with the straight-line model: the page cannot route on roads)."""
+    stations only with the straight-line model: the page cannot route on roads). The costs
+    are the sized model unless ``full_table`` (:func:`stage_costs`)."""
     cfg = prep.config
     lay = prep.layers
     t = cfg.travel
@@ -891,7 +915,7 @@ def editor_data(prep: Prepared, acc, *, k: int | None = None) -> dict[str, Any]:
              for b in (True, False)]
     straight = prep.roads is None
     return build_editor_data(
-        acc.demand, acc.costs, lay.facilities, lay.communes,
+        acc.demand, stage_costs(acc, full_table=full_table), lay.facilities, lay.communes,
         thresholds_min=station_thresholds(cfg),
         doctors_per_station=cfg.targets.doctors_per_station,
         official_plans={p.name: p for p in plans},
@@ -957,7 +981,7 @@ def optimise(cfg: Config, *, model: str, p: int | None = None, time_min: float |
     t = time_min if time_min is not None else th[len(th) // 2]
     with step(f"solving {model}"):
         res = optimise_plan(fac, lay.communes, prep.registry, demand=acc.demand,
-                            costs=acc.costs, model=model, time_min=t, p=p,
+                            costs=acc.cost_model, model=model, time_min=t, p=p,
                             keep_official_mains=keep_official_mains, fixed_open=fixed_open,
                             fixed_closed=fixed_closed)
     st = fac[(fac["tier"] == "station") & (fac["status"] == "active")]

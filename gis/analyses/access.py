@@ -21,6 +21,7 @@ import shapely
 from gis.errors import GisError
 from gis.model.costs import (
     CostTable,
+    StraightLineModel,
     nearest,
     straight_line_costs,
     straight_line_nearest,
@@ -470,10 +471,14 @@ class AccessResult:
     demand : GeoDataFrame
         Demand units with the nearest facility per tier and the (E)2SFCA values.
     costs : CostTable
-        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id), for
-        the plans and location models. With the straight-line model it is built on first use:
-        the access metrics themselves need only the nearest facility per tier and the pairs
-        within the catchment, so a run that never asks for it never holds it.
+        Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id).
+        With the straight-line model it is built on first use: the access metrics themselves
+        need only the nearest facility per tier and the pairs within the catchment, and the
+        plans, the network and the capacity stage take ``cost_model``, so a run that never
+        asks for it never holds it.
+    cost_model : StraightLineModel or CostTable
+        The same costs answered by query, each analysis getting the table it needs (see
+        :class:`gis.model.costs.StraightLineModel`); with the road model, the table itself.
     layers : dict
         For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
         ``underserved``.
@@ -485,8 +490,10 @@ class AccessResult:
     def __init__(self, demand: gpd.GeoDataFrame,
                  costs: CostTable | Callable[[], CostTable],
                  layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
-                 road_report: Any = None) -> None:
+                 road_report: Any = None,
+                 cost_model: StraightLineModel | CostTable | None = None) -> None:
         self.demand = demand
+        self.cost_model = cost_model if cost_model is not None else costs
         self.layers = layers
         self.summary = summary
         self.road_report = road_report
@@ -646,6 +653,7 @@ def run_access(
         catch, supply_pos = costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
+        cost_model: StraightLineModel | CostTable = costs
     else:
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
@@ -665,9 +673,9 @@ def run_access(
                   "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
                                 "facilities": int(len(supply_pos))}}
 
-        def costs_or_builder() -> CostTable:
-            return straight_line_costs(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
+        cost_model = StraightLineModel(xy, fxy, cutoff_min=cutoff_min, origin_ids=unit_ids,
                                        dest_ids=fac_ids, **line)
+        costs_or_builder = cost_model.table
     times = nearest_by_tier(near, all_tiers)
     out = demand.copy()
     for c in times.columns:
@@ -779,7 +787,7 @@ def run_access(
                          "floating catchments, the indicators, the plans or the network")
         summary["cross_border"] = cross
     return AccessResult(demand=out, costs=costs_or_builder, layers=layers, summary=summary,
-                        road_report=road_report)
+                        road_report=road_report, cost_model=cost_model)
 
 
 def far_communes(coverage: pd.DataFrame, rules_min: Mapping[str, float], *,

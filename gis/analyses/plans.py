@@ -22,7 +22,13 @@ from gis.analyses import siting
 from gis.errors import PlanError
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.registry import ProvinceRegistry, normalise
-from gis.model.costs import CostTable, nearest_open_time, subset_dests
+from gis.model.costs import (
+    CostTable,
+    StraightLineModel,
+    nearest_open_time,
+    subset_dests,
+    within_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +193,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
-             costs: CostTable, thresholds_min: tuple[float, ...],
+             costs: CostTable | StraightLineModel, thresholds_min: tuple[float, ...],
              doctors_per_station: float, baseline_time_min: np.ndarray | None = None,
              with_branches: bool = True, station_doctors: pd.Series | None = None) -> Evaluation:
     """Evaluate one scenario: who is how far from the nearest open station.
@@ -199,8 +205,11 @@ def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
         Persons per demand cell (origin of ``costs``).
     commune_codes : ndarray
         Post-2025 commune of each demand cell.
-    costs : CostTable
-        Demand cells -> stations (destinations must include the plan's new sites).
+    costs : CostTable or StraightLineModel
+        Demand cells -> stations (destinations must include the plan's new sites). A model
+        answers from each cell's nearest stations, with an exact second query for the cells
+        whose nearest are all closed (:func:`gis.model.costs.nearest_open_time`): the same
+        times as the full table.
     thresholds_min : tuple of float
         Inclusive thresholds in minutes.
     doctors_per_station : float
@@ -399,12 +408,22 @@ def _named_communes(per_commune: pd.Series, names: pd.Series, top: int = 5) -> l
              "population": float(v)} for c, v in s.items()]
 
 
+def _tables_used(queries: dict) -> dict:
+    """What the model built for the plans: each table's kind, depth and pairs, and how many
+    cells each scenario's score asked the second query for."""
+    return {"distinct_points": queries["distinct_points"], "origins": queries["origins"],
+            "tables": [dict(t) for t in queries["tables"]],
+            "second_queries": [dict(q) for q in queries.get("second_queries", [])]}
+
+
 def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
-              reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame, costs: CostTable,
+              reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame,
+              costs: CostTable | StraightLineModel,
               thresholds_min: tuple[float, ...], doctors_per_station: float,
               cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
               optimise: bool = True, curve_ks: tuple[int, ...] | None = None,
-              step: Callable[[str], AbstractContextManager] | None = None) -> PlansResult:
+              step: Callable[[str], AbstractContextManager] | None = None,
+              time_limit_s: float | None = None) -> PlansResult:
     """Evaluate the reform's scenarios and the best alternatives.
 
     Scenarios: every station open today; the official plan with the other former stations as
@@ -418,8 +437,9 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     ----------
     demand : GeoDataFrame
         Demand units (``population``, ``commune_code``), the origins of ``costs``.
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> facilities (destinations may include hospitals: only stations count).
+        A model gives each analysis the table it needs (see Notes); a table is used whole.
     thresholds_min : tuple of float
         Station thresholds, minutes (inclusive).
     cover_min : float
@@ -427,6 +447,19 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     step : callable, optional
         ``step(label)`` returns a context manager around each model and each evaluation (the
         command line shows them as progress).
+    time_limit_s : float, optional
+        Time limit of each location model (set cover, p-median, each point of the coverage
+        curve), wall seconds (default: 60 s, the p-median 120 s). A model stopped by it
+        reports its gap; results then depend on the machine's speed and load.
+
+    Notes
+    -----
+    Tables per analysis, with a :class:`~gis.model.costs.StraightLineModel`: scenario scores
+    and the p-median read each unit's nearest stations (deepened only where needed); the best
+    main station the pairs inside each commune; the set cover and the coverage curve the pairs
+    within ``cover_min``, merged once into covering rows (units with the same stations within
+    ``cover_min``, population summed) that both models share. ``summary["cost_tables"]`` lists
+    the tables built. The figures are those of the full table.
     """
     step = step or _no_step
     st = facilities[(facilities["tier"] == "station") & (facilities["status"] == "active")]
@@ -470,9 +503,15 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
              "official_name": str(fac_names.get(off_main.get(c, ""), "")),
              "best_id": str(changes[c]), "best_name": str(fac_names.get(changes[c], ""))}
             for c in differ]
+        # the covering models' demand, merged once (units with the same stations within
+        # cover_min) and shared by the set cover and the coverage curve
+        cover_table = within_table(sc, cover_min)
+        rows = siting.cover_rows(cover_table, pop, cover_min, fixed_open=official.main_ids())
         with step(f"fewest branch points keeping today's {cover_min:g}-min access "
                   "(set cover)"):
-            cover = siting.set_cover(sc, pop, cover_min, fixed_open=official.main_ids())
+            cover = siting.set_cover(cover_table, pop, cover_min,
+                                     fixed_open=official.main_ids(), rows=rows,
+                                     time_limit_s=time_limit_s or 60.0)
         branches = sorted(set(cover.open_ids) - set(official.main_ids()))
         a = official.actions.copy()
         a["action"] = np.where(a["facility_id"].isin(official.main_ids()), "keep",
@@ -494,7 +533,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                          for f in branches]}
         with step(f"best {n} sites ignoring commune borders (p-median)"):
             # Ha Tinh: proven optimal in about 20 s on an idle machine, 60-90 s on a busy one
-            pm = siting.p_median(sc, pop, n, time_limit_s=120.0)
+            pm = siting.p_median(sc, pop, n, time_limit_s=time_limit_s or 120.0)
         free = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
                              "action": np.where(st["facility_id"].isin(pm.open_ids), "keep",
                                                 "close"),
@@ -511,8 +550,10 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         ks = tuple(k for k in ks if 0 <= k <= len(st) - n)
         with step(f"coverage curve: people within {cover_min:g} min for {len(ks)} numbers of "
                   "branch points (maximal covering)"):
-            curve = siting.coverage_curve(sc, pop, cover_min, fixed_open=official.main_ids(),
-                                          ks=list(ks))
+            curve = siting.coverage_curve(cover_table, pop, cover_min,
+                                          fixed_open=official.main_ids(), rows=rows,
+                                          ks=list(ks), time_limit_s=time_limit_s or 60.0)
+        del cover_table, rows
         notes["coverage_curve"] = {"time_min": cover_min, "points": [
             {"branch_points": c["k"], "covered_population": c["covered_population"],
              "gap": c.get("gap")} for c in curve]}
@@ -523,13 +564,17 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         plans[p.name] = p
         kinds[p.name] = "user"
         given.append(p)
+    # Scores need the stations and the plans' new sites only (a plan opens nothing else): the
+    # same times as on `costs`.
+    new_site = ~np.isin(costs.dest_ids, facilities["facility_id"].to_numpy())
+    score = sc if not new_site.any() else subset_dests(costs, station_mask | new_site)
     with step(f"evaluating scenario 1 of {len(plans)}: {today.name}"):
-        base = evaluate(today, population=pop, commune_codes=codes, costs=costs,
+        base = evaluate(today, population=pop, commune_codes=codes, costs=score,
                         thresholds_min=thresholds_min, doctors_per_station=doctors_per_station)
     evals = [base]
     for i, (name, p) in enumerate((k, v) for k, v in plans.items() if k != today.name):
         with step(f"evaluating scenario {i + 2} of {len(plans)}: {name}"):
-            evals.append(evaluate(p, population=pop, commune_codes=codes, costs=costs,
+            evals.append(evaluate(p, population=pop, commune_codes=codes, costs=score,
                                   thresholds_min=thresholds_min,
                                   doctors_per_station=doctors_per_station,
                                   baseline_time_min=base.time_min))
@@ -605,6 +650,8 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         "plans": per_plan,
         **extra_summary,
     }
+    if isinstance(costs, StraightLineModel):
+        summary["cost_tables"] = _tables_used(costs.queries)
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
                        summary=summary, official=official,
                        kinds={k: (kinds[k], slugs[k]) for k in plans})

@@ -33,14 +33,25 @@ Reductions (all exact)
 Covering models: units covered by a ``fixed_open`` site drop out; units no allowed site covers
 are excluded from the constraints and reported as ``uncovered_population``; units with the
 same set of covering sites are merged (bit-set rows compared exactly), summing their
-population. The p-median uses the radius formulation of Elloumi (2010) and García, Labbé and
-Marín (2011) on the sorted distinct travel times of each unit, with the nested "balls" (sets
-of sites within a unit's k-th distinct time) shared between units, so the model grows with the
-number of distinct balls, not with the number of pairs. Each unit's list of levels is
-truncated (at first to its nearest few sites): the truncated model is a relaxation whose
-optimum is a proven lower bound; its solution is evaluated exactly (an upper bound) and the
-levels of the units it under-prices are extended until the gap closes. The p-center searches
+population. The merged rows can be built once (:func:`cover_rows`) and shared by every
+covering model at the same time (``rows=``). The p-median uses the radius formulation of
+Elloumi (2010) and García, Labbé and Marín (2011) on the sorted distinct travel times of each
+unit, with the nested "balls" (sets of sites within a unit's k-th distinct time) shared
+between units, so the model grows with the number of distinct balls, not with the number of
+pairs. Each unit's list of levels is truncated (at first to its nearest few sites): the
+truncated model is a relaxation whose optimum is a proven lower bound; its solution is
+evaluated exactly (an upper bound) and the levels of the units it under-prices are extended
+until the gap closes. The p-center searches
 the sorted distinct times with exact set-cover feasibility.
+
+Tables sized per model
+----------------------
+Every model takes a :class:`~gis.model.costs.CostTable` or a
+:class:`~gis.model.costs.StraightLineModel`; with the model, each asks for the table it needs
+and no deeper: the covering models the pairs within their time, :func:`best_in_groups` the
+pairs inside each group, the p-median each unit's nearest sites (read deeper for the units a
+step needs more of), the p-center the pairs within a time doubled until feasible. The results
+are those of the full table (same numbers, bit for bit): see each function.
 
 References
 ----------
@@ -63,7 +74,14 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.errors import SolveError
-from gis.model.costs import CostTable, nearest_open_time, sorted_table
+from gis.model.costs import (
+    CostTable,
+    StraightLineModel,
+    group_table,
+    nearest_open_time,
+    sorted_table,
+    within_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +191,13 @@ def _gap(objective: float, bound: float) -> float:
 
 @dataclass(frozen=True)
 class _Data:
-    o: np.ndarray        # int64 origin positions, sorted by origin then dest
-    d: np.ndarray        # int64 destination positions
-    t: np.ndarray        # float64 minutes
+    o: np.ndarray | None  # int64 origin positions, sorted by origin then dest (None: a model)
+    d: np.ndarray | None  # int64 destination positions
+    t: np.ndarray | None  # float64 minutes
     pop: np.ndarray      # float64 persons per origin
     fixed: np.ndarray    # bool per dest: fixed open
     allowed: np.ndarray  # bool per dest: not fixed closed
-    costs: CostTable
+    costs: CostTable | StraightLineModel
 
     @property
     def n(self) -> int:
@@ -204,8 +222,10 @@ def _as_id_list(ids) -> list:
     return list(ids)
 
 
-def _prepare(costs: CostTable, population, fixed_open, fixed_closed, *, model: str) -> _Data:
-    """Validate the inputs (all problems in one error) and cast the table's arrays."""
+def _prepare(costs: CostTable | StraightLineModel, population, fixed_open, fixed_closed, *,
+             model: str) -> _Data:
+    """Validate the inputs (all problems in one error) and cast the table's arrays (none for
+    a :class:`~gis.model.costs.StraightLineModel`, which answers queries instead)."""
     n, m = costs.n_origins, costs.n_dests
     problems = []
     try:
@@ -244,12 +264,14 @@ def _prepare(costs: CostTable, population, fixed_open, fixed_closed, *, model: s
             msg = f"{model}: {len(problems)} problems\n" + "\n".join(f"  - {p}"
                                                                      for p in problems)
         raise SolveError(msg)
-    o = np.asarray(costs.origin, dtype=np.int64)
-    d = np.asarray(costs.dest, dtype=np.int64)
-    t = np.asarray(costs.time_min, dtype=np.float64)
-    if len(o) > 1 and not (np.all(o[1:] >= o[:-1])):
-        order = np.lexsort((d, o))
-        o, d, t = o[order], d[order], t[order]
+    o = d = t = None
+    if isinstance(costs, CostTable):
+        o = np.asarray(costs.origin, dtype=np.int64)
+        d = np.asarray(costs.dest, dtype=np.int64)
+        t = np.asarray(costs.time_min, dtype=np.float64)
+        if len(o) > 1 and not (np.all(o[1:] >= o[:-1])):
+            order = np.lexsort((d, o))
+            o, d, t = o[order], d[order], t[order]
     fixed = np.zeros(m, bool)
     fixed[found["fixed_open"]] = True
     allowed = np.ones(m, bool)
@@ -300,8 +322,14 @@ def _solve_with_groups(model: str, solve, costs: CostTable, population, site_gro
                        fixed_open, fixed_closed, max_time_min: float | None = None,
                        **kw) -> SitingResult:
     """Solve ``model`` with at least one open site per group of ``site_groups``; the result's
-    figures are recomputed on the original table (the group units left out)."""
+    figures are recomputed on the original table (the group units left out). A
+    :class:`~gis.model.costs.StraightLineModel` gives the pairs within ``max_time_min`` to the
+    covering models, and every pair within its cut-off to the p-median and the p-center (the
+    group units are added to a table)."""
     t0 = time.perf_counter()
+    if isinstance(costs, StraightLineModel):
+        costs = (within_table(costs, max_time_min) if max_time_min is not None
+                 else costs.table())
     codes, labels = _group_codes(costs, site_groups, fixed_closed, model=model)
     pop = np.asarray(population, dtype=np.float64).ravel()
     weight = max(float(np.nansum(pop)), 1.0) + 1.0
@@ -376,6 +404,11 @@ def _bits(col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Groups of identical rows of a 2-D key array.
 
+    Rows are grouped by a 64-bit fold of their words (one sort of one key), the grouping is
+    checked word by word (a collision falls back to sorting every word), and the groups are
+    then ordered by their rows, lexicographically: the groups, their order and their first
+    rows are those of a lexicographic sort of the rows, without sorting them all.
+
     Returns
     -------
     first : ndarray of int
@@ -385,12 +418,24 @@ def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort(keys.T[::-1])  # stable: equal rows keep their order
-    sk = keys[order]
-    new = np.r_[True, np.any(sk[1:] != sk[:-1], axis=1)]
-    inverse = np.empty(len(keys), np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse
+    with np.errstate(over="ignore"):
+        h = keys[:, 0].copy()
+        for k in range(1, keys.shape[1]):
+            h *= np.uint64(0x9E3779B97F4A7C15)
+            h ^= keys[:, k] + np.uint64(0x632BE59BD9B4E019) + (h >> np.uint64(29))
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = np.asarray(inv, np.int64).ravel()
+    if not (keys[first[inv]] == keys).all():  # two rows share a fold: sort every word
+        order = np.lexsort(keys.T[::-1])  # stable: equal rows keep their order
+        sk = keys[order]
+        new = np.r_[True, np.any(sk[1:] != sk[:-1], axis=1)]
+        inverse = np.empty(len(keys), np.int64)
+        inverse[order] = np.cumsum(new) - 1
+        return order[new], inverse
+    rank = np.lexsort(keys[first].T[::-1])  # groups in the order of their rows
+    pos = np.empty(len(rank), np.int64)
+    pos[rank] = np.arange(len(rank))
+    return first[rank], pos[inv]
 
 
 def _highs(c, A, lb, ub, lo, hi, integrality, *, time_limit_s: float,
@@ -453,7 +498,7 @@ def _finish(model: str, data: _Data, open_mask: np.ndarray, *, objective: float,
 
 # --- best site per group ----------------------------------------------------------------------
 
-def best_in_groups(costs: CostTable, population, demand_group, site_group, *,
+def best_in_groups(costs: CostTable | StraightLineModel, population, demand_group, site_group, *,
                    penalty_min: float | None = None) -> pd.DataFrame:
     """The best site of each group for that group's own people (exact enumeration).
 
@@ -464,8 +509,8 @@ def best_in_groups(costs: CostTable, population, demand_group, site_group, *,
 
     Parameters
     ----------
-    costs : CostTable
-        Demand units -> sites.
+    costs : CostTable or StraightLineModel
+        Demand units -> sites (a model gives the pairs inside each group only).
     population : array-like, shape (n_origins,)
         Persons per demand unit.
     demand_group : array-like, shape (n_origins,)
@@ -485,10 +530,13 @@ def best_in_groups(costs: CostTable, population, demand_group, site_group, *,
         the cut-off), ``mean_time_min`` (objective / population; NaN without people),
         ``n_sites`` (sites of the group). Ties go to the site first in ``costs.dest_ids``.
     """
-    data = _prepare(costs, population, (), (), model="best_in_groups")
     dg = pd.Series(np.asarray(demand_group, dtype=object))
     sg = pd.Series(np.asarray(site_group, dtype=object))
-    if len(dg) != data.n or len(sg) != data.m:
+    if isinstance(costs, StraightLineModel) and (len(dg), len(sg)) == (costs.n_origins,
+                                                                       costs.n_dests):
+        costs = group_table(costs, dg.to_numpy(), sg.to_numpy())
+    data = _prepare(costs, population, (), (), model="best_in_groups")
+    if data.o is None or len(dg) != data.n or len(sg) != data.m:
         msg = (f"best_in_groups: demand_group has {len(dg)} values for {data.n} origins and "
                f"site_group {len(sg)} for {data.m} destinations: give one per origin/site")
         raise SolveError(msg)
@@ -544,20 +592,46 @@ def best_in_groups(costs: CostTable, population, demand_group, site_group, *,
 # --- covering models --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Cover:
-    """Covering rows after the exact reductions."""
+class CoverRows:
+    """The demand of the covering models at one time: demand units merged by the set of
+    candidate sites that cover them, population summed (see :func:`cover_rows`).
+
+    Attributes
+    ----------
+    max_time_min : float
+        Covering time, minutes.
+    cand : ndarray of int
+        Destination positions of the candidate columns (allowed, not fixed open).
+    A : scipy.sparse.csr_array
+        Merged rows x candidates, 1 where the candidate covers the row.
+    w : ndarray
+        Persons per merged row (summed over its units in unit order).
+    total_pop, fixed_pop, uncoverable_pop : float
+        Persons with population > 0; of them, covered by a fixed_open site; covered by no
+        allowed site.
+    stats : dict
+        Units, merged rows, candidates.
+    unit_row : ndarray of int, shape (n_origins,)
+        Row of each demand unit (-1: population 0, covered by a fixed site, or by none), to
+        give figures per unit back.
+    fixed, allowed : ndarray of bool, shape (n_dests,)
+        The fixed_open and allowed sites the rows were built for.
+    """
 
     max_time_min: float
-    cand: np.ndarray          # dest positions of the candidate columns (allowed, not fixed)
-    A: sparse.csr_array       # merged rows x candidates, 1 where the candidate covers the row
-    w: np.ndarray             # persons per merged row
-    total_pop: float          # persons with population > 0
-    fixed_pop: float          # persons covered by a fixed_open site
-    uncoverable_pop: float    # persons no allowed site covers
+    cand: np.ndarray
+    A: sparse.csr_array
+    w: np.ndarray
+    total_pop: float
+    fixed_pop: float
+    uncoverable_pop: float
     stats: dict
+    unit_row: np.ndarray = field(repr=False)
+    fixed: np.ndarray = field(repr=False)
+    allowed: np.ndarray = field(repr=False)
 
 
-def _cover(data: _Data, max_time_min: float, *, model: str) -> _Cover:
+def _cover(data: _Data, max_time_min: float, *, model: str) -> CoverRows:
     T = float(max_time_min)
     if not np.isfinite(T) or T < 0:
         msg = f"{model}: max_time_min must be a finite number of minutes >= 0, got {T!r}"
@@ -595,19 +669,61 @@ def _cover(data: _Data, max_time_min: float, *, model: str) -> _Cover:
         idx = _ranges(starts[first], lengths[first])
         indptr = np.r_[0, np.cumsum(lengths[first])]
         A = sparse.csr_array((np.ones(len(idx)), cc[idx], indptr), shape=(len(first), len(cand)))
+        unit_row = np.full(data.n, -1, np.int64)
+        unit_row[oc[starts]] = inv
     else:
         A = sparse.csr_array((0, len(cand)))
         w = np.zeros(0)
+        unit_row = np.full(data.n, -1, np.int64)
     stats = {"units": int(demand.sum()), "units_covered_by_fixed": int((by_fixed & demand).sum()),
              "units_uncoverable": int((demand & ~reach).sum()),
              "units_in_model": int(active.sum()), "rows": int(A.shape[0]),
              "candidates": int(len(cand))}
-    return _Cover(max_time_min=T, cand=cand, A=A, w=w, total_pop=float(pop[demand].sum()),
-                  fixed_pop=float(pop[by_fixed & demand].sum()),
-                  uncoverable_pop=float(pop[demand & ~reach].sum()), stats=stats)
+    return CoverRows(max_time_min=T, cand=cand, A=A, w=w, total_pop=float(pop[demand].sum()),
+                     fixed_pop=float(pop[by_fixed & demand].sum()),
+                     uncoverable_pop=float(pop[demand & ~reach].sum()), stats=stats,
+                     unit_row=unit_row, fixed=data.fixed.copy(), allowed=data.allowed.copy())
 
 
-def _solve_cover(cov: _Cover, *, time_limit_s: float, mip_rel_gap: float,
+def cover_rows(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+               fixed_open=(), fixed_closed=()) -> CoverRows:
+    """The covering models' demand at ``max_time_min``, built once for every model that
+    shares it (pass it as ``rows=`` to :func:`set_cover`, :func:`mclp`,
+    :func:`coverage_curve`).
+
+    Exact merge: these models see a demand unit only through its population and the set of
+    candidate sites within ``max_time_min`` (covering is ``time <= max_time_min``), so units
+    with the same set are one row with their population summed; units covered by a
+    ``fixed_open`` site, with population 0, or covered by no allowed site drop out (reported
+    as ``fixed_pop``, ``uncoverable_pop``). A
+    :class:`~gis.model.costs.StraightLineModel` gives the pairs within ``max_time_min`` only.
+
+    Returns
+    -------
+    CoverRows
+        ``unit_row`` gives each unit's row, to give a model's figures back per unit.
+    """
+    costs = within_table(costs, max_time_min)
+    data = _prepare(costs, population, fixed_open, fixed_closed, model="cover_rows")
+    return _cover(data, max_time_min, model="cover_rows")
+
+
+def _rows_for(data: _Data, rows: CoverRows | None, max_time_min: float, *,
+              model: str) -> CoverRows:
+    """The given shared rows (checked against the model's inputs), or the rows built here."""
+    if rows is None:
+        return _cover(data, max_time_min, model=model)
+    if (float(rows.max_time_min) != float(max_time_min) or len(rows.unit_row) != data.n
+            or not np.array_equal(rows.fixed, data.fixed)
+            or not np.array_equal(rows.allowed, data.allowed)):
+        msg = (f"{model}: rows= were built for another time, demand or fixed sites "
+               f"({rows.max_time_min:g} min); build them with cover_rows() on the same costs, "
+               "population, max_time_min, fixed_open and fixed_closed")
+        raise SolveError(msg)
+    return rows
+
+
+def _solve_cover(cov: CoverRows, *, time_limit_s: float, mip_rel_gap: float,
                  what: str) -> tuple[np.ndarray, float, float, dict]:
     """Fewest candidates covering every row: (chosen dest positions, count, bound, info)."""
     A = cov.A
@@ -626,9 +742,10 @@ def _solve_cover(cov: _Cover, *, time_limit_s: float, mip_rel_gap: float,
         "columns": k, "nodes": int(res.mip_node_count or 0)}
 
 
-def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(),
-              fixed_closed=(), time_limit_s: float = 60.0,
-              mip_rel_gap: float = 0.0, site_groups=None) -> SitingResult:
+def set_cover(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+              fixed_open=(), fixed_closed=(), time_limit_s: float = 60.0,
+              mip_rel_gap: float = 0.0, site_groups=None,
+              rows: CoverRows | None = None) -> SitingResult:
     """Fewest open sites so that everyone is within ``max_time_min`` of one (LSCP).
 
     Every demand unit with population > 0 must be within ``max_time_min`` (inclusive) of an open
@@ -639,8 +756,9 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
 
     Parameters
     ----------
-    costs : CostTable
-        Demand units -> candidate sites; its cut-off must be >= ``max_time_min``.
+    costs : CostTable or StraightLineModel
+        Demand units -> candidate sites; a table's cut-off must be >= ``max_time_min`` (a
+        model gives the pairs within ``max_time_min`` only).
     population : array-like, shape (n_origins,)
         Persons per demand unit.
     max_time_min : float
@@ -651,6 +769,9 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
         HiGHS time limit, seconds.
     mip_rel_gap : float
         Relative gap at which HiGHS stops (0: prove optimality).
+    rows : CoverRows, optional
+        The covering rows from :func:`cover_rows` on the same inputs, when several models
+        share them (built here otherwise).
 
     Returns
     -------
@@ -663,8 +784,9 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
                                   fixed_closed=fixed_closed, time_limit_s=time_limit_s,
                                   mip_rel_gap=mip_rel_gap)
     t0 = time.perf_counter()
+    costs = within_table(costs, max_time_min)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="set_cover")
-    cov = _cover(data, max_time_min, model="set_cover")
+    cov = _rows_for(data, rows, max_time_min, model="set_cover")
     chosen, count, bound, info = _solve_cover(cov, time_limit_s=time_limit_s,
                                               mip_rel_gap=mip_rel_gap, what="set_cover")
     open_mask = data.fixed.copy()
@@ -686,7 +808,7 @@ def set_cover(costs: CostTable, population, max_time_min: float, *, fixed_open=(
                    max_time_min=cov.max_time_min, stats={**cov.stats, **info})
 
 
-def _solve_mclp(cov: _Cover, k: int, *, time_limit_s: float, mip_rel_gap: float,
+def _solve_mclp(cov: CoverRows, k: int, *, time_limit_s: float, mip_rel_gap: float,
                 what: str) -> tuple[np.ndarray, float, float, dict]:
     """Choose k candidates maximising covered weight: (chosen positions, covered, bound, info)."""
     C = len(cov.cand)
@@ -712,9 +834,9 @@ def _solve_mclp(cov: _Cover, k: int, *, time_limit_s: float, mip_rel_gap: float,
     return chosen, covered, bound, {"columns": C, "nodes": int(res.mip_node_count or 0)}
 
 
-def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_open=(),
-         fixed_closed=(), time_limit_s: float = 60.0, mip_rel_gap: float = 0.0,
-         site_groups=None) -> SitingResult:
+def mclp(costs: CostTable | StraightLineModel, population, max_time_min: float, p: int, *,
+         fixed_open=(), fixed_closed=(), time_limit_s: float = 60.0, mip_rel_gap: float = 0.0,
+         site_groups=None, rows: CoverRows | None = None) -> SitingResult:
     """Maximal covering: ``p`` open sites with the most people within ``max_time_min``.
 
     ``p`` counts every open site, the ``fixed_open`` ones included (so ``p - len(fixed_open)``
@@ -723,8 +845,9 @@ def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_ope
 
     Parameters
     ----------
-    costs : CostTable
-        Demand units -> candidate sites; its cut-off must be >= ``max_time_min``.
+    costs : CostTable or StraightLineModel
+        Demand units -> candidate sites; a table's cut-off must be >= ``max_time_min`` (a
+        model gives the pairs within ``max_time_min`` only).
     population : array-like, shape (n_origins,)
         Persons per demand unit.
     max_time_min : float
@@ -736,6 +859,8 @@ def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_ope
         HiGHS time limit, seconds.
     mip_rel_gap : float
         Relative gap at which HiGHS stops (0: prove optimality).
+    rows : CoverRows, optional
+        The covering rows from :func:`cover_rows` on the same inputs (built here otherwise).
 
     Returns
     -------
@@ -749,14 +874,15 @@ def mclp(costs: CostTable, population, max_time_min: float, p: int, *, fixed_ope
                                   fixed_open=fixed_open, fixed_closed=fixed_closed,
                                   time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
     t0 = time.perf_counter()
+    costs = within_table(costs, max_time_min)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="mclp")
     p = _check_p(data, p, model="mclp")
-    cov = _cover(data, max_time_min, model="mclp")
+    cov = _rows_for(data, rows, max_time_min, model="mclp")
     return _mclp_result(data, cov, p, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                         t0=t0)
 
 
-def _mclp_result(data: _Data, cov: _Cover, p: int, *, time_limit_s: float,
+def _mclp_result(data: _Data, cov: CoverRows, p: int, *, time_limit_s: float,
                  mip_rel_gap: float, t0: float, assign: bool = True) -> SitingResult:
     k = p - int(data.fixed.sum())
     chosen, covered, bound, info = _solve_mclp(cov, k, time_limit_s=time_limit_s,
@@ -774,12 +900,13 @@ def _mclp_result(data: _Data, cov: _Cover, p: int, *, time_limit_s: float,
                    assign=assign)
 
 
-def coverage_curve(costs: CostTable, population, max_time_min: float, *, fixed_open=(),
-                   ks: Iterable[int], fixed_closed=(), time_limit_s: float = 60.0,
-                   mip_rel_gap: float = 0.0) -> list[dict]:
+def coverage_curve(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+                   fixed_open=(), ks: Iterable[int], fixed_closed=(), time_limit_s: float = 60.0,
+                   mip_rel_gap: float = 0.0, rows: CoverRows | None = None) -> list[dict]:
     """People covered within ``max_time_min`` by ``fixed_open`` plus ``k`` more sites (MCLP).
 
-    The covering rows are built and merged once and reused for every ``k``.
+    The covering rows are built and merged once (or given as ``rows``, from
+    :func:`cover_rows`) and reused for every ``k``.
 
     Parameters
     ----------
@@ -796,8 +923,9 @@ def coverage_curve(costs: CostTable, population, max_time_min: float, *, fixed_o
         bound on the covered persons), ``gap``, ``status``, ``open_ids``, ``added_ids``,
         ``solve_time_s``.
     """
+    costs = within_table(costs, max_time_min)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="coverage_curve")
-    cov = _cover(data, max_time_min, model="coverage_curve")
+    cov = _rows_for(data, rows, max_time_min, model="coverage_curve")
     n_fixed = int(data.fixed.sum())
     out = []
     for k in ks:
@@ -824,6 +952,12 @@ class _Levels:
     Pairs are those of units with population > 0 to allowed sites, sorted by unit, time and
     site, and cut after the level of the unit's nearest ``fixed_open`` site (farther sites can
     never serve it). Groups are the units, numbered 0..U-1.
+
+    A unit read from a :class:`~gis.model.costs.StraightLineModel` may be held only up to a
+    time (its levels below that time, every one complete): it then ends with an empty level
+    at that time, the time of its next level, so that ``G`` counts one level more than held
+    and ``next_t`` of its last held level is exact. No model ever includes that empty level
+    (:class:`_Depth` deepens a unit before a level it lacks is used).
     """
 
     d: np.ndarray       # site position per pair
@@ -843,6 +977,15 @@ class _Levels:
     units: np.ndarray   # origin position of each group
 
 
+def _unreachable(data: _Data, lost: np.ndarray, *, model: str) -> SolveError:
+    ids = np.asarray(data.costs.origin_ids)[lost]
+    msg = (f"{model}: {int(lost.sum())} demand unit(s) with {data.pop[lost].sum():.0f} "
+           f"persons reach no allowed site within the cost table's cut-off of "
+           f"{data.costs.cutoff_min:g} min (first: {_head(ids)}); rebuild the table with "
+           "a larger cutoff_min, set their population to 0, or allow more sites")
+    return SolveError(msg)
+
+
 def _reachable_pairs(data: _Data, *, model: str):
     """Pairs of units with population > 0 to allowed sites; error if a unit reaches none."""
     demand = data.pop > 0
@@ -852,44 +995,197 @@ def _reachable_pairs(data: _Data, *, model: str):
     reach[o] = True
     lost = demand & ~reach
     if lost.any():
-        ids = np.asarray(data.costs.origin_ids)[lost]
-        msg = (f"{model}: {int(lost.sum())} demand unit(s) with {data.pop[lost].sum():.0f} "
-               f"persons reach no allowed site within the cost table's cut-off of "
-               f"{data.costs.cutoff_min:g} min (first: {_head(ids)}); rebuild the table with "
-               "a larger cutoff_min, set their population to 0, or allow more sites")
-        raise SolveError(msg)
+        raise _unreachable(data, lost, model=model)
     return o, d, t
 
 
-def _levels(data: _Data) -> _Levels:
+@dataclass(frozen=True)
+class _Rows:
+    """Each group's pairs to allowed sites in (time, site) order, held below ``upto``: every
+    allowed site of the group with a time below ``upto`` is held (``inf``: every one within
+    the cut-off, or up to the nearest fixed_open site)."""
+
+    units: np.ndarray   # origin position of each group
+    start: np.ndarray   # first pair of each group (U + 1)
+    d: np.ndarray       # site position per pair
+    t: np.ndarray       # minutes per pair
+    upto: np.ndarray    # per group
+    k: np.ndarray       # per group: depth of the query that gave its pairs (0: a table)
+
+
+def _cut_at_fixed(g: np.ndarray, d: np.ndarray, t: np.ndarray, fixed: np.ndarray,
+                  upto: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs to keep (up to the level of each group's nearest fixed site: farther sites can
+    never serve it) and the groups' new ``upto`` (inf where a fixed site is held)."""
+    keep = np.ones(len(g), bool)
+    upto = upto.copy()
+    f = np.flatnonzero(fixed[d]) if fixed.any() else np.zeros(0, np.int64)
+    if len(f):
+        tf = np.full(len(upto), np.inf)
+        first = f[np.r_[True, g[f][1:] != g[f][:-1]]]  # nearest fixed site of each group
+        tf[g[first]] = t[first]
+        keep = t <= tf[g]
+        upto[np.isfinite(tf)] = np.inf
+    return keep, upto
+
+
+def _rows_of_table(data: _Data) -> _Rows:
     o, d, t = _reachable_pairs(data, model="p_median")
     order = np.lexsort((d, t, o))
     o, d, t = o[order], d[order], t[order]
-    if data.fixed.any() and len(o):
-        tf = np.full(data.n, np.inf)
-        f = np.flatnonzero(data.fixed[d])
-        first = f[np.r_[True, o[f][1:] != o[f][:-1]]]  # nearest fixed site of each unit
-        tf[o[first]] = t[first]
-        keep = t <= tf[o]
-        o, d, t = o[keep], d[keep], t[keep]
-    newg = np.r_[True, o[1:] != o[:-1]] if len(o) else np.zeros(0, bool)
-    new = newg | np.r_[True, t[1:] != t[:-1]] if len(o) else newg
-    pl = np.cumsum(new) - 1
-    pg = np.cumsum(newg) - 1
+    units, g = np.unique(o, return_inverse=True)
+    keep, upto = _cut_at_fixed(g, d, t, data.fixed, np.full(len(units), np.inf))
+    g, d, t = g[keep], d[keep], t[keep]
+    start = np.r_[0, np.cumsum(np.bincount(g, minlength=len(units)))]
+    return _Rows(units=units, start=start, d=d, t=t, upto=upto,
+                 k=np.zeros(len(units), np.int64))
+
+
+def _rows_of_model(data: _Data, units: np.ndarray, k: int, *, all_units: bool) -> _Rows:
+    """The first ``k`` allowed sites of each unit from the model, minus the last level when it
+    may be incomplete (sites tied with the next one), cut at the nearest fixed site."""
+    model = data.costs
+    allowed_pos = np.flatnonzero(data.allowed)
+    sub = model if data.allowed.all() else model.subset(data.allowed)
+    nk = sub.nearest_k(k) if all_units else sub.nearest_k(k, origins=units)
+    r = nk.row[units] if all_units else nk.row
+    D, T, nxt = nk.dest[r], nk.time_min[r], nk.next_time_min[r]
+    held = (D >= 0) & (T < nxt[:, None])
+    counts = held.sum(axis=1)
+    g = np.repeat(np.arange(len(units)), counts)
+    d = allowed_pos[D[held]]
+    t = T[held]
+    keep, upto = _cut_at_fixed(g, d, t, data.fixed, nxt)
+    if not keep.all():
+        g, d, t = g[keep], d[keep], t[keep]
+    start = np.r_[0, np.cumsum(np.bincount(g, minlength=len(units)))]
+    return _Rows(units=units, start=start, d=d, t=t, upto=upto,
+                 k=np.full(len(units), nk.k, np.int64))
+
+
+def _levels_of(rows: _Rows, pop: np.ndarray) -> _Levels:
+    U = len(rows.units)
+    counts = np.diff(rows.start)
+    pg = np.repeat(np.arange(U), counts)
+    d, t = rows.d, rows.t
+    P = len(d)
+    newg = np.r_[True, pg[1:] != pg[:-1]] if P else np.zeros(0, bool)
+    new = newg | np.r_[True, t[1:] != t[:-1]] if P else newg
     ls = np.flatnonzero(new)
-    le = np.r_[ls[1:], len(o)]
+    le = np.r_[ls[1:], P]
     og = pg[ls]
+    lt = t[ls]
+    vg = np.flatnonzero(np.isfinite(rows.upto))  # held up to a time: an empty last level
+    if len(vg):
+        ls = np.r_[ls, rows.start[vg + 1]]
+        le = np.r_[le, rows.start[vg + 1]]
+        og = np.r_[og, vg]
+        lt = np.r_[lt, rows.upto[vg]]
+        order = np.argsort(og, kind="stable")  # a group's real levels, then its empty one
+        ls, le, og, lt = ls[order], le[order], og[order], lt[order]
+    pl = np.repeat(np.arange(len(ls)), le - ls)
     gstart = np.flatnonzero(np.r_[True, og[1:] != og[:-1]]) if len(og) else np.zeros(0, int)
     G = np.diff(np.r_[gstart, len(ls)])
     rank = np.arange(len(ls)) - gstart[og]
-    lt = t[ls]
     next_t = np.r_[lt[1:], np.nan]
     next_t[rank == G[og] - 1] = np.nan
     gpair = ls[gstart]
-    units = o[gpair]
     return _Levels(d=d, t=t, pg=pg, pl=pl, ls=ls, le=le, lt=lt, og=og, rank=rank,
-                   next_t=next_t, gstart=gstart, gpair=gpair, G=G, w=data.pop[units],
-                   units=units)
+                   next_t=next_t, gstart=gstart, gpair=gpair, G=G, w=pop[rows.units],
+                   units=rows.units)
+
+
+class _Depth:
+    """The p-median's levels: every pair of the full table, or, from a
+    :class:`~gis.model.costs.StraightLineModel`, each unit's nearest sites only, deepened for
+    the units that need more before any level they lack is used.
+
+    What the p-median reads of a unit is always held: the levels of rank < K of every model,
+    the time of level K (the next one), the sites of the greedy start's depth, and the unit's
+    nearest open site of every solution evaluated. So it builds the same models and takes the
+    same steps as on the full table.
+    """
+
+    def __init__(self, data: _Data, *, k: int) -> None:
+        self.data = data
+        self.deepened = 0
+        if data.o is not None:
+            self.rows = _rows_of_table(data)
+        else:
+            units = np.flatnonzero(data.pop > 0)
+            self.rows = _rows_of_model(data, units, k, all_units=True)
+            lost = (np.diff(self.rows.start) == 0) & ~np.isfinite(self.rows.upto)
+            if lost.any():
+                mask = np.zeros(data.n, bool)
+                mask[units[lost]] = True
+                raise _unreachable(data, mask, model="p_median")
+        self.lv = _levels_of(self.rows, data.pop)
+
+    @property
+    def complete(self) -> bool:
+        return not np.isfinite(self.rows.upto).any()
+
+    def need(self, *, sites=None, levels=None, upto=None) -> None:
+        """Deepen the units held only up to a time that hold fewer than ``sites`` pairs or
+        ``levels`` levels (per group), or not every site with a time <= ``upto``."""
+        while not self.complete:
+            rows, lv = self.rows, self.lv
+            U = len(rows.units)
+            short = np.isfinite(rows.upto)
+            lack = np.zeros(U, bool)
+            if sites is not None:
+                lack |= np.diff(rows.start) < sites
+            if levels is not None:
+                lack |= (lv.G - 1) < levels  # real levels of a unit held up to a time
+            if upto is not None:
+                lack |= rows.upto <= upto
+            gs = np.flatnonzero(short & lack)
+            if not len(gs):
+                return
+            want = 2 * rows.k[gs]
+            if sites is not None:
+                want = np.maximum(want, np.broadcast_to(sites, (U,))[gs] + 2)
+            if levels is not None:
+                want = np.maximum(want, np.broadcast_to(levels, (U,))[gs] + 2)
+            k = int(min(want.max(), self.data.m))
+            more = _rows_of_model(self.data, rows.units[gs], k, all_units=False)
+            self.rows = _replace_rows(rows, gs, more)
+            self.lv = _levels_of(self.rows, self.data.pop)
+            self.deepened += len(gs)
+
+    def hold_open(self, open_d: np.ndarray) -> None:
+        """Deepen every unit with no open site among its held pairs until its nearest open
+        site (one exact query over the open sites) is held, or it is held whole."""
+        if self.complete:
+            return
+        lv = self.lv
+        U = len(lv.G)
+        has = np.bincount(lv.pg[open_d[lv.d]], minlength=U) > 0
+        gs = np.flatnonzero(~has & np.isfinite(self.rows.upto))
+        if not len(gs):
+            return
+        near = self.data.costs.nearest(open_d & self.data.allowed, origins=lv.units[gs])
+        t_open = near["time_min"].to_numpy()
+        need = np.full(U, -np.inf)
+        need[gs] = np.where(np.isfinite(t_open), t_open, np.inf)
+        self.need(upto=need)
+
+
+def _replace_rows(rows: _Rows, gs: np.ndarray, more: _Rows) -> _Rows:
+    """``rows`` with the groups ``gs`` replaced by the rows of ``more`` (same order)."""
+    U = len(rows.units)
+    counts = np.diff(rows.start)
+    g_old = np.repeat(np.arange(U), counts)
+    keep = ~np.isin(g_old, gs)
+    g_new = gs[np.repeat(np.arange(len(gs)), np.diff(more.start))]
+    g = np.r_[g_old[keep], g_new]
+    order = np.argsort(g, kind="stable")
+    upto, k = rows.upto.copy(), rows.k.copy()
+    upto[gs], k[gs] = more.upto, more.k
+    return _Rows(units=rows.units,
+                 start=np.r_[0, np.cumsum(np.bincount(g, minlength=U))],
+                 d=np.r_[rows.d[keep], more.d][order], t=np.r_[rows.t[keep], more.t][order],
+                 upto=upto, k=k)
 
 
 def _initial_depth(lv: _Levels, q: int) -> np.ndarray:
@@ -982,7 +1278,10 @@ def _greedy_interchange(lv: _Levels, allowed: np.ndarray, fixed: np.ndarray, p: 
     d, t, g = lv.d[inc], lv.t[inc], lv.pg[inc]
     last = lv.gstart + K - 1
     # beyond the truncated pairs: the next level; beyond every pair (unreachable): a big charge
-    cap = np.where(K < lv.G, lv.next_t[last], 100.0 * (lv.lt.max() + 1.0))
+    # (from the levels the start reads, so that a table held only as deep as needed gives the
+    # same start as the full one)
+    nxt = np.where(K < lv.G, lv.next_t[last], lv.lt[last])
+    cap = np.where(K < lv.G, lv.next_t[last], 100.0 * (nxt.max(initial=0.0) + 1.0))
     w = lv.w
     wg = w[g]
     m = len(allowed)
@@ -1030,7 +1329,8 @@ def _greedy_interchange(lv: _Levels, allowed: np.ndarray, fixed: np.ndarray, p: 
     return open_d
 
 
-def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_closed=(),
+def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_open=(),
+             fixed_closed=(),
              time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4,
              initial_depth: int | None = None, site_groups=None) -> SitingResult:
     """``p`` open sites minimising population-weighted travel time to the nearest open site.
@@ -1048,9 +1348,17 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     proven lower bound), evaluates the solution exactly and extends the levels of the units
     the relaxation under-priced, until the gap is within ``mip_rel_gap`` or time runs out.
 
+    With a :class:`~gis.model.costs.StraightLineModel` in place of the table, each unit's
+    levels are read from its nearest sites only (:meth:`~gis.model.costs.StraightLineModel.
+    nearest_k`, about ``2 * initial_depth`` of them) and a unit is read deeper only when a step
+    needs more of it: a level the model includes, the next level's time, the greedy start's
+    depth, or the nearest open site of a solution (found by one exact query over the open
+    sites). Every step then reads the same numbers as on the full table, so the result is the
+    same, bit for bit, without the table of every pair within the cut-off.
+
     Parameters
     ----------
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> candidate sites.
     population : array-like, shape (n_origins,)
         Persons per demand unit.
@@ -1079,25 +1387,29 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     deadline = t0 + float(time_limit_s)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="p_median")
     p = _check_p(data, p, model="p_median")
-    lv = _levels(data)
     allowed_pos = np.flatnonzero(data.allowed)
     n_cols = len(allowed_pos)
     col_of = np.full(data.m, -1, np.int64)
     col_of[allowed_pos] = np.arange(n_cols)
     fixed_cols = data.fixed[allowed_pos]
-    U = len(lv.G)
     n_fixed = int(data.fixed.sum())
-    stats: dict = {"units": int(U), "pairs": int(len(lv.d)), "candidates": n_cols}
+    q = initial_depth or int(np.ceil(2 * max(n_cols - n_fixed, 1) / max(p - n_fixed, 1))) + 1
+    depth = _Depth(data, k=2 * q + 4)
+    depth.need(sites=2 * q)  # the first model's q sites and the greedy start's 2q
+    lv = depth.lv
+    U = len(lv.G)
+    stats: dict = {"units": int(U), "pairs": int(len(lv.d)), "candidates": n_cols,
+                   "pairs_held": "all" if data.o is not None else "nearest, deepened on need"}
     if U == 0 or p == n_cols:
         open_mask = data.fixed.copy()
         extra = np.flatnonzero(data.allowed & ~data.fixed)[:p - n_fixed]
         open_mask[extra] = True
-        tt, _ = _evaluate_levels(lv, open_mask)
-        obj = float(np.sum(lv.w * tt))
+        depth.hold_open(open_mask)
+        tt, _ = _evaluate_levels(depth.lv, open_mask)
+        obj = float(np.sum(depth.lv.w * tt))
         return _finish("p_median", data, open_mask, objective=obj, bound=obj,
                        mip_rel_gap=mip_rel_gap, t0=t0, p=p, stats={**stats, "rounds": 0})
     const = float(np.sum(lv.w * lv.lt[lv.gstart]))  # everyone at their nearest site
-    q = initial_depth or int(np.ceil(2 * max(n_cols - n_fixed, 1) / max(p - n_fixed, 1))) + 1
     K = np.minimum(_initial_depth(lv, q), lv.G)
     what = f"p_median (p = {p})"
     infeasible = (f"{what}: no {p} allowed sites reach every demand unit within the cost "
@@ -1126,6 +1438,8 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     guide[allowed_pos[res.x[:n_cols] > 1 - 1e-6]] = True
     best_open = _greedy_interchange(lv, data.allowed, data.fixed, p, depth=2 * q,
                                     deadline=t0 + 0.25 * time_limit_s, start=guide)
+    depth.hold_open(best_open)
+    lv = depth.lv
     tt, rk = _evaluate_levels(lv, best_open)
     ub = float(np.sum(lv.w * tt))
     note("lp", info)
@@ -1160,6 +1474,8 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
             break
         open_d = np.zeros(data.m, bool)
         open_d[allowed_pos[res.x[:n_cols] > 0.5]] = True
+        depth.hold_open(open_d)
+        lv = depth.lv
         tt, rk_new = _evaluate_levels(lv, open_d)
         val = float(np.sum(lv.w * tt))
         cap = np.where(K < lv.G, lv.lt[lv.gstart + np.minimum(K, lv.G - 1)], np.inf)
@@ -1169,22 +1485,27 @@ def p_median(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
         note("mip", info, int(under.sum()))
         if not under.any():
             break
-        K = np.where(under, np.minimum(np.maximum(rk_new + 1, 2 * K), lv.G), K)
+        want = np.where(under, np.maximum(rk_new + 1, 2 * K), 0)
+        depth.need(levels=want)
+        lv = depth.lv
+        K = np.where(under, np.minimum(want, lv.G), K)
         model = _radius_model(lv, K, col_of, n_cols, p, fixed_cols)
     if not np.isfinite(ub):
         raise SolveError(infeasible)
     last = rounds[-1]
     stats.update({"rounds": len(rounds), "balls": last["balls"], "levels": last["levels"],
                   "nonzeros": last["nonzeros"], "lp_bound": rounds[0]["lower"],
-                  "round_seconds": [r["seconds"] for r in rounds]})
+                  "round_seconds": [r["seconds"] for r in rounds],
+                  "units_deepened": depth.deepened, "pairs_at_end": int(len(lv.d))})
     return _finish("p_median", data, best_open, objective=ub, bound=min(lb, ub),
                    mip_rel_gap=mip_rel_gap, t0=t0, p=p, stats=stats)
 
 
 # --- p-center -------------------------------------------------------------------------------
 
-def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_closed=(),
-             time_limit_s: float = 120.0, fill: bool = True, site_groups=None) -> SitingResult:
+def p_center(costs: CostTable | StraightLineModel, population, p: int, *, fixed_open=(),
+             fixed_closed=(), time_limit_s: float = 120.0, fill: bool = True,
+             site_groups=None) -> SitingResult:
     """``p`` open sites minimising the longest travel time of a unit with population > 0.
 
     Exact: a binary search over the sorted distinct travel times T of the allowed pairs (from
@@ -1201,9 +1522,15 @@ def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     R; ``stats["filled"]`` counts the sites beyond the fewest). Without ``fill`` the fewest
     sites reaching R are returned.
 
+    With a :class:`~gis.model.costs.StraightLineModel`, the search needs the pairs up to the
+    optimal time only: it runs on the pairs within T, from T = the largest nearest-site time,
+    doubled (up to the cut-off) until ``p`` sites reach everyone within T. The optimal time
+    is the least feasible one in either case, and its sites come from the same set cover, so
+    the result is the one of the full table.
+
     Parameters
     ----------
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> candidate sites.
     population : array-like, shape (n_origins,)
         Persons per demand unit (only > 0 matters for the radius; the fill weighs by it).
@@ -1234,6 +1561,42 @@ def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
     deadline = t0 + float(time_limit_s)
     data = _prepare(costs, population, fixed_open, fixed_closed, model="p_center")
     p = _check_p(data, p, model="p_center")
+    kw = {"fill": fill, "fixed_open": fixed_open, "fixed_closed": fixed_closed, "t0": t0,
+          "deadline": deadline}
+    if data.o is None:
+        return _p_center_sized(data, p, **kw)
+    return _p_center(data, p, strict=True, **kw)
+
+
+def _p_center_sized(data: _Data, p: int, *, fixed_open, fixed_closed, t0: float,
+                    deadline: float, fill: bool) -> SitingResult:
+    """p-center on a model: the search on the pairs within a time doubled until feasible."""
+    model = data.costs
+    demand = data.pop > 0
+    near = model.nearest(data.allowed)["time_min"].to_numpy()
+    lost = demand & ~np.isfinite(near)
+    if lost.any():
+        raise _unreachable(data, lost, model="p_center")
+    if not demand.any():
+        return _finish("p_center", data, data.fixed.copy(), objective=0.0, bound=0.0,
+                       mip_rel_gap=0.0, t0=t0, p=p, stats={"steps": 0})
+    depth = float(near[demand].max())
+    while True:
+        table = model.within(depth)
+        sub = _prepare(table, data.pop, fixed_open, fixed_closed, model="p_center")
+        res = _p_center(sub, p, t0=t0, deadline=deadline, strict=depth >= model.cutoff_min,
+                        fill=fill, fixed_open=fixed_open, fixed_closed=fixed_closed)
+        if res is not None:
+            return replace(res, stats={**res.stats, "within_min": depth})
+        depth = min(2 * depth, model.cutoff_min)
+
+
+def _p_center(data: _Data, p: int, *, t0: float, deadline: float, strict: bool, fill: bool,
+              fixed_open, fixed_closed) -> SitingResult | None:
+    """The search on a table; None when ``p`` sites cannot reach everyone within its cut-off
+    and not ``strict`` (else SolveError)."""
+    costs = data.costs
+    population = data.pop
     o, d, t = _reachable_pairs(data, model="p_center")
     n_fixed = int(data.fixed.sum())
     if len(o) == 0:  # nobody to serve
@@ -1261,6 +1624,8 @@ def p_center(costs: CostTable, population, p: int, *, fixed_open=(), fixed_close
 
     hi = len(radii) - 1
     ok, best = feasible(hi)
+    if not ok and not strict:
+        return None
     if not ok:
         msg = (f"p_center: {p} sites cannot reach every demand unit within the cost table's "
                f"cut-off of {costs.cutoff_min:g} min (at least {steps[-1]['lower']:.0f} are "

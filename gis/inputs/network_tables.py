@@ -43,8 +43,8 @@ def check_referral_table(df: pd.DataFrame, *, source: str = "referral table") ->
     ----------
     df : DataFrame
         Fields ``from_id`` (the referring facility) and ``to_id`` (the facility it refers to);
-        optional ``note``. A ``_row`` column (as :func:`gis.inputs.readers.read_any` adds) names rows;
-        without it rows are numbered as CSV lines (header = line 1).
+        optional ``note``. A ``_row`` column (as :func:`gis.inputs.readers.read_any` adds)
+        names rows; without it rows are numbered as CSV lines (header = line 1).
     source : str
         File or name shown in the error.
 

@@ -4,6 +4,15 @@ the straight-line model that builds them, and the queries on them (nearest open 
 The :class:`CostTable` is the seam between the travel model and every analysis: analyses and
 location models take a cost table, never GeoDataFrames. Only pairs within a cut-off are stored,
 so memory grows with the pairs within reach, never with origins x destinations.
+
+:class:`StraightLineModel` is the same straight-line model queried for the table each analysis
+needs, no deeper (issue 14): each origin's first ``k`` destinations (:class:`NearestK`, for the
+nearest open site of a plan and the p-median's levels), the pairs within a time (covering
+models, satellites), the pairs inside a group (best site per commune), the nearest of a set of
+destinations; the table of every pair within the cut-off only when asked (:meth:`table`). Every
+query gives bit for bit the times of :func:`straight_line_costs` (one formula), so an analysis
+gives the same figures on a sized table as on the full one. :func:`subset_dests`,
+:func:`nearest` and :func:`nearest_open_time` take either.
 """
 
 from __future__ import annotations
@@ -72,9 +81,12 @@ class CostTable:
         )
 
 
-def subset_dests(costs: CostTable, dest_mask: np.ndarray) -> CostTable:
-    """The table restricted to some destinations (renumbered 0..k-1, order kept)."""
+def subset_dests(costs: CostTable | StraightLineModel, dest_mask: np.ndarray
+                 ) -> CostTable | StraightLineModel:
+    """The table (or model) restricted to some destinations (renumbered 0..k-1, order kept)."""
     dest_mask = np.asarray(dest_mask, bool)
+    if isinstance(costs, StraightLineModel):
+        return costs.subset(dest_mask)
     new_pos = np.cumsum(dest_mask) - 1
     keep = dest_mask[costs.dest]
     return CostTable(origin=costs.origin[keep], dest=new_pos[costs.dest[keep]],
@@ -351,8 +363,11 @@ def _nearest_of(origins_xy: np.ndarray, dests_xy: np.ndarray, members: np.ndarra
 
 # --- queries -------------------------------------------------------------------------------
 
-def nearest(costs: CostTable, dest_mask: np.ndarray) -> pd.DataFrame:
+def nearest(costs: CostTable | StraightLineModel, dest_mask: np.ndarray) -> pd.DataFrame:
     """Nearest destination among ``dest_mask`` for every origin.
+
+    The least time; among equal times the lowest destination position. A
+    :class:`StraightLineModel` answers by one query over the masked destinations (same result).
 
     Returns
     -------
@@ -360,6 +375,8 @@ def nearest(costs: CostTable, dest_mask: np.ndarray) -> pd.DataFrame:
         Indexed by origin position: ``dest`` (position, -1 if none within the cut-off),
         ``time_min`` and ``dist_m`` (NaN if none).
     """
+    if isinstance(costs, StraightLineModel):
+        return costs.nearest(dest_mask)
     n = costs.n_origins
     sel = np.asarray(dest_mask, bool)[costs.dest]
     o, d, t, m = costs.origin[sel], costs.dest[sel], costs.time_min[sel], costs.dist_m[sel]
@@ -388,12 +405,18 @@ def _segment_min(o: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
     out[o[starts]] = np.minimum.reduceat(t, starts)
 
 
-def nearest_open_time(costs: CostTable, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_open_time(costs: CostTable | StraightLineModel, open_mask: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Time (min) to, and position of, the nearest open destination for every origin.
+
+    The least time; among equal times the lowest destination position. A
+    :class:`StraightLineModel` answers from its first ``k`` destinations per origin, with an
+    exact second query for the origins whose ``k`` are all closed
+    (:meth:`StraightLineModel.nearest_open`): the same result.
 
     Parameters
     ----------
-    costs : CostTable
+    costs : CostTable or StraightLineModel
     open_mask : ndarray of bool, shape (n_dests,)
 
     Returns
@@ -403,6 +426,8 @@ def nearest_open_time(costs: CostTable, open_mask: np.ndarray) -> tuple[np.ndarr
     dest : ndarray of int, shape (n_origins,)
         Position of the nearest open destination, -1 where none.
     """
+    if isinstance(costs, StraightLineModel):
+        return costs.nearest_open(open_mask)
     keep = open_mask[costs.dest]
     o, d, t = costs.origin[keep], costs.dest[keep], costs.time_min[keep]
     best = np.full(costs.n_origins, np.inf)
@@ -414,3 +439,416 @@ def nearest_open_time(costs: CostTable, open_mask: np.ndarray) -> tuple[np.ndarr
         best[o[first]] = t[first]
         arg[o[first]] = d[first]
     return best, arg
+
+
+# --- sized queries: each analysis gets the table it needs, no deeper -----------------------
+
+#: Destinations held per origin by :meth:`StraightLineModel.nearest_open` when no deeper
+#: :class:`NearestK` was asked for. Any k >= 1 gives exact answers (see :class:`NearestK`);
+#: k only sets how often the second query runs.
+NEAREST_K = 16
+
+
+def within_table(costs: CostTable | StraightLineModel, max_min: float, *,
+                 dest_mask: np.ndarray | None = None) -> CostTable:
+    """The pairs an analysis at ``max_min`` minutes needs (covering models, satellites).
+
+    A :class:`StraightLineModel` builds the pairs within ``min(max_min, cutoff)`` only (its
+    ``cutoff_min`` is then that time); a :class:`CostTable` is returned whole (restricted to
+    ``dest_mask``), as before sized tables existed. Either way every pair with time <=
+    ``max_min`` is there, with the same time.
+    """
+    if isinstance(costs, StraightLineModel):
+        return costs.within(max_min, dest_mask=dest_mask)
+    return costs if dest_mask is None else subset_dests(costs, dest_mask)
+
+
+def group_table(costs: CostTable | StraightLineModel, origin_group: np.ndarray,
+                dest_group: np.ndarray) -> CostTable:
+    """The pairs whose origin and destination are in the same group (best site per commune).
+
+    A :class:`StraightLineModel` builds those pairs only (within its cut-off); a
+    :class:`CostTable` is returned whole.
+    """
+    if isinstance(costs, StraightLineModel):
+        return costs.group_pairs(origin_group, dest_group)
+    return costs
+
+
+@dataclass(frozen=True)
+class NearestK:
+    """The first ``k`` destinations of every origin, in (time, destination position) order.
+
+    Why ``k`` is enough for a nearest open site (the proof the plan scoring relies on): order
+    every destination within the cut-off by (time, position), the order in which
+    :func:`nearest_open_time` picks (least time, then lowest position). The nearest open
+    destination is the first open one in that order. If any of the first ``k`` is open, the
+    first open one is among them, since every other destination comes after all ``k``. Only an
+    origin whose first ``k`` are all closed can have its nearest open destination elsewhere,
+    and only if more than ``k`` destinations are within the cut-off (``next_time_min`` finite):
+    :meth:`StraightLineModel.nearest_open` detects those origins per plan and answers them by
+    an exact query over the open destinations alone.
+
+    Attributes
+    ----------
+    dest : ndarray of int32, shape (n_rows, k)
+        Destination positions, -1 where fewer than ``k`` are within the cut-off.
+    time_min : ndarray of float64, shape (n_rows, k)
+        Minutes (``inf`` in the padding).
+    next_time_min : ndarray of float64, shape (n_rows,)
+        Minutes to the destination after the ``k`` held ones in that order; ``inf`` when the
+        row holds every destination within the cut-off. Every destination with a time below
+        it is held (the row is complete up to it).
+    row : ndarray of int64, shape (n_origins,)
+        Row of each origin: origins at the same point have the same row of costs and share it.
+    dest_ids : ndarray
+    cutoff_min : float
+    """
+
+    dest: np.ndarray
+    time_min: np.ndarray
+    next_time_min: np.ndarray
+    row: np.ndarray
+    dest_ids: np.ndarray
+    cutoff_min: float
+
+    @property
+    def k(self) -> int:
+        return int(self.dest.shape[1])
+
+    @property
+    def n_origins(self) -> int:
+        return len(self.row)
+
+    def head(self, k: int) -> NearestK:
+        """The first ``k`` of each row (``k`` <= the rows' depth)."""
+        k = int(k)
+        if k >= self.k:
+            return self
+        nxt = self.time_min[:, k].copy()
+        return NearestK(dest=self.dest[:, :k], time_min=self.time_min[:, :k],
+                        next_time_min=nxt, row=self.row, dest_ids=self.dest_ids,
+                        cutoff_min=self.cutoff_min)
+
+
+def _unique_points(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct points and the point of every row. Rows at one point have identical costs to
+    every destination (the time is a function of the two points), so costs are computed once
+    per point and shared: an exact merge of identical cost rows."""
+    if len(xy) == 0:
+        return xy.reshape(0, 2), np.zeros(0, np.int64)
+    pts, inv = np.unique(xy, axis=0, return_inverse=True)
+    return pts, np.asarray(inv, np.int64).ravel()
+
+
+def _first_k(points: np.ndarray, dests_xy: np.ndarray, need: int, *, radius_m: float,
+             limit_min: float, detour_factor: float, speed_m_per_min: float,
+             block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``need`` destinations of every point in (time, position) order among those
+    with time <= ``limit_min``: positions (-1 padding) and minutes (inf padding).
+
+    A KD-tree gives candidates; times come from the table formula (so they equal
+    :func:`straight_line_costs` bit for bit) and are sorted by (time, position). A row is
+    accepted when the tree returned every destination within reach, or when the
+    ``need``-th time is clearly below what any destination not returned could take (the
+    tree's distance of the last one returned, with a relative margin of 1e-9 for the tree's
+    rounding); other rows are asked again with twice as many candidates, until every
+    destination is a candidate.
+    """
+    m, n_d = len(points), len(dests_xy)
+    D = np.full((m, need), -1, np.int64)
+    T = np.full((m, need), np.inf)
+    if m == 0 or n_d == 0 or need == 0:
+        return D, T
+    tree = cKDTree(dests_xy)
+    bound = radius_m * (1 + 1e-9) + 1e-6 if np.isfinite(radius_m) else np.inf
+    todo = np.arange(m)
+    q = min(need + 4, n_d)
+    while len(todo):
+        retry = []
+        for a in range(0, len(todo), block):
+            rows = todo[a:a + block]
+            dd, jj = tree.query(points[rows], k=q, distance_upper_bound=bound, workers=-1)
+            dd, jj = dd.reshape(len(rows), q), jj.reshape(len(rows), q)
+            hit = jj < n_d
+            js = np.where(hit, jj, 0)
+            dx = points[rows, 0][:, None] - dests_xy[js, 0]
+            dy = points[rows, 1][:, None] - dests_xy[js, 1]
+            t = np.sqrt(dx * dx + dy * dy) * detour_factor / speed_m_per_min
+            del dx, dy
+            ok = hit & (t <= limit_min)
+            t = np.where(ok, t, np.inf)
+            pos = np.where(ok, jj, n_d)
+            order = np.argsort(t, axis=1, kind="stable")
+            ts = np.take_along_axis(t, order, 1)
+            ps = np.take_along_axis(pos, order, 1)
+            del order, t, pos
+            # equal times (rare): order them by position, as the table's queries do
+            tie = np.flatnonzero((np.isfinite(ts[:, 1:]) & (ts[:, 1:] == ts[:, :-1])).any(1))
+            if len(tie):
+                r = np.repeat(tie, q)
+                o = np.lexsort((ps[tie].ravel(), ts[tie].ravel(), r))
+                ts[tie] = ts[tie].ravel()[o].reshape(len(tie), q)
+                ps[tie] = ps[tie].ravel()[o].reshape(len(tie), q)
+            w = min(need, q)
+            if q < n_d:
+                more = hit[:, q - 1]  # the tree stopped at q: others may be within reach
+                t_last = dd[:, q - 1] * detour_factor / speed_m_per_min
+                t_need = ts[:, need - 1] if need <= q else np.full(len(rows), np.inf)
+                safe = ~more | (t_need * (1 + 1e-9) + 1e-9 < t_last)
+            else:
+                safe = np.ones(len(rows), bool)
+            good = rows[safe]
+            D[good, :w] = np.where(ps[safe, :w] < n_d, ps[safe, :w], -1)
+            T[good, :w] = ts[safe, :w]
+            retry.append(rows[~safe])
+        todo = np.concatenate(retry) if retry else np.zeros(0, np.int64)
+        q = min(2 * q, n_d)
+    return D, T
+
+
+class StraightLineModel:
+    """The straight-line model (distance x detour factor / speed, pairs within a cut-off),
+    answering each analysis with the table it needs.
+
+    Same formula and cut-off as :func:`straight_line_costs`, so every query returns the times
+    of the full table bit for bit; but no query holds every pair within the cut-off unless
+    :meth:`table` is called. Origins at the same point are queried once (their rows are
+    identical) and share the answer. The model has the attributes of a :class:`CostTable`
+    that describe it (``origin_ids``, ``dest_ids``, ``n_origins``, ``n_dests``,
+    ``cutoff_min``, ``mode``), and :func:`subset_dests`, :func:`nearest`,
+    :func:`nearest_open_time`, :func:`within_table` and :func:`group_table` take it in place of
+    a table.
+
+    Parameters
+    ----------
+    origins_xy, dests_xy : ndarray, shape (n, 2)
+        Coordinates in metres in the working CRS.
+    speed_kmh, detour_factor, cutoff_min : float
+        As in :func:`straight_line_costs`.
+    origin_ids, dest_ids : ndarray, optional
+    mode : str
+    queries : dict, optional
+        Shared record of the tables built (pairs, depth, second queries), filled by every
+        query of this model and of the models derived from it (``subset``, ``with_dests``).
+    """
+
+    def __init__(self, origins_xy: np.ndarray, dests_xy: np.ndarray, *, speed_kmh: float,
+                 detour_factor: float, cutoff_min: float, origin_ids: np.ndarray | None = None,
+                 dest_ids: np.ndarray | None = None, mode: str = "straight_line",
+                 queries: dict | None = None, _points: tuple | None = None) -> None:
+        self.origins_xy = np.asarray(origins_xy, dtype=np.float64).reshape(-1, 2)
+        self.dests_xy = np.asarray(dests_xy, dtype=np.float64).reshape(-1, 2)
+        n_o, n_d = len(self.origins_xy), len(self.dests_xy)
+        self.origin_ids = np.arange(n_o) if origin_ids is None else np.asarray(origin_ids)
+        self.dest_ids = np.arange(n_d) if dest_ids is None else np.asarray(dest_ids)
+        self.speed_kmh = float(speed_kmh)
+        self.detour_factor = float(detour_factor)
+        self.cutoff_min = float(cutoff_min)
+        self.mode = mode
+        self._speed = self.speed_kmh * 1000.0 / 60.0
+        self._radius = self.cutoff_min * self._speed / self.detour_factor
+        self._limit = self.cutoff_min * (1 + 1e-12)
+        self._points, self._point_of = (_points if _points is not None
+                                        else _unique_points(self.origins_xy))
+        self._nk: NearestK | None = None
+        self.queries: dict = queries if queries is not None else {
+            "distinct_points": int(len(self._points)), "origins": n_o, "tables": []}
+
+    # attributes of a table
+    @property
+    def n_origins(self) -> int:
+        return len(self.origins_xy)
+
+    @property
+    def n_dests(self) -> int:
+        return len(self.dests_xy)
+
+    def __repr__(self) -> str:
+        return (f"StraightLineModel({self.n_origins} origins at {len(self._points)} points, "
+                f"{self.n_dests} destinations, cut-off {self.cutoff_min:g} min)")
+
+    def _line(self) -> dict:
+        return {"speed_kmh": self.speed_kmh, "detour_factor": self.detour_factor,
+                "mode": self.mode}
+
+    def _note(self, **rec) -> None:
+        self.queries["tables"].append(rec)
+
+    def _derived(self, dests_xy: np.ndarray, dest_ids: np.ndarray) -> StraightLineModel:
+        return StraightLineModel(self.origins_xy, dests_xy, cutoff_min=self.cutoff_min,
+                                 origin_ids=self.origin_ids, dest_ids=dest_ids,
+                                 queries=self.queries, _points=(self._points, self._point_of),
+                                 **self._line())
+
+    def subset(self, dest_mask: np.ndarray) -> StraightLineModel:
+        """The model restricted to some destinations (renumbered, order kept)."""
+        mask = np.asarray(dest_mask, bool)
+        return self._derived(self.dests_xy[mask], self.dest_ids[mask])
+
+    def with_dests(self, dests_xy: np.ndarray, dest_ids: np.ndarray) -> StraightLineModel:
+        """The model with more destinations after the present ones (e.g. a plan's new sites)."""
+        xy = np.concatenate([self.dests_xy, np.asarray(dests_xy, float).reshape(-1, 2)])
+        ids = np.concatenate([np.asarray(self.dest_ids).astype(object),
+                              np.asarray(dest_ids).astype(object)])
+        return self._derived(xy, ids)
+
+    # --- queries
+    def _origin_points(self, origins: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct points of some origins (all when None) and each origin's point among them."""
+        if origins is None:
+            return self._points, self._point_of
+        p = self._point_of[np.asarray(origins, np.int64)]
+        up, inv = np.unique(p, return_inverse=True)
+        return self._points[up], np.asarray(inv, np.int64).ravel()
+
+    def nearest_k(self, k: int, *, origins: np.ndarray | None = None) -> NearestK:
+        """The first ``k`` destinations of each origin (of ``origins``: positions, when given)
+        in (time, position) order, and the time of the next one (see :class:`NearestK`).
+
+        For all origins the deepest table asked for is kept and reused (a shallower one is its
+        first columns)."""
+        k = max(int(k), 1)
+        if origins is None and self._nk is not None and self._nk.k >= k:
+            return self._nk.head(k)
+        pts, row = self._origin_points(origins)
+        need = k + 1
+        D, T = _first_k(pts, self.dests_xy, need, radius_m=self._radius,
+                        limit_min=self._limit, detour_factor=self.detour_factor,
+                        speed_m_per_min=self._speed)
+        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
+                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
+                      cutoff_min=self.cutoff_min)
+        if origins is None:
+            self._nk = nk
+            self._note(table="nearest_k", k=k, rows=int(len(pts)),
+                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
+        return nk
+
+    def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
+                ) -> pd.DataFrame:
+        """Nearest destination among ``dest_mask`` for every origin (of ``origins``), as
+        :func:`nearest` on the full table: ``dest`` (-1 if none within the cut-off),
+        ``time_min``, ``dist_m`` (NaN if none)."""
+        members = np.flatnonzero(np.asarray(dest_mask, bool))
+        pts, row = self._origin_points(origins)
+        n = len(row)
+        dest = np.full(n, -1, np.int64)
+        time = np.full(n, np.nan)
+        dist = np.full(n, np.nan)
+        if len(pts) and len(members):
+            best = _nearest_of(pts, self.dests_xy, members, self._radius,
+                               detour_factor=self.detour_factor, speed_m_per_min=self._speed)
+            found = np.flatnonzero(best >= 0)
+            dist_m = _straight_m(pts[found], self.dests_xy[best[found]]) * self.detour_factor
+            t = dist_m / self._speed
+            keep = t <= self._limit
+            p_dest = np.full(len(pts), -1, np.int64)
+            p_time = np.full(len(pts), np.nan)
+            p_dist = np.full(len(pts), np.nan)
+            p_dest[found[keep]] = best[found[keep]]
+            p_time[found[keep]] = t[keep]
+            p_dist[found[keep]] = dist_m[keep].astype(np.float32)
+            dest, time, dist = p_dest[row], p_time[row], p_dist[row]
+        return pd.DataFrame({"dest": dest, "time_min": time, "dist_m": dist})
+
+    def nearest_open(self, open_mask: np.ndarray, *, k: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Time to, and position of, the nearest open destination of every origin: what
+        :func:`nearest_open_time` gives on the full table (``inf`` / -1 where none).
+
+        The first open one among each origin's first ``k`` (the table of :meth:`nearest_k`,
+        the deepest already built, else ``NEAREST_K``); where all ``k`` are closed and more
+        destinations are within the cut-off, one exact query over the open destinations alone
+        (see :class:`NearestK` for why this is exact)."""
+        open_mask = np.asarray(open_mask, bool)
+        nk = self.nearest_k(k if k is not None else
+                            (self._nk.k if self._nk is not None else NEAREST_K))
+        held = nk.dest >= 0
+        is_open = held & open_mask[np.maximum(nk.dest, 0)]
+        has = is_open.any(axis=1)
+        j = is_open.argmax(axis=1)
+        r = np.arange(len(j))
+        t_row = np.where(has, nk.time_min[r, j], np.inf)
+        d_row = np.where(has, nk.dest[r, j], -1).astype(np.int64)
+        second = np.flatnonzero(~has & np.isfinite(nk.next_time_min) & open_mask.any())
+        if len(second):
+            origin_of_row = np.zeros(len(nk.dest), np.int64)
+            origin_of_row[nk.row] = np.arange(nk.n_origins)
+            near = self.nearest(open_mask, origins=origin_of_row[second])
+            t2 = near["time_min"].to_numpy()
+            t_row[second] = np.where(np.isfinite(t2), t2, np.inf)
+            d_row[second] = near["dest"].to_numpy()
+        self.queries.setdefault("second_queries", []).append(
+            {"open": int(open_mask.sum()), "k": nk.k, "rows": int(len(second))})
+        return t_row[nk.row], d_row[nk.row]
+
+    def _expand(self, table: CostTable) -> CostTable:
+        """A table over the distinct points as a table over the origins (each origin gets its
+        point's pairs), sorted by origin then destination."""
+        counts = np.bincount(table.origin, minlength=len(self._points))
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        per = counts[self._point_of]
+        idx = _ranges_of(starts[self._point_of], per)
+        return CostTable(origin=np.repeat(np.arange(self.n_origins, dtype=np.int32), per),
+                         dest=table.dest[idx], dist_m=table.dist_m[idx],
+                         time_min=table.time_min[idx], origin_ids=self.origin_ids,
+                         dest_ids=table.dest_ids, cutoff_min=table.cutoff_min, mode=table.mode)
+
+    def within(self, max_min: float, *, dest_mask: np.ndarray | None = None) -> CostTable:
+        """The pairs with time <= ``min(max_min, cutoff_min)`` (to ``dest_mask``), sorted by
+        origin then destination; the table's ``cutoff_min`` is that time."""
+        model = self if dest_mask is None else self.subset(dest_mask)
+        depth = min(float(max_min), self.cutoff_min)
+        pts = straight_line_costs(self._points, model.dests_xy, cutoff_min=depth,
+                                  dest_ids=model.dest_ids, **self._line())
+        out = self._expand(pts)
+        self._note(table="within", time_min=depth, pairs=int(len(out)), dests=model.n_dests)
+        return out
+
+    def group_pairs(self, origin_group: np.ndarray, dest_group: np.ndarray) -> CostTable:
+        """The pairs within the cut-off whose origin and destination are in the same group
+        (missing values are in no group), sorted by origin then destination."""
+        codes, _ = pd.factorize(pd.concat([pd.Series(np.asarray(origin_group, dtype=object)),
+                                           pd.Series(np.asarray(dest_group, dtype=object))],
+                                          ignore_index=True), use_na_sentinel=True)
+        og, dg = codes[:self.n_origins], codes[self.n_origins:]
+        dests = np.flatnonzero(dg >= 0)
+        dests = dests[np.argsort(dg[dests], kind="stable")]
+        first = np.searchsorted(dg[dests], np.arange(codes.max(initial=-1) + 2))
+        size = np.diff(first)
+        units = np.flatnonzero(og >= 0)
+        per = size[og[units]]
+        o = np.repeat(units, per)
+        d = dests[_ranges_of(first[og[units]], per)]
+        order = np.lexsort((d, o))
+        o, d = o[order], d[order]
+        dist_m = _straight_m(self.origins_xy[o], self.dests_xy[d]) * self.detour_factor
+        time_min = dist_m / self._speed
+        keep = time_min <= self._limit
+        self._note(table="group_pairs", pairs=int(keep.sum()), dests=self.n_dests)
+        return CostTable(origin=o[keep].astype(np.int32), dest=d[keep].astype(np.int32),
+                         dist_m=dist_m[keep].astype(np.float32), time_min=time_min[keep],
+                         origin_ids=self.origin_ids, dest_ids=self.dest_ids,
+                         cutoff_min=self.cutoff_min, mode=self.mode)
+
+    def table(self) -> CostTable:
+        """Every pair within the cut-off (:func:`straight_line_costs`): only for an analysis
+        that truly needs it."""
+        out = straight_line_costs(self.origins_xy, self.dests_xy, cutoff_min=self.cutoff_min,
+                                  origin_ids=self.origin_ids, dest_ids=self.dest_ids,
+                                  **self._line())
+        self._note(table="all_pairs", time_min=self.cutoff_min, pairs=int(len(out)),
+                   dests=self.n_dests)
+        return out
+
+
+def _ranges_of(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + l)`` for every (start, length)."""
+    lengths = np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) - np.repeat(offsets - np.asarray(starts, np.int64),
+                                                        lengths)

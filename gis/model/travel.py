@@ -10,22 +10,26 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.model.costs import CostTable, straight_line_costs
+from gis.model.costs import CostTable, StraightLineModel, straight_line_costs
 from gis.model.roads import road_costs
 
 log = logging.getLogger(__name__)
 
 
-def extend_costs(costs: CostTable, demand: pd.DataFrame, sites: gpd.GeoDataFrame, *,
-                 speed_kmh: float, detour_factor: float,
+def extend_costs(costs: CostTable | StraightLineModel, demand: pd.DataFrame,
+                 sites: gpd.GeoDataFrame, *, speed_kmh: float, detour_factor: float,
                  roads: gpd.GeoDataFrame | None = None,
                  road_speeds_kmh: Mapping[str, float] | None = None,
-                 walking_speed_kmh: float = 4.5) -> CostTable:
+                 walking_speed_kmh: float = 4.5) -> CostTable | StraightLineModel:
     """``costs`` plus demand -> ``sites`` pairs by the same travel model and cut-off (for the
-    new sites of a plan)."""
+    new sites of a plan). A :class:`~gis.model.costs.StraightLineModel` gets the sites as
+    more destinations of its own model (its speed and detour factor)."""
     sites = sites[~sites["facility_id"].isin(set(map(str, costs.dest_ids)))]
     if sites.empty:
         return costs
+    if isinstance(costs, StraightLineModel):
+        return costs.with_dests(sites.geometry.get_coordinates().to_numpy(),
+                                sites["facility_id"].astype(str).to_numpy())
     xy = demand[["x", "y"]].to_numpy(float)
     sxy = sites.geometry.get_coordinates().to_numpy()
     ids = sites["facility_id"].astype(str).to_numpy()

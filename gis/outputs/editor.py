@@ -63,7 +63,7 @@ from gis.analyses.plans import baseline_plan, evaluate
 from gis.errors import GisError
 from gis.inputs.plans import SERVICE_TIERS, Plan
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable
+from gis.model.costs import CostTable, StraightLineModel
 from gis.outputs import files
 from gis.outputs.i18n import LANGUAGES, N_, Lang, get_lang
 from gis.outputs.maps import LEAFLET_CDN, leaflet_inline, script_json
@@ -238,6 +238,33 @@ def _k_needed(o: np.ndarray, t: np.ndarray, com: np.ndarray, n_origins: int,
 
 # --- building the data ------------------------------------------------------------------------
 
+# Stations per unit first read from a StraightLineModel (read again K_MAX + 1 deep when a unit
+# needs more).
+_FIRST_DEPTH = 25
+
+
+def _first_stations(costs: StraightLineModel, station_of_dest: np.ndarray, depth: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, station, minutes) of each unit's first ``depth`` stations in (time, position)
+    order, as the table's station pairs sorted per unit would start
+    (:meth:`gis.model.costs.StraightLineModel.nearest_k`).
+
+    Every figure of the page then equals the full table's: a unit's near stations and
+    times are its first ``k`` (``depth`` > ``k``); "more within the cut-off than k" is "more
+    held than k"; and :func:`_k_needed` on the held pairs is exact wherever it is below
+    ``depth`` (the commune that bounds it has every station held), else it is ``depth``,
+    beyond :data:`K_MAX` once read ``K_MAX + 1`` deep (k is then ``K_MAX`` either way, and
+    ``k_needed`` reads "more than K_MAX").
+    """
+    is_station = station_of_dest >= 0
+    nk = costs.nearest_k(depth) if is_station.all() else \
+        costs.subset(is_station).nearest_k(depth)
+    D, T = nk.dest[nk.row], nk.time_min[nk.row]
+    held = D >= 0
+    o = np.repeat(np.arange(len(nk.row), dtype=np.int64), held.sum(axis=1))
+    s = station_of_dest[np.flatnonzero(is_station)[D[held]]]
+    return o, s, T[held]
+
 def _lonlat(xy: np.ndarray, crs: Any) -> np.ndarray:
     pts = gpd.GeoSeries(shapely.points(xy), crs=crs).to_crs(4326)
     return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
@@ -271,7 +298,8 @@ def _figures(ev: Any, codes: list[str], thresholds: Sequence[float], mid: float)
     return to_jsonable(out)
 
 
-def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.GeoDataFrame,
+def build_editor_data(demand: pd.DataFrame, costs: CostTable | StraightLineModel,
+                      facilities: gpd.GeoDataFrame,
                       communes: gpd.GeoDataFrame, *, thresholds_min: Sequence[float],
                       doctors_per_station: float, official_plans: Mapping[str, Plan],
                       speed_kmh: float | None = None, detour_factor: float | None = None,
@@ -285,9 +313,11 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.Ge
         Demand units, the origins of ``costs`` in order: ``population`` (persons),
         ``commune_code`` (post-2025), ``x``, ``y`` (working CRS, metres; the points the cost
         table measured from). A GeoDataFrame's CRS is used; otherwise ``facilities.crs``.
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> facilities within the cut-off (may include hospitals: only the
-        active stations count).
+        active stations count). A model gives each unit's first stations only (25, or
+        ``K_MAX + 1`` when a unit needs more) and scores the references exactly: the same
+        data as the full table (``k_needed`` above ``K_MAX`` reads ``K_MAX + 1``).
     facilities : GeoDataFrame
         ``facility_id``, ``name``, ``tier``, ``status``, ``commune_code`` (points, working CRS).
         The editable stations are the active ones of tier ``station`` (as
@@ -370,15 +400,30 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable, facilities: gpd.Ge
     # station pairs, nearest first per unit (ties: the table's order, as nearest_open_time)
     station_of_dest = np.full(len(dest_ids), -1, np.int64)
     station_of_dest[dest_pos[st_ids].to_numpy()] = np.arange(n_st)
-    s_all = station_of_dest[costs.dest]
-    keep = s_all >= 0
-    o, s, t = costs.origin[keep].astype(np.int64), s_all[keep], costs.time_min[keep]
-    order = np.lexsort((np.arange(len(o)), t, o))
-    o, s, t = o[order], s[order], t[order]
+    per_commune = np.bincount(st_com, minlength=len(com_codes))
+    if isinstance(costs, StraightLineModel):
+        # each unit's first stations only (see _first_stations): as deep as the page needs;
+        # the references are scored on the stations (a plan opens nothing else), from the
+        # same first stations
+        costs = costs.subset(station_of_dest >= 0)
+        station_of_dest = station_of_dest[station_of_dest >= 0]
+        depth = _FIRST_DEPTH if k is None else int(k) + 1
+        while True:
+            o, s, t = _first_stations(costs, station_of_dest, depth)
+            needed = _k_needed(o, t, st_com[s], n, per_commune)
+            if k is not None or needed.max(initial=0) < depth or depth > K_MAX:
+                break
+            depth = K_MAX + 1
+    else:
+        s_all = station_of_dest[costs.dest]
+        keep = s_all >= 0
+        o, s, t = costs.origin[keep].astype(np.int64), s_all[keep], costs.time_min[keep]
+        order = np.lexsort((np.arange(len(o)), t, o))
+        o, s, t = o[order], s[order], t[order]
+        needed = _k_needed(o, t, st_com[s], n, per_commune)
     n_within = np.bincount(o, minlength=n)
     start = np.r_[0, np.cumsum(n_within)[:-1]]
     rank_in_unit = np.arange(len(o)) - start[o]
-    needed = _k_needed(o, t, st_com[s], n, np.bincount(st_com, minlength=len(com_codes)))
     k_needed = int(max(needed.max(initial=1), 1))
     if k is None:
         k = min(k_needed, K_MAX)

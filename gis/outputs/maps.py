@@ -90,6 +90,9 @@ LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 MAX_MAP_BYTES = 5 * 1024 * 1024
 # Demand-cell layers with more features than this are dissolved before display.
 MAX_DISPLAY_FEATURES = 1500
+# Travel-time bands of more demand units than this are drawn on the demand grid (each grid
+# cell whole, in the band of its largest piece) instead of as the exact union of the pieces.
+MAX_UNION_UNITS = 100_000
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
 DEFAULT_TIME_FIELDS: dict[str, str] = {
@@ -1045,16 +1048,69 @@ def _time_bands(cells: gpd.GeoDataFrame, field: str, thresholds: Sequence[float]
     colors.append("#6a51a3")
     rows = []
     pop = pd.to_numeric(cells["population"], errors="coerce") if "population" in cells else None
+    grid = _grid_view(cells, band) if len(cells) > MAX_UNION_UNITS else None
     for k, label in enumerate(labels):
         mask = band == k
         if not mask.any():
             continue
+        if grid is not None:
+            if k not in grid[0]:  # every piece of the band drawn in its cell's larger band
+                continue
+            geom = grid[0][k]
+        else:
+            geom = _union(cells.geometry.values[mask])
         rows.append({"band": k, "label": label, "color": colors[k], "cells": int(mask.sum()),
                      "population": float(pop[mask].sum()) if pop is not None else np.nan,
-                     "geometry": _union(cells.geometry.values[mask])})
+                     "geometry": geom})
     bands = gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs) if rows else \
         gpd.GeoDataFrame({"geometry": []}, geometry="geometry", crs=cells.crs)
+    if grid is not None:
+        bands.attrs["drawn_on_grid"] = L._(
+            "Drawn on the {size} m grid of demand cells: each grid cell whole, in the band of "
+            "its largest piece ({cells} demand cells); people and counts are the cells' own",
+            size=L.num(grid[1], 0), cells=L.num(len(cells), 0))
     return bands, list(zip(labels, colors, strict=True))
+
+
+def _grid_view(cells: gpd.GeoDataFrame, value: np.ndarray
+               ) -> tuple[dict[int, shapely.Geometry], float] | None:
+    """The demand grid drawn by value: per value, the grid cells whose largest piece has it,
+    as polygons traced from a raster of the grid (a coarser view for display: a cell split
+    between communes is drawn whole). Also the cell side (m). None when the units are not
+    pieces of one square grid (whole cells as squares, every piece inside one cell)."""
+    if cells.empty:
+        return None
+    geoms = cells.geometry.values
+    b = shapely.bounds(geoms)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    area = shapely.area(geoms)
+    square = (w > 0) & np.isclose(w, h, rtol=1e-9) & np.isclose(area, w * h, rtol=1e-9)
+    if not square.any():
+        return None
+    cs = float(np.median(w[square]))
+    # the grid cell of each piece: the middle of its box lies in the cell
+    ix = np.floor((b[:, 0] + b[:, 2]) / (2 * cs)).astype(np.int64)
+    iy = np.floor((b[:, 1] + b[:, 3]) / (2 * cs)).astype(np.int64)
+    if not (np.all(b[:, 0] >= ix * cs - 1e-6 * cs) and np.all(b[:, 2] <= (ix + 1) * cs + 1e-6 * cs)
+            and np.all(b[:, 1] >= iy * cs - 1e-6 * cs)
+            and np.all(b[:, 3] <= (iy + 1) * cs + 1e-6 * cs)):
+        return None
+    # one value per grid cell: its largest piece's
+    order = np.lexsort((-area, iy, ix))
+    first = order[np.r_[True, (ix[order][1:] != ix[order][:-1])
+                        | (iy[order][1:] != iy[order][:-1])]]
+    x0, y1 = ix.min(), iy.max()
+    raster = np.full((int(y1 - iy.min() + 1), int(ix.max() - x0 + 1)), 255, np.uint8)
+    raster[y1 - iy[first], ix[first] - x0] = np.asarray(value)[first]
+    # rasterio (already needed by the access stage's dissolve) traces the polygons
+    from rasterio.features import shapes
+    from rasterio.transform import Affine
+
+    parts: dict[int, list] = {}
+    for g, v in shapes(raster, mask=raster != 255,
+                       transform=Affine(cs, 0.0, x0 * cs, 0.0, -cs, (y1 + 1) * cs)):
+        parts.setdefault(int(v), []).append(shapely.geometry.shape(g))
+    return {k: shapely.multipolygons(v) for k, v in parts.items()}, cs
 
 
 def _t(L: Lang, minutes: float) -> str:
@@ -1267,8 +1323,11 @@ def accessibility_map(
                           L.ngettext("{n} band", "{n} bands", len(feats)) + ", "
                           + L.ngettext("{n} person", "{n} people", round(people)),
                           show=first)
+            note = bands.attrs.get("drawn_on_grid")
             b.legend_section(L._("Travel time to the {target} (minutes)", target=label),
-                             [_swatch(c, lab, opacity=0.75) for lab, c in key], layers=[layer])
+                             [_swatch(c, lab, opacity=0.75) for lab, c in key]
+                             + ([f'<div class="gis-key">{_e(note)}</div>'] if note else []),
+                             layers=[layer])
             first = False
     if coverage is not None and not coverage.empty:
         cols = dict(coverage_fields) if coverage_fields else _coverage_columns(coverage)

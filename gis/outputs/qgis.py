@@ -583,7 +583,7 @@ def _spatialrefsys(crs: CRS) -> ET.Element:
 
 def _wkb_type(gdf: gpd.GeoDataFrame) -> tuple[str, str]:
     """(geometry, wkbType) attributes of a maplayer element."""
-    kinds = set(gdf.geom_type.dropna())
+    kinds = set(gdf.geom_type.dropna().unique())  # unique first: 640,000 cells at 100 m
     if kinds <= {"Point", "MultiPoint"}:
         return "Point", "MultiPoint" if "MultiPoint" in kinds else "Point"
     if kinds <= {"LineString", "MultiLineString"}:

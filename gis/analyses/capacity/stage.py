@@ -33,7 +33,7 @@ from gis.analyses.capacity.core import (
 )
 from gis.errors import GisError
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable, subset_dests
+from gis.model.costs import CostTable, StraightLineModel, within_table
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +301,8 @@ def _capacity_source(spec: TierCapacity, figure: float, source: str, *, estimate
 
 
 def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFrame,
-              costs: CostTable, *, order: str, descending: bool, bands: str,
-              time_limit_s: float, names: dict) -> TierRun:
+              costs: CostTable | StraightLineModel, *, order: str, descending: bool,
+              bands: str, time_limit_s: float, names: dict) -> TierRun:
     tier, basis = spec.tier, spec.basis
     pop = demand["population"].to_numpy(float)
     ft = fac[(fac["tier"] == tier) & (fac["status"] == "active")].reset_index(drop=True)
@@ -346,10 +346,10 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
         run.summary = base | {"skipped": run.skipped}
         return run
     ids = out.loc[known, "facility_id"].to_numpy()
-    mask = np.isin(costs.dest_ids, ids)
-    ct = subset_dests(costs, mask)
-    cap = pd.Series(capacity[known], index=ids).reindex(ct.dest_ids).to_numpy(float)
     T = spec.max_time_min
+    # the pairs within the tier's time limit (a sized model builds only those)
+    ct = within_table(costs, T, dest_mask=np.isin(costs.dest_ids, ids))
+    cap = pd.Series(capacity[known], index=ids).reindex(ct.dest_ids).to_numpy(float)
     greedy = capacity_coverage(ct, pop, cap, max_time_min=T, order=order,
                                descending=descending, bands=bands)
     optimum = capacity_optimum(ct, pop, cap, max_time_min=T, time_limit_s=time_limit_s)
@@ -371,10 +371,9 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
     # people beyond the limit of every analysed facility but within it of a left-out one
     near_left = 0.0
     if left:
-        lm = np.isin(costs.dest_ids, left)
-        sel = lm[costs.dest] & (costs.time_min <= T)
+        lt = within_table(costs, T, dest_mask=np.isin(costs.dest_ids, left))
         near = np.zeros(len(pop), bool)
-        near[costs.origin[sel]] = True
+        near[lt.origin[lt.time_min <= T]] = True
         near_left = math.fsum(optimum.cells["beyond_time"].to_numpy()[near])
     gt, ot = _totals(greedy), _totals(optimum)
     oc = optimum.cells
@@ -403,10 +402,10 @@ def _tier_run(spec: TierCapacity, demand: gpd.GeoDataFrame, fac: gpd.GeoDataFram
     return run
 
 
-def _catchments(run: TierRun, demand: gpd.GeoDataFrame, costs: CostTable,
+def _catchments(run: TierRun, demand: gpd.GeoDataFrame, costs: CostTable | StraightLineModel,
                 by: str) -> gpd.GeoDataFrame:
     ids = run.facilities.loc[run.facilities["analysed"], "facility_id"].to_numpy()
-    ct = subset_dests(costs, np.isin(costs.dest_ids, ids))
+    ct = within_table(costs, run.spec.max_time_min, dest_mask=np.isin(costs.dest_ids, ids))
     cp = catchment_polygons(run.optimum, demand, by=by, costs=ct)
     info = run.facilities.set_index("facility_id")
     for col in ("name", "tier", "capacity", "capacity_is_estimate", "capacity_source"):
@@ -415,7 +414,8 @@ def _catchments(run: TierRun, demand: gpd.GeoDataFrame, costs: CostTable,
     return cp
 
 
-def run_capacity(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: CostTable, *,
+def run_capacity(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+                 costs: CostTable | StraightLineModel, *,
                  communes: gpd.GeoDataFrame | None, tiers: Sequence[TierCapacity],
                  order: str = "capacity", descending: bool = True, bands: str = "exact",
                  time_limit_s: float = 300.0,
@@ -431,9 +431,11 @@ def run_capacity(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: 
     facilities : GeoDataFrame
         The facilities layer with ``doctors``, ``beds`` (NaN = unknown) and their
         ``<field>_source`` labels.
-    costs : CostTable
+    costs : CostTable or StraightLineModel
         Demand units -> active facilities (``dest_ids`` = facility_id), cut-off at least the
-        longest time limit.
+        longest time limit: a table, or the sized model (:mod:`gis.model.costs`), which builds
+        per tier only the pairs within its time limit to its analysed facilities (the same
+        figures, exactly).
     communes : GeoDataFrame, optional
         Post-2025 communes (``commune_code``, ``commune_name``): names in the summary.
     tiers : sequence of TierCapacity

@@ -317,7 +317,11 @@ def commune_chains(chains: pd.DataFrame, demand: pd.DataFrame, communes: gpd.Geo
     out["top_id"] = look["top_id"].fillna("").to_numpy()
     out["path"] = look["path"].fillna("").to_numpy()
     out["path_time_min"] = look["top_time_min"].to_numpy(float)
-    g = df.groupby("commune_code")
+    # per commune, its units in their order (the sums below add them as a groupby would)
+    code = df["commune_code"].to_numpy()
+    groups, gcode = np.unique(code, return_inverse=True)
+    order = np.argsort(gcode, kind="stable")
+    bounds = np.searchsorted(gcode[order], np.arange(len(groups) + 1))
     for lv in ("station", "regional", "provincial", "central", "chain"):
         col = level_column(lv)
         if lv == "central" and not np.isfinite(df[col]).any():
@@ -327,7 +331,9 @@ def commune_chains(chains: pd.DataFrame, demand: pd.DataFrame, communes: gpd.Geo
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"mean_{col}"] = out["commune_code"].map(num / den.replace(0, np.nan))
         for thr in th.get(lv, ()):
-            beyond = g.apply(lambda x, c=col, t=thr: float(x["population"][~(x[c] <= t)].sum()),
-                             include_groups=False)
+            far = ~(df[col].to_numpy(float) <= thr)
+            beyond = pd.Series([float(pop[o][far[o]].sum()) for o in
+                                (order[a:b] for a, b in zip(bounds[:-1], bounds[1:],
+                                                            strict=True))], index=groups)
             out[f"beyond_{lv}_{thr:g}min"] = out["commune_code"].map(beyond).fillna(0.0)
     return gpd.GeoDataFrame(out, geometry=communes.geometry.to_numpy(), crs=communes.crs)

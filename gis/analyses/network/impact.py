@@ -33,27 +33,76 @@ from gis.model.costs import CostTable
 log = logging.getLogger(__name__)
 
 
-def _compare_chains(before: pd.DataFrame, after: pd.DataFrame, pop: np.ndarray, *,
-                    primary: Mapping[str, float], level: str) -> dict[str, Any]:
+class _ByFirstContact:
+    """Demand units grouped by their first contact: a unit's chain is its first contact's
+    chain, so the chains of a network need one row per distinct first contact, read per unit
+    by its group (an exact aggregation: the same values as :func:`chains_of`)."""
+
+    def __init__(self, first_contact_id: np.ndarray, first_contact_time_min: np.ndarray):
+        codes, uniq = pd.factorize(np.asarray(first_contact_id, dtype=object))
+        self.codes = codes
+        self.uniq = pd.Index(uniq)
+        self.t0 = np.asarray(first_contact_time_min, float)
+
+    def view(self, G: nx.DiGraph) -> _ChainView:
+        return _ChainView(G, self)
+
+
+class _ChainView:
+    """The chain columns of :func:`chains_of` for one network, computed per unit on demand
+    from one row per first contact."""
+
+    def __init__(self, G: nx.DiGraph, by: _ByFirstContact):
+        nc = node_chains(G).reindex(by.uniq)
+        self.by = by
+        self.ids = {c: nc[c].fillna("").to_numpy(object)
+                    for c in (*[f"{lv}_id" for lv in LEVELS], "top_id")}
+        self.times = {f"{lv}_chain_time_min": nc[f"{lv}_time_min"].to_numpy(float)
+                      for lv in LEVELS}
+        self.times["chain_time_min"] = nc["top_time_min"].to_numpy(float)
+
+    def __contains__(self, col: str) -> bool:
+        return col in ("first_contact_id", "first_contact_time_min") or col in self.ids \
+            or col in self.times
+
+    def __getitem__(self, col: str) -> np.ndarray:
+        if col == "first_contact_time_min":
+            return self.by.t0
+        return self.by.t0 + self.times[col][self.by.codes]
+
+    def changed(self, other: _ChainView) -> np.ndarray:
+        """Units whose chain ids differ (first contact, every level, top)."""
+        diff = np.zeros(len(self.by.uniq), bool)
+        for c, v in self.ids.items():
+            diff |= v != other.ids[c]
+        return diff[self.by.codes]
+
+
+def _compare_chains(before: pd.DataFrame | _ChainView, after: pd.DataFrame | _ChainView,
+                    pop: np.ndarray, *, primary: Mapping[str, float],
+                    level: str) -> dict[str, Any]:
     """What changes for people between two chain tables (same demand units)."""
-    ids = [c for c in ("first_contact_id", *[f"{lv}_id" for lv in LEVELS], "top_id")
-           if c in before]
-    changed = np.zeros(len(pop), bool)
-    for c in ids:
-        changed |= before[c].to_numpy() != after[c].to_numpy()
+    if isinstance(before, _ChainView) and isinstance(after, _ChainView):
+        changed = before.changed(after)
+    else:
+        ids = [c for c in ("first_contact_id", *[f"{lv}_id" for lv in LEVELS], "top_id")
+               if c in before]
+        changed = np.zeros(len(pop), bool)
+        for c in ids:
+            changed |= before[c].to_numpy() != after[c].to_numpy()
     rec: dict[str, Any] = {"population_rerouted": float(pop[changed].sum())}
     moved_any = np.zeros(len(pop), bool)
     for lv, thr in primary.items():
         col = level_column(lv)
         if col not in before:
             continue
-        tb, ta = before[col].to_numpy(float), after[col].to_numpy(float)
+        tb, ta = np.asarray(before[col], float), np.asarray(after[col], float)
         moved = (tb <= thr) & ~(ta <= thr)
         moved_any |= moved
         rec[f"moved_beyond_{lv}_{thr:g}min"] = float(pop[moved].sum())
     rec["population_moved_beyond"] = float(pop[moved_any].sum())
     col = level_column(level)
-    tb, ta = before[col].to_numpy(float), after[col].to_numpy(float)
+    tb, ta = np.asarray(before[col], float), np.asarray(after[col], float)
     both = np.isfinite(tb) & np.isfinite(ta)
     added = float((pop[both] * (ta[both] - tb[both])).sum())
     rec["added_person_min"] = added
@@ -63,6 +112,10 @@ def _compare_chains(before: pd.DataFrame, after: pd.DataFrame, pop: np.ndarray, 
     rec["population_losing_level"] = float(pop[np.isfinite(tb) & ~np.isfinite(ta)].sum())
     rec["level"] = level
     return rec
+
+
+def _first_contacts(G: nx.DiGraph) -> list[str]:
+    return sorted(n for n, d in G.nodes(data=True) if d.get("tier") in FIRST_CONTACT_TIERS)
 
 
 def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cutoff_min: float,
@@ -120,6 +173,12 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
                                     "facility_id"].tolist()
     fac = facilities.set_index("facility_id")
     sc0 = node_chains(g0)
+    # A network with the same first contacts as today's gives every unit the same first
+    # contact: its chains are read per first contact (no table per unit, no second query).
+    first0 = _first_contacts(g0)
+    by = _ByFirstContact(c0["first_contact_id"].to_numpy(object),
+                         c0["first_contact_time_min"].to_numpy(float))
+    v0 = by.view(g0)
     rows = []
     for fid in candidates:
         if fid not in fac.index:
@@ -129,12 +188,15 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         tier = fac.at[fid, "tier"]
         if status == "active":
             g = build_graph(facilities, exclude=[fid], **kw)
-            after = chains_of(g, demand.index, first_contact(g, costs, cache))
-            before, scenario = c0, "loss"
+            after = (by.view(g) if _first_contacts(g) == first0 else
+                     chains_of(g, demand.index, first_contact(g, costs, cache)))
+            before, scenario = (v0 if isinstance(after, _ChainView) else c0), "loss"
             nb, na = sc0, node_chains(g)
         else:
             g = build_graph(facilities, include=[fid], **kw)
-            before, after = chains_of(g, demand.index, first_contact(g, costs, cache)), c0
+            before = (by.view(g) if _first_contacts(g) == first0 else
+                      chains_of(g, demand.index, first_contact(g, costs, cache)))
+            after = v0 if isinstance(before, _ChainView) else c0
             scenario = "closure (compared with it active)"
             nb, na = node_chains(g), sc0
         level = "station" if tier in FIRST_CONTACT_TIERS else tier

@@ -33,6 +33,7 @@ from gis.analyses.network.graph import (
     TIER_RANK,
     build_graph,
     facility_costs,
+    offering,
     parent_map,
     plan_sites,
     referral_graph,
@@ -43,7 +44,7 @@ from gis.analyses.network.layers import edge_layer, hubs_layer
 from gis.analyses.network.satellites import SatelliteChoice, SatelliteRequest, satellite_planning
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable
+from gis.model.costs import CostTable, StraightLineModel, within_table
 from gis.model.travel import extend_costs
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def run_network(
     communes: gpd.GeoDataFrame,
     *,
     demand: pd.DataFrame,
-    costs: CostTable,
+    costs: CostTable | StraightLineModel,
     speed_kmh: float,
     detour_factor: float,
     cutoff_min: float,
@@ -201,8 +202,11 @@ def run_network(
     demand : DataFrame
         Demand units (``population``, ``commune_code``, ``x``, ``y``), e.g.
         ``AccessResult.demand``.
-    costs : CostTable
-        Demand units -> active facilities (``AccessResult.costs``).
+    costs : CostTable or StraightLineModel
+        Demand units -> active facilities (``AccessResult.cost_model``, or the full table
+        ``AccessResult.costs``). A model answers the first contact by one nearest-site query
+        per set of service points, and satellite planning with the pairs within its time to
+        the hospitals only.
     speed_kmh, detour_factor, cutoff_min, roads, road_speeds_kmh, walking_speed_kmh
         The travel model of the access stage, used between facilities.
     thresholds_min : mapping
@@ -291,8 +295,18 @@ def run_network(
     choices = []
     if satellite_requests:
         plans_out, prop = [], []
+        # the pairs satellite planning reads: within its time, to the hospitals and the sites
+        # offering a requested specialty
+        sat_ids = {n for n, d in G.nodes(data=True) if d.get("tier") in HOSPITAL_TIERS}
         for req in satellite_requests:
-            choice, links = satellite_planning(G, req, demand=demand, costs=costs,
+            sat_ids |= set(offering(G, req.specialty)) | set(req.cores or ()) \
+                | set(req.candidates or ())
+        sat_costs = within_table(
+            costs, max(r.within_min for r in satellite_requests),
+            dest_mask=np.isin(np.asarray(costs.dest_ids).astype(str), sorted(sat_ids))
+            if isinstance(costs, StraightLineModel) else None)
+        for req in satellite_requests:
+            choice, links = satellite_planning(G, req, demand=demand, costs=sat_costs,
                                                facility_costs=fcosts)
             choices.append(choice)
             plans_out.append({"specialty": req.specialty, "k": req.k,

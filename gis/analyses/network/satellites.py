@@ -73,9 +73,25 @@ def _coverage_patterns(costs: CostTable, population: np.ndarray, *, offering: Se
     pop = np.asarray(population, float)
     if not rows.any():
         return float(pop[covered].sum()), np.zeros((len(candidates), 0), bool), np.zeros(0)
-    pats, inv = np.unique(inc[rows], axis=0, return_inverse=True)
+    pats, inv = _unique_patterns(inc[rows])
     w = np.bincount(inv.ravel(), weights=pop[rows], minlength=len(pats))
     return float(pop[covered].sum()), pats.T.copy(), w
+
+
+def _unique_patterns(inc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(inc, axis=0, return_inverse=True)`` for boolean rows, fast: each row packed
+    into one big-endian integer (the first column most significant), so the integers sort
+    as the rows do and the patterns come out in the same order."""
+    n, c = inc.shape
+    if c > 64:
+        return np.unique(inc, axis=0, return_inverse=True)
+    packed = np.zeros((n, 8), np.uint8)
+    packed[:, :(c + 7) // 8] = np.packbits(inc, axis=1, bitorder="big")
+    key = packed.view(">u8").ravel()
+    uniq, inv = np.unique(key, return_inverse=True)
+    pats = np.unpackbits(uniq.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1,
+                         bitorder="big")[:, :c].astype(bool)
+    return pats, inv
 
 
 def _best_subset_enum(A: np.ndarray, w: np.ndarray, k: int) -> tuple[tuple[int, ...], float]:
