@@ -16,10 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gis import __version__
 from gis.analyses.access import run_access
+from gis.analyses.capacity import (
+    CapacityRun,
+    ScaleUpRequest,
+    TierCapacity,
+    candidate_grid,
+    capacity_norm,
+    listed_candidates,
+    run_capacity,
+    scale_up_blocker,
+    skip_scale_up,
+    station_candidates,
+    with_scale_up,
+)
 from gis.analyses.network import (
     SatelliteRequest,
     build_graph,
@@ -38,6 +52,7 @@ from gis.analyses.plans import (
 from gis.errors import ConfigError, GisError, LayerError, PlanError, combine
 from gis.inputs import layers as L
 from gis.inputs import readers as R
+from gis.inputs import staffing as S
 from gis.inputs.config import Config
 from gis.inputs.neighbours import (
     candidate_neighbours,
@@ -50,6 +65,7 @@ from gis.inputs.osm import RoadsSummary, download_extract, roads_summary
 from gis.inputs.plans import Plan, new_sites, plan_set_problems
 from gis.inputs.rasters import LandCover, RasterPoints
 from gis.inputs.registry import ProvinceRegistry, find_province, load_registry
+from gis.model.costs import CostTable
 from gis.model.roads import class_speeds, road_problems
 from gis.model.travel import (
     TravelModel,
@@ -58,6 +74,7 @@ from gis.model.travel import (
     road_model,
     straight_model,
 )
+from gis.outputs import capacity as capacity_out
 from gis.outputs import files, maps, qgis, report
 from gis.outputs.editor import build_editor_data, write_plan_editor
 from gis.outputs.files import write_json
@@ -86,6 +103,7 @@ class Prepared:
     landcover: LandCover | None = None
     travel: dict[str, TravelModel] = field(default_factory=dict)   # by mode, built on use
     halo: gpd.GeoDataFrame | None = None     # neighbouring provinces' facilities in reach
+    staffing: list[S.Spread] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +152,7 @@ def prepare(cfg: Config) -> Prepared:
         "facilities": (lc.facilities, lambda p: R.read_facilities(p, reg, crs=crs)),
         "referrals": (lc.referrals, R.read_referrals),
         "satellite_links": (lc.satellite_links, R.read_satellite_links),
+        "staffing": (lc.staffing, R.read_staffing),
         "population_raster": (lc.population_raster, lambda p: R.read_population_raster(
             p, crs=crs, bounds=reg.bounds(), province=reg.province.short)),
     }
@@ -163,10 +182,32 @@ def prepare(cfg: Config) -> Prepared:
         sources["landcover"] = str(p)
     if errors:
         raise combine(errors)
+    layers.facilities, spreads = staffing_of(cfg, layers, read.get("staffing"),
+                                             source=sources.get("staffing"))
     return Prepared(config=cfg, registry=reg, layers=layers, sources=sources,
                     roads=read.get("roads"), referrals=read.get("referrals"),
                     satellite_links=read.get("satellite_links"),
-                    raster=read.get("population_raster"), landcover=read.get("landcover"))
+                    raster=read.get("population_raster"), landcover=read.get("landcover"),
+                    staffing=spreads)
+
+
+def staffing_of(cfg: Config, layers: L.Layers, table: pd.DataFrame | None, *,
+                source: str | None) -> tuple[gpd.GeoDataFrame, list[S.Spread]]:
+    """The facilities with their staff and beds: the figures of the staffing ``table`` (read
+    from ``source``) where given, then the province totals of ``[capacity.totals]`` spread
+    over the facilities whose figure is unknown; the spreads' labels join the layers' notes."""
+    fac = S.with_sources(layers.facilities)
+    if table is not None:
+        fac = S.apply_staffing(fac, table, source=str(source))
+    totals = cfg.capacity.totals
+    fac, spreads = S.spread_totals(fac, totals=totals.values, rule=totals.spread,
+                                   max_per_commune=totals.max_per_commune,
+                                   communes_legacy=layers.communes_legacy,
+                                   communes=layers.communes,
+                                   source=f"{cfg.source}: [capacity.totals]")
+    layers.notes.extend(sp.label for sp in spreads if sp.facilities)
+    return fac, spreads
+
 
 
 def fastest_road_kmh(cfg: Config, modes: Sequence[str] | None = None) -> float:
@@ -410,6 +451,12 @@ def base_summary(prep: Prepared) -> dict[str, Any]:
         },
         "estimates": list(lay.notes),
         "sources": prep.sources,
+        "staffing": {
+            "known": {f: {t: int(active.loc[active["tier"] == t, f].notna().sum())
+                          for t in ("station", "regional", "provincial", "central")}
+                      for f in S.FIELDS},
+            "spread": [sp.as_dict() for sp in prep.staffing],
+        },
     }
 
 
@@ -478,22 +525,29 @@ def write_outputs(folder: Path, prep: Prepared, layers: dict[str, gpd.GeoDataFra
                      if "demand_cells" in layers and v in layers["demand_cells"]} or None,
         thresholds_min=thresholds, sources=sources, estimate_notes=notes, offline=offline,
         lang=lang)
+    cap_map = capacity_out.write_capacity_map(folder, layers, summary, province=province.short,
+                                              sources=sources, estimate_notes=notes,
+                                              offline=offline, lang=lang)
+    if cap_map is not None:
+        written["capacity"] = cap_map
     files.fault_point("writing")  # test hook: the maps written, the rest not yet
     out = qgis.write_qgis_project(folder, layers, name=name, province=province.name,
                                   time_fields=time_fields, thresholds_min=thresholds,
-                                  plans=views, lang=lang)
+                                  plans=views, lang=lang,
+                                  styles=capacity_out.qgis_styles)
     summary.setdefault("outputs", {})
     summary["outputs"].update({
         "maps": {k: p.name for k, p in written.items()},
         "geopackage": out.geopackage.name, "qgis_project": out.project.name,
         "report": "report.html", "language": lang,
     })
-    rep = report.write_report(folder, summary, maps=written, lang=lang)
+    rep = report.write_report(folder, summary, maps=written, lang=lang,
+                              sections=capacity_out.report_sections(summary, lang=lang))
     write_json(summary, folder / "summary.json")
     return {**written, "geopackage": out.geopackage, "qgis_project": out.project, **rep}
 
 
-STAGES = ("access", "plans", "network")
+STAGES = ("access", "plans", "network", "capacity")
 
 
 def run_access_stage(prep: Prepared):
@@ -535,9 +589,10 @@ def read_plans(prep: Prepared, plan_files: tuple[Path, ...]) -> list:
 
 
 def stage_costs(acc, *, full_table: bool = False):
-    """The costs the plans and network stages take: the model answering each analysis with
-    the table it needs (``acc.cost_model``), or with ``full_table`` the table of every pair
-    within the cut-off (same figures; for checks and for analyses that need every pair)."""
+    """The costs the plans, network and capacity stages take: the model answering each
+    analysis with the table it needs (``acc.cost_model``), or with ``full_table`` the table of
+    every pair within the cut-off (same figures; for checks and for analyses that need every
+    pair)."""
     return acc.costs if full_table else acc.cost_model
 
 
@@ -626,6 +681,130 @@ def run_network_stage(prep: Prepared, acc, *, plan=None, full_table: bool = Fals
     return net, None
 
 
+def capacity_tiers(prep: Prepared, population: float) -> list[TierCapacity]:
+    """The capacity of each configured tier: time limit, basis and norm (configured, or
+    derived from the targets: :func:`gis.analyses.capacity.capacity_norm`)."""
+    cfg = prep.config
+    cap = cfg.capacity
+    tg = cfg.targets
+    specs = []
+    for tier in cap.tiers:
+        basis = cap.basis[tier]
+        configured = {"doctors": cap.people_per_doctor, "beds": cap.people_per_bed,
+                      "norm": cap.people_per_facility}[basis].get(tier)
+        value, source = capacity_norm(
+            tier, basis, configured=configured, population=population,
+            communes=len(prep.layers.communes), doctors_per_station=tg.doctors_per_station,
+            doctors_per_10k=tg.doctors_per_10k, beds_per_10k=tg.beds_per_10k)
+        specs.append(TierCapacity(tier=tier, max_time_min=cap.max_time_min[tier], basis=basis,
+                                  people_per_unit=value, norm_source=source))
+    return specs
+
+
+def candidate_costs(prep: Prepared, demand: gpd.GeoDataFrame, sites_xy: np.ndarray,
+                    site_ids: np.ndarray, *, cutoff_min: float) -> CostTable:
+    """Demand units -> candidate sites with the run's travel model (:func:`travel_model`:
+    straight line, roads or friction surface)."""
+    dxy = demand[["x", "y"]].to_numpy(float)
+    costs, _ = travel_model(prep).costs(dxy, sites_xy, cutoff_min=cutoff_min,
+                                        origin_ids=demand["unit_id"].to_numpy(),
+                                        dest_ids=site_ids)
+    return costs
+
+
+def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
+                     ) -> ScaleUpRequest | None:
+    """The scaling up the config asks for (None: budget and target_share are 0)."""
+    cfg = prep.config
+    up = cfg.scale_up
+    if up.budget <= 0 and up.target_share <= 0:
+        return None
+    spec = {s.tier: s for s in specs}[up.tier]
+    T = up.max_time_min or spec.max_time_min
+    lay = prep.layers
+    if up.candidates == "grid":
+        sites, info = candidate_grid(acc.demand, lay.communes, grid_m=up.grid_m)
+    elif up.candidates == "stations":
+        sites, info = station_candidates(lay.facilities)
+    else:
+        path = cfg.path(up.candidates)
+        points = R.read_candidates(path, prep.registry, crs=lay.crs)
+        sites, info = listed_candidates(points, lay.communes, source=str(path))
+        prep.sources["scale_up candidates"] = str(path)
+    xy = sites.geometry.get_coordinates().to_numpy()
+    costs = candidate_costs(prep, acc.demand, xy, sites["site_id"].to_numpy(), cutoff_min=T)
+    tg = cfg.targets
+    population = float(acc.demand["population"].sum())
+
+    def norm(basis: str) -> float:
+        if basis == spec.basis:
+            return spec.people_per_unit
+        configured = {"doctors": cfg.capacity.people_per_doctor,
+                      "beds": cfg.capacity.people_per_bed}[basis].get(up.tier)
+        return capacity_norm(up.tier, basis, configured=configured, population=population,
+                             communes=len(lay.communes),
+                             doctors_per_station=tg.doctors_per_station,
+                             doctors_per_10k=tg.doctors_per_10k, beds_per_10k=tg.beds_per_10k)[0]
+
+    classes = []
+    for c in up.classes:
+        capacity = (c.capacity if c.capacity is not None else
+                    c.doctors * norm("doctors") if c.doctors is not None else
+                    c.beds * norm("beds"))
+        row = {"name": c.name, "capacity": float(capacity), "cost": c.cost}
+        if c.min_population is not None:
+            row.update(min_population=c.min_population, max_population=c.max_population)
+        classes.append(row)
+    if not classes:
+        if up.tier != "station":
+            msg = (f"{cfg.source}: scale_up.classes: give the capacity classes of new "
+                   f"{up.tier} facilities ([[scale_up.classes]] with name, capacity or beds, "
+                   f"cost)")
+            raise ConfigError(msg)
+        n = tg.doctors_per_station
+        classes = [{"name": f"commune health station ({n:g} doctors)",
+                    "capacity": n * norm("doctors"), "cost": 1.0}]
+    budgets: tuple[float, ...] = ()
+    if up.curve and up.budget > 0:
+        unit = {c["cost"] for c in classes}
+        if len(unit) == 1 and min(unit) > 0 and up.budget / min(unit) <= 20:
+            c = min(unit)
+            budgets = tuple(c * k for k in range(1, int(up.budget / c + 1e-9) + 1))
+        else:
+            budgets = tuple(float(b) for b in np.linspace(up.budget / 5, up.budget, 5))
+    info = {**info, "max_time_min": T, "pairs": int(len(costs))}
+    return ScaleUpRequest(
+        tier=up.tier, candidates=sites, candidate_costs=costs, max_time_min=T, classes=classes,
+        budget=up.budget if up.budget > 0 else None,
+        target_share=up.target_share if up.target_share > 0 else None,
+        curve_budgets=budgets, time_limit_s=up.time_limit_s, mip_rel_gap=up.mip_rel_gap,
+        candidates_info=info)
+
+
+def run_capacity_stage(prep: Prepared, acc, *, full_table: bool = False) -> CapacityRun:
+    """Capacity-limited coverage per tier (AccessMod's greedy and the optimum) and scaling
+    up, on the access stage's demand and costs (:func:`stage_costs`: per tier only the pairs
+    within its time limit, or with ``full_table`` the table of every pair)."""
+    cfg = prep.config
+    cap = cfg.capacity
+    population = float(acc.demand["population"].sum())
+    specs = capacity_tiers(prep, population)
+    run = run_capacity(acc.demand, prep.layers.facilities,
+                       stage_costs(acc, full_table=full_table),
+                       communes=prep.layers.communes, tiers=specs, order=cap.order,
+                       descending=cap.descending, bands=cap.bands,
+                       time_limit_s=cap.time_limit_s)
+    up = cfg.scale_up
+    if up.budget <= 0 and up.target_share <= 0:
+        return run
+    why = scale_up_blocker(run.tiers, up.tier)
+    if why:   # no candidate table is built for a scaling up that cannot run
+        run.scale_up_summary = skip_scale_up(up.tier, why)
+        return run
+    return with_scale_up(run, scale_up_request(prep, acc, specs), acc.demand,
+                         communes=prep.layers.communes, bands=cap.bands)
+
+
 def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         offline: bool = False, step: StepFn | None = None,
         stages: tuple[str, ...] = STAGES, plan_files: tuple[Path, ...] = (),
@@ -645,7 +824,7 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         No basemap in the HTML maps (nothing is fetched from the internet; Leaflet is always
         inlined, so the maps open with no internet either way).
     stages : tuple of str
-        Analyses to run (default all: access, plans, network).
+        Analyses to run (default all: access, plans, network, capacity).
     plan_files : tuple of path
         Plans (CSV or TOML) evaluated beside the built-in scenarios.
     optimise : bool
@@ -666,8 +845,9 @@ def run(cfg: Config, *, out_dir: Path | None = None, overwrite: bool = False,
         Use the cross-border halo (default: :func:`cross_border_enabled` of a single
         province, i.e. ``access.cross_border = true`` in the config).
     full_table : bool
-        Give the plans and network stages the table of every pair within the cut-off instead
-        of tables sized per analysis (the same figures; memory grows with cells x facilities).
+        Give the plans, network and capacity stages the table of every pair within the
+        cut-off instead of tables sized per analysis (the same figures; memory grows with
+        cells x facilities).
     """
     step = step or (lambda label, level=1: nullcontext())
     lang = lang or cfg.output.language
@@ -750,12 +930,19 @@ def _analyses(prep: Prepared, extra_plans: list[Plan], *, stages: Sequence[str],
         layers.update(pr.layers)
         summary["plans"] = pr.summary
         tables["scenarios"] = pr.table
+    if "capacity" in stages and acc is not None:
+        with step("capacity-limited coverage and scaling up"):
+            cap_run = run_capacity_stage(prep, acc, full_table=full_table)
+        layers.update(cap_run.layers)
+        summary["capacity"] = cap_run.summary
+        if cap_run.scale_up_summary:
+            summary["scale_up"] = cap_run.scale_up_summary
     editor = None
     if pr is not None:
         with step("plan editor data (each cell's nearest stations, the official plans)"):
             editor = editor_data(prep, acc, full_table=full_table)
     if acc is None:
-        for stage in ("plans", "network"):
+        for stage in ("plans", "network", "capacity"):
             if stage in stages:
                 summary[stage] = {"skipped": "needs the access analyses, skipped: population "
                                              "unknown"}

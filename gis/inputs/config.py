@@ -22,6 +22,15 @@ TRAVEL_MODELS = ("straight", "roads", "friction")
 # modes with built-in road speeds (gis.model.roads.DEFAULT_CLASS_SPEEDS_KMH)
 ROAD_MODES = ("car", "motorbike", "walking")
 FRICTION_ENGINES = ("dijkstra", "mcp")
+# Capacity: the tiers analysed, what a facility's capacity is computed from, the spread rules
+# of province totals, and where scaling up looks for new sites.
+CAPACITY_TIERS = ("station", "regional", "provincial", "central")
+STAFF_FIELDS = ("doctors", "nurses", "beds")
+BASES = ("doctors", "beds", "norm")
+SPREADS = ("population", "equal")
+ORDERS = ("capacity", "population")
+BANDS = ("exact", "minute")
+CANDIDATES = ("grid", "stations")
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class LayersConfig:
     population_raster: str = ""
     referrals: str = ""
     satellite_links: str = ""
+    staffing: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,84 @@ LANGUAGES = ("vi", "en")
 
 
 @dataclass(frozen=True)
+class TotalsConfig:
+    """Province totals of staff and beds (``[capacity.totals]``), spread over the facilities
+    of a tier whose own figure is unknown.
+
+    ``values`` maps ``<tier>_<field>`` (``station_doctors``, ``regional_beds``, ...) to the
+    province total; ``spread`` is the rule (``population``: in proportion to the people each
+    facility serves, see :mod:`gis.inputs.staffing`; ``equal``: the same to each);
+    ``max_per_commune`` caps the figure of one post-2025 commune (all its facilities of the
+    tier) for some totals.
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    spread: str = "population"
+    max_per_commune: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    """Capacity-limited coverage (``[capacity]``): per tier, the time limit and the basis of
+    a facility's capacity (doctors x ``people_per_doctor``, beds x ``people_per_bed``, or a
+    fixed ``people_per_facility``). A norm left out is derived from ``[targets]`` at run time
+    (the derivation is stated in the summary)."""
+
+    tiers: tuple[str, ...] = ("station", "regional", "provincial")
+    max_time_min: dict[str, float] = field(
+        default_factory=lambda: {"station": 30.0, "regional": 60.0, "provincial": 120.0})
+    basis: dict[str, str] = field(
+        default_factory=lambda: {"station": "doctors", "regional": "beds",
+                                 "provincial": "beds"})
+    people_per_doctor: dict[str, float] = field(default_factory=dict)
+    people_per_bed: dict[str, float] = field(default_factory=dict)
+    people_per_facility: dict[str, float] = field(default_factory=dict)
+    order: str = "capacity"
+    descending: bool = True
+    bands: str = "exact"
+    time_limit_s: float = 300.0
+    totals: TotalsConfig = field(default_factory=TotalsConfig)
+
+
+@dataclass(frozen=True)
+class ScaleUpClass:
+    """A capacity class of new facilities: its capacity is ``capacity`` persons, or
+    ``doctors`` / ``beds`` times the tier's norm; ``cost`` in any money unit."""
+
+    name: str
+    cost: float = 1.0
+    capacity: float | None = None
+    doctors: float | None = None
+    beds: float | None = None
+    min_population: float | None = None
+    max_population: float | None = None
+
+
+@dataclass(frozen=True)
+class ScaleUpConfig:
+    """Scaling up (``[scale_up]``): where to add facilities of ``tier``, and of which class.
+
+    ``candidates``: ``grid`` (centres of ``grid_m`` squares of the province's populated land),
+    ``stations`` (the sites of the commune stations) or a path to a point layer / CSV with
+    lon, lat. ``budget`` (in the classes' cost unit) or ``target_share`` (> 0: the cheapest
+    way to serve that share) says what is asked; both 0: no scaling up. ``classes`` empty: one
+    class, a commune health station with ``targets.doctors_per_station`` doctors, cost 1.
+    ``max_time_min`` 0: the tier's ``capacity.max_time_min``.
+    """
+
+    tier: str = "station"
+    candidates: str = "grid"
+    grid_m: float = 1000.0
+    max_time_min: float = 0.0
+    budget: float = 5.0
+    target_share: float = 0.0
+    curve: bool = True
+    classes: tuple[ScaleUpClass, ...] = ()
+    time_limit_s: float = 60.0
+    mip_rel_gap: float = 0.01
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     folder: str = "maps"
     # Vietnamese by default: every province is Vietnamese
@@ -146,6 +234,8 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    capacity: CapacityConfig = field(default_factory=CapacityConfig)
+    scale_up: ScaleUpConfig = field(default_factory=ScaleUpConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     base_dir: Path = field(default_factory=Path.cwd)
     source: str = "<defaults>"
@@ -159,18 +249,23 @@ class Config:
 
     def with_province(self, name: str) -> Config:
         """A copy for another province. Province-specific inputs (layers, population total, the
-        satellite specialties of its hospitals) are dropped unless the province is unchanged,
-        since they describe the configured province; the road model, which needs the roads
-        layer, becomes the straight line."""
+        satellite specialties of its hospitals, the province totals of staff and beds, a
+        list of candidate sites) are dropped unless the province is unchanged, since they
+        describe the configured province; the road model, which needs the roads layer, becomes
+        the straight line."""
         if name == self.province.name:
             return self
         # the road model needs the province's roads: without them, the straight line (the
         # outputs say which model ran)
         travel = replace(self.travel, model="straight") if self.travel.model == "roads" \
             else self.travel
+        candidates = self.scale_up.candidates
         return replace(self, province=ProvinceConfig(name=name, crs="auto", population_total=0.0),
                        layers=LayersConfig(), travel=travel,
-                       network=replace(self.network, satellite_specialties=()))
+                       network=replace(self.network, satellite_specialties=()),
+                       capacity=replace(self.capacity, totals=TotalsConfig()),
+                       scale_up=replace(self.scale_up, candidates=candidates
+                                        if candidates in CANDIDATES else "grid"))
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -183,6 +278,8 @@ _SECTIONS: dict[str, type] = {
     "access": AccessConfig,
     "targets": TargetsConfig,
     "network": NetworkConfig,
+    "capacity": CapacityConfig,
+    "scale_up": ScaleUpConfig,
     "output": OutputConfig,
 }
 
@@ -420,6 +517,180 @@ def _parse_network(t: dict[str, Any]) -> NetworkConfig:
                          satellite_k=k, satellite_time_min=within)
 
 
+def _tier_table(key: str, value: Any, convert) -> dict[str, Any]:
+    """A table keyed by capacity tier (``{station = 30, regional = 60}``), values converted."""
+    table = _table(key, value)
+    out = {}
+    for tier, v in table.items():
+        if tier not in CAPACITY_TIERS:
+            msg = f"{key}.{tier}: unknown tier {tier!r}; use {', '.join(CAPACITY_TIERS)}"
+            raise ConfigError(msg)
+        out[str(tier)] = convert(f"{key}.{tier}", v)
+    return out
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text = _string(key, value)
+    if text not in allowed:
+        msg = f"{key}: expected one of {', '.join(allowed)}, found {text!r}"
+        raise ConfigError(msg)
+    return text
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        msg = f"{key}: expected true or false, found {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
+def _parse_totals(t: dict[str, Any]) -> TotalsConfig:
+    key = "capacity.totals"
+    values: dict[str, float] = {}
+    allowed = {f"{tier}_{what}" for tier in CAPACITY_TIERS for what in STAFF_FIELDS}
+    for k, v in t.items():
+        if k in ("spread", "max_per_commune"):
+            continue
+        if k not in allowed:
+            msg = (f"unknown key in [{key}]: {k}; a total is <tier>_<field> with tier one of "
+                   f"{', '.join(CAPACITY_TIERS)} and field one of {', '.join(STAFF_FIELDS)} "
+                   f"(e.g. station_doctors), or spread, max_per_commune")
+            raise ConfigError(msg)
+        values[k] = _number(f"{key}.{k}", v, allow_zero=True)
+    spread = _choice(f"{key}.spread", t.get("spread", TotalsConfig.spread), SPREADS)
+    caps_raw = _table(f"{key}.max_per_commune", t.get("max_per_commune", {}))
+    caps: dict[str, float] = {}
+    for k, v in caps_raw.items():
+        if k not in values:
+            msg = (f"{key}.max_per_commune.{k}: no total {k} in [{key}]; a cap applies to a "
+                   f"total given there ({', '.join(sorted(values)) or 'none given'})")
+            raise ConfigError(msg)
+        caps[k] = _number(f"{key}.max_per_commune.{k}", v)
+    return TotalsConfig(values=values, spread=spread, max_per_commune=caps)
+
+
+def _parse_capacity(t: dict[str, Any]) -> CapacityConfig:
+    d = CapacityConfig()
+    _check_keys("capacity", t, {f.name for f in fields(CapacityConfig)})
+    tiers_raw = t.get("tiers", list(d.tiers))
+    if not isinstance(tiers_raw, list) or not all(isinstance(x, str) for x in tiers_raw):
+        msg = 'capacity.tiers: expected a list of tiers, e.g. ["station", "regional"], or []'
+        raise ConfigError(msg)
+    for tier in tiers_raw:
+        if tier not in CAPACITY_TIERS:
+            msg = f"capacity.tiers: unknown tier {tier!r}; use {', '.join(CAPACITY_TIERS)}"
+            raise ConfigError(msg)
+    if len(set(tiers_raw)) != len(tiers_raw):
+        msg = f"capacity.tiers: a tier is repeated in {tiers_raw}"
+        raise ConfigError(msg)
+    # tiers the tables leave out keep their defaults
+    max_time = {**d.max_time_min, **_tier_table("capacity.max_time_min",
+                                                t.get("max_time_min", {}), _number)}
+    basis = {**d.basis, **_tier_table("capacity.basis", t.get("basis", {}),
+                                      lambda k, v: _choice(k, v, BASES))}
+    norms = {name: _tier_table(f"capacity.{name}", t.get(name, {}), _number)
+             for name in ("people_per_doctor", "people_per_bed", "people_per_facility")}
+    for tier in tiers_raw:
+        if tier not in max_time:
+            msg = f"capacity.max_time_min.{tier}: missing; give the time limit of every tier"
+            raise ConfigError(msg)
+        if tier not in basis:
+            msg = (f"capacity.basis.{tier}: missing; give what the capacity of a {tier} is "
+                   f"computed from ({', '.join(BASES)})")
+            raise ConfigError(msg)
+        if basis[tier] == "norm" and tier not in norms["people_per_facility"]:
+            msg = (f"capacity.people_per_facility.{tier}: missing; basis 'norm' needs the "
+                   f"persons one {tier} can serve")
+            raise ConfigError(msg)
+    limit = _number("capacity.time_limit_s", t.get("time_limit_s", d.time_limit_s))
+    return CapacityConfig(
+        tiers=tuple(tiers_raw), max_time_min=max_time, basis=basis,
+        people_per_doctor=norms["people_per_doctor"], people_per_bed=norms["people_per_bed"],
+        people_per_facility=norms["people_per_facility"],
+        order=_choice("capacity.order", t.get("order", d.order), ORDERS),
+        descending=_bool("capacity.descending", t.get("descending", d.descending)),
+        bands=_choice("capacity.bands", t.get("bands", d.bands), BANDS),
+        time_limit_s=limit,
+        totals=_parse_totals(_table("capacity.totals", t.get("totals", {}))))
+
+
+_CLASS_KEYS = {f.name for f in fields(ScaleUpClass)}
+
+
+def _parse_class(i: int, c: Any) -> ScaleUpClass:
+    key = f"scale_up.classes[{i}]"
+    c = _table(key, c)
+    unknown = sorted(set(c) - _CLASS_KEYS)
+    if unknown:
+        msg = (f"{key}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+               f"allowed: {', '.join(sorted(_CLASS_KEYS))}")
+        raise ConfigError(msg)
+    name = _string(f"{key}.name", c.get("name", ""))
+    if not name.strip():
+        msg = f"{key}.name: missing; give each class a name"
+        raise ConfigError(msg)
+    given = [k for k in ("capacity", "doctors", "beds") if k in c]
+    if len(given) != 1:
+        msg = (f"{key} ({name}): give exactly one of capacity (persons), doctors or beds "
+               f"(times the tier's norm); found {', '.join(given) or 'none'}")
+        raise ConfigError(msg)
+    vals = {k: _number(f"{key}.{k}", c[k]) for k in given}
+    rng = {k: _number(f"{key}.{k}", c[k], allow_zero=True)
+           for k in ("min_population", "max_population") if k in c}
+    if len(rng) == 1:
+        msg = f"{key} ({name}): give both min_population and max_population, or neither"
+        raise ConfigError(msg)
+    return ScaleUpClass(name=name.strip(),
+                        cost=_number(f"{key}.cost", c.get("cost", 1.0), allow_zero=True),
+                        **vals, **rng)
+
+
+def _parse_scale_up(t: dict[str, Any]) -> ScaleUpConfig:
+    d = ScaleUpConfig()
+    tier = _choice("scale_up.tier", t.get("tier", d.tier), CAPACITY_TIERS)
+    cand = _string("scale_up.candidates", t.get("candidates", d.candidates))
+    if not cand.strip():
+        msg = ("scale_up.candidates: expected grid, stations or the path of a point layer "
+               "(CSV with lon, lat), found an empty string")
+        raise ConfigError(msg)
+    grid = _number("scale_up.grid_m", t.get("grid_m", d.grid_m))
+    if not 100 <= grid <= 50_000:
+        msg = f"scale_up.grid_m: expected 100 to 50000 metres, found {grid:g}"
+        raise ConfigError(msg)
+    share = _number("scale_up.target_share", t.get("target_share", d.target_share),
+                    allow_zero=True)
+    if share >= 1:
+        msg = f"scale_up.target_share: expected a share from 0 to below 1, found {share:g}"
+        raise ConfigError(msg)
+    gap = _number("scale_up.mip_rel_gap", t.get("mip_rel_gap", d.mip_rel_gap), allow_zero=True)
+    if gap >= 1:
+        msg = f"scale_up.mip_rel_gap: expected a share below 1 (0.01 = 1 %), found {gap:g}"
+        raise ConfigError(msg)
+    budget = _number("scale_up.budget", t.get("budget", d.budget), allow_zero=True)
+    if share > 0 and budget > 0:
+        msg = (f"scale_up: give one question: budget (most people served for that money) or "
+               f"target_share (the cheapest way to serve that share); found budget = "
+               f"{budget:g} and target_share = {share:g}: set the other to 0")
+        raise ConfigError(msg)
+    raw = t.get("classes", [])
+    if not isinstance(raw, list):
+        msg = "scale_up.classes: expected [[scale_up.classes]] tables (name, capacity, cost)"
+        raise ConfigError(msg)
+    classes = tuple(_parse_class(i, c) for i, c in enumerate(raw))
+    names = [c.name for c in classes]
+    if len(set(names)) != len(names):
+        msg = f"scale_up.classes: names must be unique, found {names}"
+        raise ConfigError(msg)
+    return ScaleUpConfig(
+        tier=tier, candidates=cand.strip(), grid_m=grid,
+        max_time_min=_number("scale_up.max_time_min", t.get("max_time_min", d.max_time_min),
+                             allow_zero=True),
+        budget=budget, target_share=share, curve=_bool("scale_up.curve", t.get("curve", d.curve)),
+        classes=classes,
+        time_limit_s=_number("scale_up.time_limit_s", t.get("time_limit_s", d.time_limit_s)),
+        mip_rel_gap=gap)
+
+
 def _parse_output(t: dict[str, Any]) -> OutputConfig:
     folder = _string("output.folder", t.get("folder", OutputConfig.folder))
     if not folder:
@@ -460,6 +731,8 @@ _PARSERS = {
     "access": _parse_access,
     "targets": _parse_targets,
     "network": _parse_network,
+    "capacity": _parse_capacity,
+    "scale_up": _parse_scale_up,
     "output": _parse_output,
 }
 
@@ -489,6 +762,24 @@ def _check_travel_model(t: TravelConfig, layers: LayersConfig, network: NetworkC
     return t
 
 
+def _cross_check_capacity(cap: CapacityConfig, up: ScaleUpConfig, travel: TravelConfig) -> None:
+    for tier in cap.tiers:
+        if cap.max_time_min[tier] > travel.cutoff_min:
+            msg = (f"capacity.max_time_min.{tier}: {cap.max_time_min[tier]:g} min is beyond "
+                   f"travel.cutoff_min ({travel.cutoff_min:g}); pairs beyond the cut-off are "
+                   f"not stored: lower it or raise travel.cutoff_min")
+            raise ConfigError(msg)
+    if up.budget > 0 or up.target_share > 0:
+        if up.tier not in cap.tiers:
+            msg = (f"scale_up.tier: {up.tier!r} is not analysed (capacity.tiers = "
+                   f"{list(cap.tiers)}); scaling up adds to a tier's capacity result")
+            raise ConfigError(msg)
+        if up.max_time_min > travel.cutoff_min:
+            msg = (f"scale_up.max_time_min: {up.max_time_min:g} min is beyond "
+                   f"travel.cutoff_min ({travel.cutoff_min:g})")
+            raise ConfigError(msg)
+
+
 def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>") -> Config:
     """Validate a parsed TOML document and build a :class:`Config`."""
     try:
@@ -496,7 +787,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
         parts: dict[str, Any] = {}
         for name, cls in _SECTIONS.items():
             table = _table(name, data.get(name, {}))
-            if name != "access":
+            if name not in ("access", "capacity"):
                 _check_keys(name, table, {f.name for f in fields(cls)})
             parts[name] = _PARSERS[name](table)
         mode = parts["network"].transfer_mode
@@ -508,6 +799,7 @@ def parse_config(data: dict[str, Any], *, base_dir: Path, source: str = "<dict>"
                                               parts["network"],
                                               model_given="model" in data.get("travel", {}))
         _check_cutoff(parts["travel"], parts["access"], parts["network"])
+        _cross_check_capacity(parts["capacity"], parts["scale_up"], parts["travel"])
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return Config(**parts, base_dir=base_dir, source=source)

@@ -15,7 +15,8 @@ Layers read (GeoDataFrames in the working CRS, metres):
   given, e.g. by ``gis roads extract``); LineString; or an OpenStreetMap ``.osm.pbf`` extract
   (:func:`gis.inputs.osm.read_osm_roads`).
 - ``landcover``: a land-cover raster (integer classes) for the friction model.
-- tables: pre-2025 population, referral table, satellite links.
+- tables: pre-2025 population, staffing (doctors, nurses, beds per facility), referral table,
+  satellite links.
 """
 
 from __future__ import annotations
@@ -523,6 +524,109 @@ def is_pbf(path: Path | str) -> bool:
     """An OpenStreetMap PBF extract (``.osm.pbf`` or ``.pbf``), read by
     :func:`gis.inputs.osm.read_osm_roads` rather than GDAL."""
     return str(path).lower().endswith(".pbf")
+
+
+def read_staffing(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a staffing table: doctors, nurses and beds per facility.
+
+    Any GDAL table or CSV with ``facility_id`` and at least one of ``doctors``, ``nurses``,
+    ``beds`` (numbers >= 0; empty = unknown); optional ``source`` (where the figures come
+    from). Ids are checked against the facilities layer when it is built
+    (:func:`gis.inputs.staffing.apply_staffing`): the generated commune stations are
+    ``TYT-<pre-2025 commune code>``.
+
+    Returns
+    -------
+    DataFrame
+        ``facility_id``, ``doctors``, ``nurses``, ``beds`` (float, NaN = unknown), ``source``
+        (``"table: <file name>"`` where the row gives none), ``_row``.
+
+    Raises
+    ------
+    LayerError
+        Listing every problem with its rows (missing fields, repeated or empty ids, values
+        that are not numbers or are negative).
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    df = pd.DataFrame(read_any(path, layer=layer))
+    problems = V.missing_fields(df, ["facility_id"])
+    if not any(f in df for f in ("doctors", "nurses", "beds")):
+        problems.append("no field doctors, nurses or beds: a staffing table gives at least one "
+                        "of them per facility_id")
+    if problems:
+        raise LayerError(source, problems)
+    df["facility_id"] = df["facility_id"].fillna("").astype(str).str.strip()
+    empty = df["facility_id"] == ""
+    if empty.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, empty, id_field=None)}: empty "
+                        "id; give the facility_id of the facilities layer (TYT-<code> for a "
+                        "commune station)")
+    problems += V.duplicate_ids(df[~empty], "facility_id")
+    numbers = {}
+    for f in ("doctors", "nurses", "beds"):
+        numbers[f], probs = V.numeric_field(df, f, id_field="facility_id", allow_missing=True,
+                                            what=f)
+        problems += probs
+    if problems:
+        raise LayerError(source, problems)
+    given = (df["source"].fillna("").astype(str).str.strip() if "source" in df
+             else pd.Series("", index=df.index))
+    return pd.DataFrame({
+        "facility_id": df["facility_id"].to_numpy(),
+        **{f: numbers[f].to_numpy() for f in ("doctors", "nurses", "beds")},
+        "source": np.where(given != "", given, f"table: {path.name}"),
+        V.ROW: df[V.ROW].to_numpy(),
+    })
+
+
+def read_candidates(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                    layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read candidate sites for the scaling up: a point layer, or CSV with lon/lat.
+
+    Optional fields: ``site_id`` (unique; default ``C<row>``), ``name`` (default the id).
+    Sites outside the province's box are reported; sites inside the box but outside every
+    commune are dropped later (counted in the summary).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``site_id``, ``name``; Point geometry in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf) or not bool(gdf.geometry.notna().any()):
+        raise LayerError(source, ["no sites: give a point layer, or a CSV with lon and lat "
+                                  "columns"])
+    problems = _check_crs(gdf)
+    if problems:
+        raise LayerError(source, problems)
+    gdf = gdf.copy()
+    ids = (gdf["site_id"].fillna("").astype(str).str.strip() if "site_id" in gdf
+           else pd.Series("", index=gdf.index))
+    ids = ids.where(ids != "", "C" + gdf[V.ROW].astype(str))
+    gdf["site_id"] = ids
+    problems += V.duplicate_ids(gdf, "site_id")
+    nowhere = gdf.geometry.isna().to_numpy()
+    if nowhere.any():
+        problems.append(f"geometry, {V.rows_text(gdf, nowhere, id_field='site_id')}: no site; "
+                        "give lon/lat")
+    geom, probs = V.geometry_problems(gdf[~nowhere], allowed=("Point",), id_field="site_id",
+                                      source=source)
+    problems += probs
+    if not problems:
+        problems += V.location_problems(_lonlat_points(geom), gdf[~nowhere],
+                                        bounds=reg.bounds(), province=reg.province.short,
+                                        id_field="site_id")
+    if problems:
+        raise LayerError(source, problems)
+    names = (gdf["name"].fillna("").astype(str) if "name" in gdf
+             else pd.Series("", index=gdf.index))
+    out = gpd.GeoDataFrame({"site_id": gdf["site_id"].to_numpy(),
+                            "name": np.where(names != "", names, gdf["site_id"])},
+                           geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs)
+    return out[~nowhere].to_crs(crs).reset_index(drop=True)
 
 
 def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,

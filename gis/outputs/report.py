@@ -950,7 +950,9 @@ def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
 def _indicators(L: Lang, inds: Sequence[Mapping[str, Any]]) -> str:
     names = {"doctors per 10,000 people": L._("Doctors per 10,000 people"),
              "beds per 10,000 people": L._("Hospital beds per 10,000 people"),
-             "doctors per commune station": L._("Doctors per commune station")}
+             "doctors per commune station": L._("Doctors per commune station"),
+             "doctors per commune health unit (post-2025 commune)":
+                 L._("Doctors per commune health unit (post-2025 commune)")}
     rows = []
     for ind in inds:
         value, target = _num(ind.get("value")), _num(ind.get("target"))
@@ -1313,9 +1315,15 @@ svg.chart .pt{font-size:11px;fill:#111;font-weight:600}
 """
 
 
+#: A section made by another output module: (anchor, heading, HTML already escaped, the
+#: summary keys it shows, which are then not repeated under "Other results").
+Section = tuple[str, str, str, tuple[str, ...]]
+
+
 def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] | None = None,
                   title: str | None = None, base: str | Path | None = None,
-                  x_key: str = "service_points", lang: str = "en") -> str:
+                  x_key: str = "service_points", lang: str = "en",
+                  sections: Sequence[Section] = ()) -> str:
     """The report as one HTML page (no external resources, no script).
 
     Parameters
@@ -1333,6 +1341,9 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         service points).
     lang : {"en", "vi"}
         Language of the report.
+    sections : sequence of Section
+        Sections made by other output modules, in the report's language (e.g.
+        :func:`gis.outputs.capacity.report_sections`), placed after the network.
 
     Returns
     -------
@@ -1420,6 +1431,10 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     if summary.get("network"):
         parts.append(("network", L._("Referral and satellite network"),
                       _network_appendix(L, summary)))
+    shown: set[str] = set()
+    for anchor, heading, content, keys in sections:
+        parts.append((anchor, heading, content))
+        shown.update(keys)
     parts.append(("data", L._("Data and estimates"), _data_appendix(L, summary)))
     links = dict(summary.get("maps") or {})
     links.update({k: str(v) for k, v in (maps or {}).items()})
@@ -1437,7 +1452,8 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
             lis.append(f'<li><a href="{_e(Path(href).as_posix())}">{label}</a> '
                        f'<span class="note">({_d(Path(href).name)})</span></li>')
         parts.append(("maps", L._("Maps"), "<ul>" + "".join(lis) + "</ul>"))
-    other = {k: v for k, v in summary.items() if k not in _KNOWN and k != "underserved"}
+    other = {k: v for k, v in summary.items()
+             if k not in _KNOWN and k != "underserved" and k not in shown}
     if other:
         note = L._("Figures of other parts of the run, under the names of their fields (not "
                    "translated).")
@@ -1459,7 +1475,7 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
 def write_report(folder: str | Path, summary: Mapping[str, Any], *,
                  maps: Mapping[str, str | Path] | None = None, name: str = "report",
                  title: str | None = None, overwrite: bool = False,
-                 lang: str = "en") -> dict[str, Path]:
+                 lang: str = "en", sections: Sequence[Section] = ()) -> dict[str, Path]:
     """Write ``<name>.html`` and ``<name>.json`` atomically.
 
     Parameters
@@ -1479,6 +1495,8 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
         writing either.
     lang : {"en", "vi"}
         Language of the HTML report (the JSON has the figures, in no language).
+    sections : sequence of Section
+        Passed to :func:`render_report`.
 
     Returns
     -------
@@ -1493,7 +1511,7 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
         clean["maps"] = {k: os.path.relpath(Path(v).resolve(), folder.resolve())
                          if Path(v).is_absolute() else str(v) for k, v in maps.items()}
     text = json.dumps(clean, ensure_ascii=False, indent=2, allow_nan=False)
-    page = render_report(clean, title=title, base=folder, lang=lang)
+    page = render_report(clean, title=title, base=folder, lang=lang, sections=sections)
     files.write_text(paths["json"], text + "\n", overwrite=overwrite)
     files.write_text(paths["html"], page, overwrite=overwrite)
     return paths
