@@ -21,6 +21,7 @@ from gis.inputs import readers as R
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.inputs.plans import Plan
 from gis.model.costs import straight_line_costs
+from gis.model.travel import road_model
 from gis.outputs.graphml import write_graphml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -522,11 +523,12 @@ def test_road_model_between_facilities(fac):
                              crs=CRS)
     sites = [*SITES, ("C1", "central", "general", 300, "", np.nan, "active")]
     fac = _facilities(sites)
-    fc = N.facility_costs(fac, roads=roads, road_speeds_kmh={"default": 60.0}, **MODEL)
+    travel = road_model(roads, mode="car", class_speeds_kmh={"default": 60.0}, **MODEL)
+    fc = N.facility_costs(fac, travel=travel)
     t = fc.to_frame().set_index(["origin_id", "dest_id"])["time_min"]
     assert t[("S4", "R2")] == pytest.approx(20.0)
     assert t[("S1", "C1")] == pytest.approx(300.0)
-    assert fc.mode.startswith("road")
+    assert fc.mode.startswith("roads:car")
     G = N.build_graph(fac, facility_costs=fc, cutoff_min=100)
     assert list(G.successors("S3")) == ["R2"] and G.edges["S3", "R2"]["time_min"] == \
         pytest.approx(10.0)

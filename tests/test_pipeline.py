@@ -149,6 +149,15 @@ def test_default_run_is_real_data_with_no_estimate_label_on_population(default_r
         assert html.escape(line, quote=False) in qgs, line
     assert (out / "overview.html").stat().st_size < 5_000_000
     assert s["outputs"]["qgis_project"] == "hatinh.qgz"
+    # the travel model is named, and straight-line times are labelled as estimates
+    assert s["travel_model"]["kind"] == "straight" and s["travel_model"]["is_estimate"]
+    note = "Travel times (estimates): straight line x 1.4 at 30 km/h (motorbike)"
+    assert any(e.startswith(note) for e in s["estimates"])
+    # the default run's maps are in Vietnamese: the note translated, its numbers in the
+    # language's format
+    vi = "Thời gian di chuyển (ước tính): đường thẳng × 1,4 với vận tốc 30 km/h (xe máy)"
+    page = (default_run / "access.html").read_text(encoding="utf-8")
+    assert vi in page and note not in page
 
 
 def test_refuses_to_overwrite_and_keeps_outputs_on_bad_input(default_run, tmp_path, capsys):
@@ -185,6 +194,13 @@ def test_registry_only_estimate_when_the_base_data_is_off(tmp_path):
     assert s["counts"]["stations"] == s["counts"]["legacy_communes"] == 412
     assert s["counts"]["hospitals"] == 0   # no register, no base data
     assert s["network"]["skipped"].startswith("no active regional hospital")
+    # Ha Tinh's staff totals are not carried to another province: doctors unknown, so no
+    # capacity analysis and no scaling up (and no candidate table built for it)
+    tiers = s["capacity"]["tiers"]
+    assert tiers["station"]["skipped"].startswith("doctors unknown for all 412 active stations")
+    assert tiers["regional"]["skipped"] == "no active regional hospitals"
+    assert s["scale_up"]["skipped"].startswith("needs the station capacity result: doctors")
+    assert not (out / "capacity.html").exists()
     assert len(s["plans"]["scenarios"]) == 6
     assert s["population"]["total"] == pytest.approx(3_470_988)
     assert s["population"]["is_estimate"] is True
@@ -458,6 +474,76 @@ def test_network_by_brute_force(default_run, brute):
     assert n["loss_impact"]["ranking"][0]["facility_id"] == "HT-PGH"
 
 
+def test_real_data_capacity(default_run):
+    """The capacity stage on Ha Tinh's real data: the exact identity per cell, the optimum
+    never below the greedy, and the figures the published facts give by hand."""
+    import math
+
+    import geopandas as gpd
+
+    out, s = default_run.out, default_run.s
+    total = 1_623_061
+    tiers = s["capacity"]["tiers"]
+    st, prov, reg = tiers["station"], tiers["provincial"], tiers["regional"]
+    # 168 station doctors (4 x 69 - 108) x the derived norm 1,623,061 / (4 x 69) people per
+    # doctor: 168 / 276 of the people can be served, and every station fills up
+    assert st["people_per_unit"] == pytest.approx(total / 276)
+    assert st["capacity_total"] == pytest.approx(168 / 276 * total)
+    assert st["capacity_is_estimate"] is True and st["analysed"] == 209
+    for method in ("accessmod", "optimum"):
+        r = st[method]
+        assert r["served_population"] == pytest.approx(168 / 276 * total)
+        assert math.fsum([r["served_population"], r["not_served_capacity"],
+                          r["beyond_time"]]) == pytest.approx(total, abs=1e-6)
+    # beyond 30 min of every station: the access stage's figure
+    assert st["optimum"]["beyond_time"] == pytest.approx(
+        s["access"]["coverage"]["station"]["30"]["beyond"])
+    assert st["optimum"]["person_minutes"] <= st["accessmod"]["person_minutes"]
+    # hospitals: only the Provincial General Hospital's 1,300 beds are known: 1,300 x
+    # 10,000 / 45 people; the 13 regional hospitals are skipped, the 5 others left out
+    assert prov["analysed"] == 1 and prov["left_out"]["count"] == 5
+    assert prov["optimum"]["served_population"] == pytest.approx(1300 * 10_000 / 45)
+    assert prov["optimum"]["served_population"] >= prov["accessmod"]["served_population"] - 1e-6
+    assert prov["capacity_is_estimate"] is False
+    assert reg["skipped"].startswith("beds unknown for all 13 active regional hospitals")
+    # every cell: served + not served + beyond = its people, exactly (as written)
+    cells = gpd.read_file(out / "hatinh.gpkg", layer="capacity_cells")
+    for t in ("station", "provincial"):
+        assert (cells[f"{t}_served"] + cells[f"{t}_not_served"] + cells[f"{t}_beyond"]
+                == cells["population"]).all()
+        assert (cells[f"{t}_greedy_served"] <= cells["population"]).all()
+    assert cells["population"].sum() == pytest.approx(total)
+    # scaling up: 5 new stations of 4 doctors, each serving 4 x 5,881 people (capacity binds
+    # everywhere), proven: no 5 stations of that class can serve more
+    up = s["scale_up"]
+    assert len(up["sites"]) == 5 and up["status"] == "optimal" and up["gap"] <= 0.01
+    assert up["new_served_population"] == pytest.approx(5 * 4 * total / 276)
+    assert up["served_population"] >= up["greedy"]["served_population"] - 1e-6
+    assert all(x["commune_name"] for x in up["sites"])
+    curve = [c["served_population"] for c in up["curve"]]
+    assert curve == sorted(curve) and len(curve) == 5
+    assert up["candidates"]["kind"] == "grid" and up["candidates"]["sites"] > 5000
+    # outputs: layers, the map, the report section
+    names = {n for n, _ in __import__("pyogrio").list_layers(out / "hatinh.gpkg")}
+    assert {"capacity_cells", "capacity_facilities", "catchments_station_capacity",
+            "catchments_station_time", "scale_up_sites", "scale_up_candidates"} <= names
+    assert s["outputs"]["maps"]["capacity"] == "capacity.html"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Công suất và mở rộng mạng lưới" in page and 'id="capacity"' in page
+    # every popup and tooltip of the capacity map (facilities, catchments, the cells' status,
+    # new sites) in Vietnamese: the capacities' sources and the staffing spread translated
+    from tests._i18n_check import english_words, map_feature_texts
+
+    popups = map_feature_texts((out / "capacity.html").read_text(encoding="utf-8"))
+    assert len(popups) > 2 * 209 and english_words(popups) == []
+    assert any("phân bổ cho trạm y tế xã (tỷ lệ với dân số xã trước 2025 của từng trạm, tối đa"
+               in " ".join(p.split()) for p in popups)   # the figures are data, left out
+    # the indicators: the published shortfall recomputed from the spread estimate
+    unit = next(i for i in s["access"]["indicators"] if i["name"].startswith("doctors per "
+                                                                             "commune health"))
+    assert unit["gap"] == pytest.approx(108) and unit["is_estimate"] is True
+
+
 MAP_FEATURES = {
     # map: (paths after every overlay is switched on, markers after) from the layers drawn
     "overview": (69 + 209, 209 + 20),
@@ -469,7 +555,7 @@ MAP_FEATURES = {
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-@pytest.mark.parametrize("key", ["overview", "access", "plan", "network"])
+@pytest.mark.parametrize("key", ["overview", "access", "plan", "network", "capacity"])
 def test_real_maps_draw_in_chromium(default_run, default_run_en, brute, key, lang):
     """Every map of the real run, in both languages: no JavaScript error, nothing fetched,
     every layer drawn, no text wider than its box, the title clear of the layer list, and in
@@ -488,6 +574,16 @@ def test_real_maps_draw_in_chromium(default_run, default_run_en, brute, key, lan
     assert page.errors == [] and page.alerts == []
     assert not [r for r in page.resources if not r.startswith(("data:", "http://127.0.0.1"))]
     paths, markers = MAP_FEATURES.get(key, (None, 209 + 20))
+    if key == "capacity":
+        import geopandas as gpd
+
+        gpkg = out / "hatinh.gpkg"
+        cells = gpd.read_file(gpkg, layer="capacity_cells", ignore_geometry=True)
+        statuses = sum(cells[f"{t}_status"].nunique() for t in ("station", "provincial"))
+        paths = (statuses + sum(len(gpd.read_file(gpkg, layer=f"catchments_{t}_capacity"))
+                                for t in ("station", "provincial"))
+                 + len(gpd.read_file(gpkg, layer="scale_up_sites")))
+        markers = 209 + 6          # station and provincial hospital icons
     if key == "plan":  # opened on the official plan without branch points: 140 closed,
         # 69 kept, and the people losing access in their communes (brute force)
         fac = brute["fac"]
@@ -546,6 +642,25 @@ def test_real_qgis_project_opens(default_run):
     assert sorted(r["name"] for r in layers if r["visible"]) == [
         "Cơ sở y tế theo tuyến", "Vùng khó tiếp cận", "Xã sau ngày 1/7/2025"]
     assert not any(r["labels"] for r in layers)
+    # the capacity layers, in their group, in Vietnamese like every other layer: no English
+    # left in a layer's title, a group's name or a legend entry (tests/_i18n_check.py)
+    from tests._i18n_check import english_words
+
+    cap = [r for r in layers if r["group_path"][:1] == ["Công suất"]]
+    assert {r["layername"] for r in cap} == {
+        "capacity_cells", "capacity_facilities", "catchments_station_capacity",
+        "catchments_station_time", "catchments_provincial_capacity",
+        "catchments_provincial_time", "scale_up_sites", "scale_up_candidates"}
+    cells = by_name["Công suất, trạm y tế xã: được phục vụ, không được phục vụ, ngoài giới hạn "
+                    "thời gian"]
+    assert cells["attr"] == "station_status" and cells["legend"] == [
+        "được phục vụ", "được phục vụ một phần", "không được phục vụ: hết công suất",
+        "ngoài giới hạn thời gian"]
+    assert by_name["Mở rộng mạng lưới: cơ sở mới"]["legend"] == [
+        "lựa chọn chính xác (MILP)", "thuật toán tham lam của AccessMod"]
+    texts = ([r["name"] for r in layers] + list(result["groups"])
+             + [x for r in layers for x in r.get("legend") or []])
+    assert english_words(texts) == []
 
 
 def test_unknown_satellite_specialty_is_an_error_before_any_work(tmp_path, capsys):

@@ -23,8 +23,8 @@ from gis.errors import PlanError
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.registry import ProvinceRegistry, normalise
 from gis.model.costs import (
+    CostModel,
     CostTable,
-    StraightLineModel,
     nearest_open_time,
     subset_dests,
     within_table,
@@ -193,7 +193,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
-             costs: CostTable | StraightLineModel, thresholds_min: tuple[float, ...],
+             costs: CostTable | CostModel, thresholds_min: tuple[float, ...],
              doctors_per_station: float, baseline_time_min: np.ndarray | None = None,
              with_branches: bool = True, station_doctors: pd.Series | None = None) -> Evaluation:
     """Evaluate one scenario: who is how far from the nearest open station.
@@ -205,7 +205,7 @@ def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
         Persons per demand cell (origin of ``costs``).
     commune_codes : ndarray
         Post-2025 commune of each demand cell.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand cells -> stations (destinations must include the plan's new sites). A model
         answers from each cell's nearest stations, with an exact second query for the cells
         whose nearest are all closed (:func:`gis.model.costs.nearest_open_time`): the same
@@ -418,7 +418,7 @@ def _tables_used(queries: dict) -> dict:
 
 def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
               reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame,
-              costs: CostTable | StraightLineModel,
+              costs: CostTable | CostModel,
               thresholds_min: tuple[float, ...], doctors_per_station: float,
               cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
               optimise: bool = True, curve_ks: tuple[int, ...] | None = None,
@@ -437,7 +437,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     ----------
     demand : GeoDataFrame
         Demand units (``population``, ``commune_code``), the origins of ``costs``.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> facilities (destinations may include hospitals: only stations count).
         A model gives each analysis the table it needs (see Notes); a table is used whole.
     thresholds_min : tuple of float
@@ -454,7 +454,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
 
     Notes
     -----
-    Tables per analysis, with a :class:`~gis.model.costs.StraightLineModel`: scenario scores
+    Tables per analysis, with a :class:`~gis.model.costs.CostModel`: scenario scores
     and the p-median read each unit's nearest stations (deepened only where needed); the best
     main station the pairs inside each commune; the set cover and the coverage curve the pairs
     within ``cover_min``, merged once into covering rows (units with the same stations within
@@ -661,7 +661,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         "plans": per_plan,
         **extra_summary,
     }
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         summary["cost_tables"] = _tables_used(costs.queries)
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
                        summary=summary, official=official,

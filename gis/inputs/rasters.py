@@ -1,13 +1,14 @@
-"""Population rasters (e.g. WorldPop) as the model uses them: a window of persons per pixel with
-its grid, handed over as arrays so the model never opens a file.
-
-Made by :func:`gis.inputs.readers.read_population_raster` (a user's GeoTIFF) or from the
-built-in base data (:func:`gis.inputs.basedata.worldpop_window`).
+"""Rasters as the model uses them, handed over as arrays so the model never opens a file: a
+population raster (e.g. WorldPop) as a window of persons per pixel with its grid, made by
+:func:`gis.inputs.readers.read_population_raster` (a user's GeoTIFF) or from the built-in base
+data (:func:`gis.inputs.basedata.worldpop_window`); land-cover classes for the friction model
+(:func:`gis.inputs.readers.read_landcover`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -44,3 +45,13 @@ class PopulationGrid:
     def total(self) -> float:
         """Persons in the window (NaN and negative pixels count as 0)."""
         return float(self.populated()[2].sum())
+
+@dataclass(frozen=True)
+class LandCover:
+    """Land-cover classes of a raster window: ``values`` (int64, -1 = no data), its affine
+    ``transform`` and ``crs`` (WKT), and the file ``name`` shown in messages."""
+
+    values: np.ndarray
+    transform: Any
+    crs: str
+    name: str

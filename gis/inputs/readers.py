@@ -11,8 +11,12 @@ Layers read (GeoDataFrames in the working CRS, metres):
 - ``facilities``: facility_id, name, tier, specialty, commune_code (post-2025),
   legacy_commune_code, beds, doctors, nurses (NaN = unknown), status, location_source, source,
   note; Point.
-- ``roads``: road_class, speed_kmh, oneway; LineString.
-- tables: pre-2025 population, referral table, satellite links.
+- ``roads``: road_class, speed_kmh, oneway (maxspeed_kmh, is_ferry, ferry_duration_min when
+  given, e.g. by ``gis roads extract``); LineString; or an OpenStreetMap ``.osm.pbf`` extract
+  (:func:`gis.inputs.osm.read_osm_roads`).
+- ``landcover``: a land-cover raster (integer classes) for the friction model.
+- tables: pre-2025 population, staffing (doctors, nurses, beds per facility), referral table,
+  satellite links.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import re
 import tomllib
 import warnings
@@ -33,6 +38,7 @@ import rasterio
 import rasterio.windows
 import shapely
 from pyproj import CRS
+from rasterio import windows as rio_windows
 from rasterio.warp import transform_bounds
 
 from gis.errors import LayerError, PlanError
@@ -40,8 +46,9 @@ from gis.inputs import filecheck
 from gis.inputs import validate as V
 from gis.inputs.config import TIERS
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
+from gis.inputs.osm import read_osm_roads
 from gis.inputs.plans import Plan, validate_plan
-from gis.inputs.rasters import PopulationGrid
+from gis.inputs.rasters import LandCover, PopulationGrid
 from gis.inputs.registry import ProvinceRegistry, all_commune_codes, normalise
 from gis.inputs.validate import normalise_code
 
@@ -643,21 +650,138 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     return out.to_crs(crs)
 
 
-def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
-               speed_field: str = "speed_kmh", class_field: str = "highway") -> gpd.GeoDataFrame:
-    """Read and validate a road line layer for the road travel model.
+def is_pbf(path: Path | str) -> bool:
+    """An OpenStreetMap PBF extract (``.osm.pbf`` or ``.pbf``), read by
+    :func:`gis.inputs.osm.read_osm_roads` rather than GDAL."""
+    return str(path).lower().endswith(".pbf")
 
-    Any GDAL line layer (an OSM export, national road data). Optional fields: ``highway`` (the
-    road class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
-    ``oneway`` (yes/true/1). Multi-part lines are split into parts.
+
+def read_staffing(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a staffing table: doctors, nurses and beds per facility.
+
+    Any GDAL table or CSV with ``facility_id`` and at least one of ``doctors``, ``nurses``,
+    ``beds`` (numbers >= 0; empty = unknown); optional ``source`` (where the figures come
+    from). Ids are checked against the facilities layer when it is built
+    (:func:`gis.inputs.staffing.apply_staffing`): the generated commune stations are
+    ``TYT-<pre-2025 commune code>``.
+
+    Returns
+    -------
+    DataFrame
+        ``facility_id``, ``doctors``, ``nurses``, ``beds`` (float, NaN = unknown), ``source``
+        (``"table: <file name>"`` where the row gives none), ``_row``.
+
+    Raises
+    ------
+    LayerError
+        Listing every problem with its rows (missing fields, repeated or empty ids, values
+        that are not numbers or are negative).
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    df = pd.DataFrame(read_any(path, layer=layer))
+    problems = V.missing_fields(df, ["facility_id"])
+    if not any(f in df for f in ("doctors", "nurses", "beds")):
+        problems.append("no field doctors, nurses or beds: a staffing table gives at least one "
+                        "of them per facility_id")
+    if problems:
+        raise LayerError(source, problems)
+    df["facility_id"] = df["facility_id"].fillna("").astype(str).str.strip()
+    empty = df["facility_id"] == ""
+    if empty.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, empty, id_field=None)}: empty "
+                        "id; give the facility_id of the facilities layer (TYT-<code> for a "
+                        "commune station)")
+    problems += V.duplicate_ids(df[~empty], "facility_id")
+    numbers = {}
+    for f in ("doctors", "nurses", "beds"):
+        numbers[f], probs = V.numeric_field(df, f, id_field="facility_id", allow_missing=True,
+                                            what=f)
+        problems += probs
+    if problems:
+        raise LayerError(source, problems)
+    given = (df["source"].fillna("").astype(str).str.strip() if "source" in df
+             else pd.Series("", index=df.index))
+    return pd.DataFrame({
+        "facility_id": df["facility_id"].to_numpy(),
+        **{f: numbers[f].to_numpy() for f in ("doctors", "nurses", "beds")},
+        "source": np.where(given != "", given, f"table: {path.name}"),
+        V.ROW: df[V.ROW].to_numpy(),
+    })
+
+
+def read_candidates(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                    layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read candidate sites for the scaling up: a point layer, or CSV with lon/lat.
+
+    Optional fields: ``site_id`` (unique; default ``C<row>``), ``name`` (default the id).
+    Sites outside the province's box are reported; sites inside the box but outside every
+    commune are dropped later (counted in the summary).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``site_id``, ``name``; Point geometry in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf) or not bool(gdf.geometry.notna().any()):
+        raise LayerError(source, ["no sites: give a point layer, or a CSV with lon and lat "
+                                  "columns"])
+    problems = _check_crs(gdf)
+    if problems:
+        raise LayerError(source, problems)
+    gdf = gdf.copy()
+    ids = (gdf["site_id"].fillna("").astype(str).str.strip() if "site_id" in gdf
+           else pd.Series("", index=gdf.index))
+    ids = ids.where(ids != "", "C" + gdf[V.ROW].astype(str))
+    gdf["site_id"] = ids
+    problems += V.duplicate_ids(gdf, "site_id")
+    nowhere = gdf.geometry.isna().to_numpy()
+    if nowhere.any():
+        problems.append(f"geometry, {V.rows_text(gdf, nowhere, id_field='site_id')}: no site; "
+                        "give lon/lat")
+    geom, probs = V.geometry_problems(gdf[~nowhere], allowed=("Point",), id_field="site_id",
+                                      source=source)
+    problems += probs
+    if not problems:
+        problems += V.location_problems(_lonlat_points(geom), gdf[~nowhere],
+                                        bounds=reg.bounds(), province=reg.province.short,
+                                        id_field="site_id")
+    if problems:
+        raise LayerError(source, problems)
+    names = (gdf["name"].fillna("").astype(str) if "name" in gdf
+             else pd.Series("", index=gdf.index))
+    out = gpd.GeoDataFrame({"site_id": gdf["site_id"].to_numpy(),
+                            "name": np.where(names != "", names, gdf["site_id"])},
+                           geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs)
+    return out[~nowhere].to_crs(crs).reset_index(drop=True)
+
+
+def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
+               speed_field: str = "speed_kmh", class_field: str = "highway",
+               area=None, margin_m: float = 0.0) -> gpd.GeoDataFrame:
+    """Read and validate a road line layer for the road and friction models.
+
+    Any GDAL line layer (an OSM export, national road data, the GeoPackage that
+    ``gis roads extract`` writes). Optional fields: ``highway`` or ``road_class`` (the road
+    class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
+    ``maxspeed_kmh`` (caps it), ``oneway`` (yes/true/1: along the line), ``is_ferry`` and
+    ``ferry_duration_min`` (ferry routes). Multi-part lines are split into parts. An
+    ``.osm.pbf`` file is read with :func:`gis.inputs.osm.read_osm_roads`, cut to ``area``
+    (the province, any CRS) grown by ``margin_m``.
 
     Returns
     -------
     GeoDataFrame
         ``road_class`` (str, "" when unknown), ``speed_kmh`` (float, NaN = from the class),
-        ``oneway`` (bool); LineString in ``crs``.
+        ``maxspeed_kmh`` (NaN = none), ``oneway`` (bool), ``is_ferry`` (bool),
+        ``ferry_duration_min`` (NaN = none); LineString in ``crs``.
     """
     path = Path(path)
+    if is_pbf(path):
+        return read_osm_roads(path, crs=crs, area=area, margin_m=margin_m)
     source = _label(path, layer)
     gdf = read_any(path, layer=layer)
     if not _has_geometry(gdf):
@@ -673,17 +797,83 @@ def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = No
     if zero.any():
         problems.append(f"field '{speed_field}', {V.rows_text(gdf, zero, id_field=None)}: speed 0;"
                         f" leave it empty to use the class speed, or remove impassable roads")
+    optional = {}
+    for name, what in (("maxspeed_kmh", "speed"), ("ferry_duration_min", "duration")):
+        if name in gdf:
+            optional[name], probs = V.numeric_field(gdf, name, id_field=None,
+                                                    allow_missing=True, what=what)
+            problems += probs
     if problems:
         raise LayerError(source, problems)
-    oneway = (gdf["oneway"].astype(str).str.strip().str.lower().isin(["yes", "true", "1"])
-              if "oneway" in gdf else pd.Series(False, index=gdf.index))
+
+    def yes(name: str) -> np.ndarray:
+        if name not in gdf:
+            return np.zeros(len(gdf), bool)
+        return gdf[name].astype(str).str.strip().str.lower().isin(["yes", "true", "1"]) \
+            .to_numpy(bool)
+
+    if class_field not in gdf and "road_class" in gdf:
+        class_field = "road_class"
+    nan = np.full(len(gdf), np.nan)
     out = gpd.GeoDataFrame({
         "road_class": (gdf[class_field].fillna("").astype(str) if class_field in gdf
                        else pd.Series("", index=gdf.index)).to_numpy(),
         "speed_kmh": speed.to_numpy(),
-        "oneway": oneway.to_numpy(bool),
+        "maxspeed_kmh": optional["maxspeed_kmh"].to_numpy() if "maxspeed_kmh" in optional
+        else nan,
+        "oneway": yes("oneway"),
+        "is_ferry": yes("is_ferry"),
+        "ferry_duration_min": optional["ferry_duration_min"].to_numpy()
+        if "ferry_duration_min" in optional else nan,
     }, geometry=shapely.force_2d(geom.to_numpy()), crs=gdf.crs).to_crs(crs)
     return out.explode(index_parts=False).reset_index(drop=True)
+
+
+def read_landcover(path: Path | str, *, bounds: tuple[float, float, float, float] | None = None,
+                   crs: CRS | str | int | None = None, margin_m: float = 0.0) -> LandCover:
+    """Read a land-cover raster (integer classes, e.g. ESA WorldCover) for the friction model:
+    the window covering ``bounds`` (in ``crs``, grown by ``margin_m``), or the whole raster.
+
+    Raises
+    ------
+    LayerError
+        The file cannot be read as a raster, declares no CRS, holds no integer classes, or
+        does not cover the bounds.
+    """
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:
+        raise LayerError(str(path), [f"cannot be read as a raster: {exc}"]) from None
+    with src:
+        if src.crs is None:
+            raise LayerError(str(path), ["no CRS declared: georeference the raster"])
+        if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+            raise LayerError(str(path), [f"band 1 holds {src.dtypes[0]} values; a land-cover "
+                                         "raster holds integer classes"])
+        window = None
+        if bounds is not None:
+            minx, miny, maxx, maxy = bounds
+            grown = (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
+            left, bottom, right, top = transform_bounds(crs, src.crs, *grown)
+            w = rio_windows.from_bounds(left, bottom, right, top, src.transform)
+            c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+            c1 = min(math.ceil(w.col_off + w.width), src.width)
+            r1 = min(math.ceil(w.row_off + w.height), src.height)
+            c0, r0 = max(c0, 0), max(r0, 0)
+            window = rio_windows.Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 \
+                else None
+            if window is None:
+                raise LayerError(str(path), ["does not cover the province: give a raster "
+                                             "of its area"])
+        values = src.read(1, window=window)
+        transform = src.window_transform(window) if window is not None else src.transform
+        nodata = src.nodata
+        crs_wkt = src.crs.to_wkt()
+    if nodata is not None:
+        values = np.where(values == nodata, -1, values)
+    return LandCover(values=values.astype(np.int64), transform=transform, crs=crs_wkt,
+                     name=path.name)
 
 
 def read_referrals(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:

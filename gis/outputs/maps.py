@@ -69,6 +69,7 @@ __all__ = [
     "LEAFLET_CDN",
     "LEAFLET_VERSION",
     "TIER_STYLE",
+    "MapBuilder",
     "accessibility_map",
     "is_estimate",
     "leaflet_inline",
@@ -2313,6 +2314,17 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# for maps made in other output modules (gis.outputs.capacity): the builder (layers, legend,
+# notes, layer control, offline Leaflet) and its helpers, under public names
+
+MapBuilder = _MapBuilder
+feature = _feature
+swatch = _swatch
+popup_table = _table
+escape = _e
 
 
 # --- shared with the other HTML pages (the plan editor, gis.outputs.editor) -------------------
