@@ -146,8 +146,9 @@ def test_numbers_inside_data_texts_follow_the_language():
     assert vi.text(src) == ("suy ra: 1.623.061 người / (4 bác sĩ x 69 xã sau 2025), số dân "
                             "một bác sĩ trạm y tế xã phục vụ khi trạm của mọi xã đủ nhân lực "
                             "theo chỉ tiêu")
-    assert vi.text("estimate: registry centre of the pre-2025 commune Nam Hà (18073)") == \
-        "ước tính: tâm xã trước 2025 Nam Hà (18073) theo danh mục"
+    assert vi.text("estimate: registry centre of Cẩm Xuyên (18073), seat of the former "
+                   "district (Cẩm Xuyên)") == \
+        "ước tính: tâm của Cẩm Xuyên (18073) theo danh mục, nơi đặt trụ sở huyện cũ (Cẩm Xuyên)"
 
 
 def test_staffing_and_capacity_texts_are_translated_whole():

@@ -23,7 +23,8 @@ tests refuse them, and an untranslated entry). English is the language of the me
 needs no catalog.
 
 Texts that the analyses write into the data (for example a facility's ``location_source``:
-"estimate: registry centre of the pre-2025 commune Nam Hà (18073)") are translated by
+"estimate: registry centre of Cẩm Xuyên (18073), seat of the former district (Cẩm Xuyên)") are
+translated by
 :meth:`Lang.text`: an exact catalog entry, else one of the templates of :data:`DATA_TEMPLATES`
 with its fields filled in (each field translated in turn).
 """
