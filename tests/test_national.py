@@ -267,9 +267,9 @@ def test_cli_national_two_provinces_on_local_processes(tmp_path, capsys):
     csv = pd.read_csv(out / "vietnam" / "provinces.csv", dtype={"province_code": str})
     assert csv["province_code"].tolist() == ["11", "12", "VN"]
     assert csv["note"].iloc[0].startswith("population unknown")    # the row says why
-    page = (tmp_path / "vietnam" / "report.html").read_text(encoding="utf-8")
+    page = (out / "vietnam" / "report.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in page and "Viet Nam: health facility network planning" in page
-    assert '<html lang="en">' in (tmp_path / "laichau" / "report.html").read_text(
+    assert '<html lang="en">' in (out / "laichau" / "report.html").read_text(
         encoding="utf-8")
     assert main(argv) == 2
     assert "pass --overwrite" in capsys.readouterr().err
