@@ -265,7 +265,9 @@ def report() -> str:
         ends = sorted(r["when"] for r in runs)
         flags = " --no-optimise" if all(not r.get("optimise", True) for r in runs) else ""
         loads = [v for r in runs for v in (r["load_start"][0], r["load_end"][0])]
-        lines.append(f"Runs ended {ends[0]} to {ends[-1][-5:]} on {r0['machine']}; "
+        when = (f"Run ended {ends[0]}" if len(runs) == 1 else
+                f"Runs ended {ends[0]} to {ends[-1][-5:]}")
+        lines.append(f"{when} on {r0['machine']}; "
                      f"`python bench/bench_national.py national --workers N --cell C{flags}`, "
                      f"each in a fresh process. The machine is shared with other work (load "
                      f"average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends"
@@ -304,7 +306,7 @@ def report() -> str:
                 f"{sum(x.get('stations') or 0 for x in ok_last):,} stations and "
                 f"{sum(x.get('hospitals') or 0 for x in ok_last):,} hospitals ("
                 + ", ".join(f"{n:,} {t}" for t, n in tiers.items())
-                + f"); population from {', '.join(sources) or 'unknown'}; the network stage "
+                + f"); population: {'; '.join(sources) or 'unknown'}; the network stage "
                 f"ran in {len(net_ran)} of them")
         if net_skipped:
             text += (" and was skipped in " + ", ".join(
