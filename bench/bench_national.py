@@ -348,19 +348,22 @@ def report() -> str:
                 sp = d[1]["wall_s"] / d[2]["wall_s"]
                 ok1 = sum(x["ok"] for x in d[1]["provinces"])
                 ok2 = sum(x["ok"] for x in d[2]["provinces"])
-                ld = [v for w in (1, 2) for v in (d[w]["load_start"][0], d[w]["load_end"][0])]
                 longer = busy(d[2]) > 1.1 * busy(d[1])
+                la = {w: f"{d[w]['load_start'][0]:.1f} / {d[w]['load_end'][0]:.1f}"
+                      for w in (1, 2)}
                 lines.append("")
                 lines.append(
                     f"At {cell:g} m, two workers took {d[2]['wall_s']:.0f} s against "
-                    f"{d[1]['wall_s']:.0f} s for one: {sp:.2f}x ({ok2} provinces ran on two "
-                    f"workers, {ok1} on one). Each province's own run took "
-                    f"{'longer' if longer else 'about as long'} on two workers (sum "
-                    f"{busy(d[2]):.0f} s against {busy(d[1]):.0f} s)"
-                    + (f": with a load average of {min(ld):.1f} to {max(ld):.1f} from other "
-                       f"work on {os.cpu_count()} cores, a second worker process gains only "
-                       "the CPU the other work leaves; on a quiet machine the gain is bounded "
-                       "by the cores." if longer else "."))
+                    f"{d[1]['wall_s']:.0f} s for one: "
+                    + (f"{sp:.2f}x faster" if sp >= 1 else f"{1 / sp:.2f}x slower")
+                    + f" ({ok2} provinces ran on two workers, {ok1} on one). Each province's "
+                    f"own run took {'longer' if longer else 'about as long'} on two workers "
+                    f"(sum {busy(d[2]):.0f} s against {busy(d[1]):.0f} s); load average at "
+                    f"start / end {la[2]} for the two-worker run, {la[1]} for the "
+                    f"one-worker run, on {os.cpu_count()} cores shared with other work"
+                    + (": each worker process gets only the CPU the other work leaves, so "
+                       "this machine does not show the scaling; on a quiet machine the gain "
+                       "is bounded by the cores." if longer or sp < 1 else "."))
         lines.append("")
         failed_any = False
         for r in runs:
