@@ -686,6 +686,20 @@ class CostModel:
     def _note(self, **rec) -> None:
         self.queries["tables"].append(rec)
 
+    def _ranked_nearest_k(self, D: np.ndarray, T: np.ndarray, k: int, row: np.ndarray, *,
+                          whole: bool) -> NearestK:
+        """The :class:`NearestK` of ``k + 1`` ranked columns per row (destinations ``D``, -1 for
+        none; times ``T``): the first ``k`` and the time of the next. Kept as the model's table
+        (and noted) when it answers every origin (``whole``)."""
+        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
+                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
+                      cutoff_min=self.cutoff_min)
+        if whole:
+            self._nk = nk
+            self._note(table="nearest_k", k=k, rows=int(len(D)),
+                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
+        return nk
+
     def nearest_open(self, open_mask: np.ndarray, *, k: int | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
         """Time to, and position of, the nearest open destination of every origin: what
@@ -824,14 +838,7 @@ class StraightLineModel(CostModel):
         D, T = _first_k(pts, self.dests_xy, need, radius_m=self._radius,
                         limit_min=self._limit, detour_factor=self.detour_factor,
                         speed_m_per_min=self._speed)
-        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
-                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
-                      cutoff_min=self.cutoff_min)
-        if origins is None:
-            self._nk = nk
-            self._note(table="nearest_k", k=k, rows=int(len(pts)),
-                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
-        return nk
+        return self._ranked_nearest_k(D, T, k, row, whole=origins is None)
 
     def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
                 ) -> pd.DataFrame:
@@ -1029,14 +1036,7 @@ class TableModel(CostModel):
         T = np.full((len(rows), k + 1), np.inf)
         D[r, c] = t.dest[pos]
         T[r, c] = t.time_min[pos]
-        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
-                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
-                      cutoff_min=self.cutoff_min)
-        if origins is None:
-            self._nk = nk
-            self._note(table="nearest_k", k=k, rows=int(len(rows)),
-                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
-        return nk
+        return self._ranked_nearest_k(D, T, k, row, whole=origins is None)
 
     def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
                 ) -> pd.DataFrame:
