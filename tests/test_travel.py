@@ -27,24 +27,10 @@ from gis.pipeline import (
     run_access_stage,
     travel_model,
 )
-
-osmium = pytest.importorskip("osmium")
+from tests.test_osm import write_pbf  # pyosmium: the test module skips without it
 
 ROOT = Path(__file__).resolve().parents[1]
 SQ2 = math.sqrt(2.0)
-
-
-def write_pbf(path, nodes, ways):
-    """A PBF written with pyosmium: nodes {id: (lon, lat)}, ways [(id, [node ids], tags)]."""
-    w = osmium.SimpleWriter(str(path))
-    try:
-        for nid, (lon, lat) in nodes.items():
-            w.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat), version=1))
-        for wid, refs, tags in ways:
-            w.add_way(osmium.osm.mutable.Way(id=wid, nodes=refs, tags=tags, version=1))
-    finally:
-        w.close()
-    return path
 
 
 def _ha_tinh_pbf(path):
