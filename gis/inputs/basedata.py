@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -87,42 +88,34 @@ def _unreadable(path: Path, exc: Exception) -> GisError:
                     f"`{BUILD_COMMAND}` in the project folder")
 
 
-@lru_cache(maxsize=1)
-def _communes_all() -> gpd.GeoDataFrame:
-    path = _path(COMMUNES_FILE)
+def _read(name: str, reader: Callable[[Path], Any]) -> Any:
+    """A file of the bundle read by ``reader``; a file that cannot be read says how to rebuild."""
+    path = _path(name)
     try:
-        gdf = gpd.read_parquet(path)
+        return reader(path)
     except Exception as exc:
         raise _unreadable(path, exc) from None
-    return gdf.set_crs("EPSG:4326", allow_override=True)
+
+
+@lru_cache(maxsize=1)
+def _communes_all() -> gpd.GeoDataFrame:
+    return _read(COMMUNES_FILE, gpd.read_parquet).set_crs("EPSG:4326", allow_override=True)
 
 
 @lru_cache(maxsize=1)
 def _census_all() -> pd.DataFrame:
-    path = _path(CENSUS_FILE)
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:
-        raise _unreadable(path, exc) from None
+    return _read(CENSUS_FILE, pd.read_parquet)
 
 
 @lru_cache(maxsize=1)
 def _osm_all() -> gpd.GeoDataFrame:
-    path = _path(OSM_FILE)
-    try:
-        df = pd.read_parquet(path)
-    except Exception as exc:
-        raise _unreadable(path, exc) from None
+    df = _read(OSM_FILE, pd.read_parquet)
     return gpd.GeoDataFrame(df, geometry=shapely.points(df["lon"], df["lat"]), crs="EPSG:4326")
 
 
 @lru_cache(maxsize=1)
 def _manifest() -> dict[str, Any]:
-    path = _path(MANIFEST_FILE)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except Exception as exc:
-        raise _unreadable(path, exc) from None
+    return _read(MANIFEST_FILE, lambda p: json.loads(p.read_text(encoding="utf-8")))
 
 
 def province_codes() -> list[str]:
