@@ -12,22 +12,24 @@ Every case runs in a fresh process and saves its figures as JSON in ``bench/.nat
 from them, so the cases can run at different times (each records the load average of the
 shared machine at its start and end).
 
-``national``: every province of Viet Nam on real data (../shared/data: the 3,321 post-2025
-commune polygons with their 2025 population, the 2019 census of the pre-2025 communes; one
-station per pre-2025 commune at its registry centre; no hospitals, since main's registry
-gives none outside Ha Tinh), 500 m cells, cross-border access on, every stage (access, plans
-with the location models, network, all outputs) on a LocalCluster of N worker processes,
-one thread each, memory limit the machine's memory / N. Recorded: wall time, per province
-its run time and the worker's resident memory at the start and peak of its run, per worker
-its peak (``ru_maxrss``), failures with their message.
+``national``: every province of Viet Nam as the project's config.toml runs it (``[data] base =
+true``: the built-in base data's communes with their 2025 population, the 2019 census,
+WorldPop 2020 and the OpenStreetMap hospital register of each province; Ha Tinh keeps its own
+register), only the cell size replaced (``--cell``, default 500 m), cross-border access on,
+every stage (access, plans with the location models unless ``--no-optimise``, network, all
+outputs) on a LocalCluster of N worker processes, one thread each, memory limit the
+machine's memory / N. Recorded: wall time, per province its run time, the worker's resident
+memory at the start and peak of its run, its communes, stations, hospitals, population and
+whether the network stage ran; per worker its peak (``ru_maxrss``); failures with their
+message.
 
 ``scaling``: the largest provinces (by area: Lâm Đồng, Gia Lai; by stations: Hồ Chí Minh)
-at 500, 250 and 100 m cells, one process each, stage by stage: layers, demand surface, the
-access stage (nearest facility per tier, catchments, coverage, under-served areas), then the
-table of every pair within the cut-off that the plans stage uses (built when its estimated
-size, from a sample of 20,000 cells, fits the budget; otherwise estimated). Each process runs
-under an address-space limit (``--limit-gb``, default 14) so that it fails cleanly rather than
-crowding the shared machine.
+at 500, 250 and 100 m cells on the same configuration, one process each, stage by stage:
+layers, demand surface, the access stage (nearest facility per tier, catchments, coverage,
+under-served areas), then the table of every pair within the cut-off that the plans stage
+uses (built when its estimated size, from a sample of 20,000 cells, fits the budget; otherwise
+estimated). Each process runs under an address-space limit (``--limit-gb``, default 14) so
+that it fails cleanly rather than crowding the shared machine.
 """
 
 from __future__ import annotations
@@ -56,23 +58,21 @@ DATA = ROOT.parent / "shared" / "data"
 STORE = Path(__file__).resolve().parent / ".national"
 LARGEST = ("68", "52", "79")          # Lâm Đồng, Gia Lai (largest areas), Hồ Chí Minh
 CELLS_M = (500.0, 250.0, 100.0)
+# what ``real_config`` runs on; saved with every case so that ``report`` keeps apart the runs
+# of an earlier configuration (the raw files of ../shared/data, before the base data)
+DATA_LABEL = "config.toml (base data)"
 BYTES_PER_PAIR = 24                   # int32 + int32 + float32 + float64 (gis.model.costs)
 
 
 def real_config(base, cell_m: float, code: str):
-    """Province ``code`` on the real data of ../shared/data (communes with 2025 population,
-    the 2019 census), ``cell_m`` metre cells (picklable: sent to the workers)."""
-    from gis.inputs.config import DemandConfig
+    """Province ``code`` as the project's config.toml runs it (``[data] base = true``: the
+    built-in base data gives its communes, the 2025 and 2019 populations, WorldPop and the
+    OpenStreetMap hospital register; Ha Tinh keeps its own register), with ``cell_m`` metre
+    cells (picklable: sent to the workers)."""
     from gis.pipeline import config_for_province
 
     cfg = config_for_province(base, code)
-    # the province's other layers (Ha Tinh's hospital register) are kept
-    return replace(cfg, layers=replace(
-        cfg.layers, communes=str(DATA / "vn2025" / "communes_2025.geojson"),
-        communes_population_field="population_2025",
-        legacy_population=str(DATA / "census2019" / "population_2019_by_legacy_commune.csv"),
-        legacy_population_field="population_2019"),
-        demand=DemandConfig(cell_size_m=cell_m))
+    return replace(cfg, demand=replace(cfg.demand, cell_size_m=cell_m))
 
 
 def rss_mb() -> float:
@@ -116,9 +116,17 @@ def case_national(workers: int, cell_m: float, optimise: bool) -> dict:
                      "start_rss_mb": o.start_rss_mb, "worker": o.worker,
                      "units": (s.get("access") or {}).get("demand", {}).get("units"),
                      "communes": (s.get("counts") or {}).get("new_communes"),
-                     "stations": (s.get("counts") or {}).get("stations")})
+                     "stations": (s.get("counts") or {}).get("stations"),
+                     "hospitals": (s.get("counts") or {}).get("hospitals"),
+                     "hospitals_by_tier": (s.get("counts") or {}).get("hospitals_by_tier"),
+                     "population": (s.get("population") or {}).get("total"),
+                     "population_source": (s.get("population") or {}).get("source"),
+                     "network": ("skipped: " + s["network"]["skipped"]
+                                 if "skipped" in (s.get("network") or {}) else
+                                 "ran" if s.get("network") else None)})
     nat = res.table.iloc[-1].to_dict()
-    return {"workers": workers, "cell_m": cell_m, "optimise": optimise, "wall_s": wall,
+    return {"data": DATA_LABEL, "workers": workers, "cell_m": cell_m, "optimise": optimise,
+            "wall_s": wall,
             "cluster_start_s": t_cluster,
             "provinces_wall_s": res.summary["run"]["provinces_wall_s"],
             "cluster": info, "worker_peak_rss_mb": worker_peaks, "provinces": rows,
@@ -150,7 +158,8 @@ def case_scaling(code: str, cell_m: float, budget_gb: float) -> dict:
     logging.basicConfig(level=logging.ERROR)
     base = load_config(ROOT / "config.toml")
     cfg = real_config(base, cell_m, code)
-    out: dict = {"code": code, "cell_m": cell_m, "stages": {}, "rss_after_mb": {},
+    out: dict = {"data": DATA_LABEL, "code": code, "cell_m": cell_m, "stages": {},
+                 "rss_after_mb": {},
                  "load_start": os.getloadavg()}
 
     def stage(name, fn):
@@ -228,36 +237,87 @@ def _gb(mb: float | None) -> str:
     return "-" if mb is None else f"{mb / 1024:.2f}"
 
 
+def on_base_data(r: dict) -> bool:
+    """Whether a saved case ran on ``real_config``'s base data: its ``data`` label, or for the
+    runs saved before the label, the hospitals per province that only those runs record."""
+    if "data" in r:
+        return r["data"] == DATA_LABEL
+    rows = r.get("provinces") or []
+    return bool(rows) and "hospitals" in rows[0]
+
+
+def _run_name(r: dict) -> str:
+    return (f"{r['cell_m']:g} m, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
+            + (f" ({r['note']})" if r.get("note") else ""))
+
+
 def report() -> str:
     """The RESULTS.md section from the saved cases (sentences computed from the figures)."""
     lines = [SECTION, ""]
-    runs = sorted((r for r in (load(p.stem) for p in sorted(STORE.glob("national_*.json")))
-                   if r and "failed" not in r), key=lambda r: (r["cell_m"], r["workers"]))
+    saved = {p.stem: load(p.stem) for p in sorted(STORE.glob("national_*.json"))}
+    crashed = {k: r["failed"] for k, r in saved.items() if r and "failed" in r}
+    older = sorted(k for k, r in saved.items() if r and "failed" not in r
+                   and not on_base_data(r))
+    runs = sorted((r for r in saved.values() if r and "failed" not in r and on_base_data(r)),
+                  key=lambda r: (r["cell_m"], r["workers"]))
     if runs:
         r0 = runs[0]
         ends = sorted(r["when"] for r in runs)
-        lines.append(f"Runs ended {ends[0]} to {ends[-1][-5:]} on {r0['machine']}; "
-                     f"`python bench/bench_national.py "
-                     f"national --workers N --cell C`, each in a fresh process. The machine is "
-                     f"shared with other work (load averages below, 2 cores): the lead may "
-                     f"re-run these cases on a quiet machine and `python bench/bench_national.py"
-                     f" report` rewrites this section.")
+        flags = " --no-optimise" if all(not r.get("optimise", True) for r in runs) else ""
+        loads = [v for r in runs for v in (r["load_start"][0], r["load_end"][0])]
+        when = (f"Run ended {ends[0]}" if len(runs) == 1 else
+                f"Runs ended {ends[0]} to {ends[-1][-5:]}")
+        lines.append(f"{when} on {r0['machine']}; "
+                     f"`python bench/bench_national.py national --workers N --cell C{flags}`, "
+                     f"each in a fresh process. The machine is shared with other work (load "
+                     f"average {min(loads):.1f} to {max(loads):.1f} at the runs' starts and ends"
+                     f", {os.cpu_count()} cores): the lead may re-run these cases on a quiet "
+                     f"machine and `python bench/bench_national.py report` rewrites this "
+                     f"section.")
+        if older or crashed:
+            left = [f"{k} (an earlier configuration: the raw files of ../shared/data)"
+                    for k in older]
+            left += [f"{k} (the case's process failed: {msg[:200]})"
+                     for k, msg in crashed.items()]
+            lines.append("")
+            lines.append("Saved runs left out of this section: " + "; ".join(left) + ".")
         lines.append("")
+        last = next((r for r in reversed(runs) if not r.get("note")), runs[-1])
+        ok_last = [x for x in last["provinces"] if x["ok"]]
+        tiers: dict[str, int] = {}
+        for x in ok_last:
+            for t, n in (x.get("hospitals_by_tier") or {}).items():
+                tiers[t] = tiers.get(t, 0) + n
+        sources = sorted({x["population_source"] for x in ok_last if x.get("population_source")})
+        net_ran = [x for x in ok_last if x.get("network") == "ran"]
+        net_skipped = [x for x in ok_last if (x.get("network") or "").startswith("skipped")]
         opt = ("with the location models" if r0.get("optimise", True) else
                "without the location models (`--no-optimise`: the three reform scenarios are "
                "evaluated; best main stations, fewest branch points, p-median and the coverage "
-               "curve are not run: with them a province took minutes on this loaded machine "
-               "and the two runs did not fit the time at hand)")
-        lines.append("All 34 provinces on the real data of ../shared/data (3,321 commune "
-                     "polygons with their 2025 population, the 2019 census; one station per "
-                     "pre-2025 commune at its registry centre; no hospital registers outside Ha"
-                     " Tinh on main, so the network stage is skipped for want of hospitals), "
-                     f"{r0['cell_m']:g} m cells, every stage: access with cross-border halos, "
-                     f"plans {opt}, all outputs; on a LocalCluster of N worker processes, one "
-                     "thread each, memory limit = the machine's memory / N. Wall = from the "
-                     "cluster's start to the national outputs written; peak per worker = the "
-                     "worker process's `ru_maxrss` (it holds the prepared layers of the "
-                     "provinces waiting for their turn too).")
+               "curve are not run: with them a province takes minutes on this loaded machine)")
+        text = (f"All {len(last['provinces'])} provinces as the project's config.toml runs them "
+                "(`[data] base = true`: the built-in base data gives each province its "
+                "communes with their 2025 population, the 2019 census of the pre-2025 communes,"
+                " WorldPop 2020 and the register built from the OpenStreetMap hospitals; Hà "
+                "Tĩnh keeps its own register), only the cell size replaced: "
+                f"{r0['cell_m']:g} m cells. In the run of {_run_name(last)}, the "
+                f"{len(ok_last)} provinces that ran hold "
+                f"{sum(x.get('communes') or 0 for x in ok_last):,} communes, "
+                f"{sum(x.get('stations') or 0 for x in ok_last):,} stations and "
+                f"{sum(x.get('hospitals') or 0 for x in ok_last):,} hospitals ("
+                + ", ".join(f"{n:,} {t}" for t, n in tiers.items())
+                + f"); population: {'; '.join(sources) or 'unknown'}; the network stage "
+                f"ran in {len(net_ran)} of them")
+        if net_skipped:
+            text += (" and was skipped in " + ", ".join(
+                f"{x['name']} ({x['network'][len('skipped: '):][:120]})" for x in net_skipped))
+        text += (f". Every stage: access with cross-border halos, plans {opt}, network, all "
+                 "outputs; on a LocalCluster of N worker processes, one thread each, memory "
+                 "limit = the machine's memory / N. Wall = from the cluster's start to the "
+                 "national outputs written; peak per worker = the worker process's "
+                 "`ru_maxrss` (it holds the prepared layers of the provinces waiting for their "
+                 "turn too).")
+        lines.append(text)
         lines.append("")
         lines.append("| cells | workers | memory limit per worker | provinces ok / failed | "
                      "wall s | provinces done at s | sum of province runs s | peak per worker "
@@ -275,6 +335,7 @@ def report() -> str:
                 f"{sum(x['wall_s'] for x in ok):.0f} | {peaks} | "
                 f"{_gb(max((x['peak_rss_mb'] or 0) for x in ok) if ok else None)} | "
                 f"{r['load_start'][0]:.1f} / {r['load_end'][0]:.1f} | {r.get('note', '')} |")
+
         def busy(r: dict) -> float:
             return sum(x["wall_s"] for x in r["provinces"] if x["ok"])
 
@@ -285,62 +346,91 @@ def report() -> str:
         for cell, d in by_cell.items():
             if 1 in d and 2 in d:
                 sp = d[1]["wall_s"] / d[2]["wall_s"]
-                lines.append("")
                 ok1 = sum(x["ok"] for x in d[1]["provinces"])
                 ok2 = sum(x["ok"] for x in d[2]["provinces"])
-                lines.append(f"At {cell:g} m, two workers took {d[2]['wall_s']:.0f} s against "
-                             f"{d[1]['wall_s']:.0f} s for one: {sp:.2f}x ({ok2} provinces ran "
-                             f"on two workers, {ok1} on one). Each province's own run took "
-                             f"longer on two workers (sum {busy(d[2]):.0f} s against "
-                             f"{busy(d[1]):.0f} s): "
-                             f"with a load average of about 10 from other work on 2 cores, a "
-                             f"second worker process gains little CPU; on a quiet machine the "
-                             f"gain is bounded by the cores.")
-        last = next((r for r in reversed(runs) if not r.get("note")), runs[-1])
-        failed = [x for x in last["provinces"] if not x["ok"]]
-        if failed:
-            lines.append("")
-            lines.append("Provinces that failed (the run reports each with its message and "
-                         "goes on). Hà Tĩnh failed by the benchmark's fault in the one-worker "
-                         "run and the first two-worker run: its configuration lost the hospital "
-                         "register but kept the satellite specialties of its hospitals "
-                         "(`real_config` keeps the register since, and the last run has it). "
-                         "The others are bugs on main with the real data: the readers (issue 11: "
-                         "island communes outside the province's box, census rows without a "
-                         "code), a GEOS error in the pre-2025 polygons of Thái Nguyên, and the "
-                         "official plan of Hồ Chí Minh (a commune without a main station):")
+                longer = busy(d[2]) > 1.1 * busy(d[1])
+                la = {w: f"{d[w]['load_start'][0]:.1f} / {d[w]['load_end'][0]:.1f}"
+                      for w in (1, 2)}
+                lines.append("")
+                lines.append(
+                    f"At {cell:g} m, two workers took {d[2]['wall_s']:.0f} s against "
+                    f"{d[1]['wall_s']:.0f} s for one: "
+                    + (f"{sp:.2f}x faster" if sp >= 1 else f"{1 / sp:.2f}x slower")
+                    + f" ({ok2} provinces ran on two workers, {ok1} on one). Each province's "
+                    f"own run took {'longer' if longer else 'about as long'} on two workers "
+                    f"(sum {busy(d[2]):.0f} s against {busy(d[1]):.0f} s); load average at "
+                    f"start / end {la[2]} for the two-worker run, {la[1]} for the "
+                    f"one-worker run, on {os.cpu_count()} cores shared with other work"
+                    + (": each worker process gets only the CPU the other work leaves, so "
+                       "this machine does not show the scaling; on a quiet machine the gain "
+                       "is bounded by the cores." if longer or sp < 1 else "."))
+        lines.append("")
+        failed_any = False
+        for r in runs:
+            failed = [x for x in r["provinces"] if not x["ok"]]
+            if not failed:
+                continue
+            failed_any = True
+            lines.append(f"Provinces that failed in the run of {_run_name(r)} (the run "
+                         "reports each with its message and goes on):")
             lines.append("")
             for x in failed:
-                msg = " ".join(x["error"].split())
+                msg = " ".join((x["error"] or "").split())
                 lines.append(f"- {x['name']} ({x['code']}): {msg[:400]}")
+            lines.append("")
+        if not failed_any:
+            lines.append(f"Every province ran in every run ({len(last['provinces'])} of "
+                         f"{len(last['provinces'])}); none failed.")
+            lines.append("")
+        for r in runs:
+            halo = r.get("halo_failures") or {}
+            down = {x["code"] for x in r["provinces"] if not x["ok"]}
+            own = sorted(set(halo) & down)
+            other = {c: m for c, m in halo.items() if c not in down}
+            if own:
+                lines.append(f"In the run of {_run_name(r)}, the neighbours of "
+                             f"{', '.join(own)} ran without their facilities in the halo (the "
+                             "province failed, with the message above).")
+                lines.append("")
+            if other:
+                lines.append(f"Halos not built in the run of {_run_name(r)} (the province "
+                             "itself ran; its neighbours ran without its facilities):")
+                lines.append("")
+                lines += [f"- {c}: {' '.join(str(m).split())[:300]}" for c, m in other.items()]
+                lines.append("")
         nat = last["national"]
         if nat.get("population"):
-            lines.append("")
+            which = ("all provinces" if len(ok_last) == len(last["provinces"]) else
+                     f"the {len(ok_last)} provinces that ran")
             lines.append(
-                f"National figures ({last['cell_m']:g} m, provinces that ran): population "
-                f"{nat['population']:,.0f}; within 30 min of a station "
+                f"National figures (run of {_run_name(last)}, {which}): population "
+                f"{nat['population']:,.0f}; within 15 min of a station "
+                f"{100 * (nat['station_15min_share'] or 0):.2f} %, within 30 min "
                 f"{100 * (nat['station_30min_share'] or 0):.2f} %; people best served by a "
                 f"station across a provincial border {nat['station_best_served_across'] or 0:,.0f}"
                 f"; within 30 min only thanks to a station across the border "
-                f"{nat['station_30min_gain'] or 0:,.0f}.")
+                f"{nat['station_30min_gain'] or 0:,.0f}; under-served "
+                f"{nat.get('underserved_population') or 0:,.0f}.")
         lines.append("")
         lines.append("Per province (run task: halo, pipeline and outputs; peak = resident "
-                     "memory of the worker process during the task):")
+                     "memory of the worker process during the task; communes, stations, "
+                     "hospitals and population as the first run that ran it found them):")
         lines.append("")
-        cols = [(r["cell_m"], r["workers"], " (first)" if r.get("note") else "") for r in runs]
-        lines.append("| code | province | communes | stations | units | "
-                     + " | ".join(f"{c:g} m, {w} w{n}: s / peak GB" for c, w, n in cols) + " |")
-        lines.append("|---|---|---:|---:|---:|" + "---:|" * len(cols))
-        first = {x["code"]: x for x in runs[0]["provinces"]}
-        for code in sorted(first):
-            x = first[code]
-            cells = []
-            for r in runs:
-                y = next(v for v in r["provinces"] if v["code"] == code)
-                cells.append(f"{y['wall_s']:.0f} / {_gb(y['peak_rss_mb'])}" if y["ok"]
-                             else "failed")
+        cols = [_run_name(r) for r in runs]
+        lines.append("| code | province | communes | stations | hospitals | population | units | "
+                     + " | ".join(f"{c}: s / peak GB" for c in cols) + " |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(cols))
+        codes = sorted({x["code"] for r in runs for x in r["provinces"]})
+        for code in codes:
+            rows = [next((v for v in r["provinces"] if v["code"] == code), None) for r in runs]
+            x = next((y for y in rows if y and y["ok"]), None) or next(y for y in rows if y)
+            cells = [("-" if y is None else f"{y['wall_s']:.0f} / {_gb(y['peak_rss_mb'])}"
+                      if y["ok"] else "failed") for y in rows]
+            pop = x.get("population")
             lines.append(f"| {code} | {x['name']} | {x.get('communes') or '-'} | "
-                         f"{x.get('stations') or '-'} | {x.get('units') or '-'} | "
+                         f"{x.get('stations') or '-'} | "
+                         f"{'-' if x.get('hospitals') is None else x['hospitals']} | "
+                         f"{'-' if pop is None else f'{pop:,.0f}'} | {x.get('units') or '-'} | "
                          + " | ".join(cells) + " |")
     sc = [r for r in (load(p.stem) for p in sorted(STORE.glob("scaling_*.json"))) if r]
     if sc:
@@ -348,7 +438,13 @@ def report() -> str:
         lines.append("### One province as cells shrink (main today)")
         lines.append("")
         lines.append("Stage by stage in one fresh process per row (`python bench/bench_national"
-                     f".py scaling`), real data, address space capped at "
+                     ".py scaling`), "
+                     + ("on the base data (config.toml)" if all(
+                         r.get("data") == DATA_LABEL for r in sc) else
+                        "real data (the raw files of ../shared/data with the `real_config` of "
+                        "before the base data: one station per pre-2025 commune, no hospitals "
+                        "outside Hà Tĩnh; not yet re-run on the base data)")
+                     + ", address space capped at "
                      f"{max(r.get('limit_gb') or 0 for r in sc):g} GB. "
                      "'Access stage': nearest facility per tier, catchments, coverage, under-"
                      "served areas (what every map and the coverage figures need). 'Full table'"

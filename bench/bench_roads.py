@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     import networkx as nx
     from scipy.sparse import csgraph
 
-    from gis.model.roads import road_graph
+    from gis.model.roads import build_road_graph
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-write", action="store_true")
@@ -60,11 +60,11 @@ def main(argv=None) -> int:
     started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     load = os.getloadavg()
     speeds = {"primary": 50.0, "secondary": 40.0, "residential": 25.0, "default": 25.0}
-    time_csr, _, node_xy = road_graph(road_lines(), speeds_kmh=speeds)
-    n = len(node_xy)
+    graph = build_road_graph(road_lines(), mode="motorbike", class_speeds_kmh=speeds)
+    n = graph.n_nodes
     rng = np.random.default_rng(0)
     fac = rng.choice(n, N_FAC, replace=False)
-    rev = time_csr.T.tocsr()
+    rev = graph.rev_time       # the graph reversed: searches from the facilities
 
     t0 = time.perf_counter()
     d_cs = csgraph.dijkstra(rev, directed=True, indices=fac, limit=CUTOFF_MIN)
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
              f"Run {started} on {machine()}; `python bench/bench_roads.py`. Python "
              f"{sys.version.split()[0]}.", "",
              f"Grid road network {N_SIDE} x {N_SIDE} nodes at {STEP_M:g} m ({n:,} nodes, "
-             f"{time_csr.nnz:,} directed edges, three road classes), {N_FAC} facilities on "
+             f"{graph.n_edges:,} directed edges, three road classes), {N_FAC} facilities on "
              f"random nodes, cut-off {CUTOFF_MIN:g} min: {pairs:,} node-facility pairs within "
              f"the cut-off, asserted identical in both (1e-9). Each side is timed on one "
              f"call, without a warm-up. Load average (1 min) at start {load[0]:.2f}, at end "

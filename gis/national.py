@@ -462,8 +462,8 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
     optimise : bool
         Run the location models of the plans stage (see :func:`gis.pipeline.run`).
     lang : str, optional
-        Language of each province's outputs (default: the config's ``output.language``); the
-        national outputs are in English for now (their texts: :data:`gis.outputs.national.TEXT`).
+        Language of each province's outputs and of the national outputs (default: the
+        config's ``output.language``, Vietnamese unless set).
     config_for : callable, optional
         Province code -> its Config (default :func:`gis.pipeline.config_for_province` of
         ``cfg``); must be picklable (a module-level function or a ``functools.partial``).
@@ -579,7 +579,8 @@ def run_national(client: Any, cfg: Config, selected: Sequence[Province], *,
                 "provinces_wall_s": time.perf_counter() - t_start}
     on_event("writing", str(national_dir))
     written = N.write_national_outputs(national_dir, ordered, run=run_info, overwrite=overwrite,
-                                       offline=offline, thresholds_min=cfg.access.thresholds_min)
+                                       offline=offline, thresholds_min=cfg.access.thresholds_min,
+                                       lang=lang or cfg.output.language)
     return NationalResult(out_dir=national_dir, outcomes=ordered, table=written.table,
                           files=written.files, summary=written.summary)
 

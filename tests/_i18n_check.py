@@ -8,6 +8,8 @@ allow-list holds proper names, units and the names of tools that stay as they ar
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import unicodedata
 from functools import cache
@@ -60,6 +62,18 @@ def english_words(texts: list[str]) -> list[str]:
                 continue
             found.append(w)
     return found
+
+
+def map_feature_texts(page: str) -> list[str]:
+    """The own text of every popup and tooltip of a map page (the ``p`` and ``t`` properties
+    of its features, as :mod:`gis.outputs.maps` embeds them), data marked ``translate="no"``
+    left out: what a reader sees by clicking or hovering each feature, without a browser."""
+    out = []
+    for value in re.findall(r'"[pt]":"((?:[^"\\]|\\.)*)"', page):
+        text = json.loads(f'"{value}"')
+        text = re.sub(r'<span translate="no">.*?</span>', " ", text, flags=re.S)
+        out.append(html.unescape(re.sub(r"<[^>]+>", " ", text)))
+    return out
 
 
 #: JavaScript for a driven page (``tests/_browser.drive_page``): ``__ownText(root)`` returns the

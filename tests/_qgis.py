@@ -2,8 +2,9 @@
 
 ``gis`` never imports QGIS: :func:`open_project` runs ``/usr/bin/python3`` (where Debian's QGIS
 bindings live) with ``QT_QPA_PLATFORM=offscreen`` on a project file and returns what QGIS saw:
-every layer's validity, feature count, renderer, labels and source, the groups, and a rendered
-PNG. Under CI (env ``CI`` set) a missing QGIS is a failure, elsewhere a skip.
+every layer's validity, feature count, renderer (with its legend entries), labels and source,
+the groups, and a rendered PNG. Under CI (env ``CI`` set) a missing QGIS is a failure,
+elsewhere a skip.
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ for node in root.findLayers():
         if rec["renderer"] == "categorizedSymbol":
             rec["attr"] = r.classAttribute()
             rec["classes"] = [c.value() for c in r.categories()]
+            rec["legend"] = [c.label() for c in r.categories()]
         elif rec["renderer"] == "graduatedSymbol":
             rec["attr"] = r.classAttribute()
             rec["classes"] = [[x.lowerValue(), x.upperValue()] for x in r.ranges()]
+            rec["legend"] = [x.label() for x in r.ranges()]
         if lyr.labeling() is not None:  # set up (shown only when labels are enabled)
             rec["label_field"] = lyr.labeling().settings().fieldName
         rec["group_path"] = []

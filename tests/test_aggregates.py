@@ -24,6 +24,7 @@ from gis.inputs.plans import Plan
 from gis.inputs.registry import load_registry
 from gis.model.costs import straight_line_costs
 from gis.model.demand import population_surface
+from gis.model.travel import straight_model
 from tests._brute import contiguous_areas, lower_quantile, nearest, straight_minutes, sums_by
 from tests._tables import table
 from tests.conftest import mutation_scope
@@ -741,7 +742,8 @@ def test_network_after_a_plan_by_brute_force(synthetic_network):
     plan = Plan(name="synthetic plan", actions=pd.DataFrame(rows))
     res = N.run_network(net["fac"], net["communes"], demand=net["demand"], costs=net["costs"],
                         cutoff_min=120.0, thresholds_min=NET_THRESHOLDS, beds_per_10k=45.0,
-                        plan=plan, demand_speed_kmh=30.0, **NET)
+                        plan=plan, demand_travel=straight_model(
+                            mode="motorbike", speed_kmh=30.0, detour_factor=1.4), **NET)
     # brute force after the plan
     ids = np.r_[df["facility_id"].to_numpy(), ["NEW"]]
     xy = np.r_[df[["x", "y"]].to_numpy(), [[39_000.0, 39_000.0]]]
@@ -1160,18 +1162,21 @@ def test_access_by_road_equals_the_road_model_table():
     """With roads: one table of every pair (road model) serves nearest times and catchments;
     the figures equal those computed on gis.model.roads.road_costs' own table."""
     from gis.model.roads import road_costs
+    from gis.model.travel import road_model
 
     communes, fac = _small_province()
     speeds = {"primary": 40.0, "track": 15.0, "default": 25.0}
+    travel = road_model(_roads_grid(), mode="motorbike", speed_kmh=30.0, detour_factor=1.4,
+                        class_speeds_kmh=speeds, offroad_speed_kmh=5.0)
     res = A.run_access(communes, fac, cell_size_m=1500.0, cutoff_min=60.0, catchment_min=30.0,
-                       roads=_roads_grid(), road_speeds_kmh=speeds, walking_speed_kmh=5.0,
-                       decay="none")
+                       travel=travel, decay="none")
     d = res.demand
     table_, report = road_costs(d[["x", "y"]].to_numpy(),
                                 fac.geometry.get_coordinates().to_numpy(), _roads_grid(),
-                                speeds_kmh=speeds, walking_speed_kmh=5.0, cutoff_min=60.0,
-                                origin_ids=d["unit_id"].to_numpy(),
-                                dest_ids=fac["facility_id"].to_numpy())
+                                class_speeds_kmh=speeds, offroad_speed_kmh=5.0,
+                                cutoff_min=60.0, origin_ids=d["unit_id"].to_numpy(),
+                                dest_ids=fac["facility_id"].to_numpy(),
+                                origin_population=d["population"].to_numpy())
     assert res.costs.to_frame().equals(table_.to_frame())
     ref = A.nearest_by_tier(table_, fac["tier"].to_numpy())
     pd.testing.assert_frame_equal(d[list(ref.columns)].reset_index(drop=True), ref)
@@ -1180,11 +1185,17 @@ def test_access_by_road_equals_the_road_model_table():
                  catchment_min=30.0, decay="none")
     assert np.allclose(d["e2sfca_beds_per_10k"], beds, rtol=1e-12)
     s = res.summary
-    assert s["travel_model"] == {"model": "road", "road_speeds_kmh": speeds,
-                                 "walking_speed_kmh": 5.0, "cutoff_min": 60.0,
-                                 **report.as_dict()}
+    far = report.unsnapped_origins
+    rep = {**report.as_dict(), "unreached_origins": len(far),
+           "unreached_population": float(pop[far].sum()),
+           "unreached_why": "more than 2000 m from a road open to motorbike"}
+    assert s["travel_model"] == {
+        **travel.describe(), "cutoff_min": 60.0, **rep,
+        "cells_without_time": {"cells": len(far), "population": float(pop[far].sum()),
+                               "why": rep["unreached_why"]}}
+    assert s["travel_model"]["kind"] == "roads" and s["travel_model"]["is_estimate"] is False
     assert s["cost_tables"] == {"all_pairs": {"pairs": len(table_), "cutoff_min": 60.0}}
-    assert res.road_report.as_dict() == report.as_dict()
+    assert res.road_report == rep
 
 
 def test_access_defaults_and_summary_texts():
@@ -1197,6 +1208,8 @@ def test_access_defaults_and_summary_texts():
     assert "costs built on first use" in repr(res)
     s = res.summary
     assert s["travel_model"] == {"model": "straight line x detour factor / speed",
+                                 "kind": "straight", "mode": "",
+                                 "label": "straight line x 1.4 at 30 km/h: an estimate",
                                  "speed_kmh": 30.0, "detour_factor": 1.4, "cutoff_min": 180.0,
                                  "is_estimate": True}
     assert {t: sorted(v, key=float) for t, v in s["coverage"].items()} == {
@@ -1346,7 +1359,8 @@ def test_network_summary_sections(synthetic_network):
     kw = dict(cutoff_min=120.0, thresholds_min=NET_THRESHOLDS, beds_per_10k=45.0,
               referrals=pd.DataFrame({"from_id": ["S00"], "to_id": ["R1"]}),
               satellite_links=links, satellite_requests=requests, plan=plan,
-              demand_speed_kmh=30.0, **NET)
+              demand_travel=straight_model(mode="motorbike", speed_kmh=30.0,
+                                           detour_factor=1.4), **NET)
     res = N.run_network(fac, net["communes"], demand=net["demand"], costs=model, **kw)
     full = N.run_network(fac, net["communes"], demand=net["demand"], costs=net["costs"], **kw)
     s = res.summary
@@ -1360,6 +1374,9 @@ def test_network_summary_sections(synthetic_network):
     assert list(prop["specialty"]) == ["eye"] * 3 and list(prop["kind"]) == [
         "proposed satellite"] * 3
     assert s["travel_model"] == {"between_facilities": res.facility_costs.mode,
+                                 "model": "straight line x detour factor / speed",
+                                 "kind": "straight", "mode": "",
+                                 "label": "straight line x 1.4 at 40 km/h (): an estimate",
                                  "speed_kmh": 40.0, "detour_factor": 1.4, "cutoff_min": 120.0,
                                  "is_estimate": True}
     assert s["rule"] == (

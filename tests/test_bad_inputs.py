@@ -557,7 +557,7 @@ CASES: list[tuple[str, Callable[[Work], None], list[str]]] = [
     ("facilities-no-site", _facilities(["H1,Nowhere,regional,,"]),
      ["facilities.csv", "geometry, row 2 (facility_id H1): no site",
       "host_legacy_commune_code"]),
-    ("facilities-bad-host", _facilities(["H1,Bad host,regional,00001"],
+    ("facilities-bad-host", _facilities(["H1,Bad host,regional,99999"],
                                         header="facility_id,name,tier,host_legacy_commune_code"),
      ["facilities.csv", "field 'host_legacy_commune_code', row 2 (facility_id H1): codes "
       "unknown"]),

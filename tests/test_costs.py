@@ -50,17 +50,19 @@ def _roads():
 
 
 SPEEDS = {"primary": 60.0, "track": 15.0, "residential": 25.0, "default": 25.0}
+ROAD = {"mode": "motorbike", "class_speeds_kmh": SPEEDS, "offroad_speed_kmh": 4.5,
+        "snap_max_m": 500.0}
 
 
 def test_road_model_by_hand():
     origins = np.array([[0.0, 0.0], [0.0, 30.0], [9000.0, 9000.0], [0.0, 1000.0]])
     dests = np.array([[1000.0, 1000.0], [0.0, 1000.0]])
-    t, rep = road_costs(origins, dests, _roads(), speeds_kmh=SPEEDS, walking_speed_kmh=4.5,
-                        cutoff_min=60)
+    t, rep = road_costs(origins, dests, _roads(), cutoff_min=60, **ROAD)
     got = {(r.origin_id, r.dest_id): round(r.time_min, 6) for r in t.to_frame().itertuples()}
     # origin 0 -> C: 1 + 4 = 5 min; -> D: 5 + 2 (one-way C->D allowed) = 7 min
     # origin 1 is 30 m off the road: + 30 m at 4.5 km/h = 0.4 min
-    # origin 3 sits on D: D -> C is against the one-way: 4 + 1 ... no: D has no way out
+    # origin 3 sits on D: D -> C is against the one-way, and C is 1000 m away, farther than
+    # the longest off-road walk (500 m): no trip
     assert got == {(0, 0): 5.0, (0, 1): 7.0, (1, 0): 5.4, (1, 1): 7.4, (3, 1): 0.0}
     assert rep.components == 2
     assert list(rep.unreachable_origins) == [2]
@@ -71,10 +73,10 @@ def test_road_model_by_hand():
 
 def test_road_model_cutoff_is_inclusive():
     t, _ = road_costs(np.array([[0.0, 0.0]]), np.array([[1000.0, 1000.0]]), _roads(),
-                      speeds_kmh=SPEEDS, walking_speed_kmh=4.5, cutoff_min=5.0)
+                      cutoff_min=5.0, **ROAD)
     assert len(t) == 1 and t.time_min[0] == pytest.approx(5.0)
     t2, rep = road_costs(np.array([[0.0, 0.0]]), np.array([[1000.0, 1000.0]]), _roads(),
-                         speeds_kmh=SPEEDS, walking_speed_kmh=4.5, cutoff_min=4.99)
+                         cutoff_min=4.99, **ROAD)
     assert len(t2) == 0 and list(rep.unreachable_dests) == [0]
 
 

@@ -77,7 +77,7 @@ def test_raster_weights_keep_commune_totals(tmp_path):
                        transform=from_origin(0, 1000, 100, 100)) as dst:
         dst.write(data, 1)
     d = population_surface(_communes(), cell_size_m=500,
-                           raster=read_population_raster(path, crs=_communes().crs))
+                           raster=read_population_raster(path))
     a = d[d["commune_code"] == "A"].set_index("cell_id")["population"]
     assert a["0_0"] == pytest.approx(400) and a.drop("0_0").sum() == pytest.approx(0)
     # C has no raster people: areal weighting there, total kept
@@ -198,3 +198,28 @@ def test_rectangle_clipping_falls_back_to_one_geometry_at_a_time(monkeypatch):
     assert got["cell_id"].tolist() == want["cell_id"].tolist()
     assert got["population"].tolist() == pytest.approx(want["population"].tolist())
     assert got["area_m2"].tolist() == pytest.approx(want["area_m2"].tolist())
+def test_population_raster_window_and_nodata(tmp_path):
+    """A user's raster read for a lon/lat box: the window of whole pixels covering it, nodata
+    and negative pixels as nobody; a box outside the raster is an error naming the file."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from gis.errors import LayerError
+
+    data = np.arange(100, dtype="float32").reshape(10, 10)
+    data[0, 0], data[9, 9] = -99999, -1
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:4326", nodata=-99999,
+                       transform=from_origin(105.0, 19.0, 0.1, 0.1)) as dst:
+        dst.write(data, 1)
+    whole = read_population_raster(path)
+    assert whole.values.shape == (10, 10) and np.isnan(whole.values[0, 0])
+    assert np.isnan(whole.values[9, 9]) and whole.total() == pytest.approx(data[data > 0].sum())
+    part = read_population_raster(path, bounds_lonlat=(105.25, 18.45, 105.55, 18.75))
+    # columns 2..5 (105.2-105.6), rows 2..5 (18.8-18.4)
+    assert part.values.shape == (4, 4)
+    assert part.values[0, 0] == data[2, 2] and part.values[-1, -1] == data[5, 5]
+    assert (part.transform.c, part.transform.f) == pytest.approx((105.2, 18.8))
+    with pytest.raises(LayerError, match=r"(?s)pop.tif.*no populated pixel inside the province"):
+        read_population_raster(path, bounds_lonlat=(110.0, 10.0, 110.5, 10.5))

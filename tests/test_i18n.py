@@ -92,11 +92,17 @@ def test_numbers_dates_and_plurals_follow_the_language():
 
 def test_data_texts_are_translated_with_their_data_kept_and_marked():
     vi = get_lang("vi")
-    src = "estimate: registry centre of the pre-2025 commune Nam Hà (18073)"
-    assert vi.text(src) == "ước tính: tâm xã trước 2025 Nam Hà (18073) theo danh mục"
-    assert vi.text(src, html=True) == ('ước tính: tâm xã trước 2025 <span translate="no">Nam Hà'
-                                       '</span> (<span translate="no">18073</span>) theo danh '
-                                       'mục')
+    src = "estimate: registry centre of the host pre-2025 commune; Nam Hà (18073)"
+    assert vi.text(src) == "ước tính: tâm xã trước 2025 sở tại theo danh mục; Nam Hà (18073)"
+    assert vi.text(src, html=True) == ('ước tính: tâm xã trước 2025 sở tại theo danh mục; '
+                                       '<span translate="no">Nam Hà (18073)</span>')
+    moved = ("estimate: registry centre of the pre-2025 commune, moved inside its post-2025 "
+             "commune; the centre lay 85 m outside Lộc Hà (18568): moved 135 m to 50 m inside "
+             "the border")
+    assert vi.text(moved, html=True) == (
+        'ước tính: tâm xã trước 2025 theo danh mục, dời vào trong xã sau 2025 của trạm; tâm nằm '
+        'ngoài <span translate="no">Lộc Hà (18568)</span> <span translate="no">85 m</span>: '
+        'dời <span translate="no">135 m</span> vào trong, cách ranh giới 50 m')
     assert vi.text("beds known for 1 of 19 facilities: a lower bound") == \
         "có số liệu giường bệnh của 1 trên 19 cơ sở: giá trị là cận dưới"
     # unknown text is data: returned as it is, marked in HTML
@@ -120,3 +126,69 @@ def test_data_templates_still_match_the_code_that_writes_them():
     assert missing == []
     catalog = {m.id for m in _catalog() if isinstance(m.id, str) and m.string}
     assert set(DATA_TEMPLATES) | set(DATA_WORDS) <= catalog
+
+
+def test_numbers_inside_data_texts_follow_the_language():
+    """A number the analyses wrote in English form (1,623,061; 5,880.7) is written with the
+    language's separators; a plain integer (a commune code such as 18073) and other values
+    stay as they are."""
+    vi, en = get_lang("vi"), get_lang("en")
+    assert vi._number("1,623,061") == "1.623.061"
+    assert vi._number("5,880.7") == "5.880,7" and vi._number("0.39503") == "0,39503"
+    assert vi._number("-2,500") == "-2.500"
+    assert vi._number("18073") == "18073" and vi._number("168") == "168"
+    for other in ("HT-PEH", "1,2,3", "12.", "capacity.totals.station_doctors", "4 x 69"):
+        assert vi._number(other) == other
+    assert en._number("1,623,061") == "1,623,061" and en._number("5,880.7") == "5,880.7"
+    # in a whole text: the figures of the fields take the separators, the code stays
+    src = ("derived: 1,623,061 people / (4 doctors x 69 post-2025 communes), the people one "
+           "station doctor serves when every commune's station has the target staff")
+    assert vi.text(src) == ("suy ra: 1.623.061 người / (4 bác sĩ x 69 xã sau 2025), số dân "
+                            "một bác sĩ trạm y tế xã phục vụ khi trạm của mọi xã đủ nhân lực "
+                            "theo chỉ tiêu")
+    assert vi.text("estimate: registry centre of Cẩm Xuyên (18073), seat of the former "
+                   "district (Cẩm Xuyên)") == \
+        "ước tính: tâm của Cẩm Xuyên (18073) theo danh mục, nơi đặt trụ sở huyện cũ (Cẩm Xuyên)"
+
+
+def test_staffing_and_capacity_texts_are_translated_whole():
+    """The texts of the staffing spread, the indicators' notes and the capacities: templates
+    inside templates, counts that match numbers only, lists cut at "; " outside brackets."""
+    vi = get_lang("vi")
+    spread = ("estimate: capacity.totals.station_doctors = 168, spread over 209 stations (in "
+              "proportion to the population of each one's pre-2025 commune, at most 4 per "
+              "post-2025 commune)")
+    spread_vi = ("ước tính: capacity.totals.station_doctors = 168, phân bổ cho 209 trạm y tế xã "
+                 "(tỷ lệ với dân số xã trước 2025 của từng trạm, tối đa 4 mỗi xã sau 2025)")
+    assert vi.text(spread) == spread_vi
+    assert vi.text("estimate: capacity.totals.regional_beds = 1500 minus 1,300 given, spread "
+                   "over 12 regional hospitals (equally)") == (
+        "ước tính: capacity.totals.regional_beds = 1500 trừ 1.300 đã có, phân bổ cho 12 bệnh "
+        "viện đa khoa khu vực (chia đều)")
+    # "{n} of them estimated ({source})" does not take in the words before it: the note is a
+    # list, each part translated
+    note = (f"doctors known for 209 of 228 facilities: a lower bound; 209 of them estimated "
+            f"({spread})")
+    assert vi.text(note) == ("có số liệu bác sĩ của 209 trên 228 cơ sở: giá trị là cận dưới; "
+                             f"trong đó 209 là số ước tính ({spread_vi})")
+    # two labels in one list: no field holds half of a bracket, so the list is cut between them
+    two = ("estimate: a.b = 1, spread over 2 stations (equally); "
+           "estimate: c.d = 3, spread over 4 stations (equally)")
+    assert vi.text(two) == ("ước tính: a.b = 1, phân bổ cho 2 trạm y tế xã (chia đều); "
+                            "ước tính: c.d = 3, phân bổ cho 4 trạm y tế xã (chia đều)")
+    assert vi.text("209 of them estimated (facilities layer; equally)") == \
+        "trong đó 209 là số ước tính (lớp cơ sở y tế; chia đều)"
+    cap = (f"estimate: 0.39503 doctors x 5,880.7 people per doctor (config "
+           f"capacity.people_per_doctor.station); doctors: {spread}")
+    assert vi.text(cap) == ("ước tính: 0,39503 bác sĩ x 5.880,7 người trên mỗi bác sĩ (cấu hình "
+                            "capacity.people_per_doctor.station); bác sĩ: " + spread_vi)
+    assert vi.text("needs the station capacity result: doctors unknown for all 412 active "
+                   "stations: give doctors in the facilities layer or the staffing table "
+                   "(layers.staffing), or a province total [capacity.totals] station_doctors") \
+        == ("cần kết quả công suất của trạm y tế xã: chưa rõ số bác sĩ của cả 412 trạm y tế xã "
+            "đang hoạt động: nhập số bác sĩ vào lớp cơ sở y tế hoặc bảng nhân lực "
+            "(layers.staffing), hoặc tổng số của tỉnh [capacity.totals] station_doctors")
+    # in HTML the data fields are marked, the figures in the language's form
+    assert vi.text("left out: beds unknown", html=True) == "không tính: chưa rõ số giường bệnh"
+    assert vi.text("commune health station (4 doctors)", html=True) == \
+        'trạm y tế xã (<span translate="no">4</span> bác sĩ)'

@@ -87,7 +87,10 @@ def test_hospital_register(estimated):
     assert (active["tier"] == "provincial").sum() == 6
     ended = hosp[hosp["status"] == "ended"]
     assert list(ended["facility_id"]) == ["HT-MHS"]
-    assert hosp["location_source"].str.startswith("estimate: registry centre").all()
+    # sites from OpenStreetMap where the register gives lon/lat, else the host commune centre
+    given = hosp["facility_id"].isin(["HT-RKA", "HT-RTS", "HT-RNH"])
+    assert hosp.loc[given, "location_source"].str.startswith("estimate: registry centre").all()
+    assert hosp.loc[~given, "location_source"].str.startswith("OpenStreetMap: ").all()
     pgh = hosp.set_index("facility_id").loc["HT-PGH"]
     assert pgh["beds"] == 1300 and np.isnan(pgh["doctors"])
     assert (hosp["commune_code"] != "").all()

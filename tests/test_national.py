@@ -199,8 +199,9 @@ def test_national_row_and_outputs(runs):
     assert csv["province_code"].tolist() == [*sorted([*OK, BROKEN]), "VN"]
     data = json.loads((folder / "provinces.json").read_text(encoding="utf-8"))
     assert len(data["provinces"]) == 4 and data["national"]["province_code"] == "VN"
-    assert data["columns"]["station_30min_share"] == \
-        "Within 30 min of a commune health station (share)"
+    # in the run's language, Vietnamese by default (output.language)
+    assert data["columns"]["station_30min_share"] == "Trong vòng 30 phút tới trạm y tế xã (tỷ lệ)"
+    assert data["national"]["province_name"] == "Việt Nam"
     page = (folder / "national.html").read_text(encoding="utf-8")
     assert "cdn.jsdelivr" not in page and "L.geoJSON" in page   # offline: Leaflet inlined
     assert (folder / "national.html").stat().st_size < 5_000_000
@@ -249,19 +250,27 @@ def test_cli_national_bad_options_exit_2(tmp_path, capsys, argv, message):
 
 
 def test_cli_national_two_provinces_on_local_processes(tmp_path, capsys):
-    """The command end to end on two worker processes (registry alone: no population, so
-    the analyses are skipped and the run is quick); a second run refuses to overwrite."""
-    argv = ["run", "--province", "12, Điện Biên", "--workers", "2", "--memory-per-worker",
-            "2GB", "--no-cross-border", "--out", str(tmp_path)]
+    """The command end to end on two worker processes (registry alone, `[data] base =
+    false`: no population, so the analyses are skipped and the run is quick), in English (--lang
+    en: the provinces' outputs and the national ones); a second run refuses to overwrite."""
+    cfg = tmp_path / "registry_only.toml"
+    cfg.write_text("[data]\nbase = false\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["run", "--config", str(cfg), "--province", "12, Điện Biên", "--workers", "2",
+            "--memory-per-worker", "2GB", "--no-cross-border", "--lang", "en", "--out", str(out)]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "2 workers x 1 thread, 2.0 GB each" in err
     assert "ok      Lai Châu (12)" in err
     for key in ("laichau", "dienbien", "vietnam"):
-        assert (tmp_path / key / "report.html").exists()
-    csv = pd.read_csv(tmp_path / "vietnam" / "provinces.csv", dtype={"province_code": str})
+        assert (out / key / "report.html").exists()
+    csv = pd.read_csv(out / "vietnam" / "provinces.csv", dtype={"province_code": str})
     assert csv["province_code"].tolist() == ["11", "12", "VN"]
     assert csv["note"].iloc[0].startswith("population unknown")    # the row says why
+    page = (out / "vietnam" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "Viet Nam: health facility network planning" in page
+    assert '<html lang="en">' in (out / "laichau" / "report.html").read_text(
+        encoding="utf-8")
     assert main(argv) == 2
     assert "pass --overwrite" in capsys.readouterr().err
 
@@ -272,9 +281,51 @@ def test_national_map_draws_in_chromium_offline(runs):
     page = load_page(runs["result"].out_dir / "national.html",
                      screenshot=ARTIFACTS / "map_national.png")
     assert page.errors == [] and page.alerts == []
-    assert page.layers == ["Provinces: within 30 min of a commune health station (3)",
-                           "Communes: within 30 min of a commune health station (123)"]
+    assert page.layers == ["Tỉnh: trong vòng 30 phút tới trạm y tế xã (3)",
+                           "Xã: trong vòng 30 phút tới trạm y tế xã (123)"]
     assert all(u.startswith("http://127.0.0.1:") for u in page.resources), page.resources
+
+
+def test_national_page_and_map_in_vietnamese_then_english(runs, tmp_path):
+    """The national outputs in Vietnamese (the default): the page, the map (its own text and
+    every popup and tooltip), the table's column labels and the QGIS project's titles hold no
+    English but data (names, the failed province's error); the same outcomes written with
+    lang="en" are in English."""
+    from gis.outputs import national as NO
+    from tests._browser import ARTIFACTS, load_page
+    from tests._i18n_check import english_words, map_feature_texts
+
+    folder = runs["result"].out_dir
+    page = load_page(folder / "report.html", screenshot=ARTIFACTS / "national_report_vi.png")
+    assert page.errors == [] and page.lang == "vi" and page.overflow == []
+    assert english_words(page.own_text) == []
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Số liệu toàn quốc" in text
+    assert "Việt Nam: quy hoạch mạng lưới cơ sở y tế, 4 tỉnh" in text
+    assert "Các tỉnh bị lỗi" in text and "not found" in text      # the error is data
+    m = load_page(folder / "national.html", popup=False)
+    assert m.errors == [] and english_words(m.own_text) == []
+    popups = map_feature_texts((folder / "national.html").read_text(encoding="utf-8"))
+    assert len(popups) == 2 * (3 + 123) and english_words(popups) == []
+    data = json.loads((folder / "provinces.json").read_text(encoding="utf-8"))
+    assert english_words(list(data["columns"].values())) == []
+    with zipfile.ZipFile(folder / "vietnam.qgz") as zf:
+        qgs = zf.read("vietnam.qgs").decode("utf-8")
+    assert "<title>Việt Nam: mạng lưới cơ sở y tế, lần chạy toàn quốc</title>" in qgs
+    # English: the same outcomes, written again
+    res = runs["result"]
+    out = NO.write_national_outputs(tmp_path / "vietnam", res.outcomes,
+                                    run={"cross_border": True}, lang="en",
+                                    thresholds_min=THRESHOLDS)
+    assert out.summary["columns"]["station_30min_share"] == \
+        "Within 30 min of a commune health station (share)"
+    assert out.table.iloc[-1]["province_name"] == "Viet Nam"
+    en = (tmp_path / "vietnam" / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in en and "National figures" in en
+    assert "Viet Nam: health facility network planning, 4 provinces" in en
+    # the figures are the same in both languages
+    pd.testing.assert_frame_equal(out.table.drop(columns="province_name"),
+                                  res.table.drop(columns="province_name"))
 
 
 EVIL = "<script>alert(1)</script>"

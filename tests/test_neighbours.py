@@ -128,20 +128,22 @@ def test_run_access_with_a_halo_of_two_tiers(by_road):
     per tier, coverage and its gain per tier; the plans' table and the catchments keep the
     province's own facilities."""
     from gis.model.roads import road_costs
+    from gis.model.travel import road_model
 
     com, own, halo = _two_tier_case()
     kw = {"cell_size_m": 1000, "speed_kmh": 30, "detour_factor": 1.0, "cutoff_min": 60,
           "thresholds_min": {"station": (10, 20), "regional": (15, 30)},
           "underserved_min": {"station": 20}}
     if by_road:
-        kw.update(roads=_roads_grid(), road_speeds_kmh={"primary": 30.0})
+        kw["travel"] = road_model(_roads_grid(), mode="motorbike", speed_kmh=30.0,
+                                  detour_factor=1.0, class_speeds_kmh={"primary": 30.0})
     res = A.run_access(com, own, halo=halo, **kw)
     d = res.demand
     xy = d[["x", "y"]].to_numpy()
     fxy = np.array([(0, 0), (10_000, 0), (11_000, 10_000), (-1_000, 9_000)], float)
     if by_road:
-        table, _ = road_costs(xy, fxy, _roads_grid(), speeds_kmh={"primary": 30.0},
-                              walking_speed_kmh=4.5, cutoff_min=60)
+        table, _ = road_costs(xy, fxy, _roads_grid(), class_speeds_kmh={"primary": 30.0},
+                              offroad_speed_kmh=4.5, cutoff_min=60)
         T = np.full((len(xy), 4), np.inf)
         T[table.origin, table.dest] = table.time_min
     else:

@@ -21,6 +21,7 @@ from gis.inputs import readers as R
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.inputs.plans import Plan
 from gis.model.costs import CostTable, straight_line_costs
+from gis.model.travel import road_model
 from gis.outputs.graphml import write_graphml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -505,7 +506,7 @@ def ha_tinh(communes_2025_path):
     from gis.inputs.config import load_config
     from gis.pipeline import prepare, run_access_stage
 
-    cfg = load_config(ROOT / "examples" / "hatinh_shared_data.toml")
+    cfg = load_config(ROOT / "config.toml")
     prep = prepare(cfg)
     acc = run_access_stage(prep)
     lay = prep.layers
@@ -544,23 +545,26 @@ def test_real_ha_tinh_network(ha_tinh):
     assert res.loss.iloc[0]["facility_id"] == "HT-PGH"
     mhs = res.loss.set_index("facility_id").loc["HT-MHS"]
     assert mhs["scenario"] == "closure (compared with it active)"
-    assert "HT-RNH" in mhs["note"]  # placed on the same site as Nam Ha Tinh
+    # Hoành Sơn has its own OSM site now: no active regional hospital shares it
+    site = lay.facilities.set_index("facility_id").geometry
+    assert all(site["HT-MHS"].distance(site[r]) > 100 for r in regional)
+    assert mhs["note"] == ""
+    # stations per regional hospital: the nearest (30 km/h x 1.4 here), recounted by brute
+    # force; the chain home -> nearest station -> its regional hospital, recomputed
+    from tests import _brute as BF
+
+    fac = lay.facilities[lay.facilities["status"] == "active"]
+    st, reg = fac[fac["tier"] == "station"], fac[fac["tier"] == "regional"]
+    j, up = BF.nearest_site(BF.xy(st), BF.xy(reg), speed_kmh=30, detour=1.4)
+    counts = pd.Series(reg["facility_id"].to_numpy()[j]).value_counts()
+    assert {fid: r["stations"] for fid, r in per.items()} == {
+        fid: int(counts.get(fid, 0)) for fid in reg["facility_id"]}
+    fc, t0 = BF.nearest_site(demand[["x", "y"]].to_numpy(), BF.xy(st), speed_kmh=30, detour=1.4)
+    pop = demand["population"].to_numpy(float)
     chains = s["chains"]
     assert chains["station"]["population_without"] == 0
-    # the chain to the regional hospital by brute force: the nearest station, then its
-    # nearest regional hospital (this fixture's transfers use the access speed, 30 km/h)
-    from tests._brute import nearest, straight_minutes
-
-    act = lay.facilities[lay.facilities["status"] == "active"].reset_index(drop=True)
-    fxy = act.geometry.get_coordinates().to_numpy()
-    st = np.flatnonzero((act["tier"] == "station").to_numpy())
-    rg = np.flatnonzero((act["tier"] == "regional").to_numpy())
-    t0, j0 = nearest(straight_minutes(demand[["x", "y"]].to_numpy(), fxy, speed_kmh=30.0,
-                                      detour_factor=1.4), st, cutoff_min=180.0)
-    F = straight_minutes(fxy, fxy, speed_kmh=30.0, detour_factor=1.4)
-    t_reg = t0 + F[j0, rg[np.argmin(F[j0][:, rg], axis=1)]]
-    pop = demand["population"].to_numpy()
-    assert chains["regional"]["mean_time_min"] == pytest.approx((pop * t_reg).sum() / pop.sum())
+    assert chains["regional"]["mean_time_min"] == pytest.approx(
+        np.average(t0 + up[fc], weights=pop))
     assert len(res.layers["referral_chains"]) == 69
     json.dumps(s, allow_nan=False)
 
@@ -613,11 +617,12 @@ def test_road_model_between_facilities(fac):
                              crs=CRS)
     sites = [*SITES, ("C1", "central", "general", 300, "", np.nan, "active")]
     fac = _facilities(sites)
-    fc = N.facility_costs(fac, roads=roads, road_speeds_kmh={"default": 60.0}, **MODEL)
+    travel = road_model(roads, mode="car", class_speeds_kmh={"default": 60.0}, **MODEL)
+    fc = N.facility_costs(fac, travel=travel)
     t = fc.to_frame().set_index(["origin_id", "dest_id"])["time_min"]
     assert t[("S4", "R2")] == pytest.approx(20.0)
     assert t[("S1", "C1")] == pytest.approx(300.0)
-    assert fc.mode.startswith("road")
+    assert fc.mode.startswith("roads:car")
     G = N.build_graph(fac, facility_costs=fc, cutoff_min=100)
     assert list(G.successors("S3")) == ["R2"] and G.edges["S3", "R2"]["time_min"] == \
         pytest.approx(10.0)

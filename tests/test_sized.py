@@ -377,6 +377,37 @@ def test_real_network_equal_with_and_without_the_full_table(hatinh_1km):
     pd.testing.assert_frame_equal(chains, sized.chains)
 
 
+def _no_seconds(obj):
+    """A summary without its solve times (the only figures that differ run to run)."""
+    if isinstance(obj, dict):
+        return {k: _no_seconds(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [_no_seconds(v) for v in obj]
+    return obj
+
+
+def test_real_capacity_equal_with_and_without_the_full_table(hatinh_1km):
+    """The capacity stage on the sized model builds, per tier, only the pairs within its time
+    limit to its analysed facilities, and finds the same figures, cells and catchments as on
+    the table of every pair (both then the same HiGHS models)."""
+    prep, acc = hatinh_1km
+    model = acc.cost_model
+    before = len(model.queries["tables"])
+    sized = pipeline.run_capacity_stage(prep, acc)
+    built = model.queries["tables"][before:]
+    full = pipeline.run_capacity_stage(prep, acc, full_table=True)
+    assert _no_seconds(_figures(sized.summary)) == _no_seconds(_figures(full.summary))
+    assert _no_seconds(_figures(sized.scale_up_summary)) == \
+        _no_seconds(_figures(full.scale_up_summary))
+    assert sized.layers.keys() == full.layers.keys()
+    for key in sized.layers:
+        pd.testing.assert_frame_equal(sized.layers[key], full.layers[key])
+    # the station tier at 30 min (209 stations), the provincial at 120 min (1 with beds known)
+    assert {(t["table"], t["time_min"], t["dests"]) for t in built} >= {
+        ("within", 30.0, 209), ("within", 120.0, 1)}
+    assert "all_pairs" not in {t["table"] for t in built}
+
+
 # --- the access map of many cells is drawn on the grid ---------------------------------------
 
 

@@ -20,6 +20,7 @@ import shapely
 
 from gis.errors import GisError
 from gis.model.costs import (
+    CostModel,
     CostTable,
     StraightLineModel,
     nearest,
@@ -28,7 +29,7 @@ from gis.model.costs import (
     subset_dests,
 )
 from gis.model.demand import population_surface
-from gis.model.roads import road_costs
+from gis.model.travel import TravelModel
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +210,32 @@ def fca_known(costs: CostTable, demand: np.ndarray, supply: np.ndarray, **kw: An
 
 # --- indicators -----------------------------------------------------------------------------
 
+def _estimated(frame: pd.DataFrame, what: str) -> np.ndarray:
+    """Rows whose ``what`` figure is known and labelled an estimate (``<what>_source`` starts
+    with "estimate")."""
+    col = f"{what}_source"
+    if col not in frame:
+        return np.zeros(len(frame), bool)
+    return (frame[what].notna() & frame[col].fillna("").astype(str).str.lower()
+            .str.startswith("estimate")).to_numpy()
+
+
+def _estimate_note(frame: pd.DataFrame, what: str) -> str:
+    n = int(_estimated(frame, what).sum())
+    if not n:
+        return ""
+    labels = sorted(set(frame.loc[_estimated(frame, what), f"{what}_source"].astype(str)))
+    return f"; {n} of them estimated ({'; '.join(labels)})"
+
+
 def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
                doctors_per_10k: float, beds_per_10k: float,
                doctors_per_station: float) -> list[dict[str, Any]]:
     """Province indicators against targets; unknown inputs give ``value: None``, never 0.
+
+    A figure is an estimate (``is_estimate``) when some of the values it adds up are: those
+    whose ``<field>_source`` starts with "estimate" (e.g. a province total spread over the
+    facilities, see :mod:`gis.inputs.staffing`).
 
     Returns
     -------
@@ -220,17 +243,21 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
         ``name``, ``value``, ``target``, ``unit``, ``higher_is_better``, ``is_estimate``,
         ``lower_bound`` (value computed from partial data), ``gap`` (and ``gap_unit``),
         ``gap_people`` (people beyond what the supply covers at the target ratio), ``note``.
+        The last one, doctors per commune health unit, counts each post-2025 commune's
+        stations together (the unit of the 2025 reform: one station per commune).
     """
     act = facilities[facilities["status"] == "active"]
     hospitals = act[act["tier"].isin(["central", "provincial", "regional"])]
     stations = act[act["tier"] == "station"]
     out = []
 
-    def per_10k(values: pd.Series, target: float, what: str, unit: str) -> dict[str, Any]:
+    def per_10k(frame: pd.DataFrame, target: float, what: str, unit: str) -> dict[str, Any]:
+        values = frame[what]
         k = SupplyKnowledge(known=int(values.notna().sum()), total=len(values))
         item: dict[str, Any] = {"name": f"{what} per 10,000 people", "target": target,
-                                "unit": unit, "higher_is_better": True, "is_estimate": False,
-                                "note": k.text(what)}
+                                "unit": unit, "higher_is_better": True,
+                                "is_estimate": bool(_estimated(frame, what).any()),
+                                "note": k.text(what) + _estimate_note(frame, what)}
         if k.known == 0 or population_total <= 0:
             item.update(value=None, lower_bound=False, gap=None, gap_people=None)
             return item
@@ -246,12 +273,14 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
             item["gap_upper_bound"] = max(needed - total, 0.0)
         return item
 
-    out.append(per_10k(act["doctors"], doctors_per_10k, "doctors", "doctors / 10,000"))
-    out.append(per_10k(hospitals["beds"], beds_per_10k, "beds", "beds / 10,000"))
+    out.append(per_10k(act, doctors_per_10k, "doctors", "doctors / 10,000"))
+    out.append(per_10k(hospitals, beds_per_10k, "beds", "beds / 10,000"))
     k = SupplyKnowledge(known=int(stations["doctors"].notna().sum()), total=len(stations))
+    est = bool(_estimated(stations, "doctors").any())
+    note = _estimate_note(stations, "doctors")
     st: dict[str, Any] = {"name": "doctors per commune station", "target": doctors_per_station,
                           "unit": "doctors / station", "higher_is_better": True,
-                          "is_estimate": False, "note": k.text("station doctors"),
+                          "is_estimate": est, "note": k.text("station doctors") + note,
                           "needed": doctors_per_station * len(stations)}
     if k.complete:
         have = float(stations["doctors"].sum())
@@ -261,6 +290,25 @@ def indicators(facilities: gpd.GeoDataFrame, population_total: float, *,
     else:
         st.update(value=None, lower_bound=False, gap=None)
     out.append(st)
+    codes = (stations["commune_code"] if "commune_code" in stations
+             else pd.Series("", index=stations.index)).fillna("").astype(str)
+    units = codes[codes != ""].nunique()
+    unit: dict[str, Any] = {
+        "name": "doctors per commune health unit (post-2025 commune)",
+        "target": doctors_per_station, "unit": "doctors / unit", "higher_is_better": True,
+        "is_estimate": est, "needed": doctors_per_station * units,
+        "note": (f"the stations of each of the {units} post-2025 communes counted together "
+                 f"(one commune health station per commune after the 2025 reform); "
+                 + k.text("station doctors") + note)}
+    if k.complete and units:
+        per_unit = stations["doctors"].groupby(codes).sum()
+        per_unit = per_unit[per_unit.index != ""]
+        unit.update(value=float(per_unit.sum()) / units, lower_bound=False,
+                    gap=float(np.maximum(doctors_per_station - per_unit, 0).sum()),
+                    gap_unit="doctors")
+    else:
+        unit.update(value=None, lower_bound=False, gap=None)
+    out.append(unit)
     return out
 
 
@@ -427,24 +475,28 @@ class AccessResult:
         Demand units -> active facilities within the cut-off (``dest_ids`` = facility_id).
         With the straight-line model it is built on first use: the access metrics themselves
         need only the nearest facility per tier and the pairs within the catchment, and the
-        plans and the network take ``cost_model``, so a run that never asks for it never
-        holds it.
-    cost_model : StraightLineModel or CostTable
+        plans, the network and the capacity stage take ``cost_model``, so a run that never
+        asks for it never holds it.
+    cost_model : CostModel
         The same costs answered by query, each analysis getting the table it needs (see
-        :class:`gis.model.costs.StraightLineModel`); with the road model, the table itself.
+        :class:`gis.model.costs.CostModel`): a :class:`~gis.model.costs.StraightLineModel`
+        with the straight line, a :class:`~gis.model.costs.TableModel` cutting the searched
+        table with the road and friction models.
     layers : dict
         For the GeoPackage: ``demand_cells``, ``coverage_communes``, ``coverage_legacy``,
         ``underserved``.
     summary : dict
         JSON-serialisable ``access`` section of summary.json.
-    road_report : RoadReport or None
+    road_report : dict or None
+        What the road or friction model could not reach (``TravelModel.costs``); None with
+        the straight-line model.
     """
 
     def __init__(self, demand: gpd.GeoDataFrame,
                  costs: CostTable | Callable[[], CostTable],
                  layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
                  road_report: Any = None,
-                 cost_model: StraightLineModel | CostTable | None = None) -> None:
+                 cost_model: CostModel | CostTable | None = None) -> None:
         self.demand = demand
         self.cost_model = cost_model if cost_model is not None else costs
         self.layers = layers
@@ -498,9 +550,7 @@ def run_access(
     doctors_per_10k: float = 14.6,
     beds_per_10k: float = 45.0,
     doctors_per_station: float = 4.0,
-    roads: gpd.GeoDataFrame | None = None,
-    road_speeds_kmh: Mapping[str, float] | None = None,
-    walking_speed_kmh: float = 4.5,
+    travel: TravelModel | None = None,
     raster: Any = None,
     halo: gpd.GeoDataFrame | None = None,
 ) -> AccessResult:
@@ -513,7 +563,7 @@ def run_access(
     cell_size_m : float
         Demand grid cell side, metres.
     speed_kmh, detour_factor : float
-        Straight-line model (used when ``roads`` is None).
+        Straight-line model (used when ``travel`` is None).
     cutoff_min : float
         Beyond this time a facility counts as out of reach (its time is NaN).
 
@@ -524,8 +574,8 @@ def run_access(
     times, coverage and under-served areas; the pairs within ``min(catchment_min,
     cutoff_min)`` of the facilities with a known supply serve the floating catchments. The
     table of every pair within ``cutoff_min`` (``AccessResult.costs``) is built only if asked
-    for. The road model searches each facility's graph up to ``cutoff_min`` and keeps one
-    table. ``summary["cost_tables"]`` gives each table's pairs and depth.
+    for. The road and friction models search from each facility up to ``cutoff_min`` and
+    keep one table. ``summary["cost_tables"]`` gives each table's pairs and depth.
     thresholds_min : mapping
         Tier -> inclusive thresholds in minutes for coverage.
     underserved_min : mapping
@@ -534,8 +584,10 @@ def run_access(
         E2SFCA catchment and decay (``step`` or ``gaussian``); plain 2SFCA is computed too.
     doctors_per_10k, beds_per_10k, doctors_per_station : float
         Targets.
-    roads : GeoDataFrame, optional
-        Road lines (see :func:`gis.inputs.readers.read_roads`): the road model is used.
+    travel : TravelModel, optional
+        The travel model (:mod:`gis.model.travel`); its straight-line speed and detour factor
+        replace ``speed_kmh`` and ``detour_factor``. Cells the road or friction model cannot
+        reach are counted (cells, persons) in ``summary["travel_model"]``.
     halo : GeoDataFrame, optional
         Active facilities of neighbouring provinces within reach of the border (see
         :func:`gis.inputs.neighbours.halo_facilities`): ``facility_id``, ``name``, ``tier``,
@@ -590,23 +642,28 @@ def run_access(
     else:
         all_xy, all_tiers, all_ids = fxy, tiers, fac_ids
     near_own = None
-    if roads is not None:
-        costs, road_report = road_costs(
-            xy, all_xy, roads, speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
-            walking_speed_kmh=walking_speed_kmh, cutoff_min=cutoff_min,
-            origin_ids=unit_ids, dest_ids=all_ids)
-        model = {"model": "road", "road_speeds_kmh": dict(road_speeds_kmh or {}),
-                 "walking_speed_kmh": walking_speed_kmh, "cutoff_min": cutoff_min,
-                 **road_report.as_dict()}
+    if travel is not None:
+        speed_kmh, detour_factor = travel.speed_kmh, travel.detour_factor
+    if travel is not None and travel.kind != "straight":
+        costs, road_report = travel.costs(xy, all_xy, cutoff_min=cutoff_min,
+                                          origin_ids=unit_ids, dest_ids=all_ids,
+                                          origin_population=pop)
+        model = {**travel.describe(), "cutoff_min": cutoff_min, **road_report,
+                 "cells_without_time": {"cells": road_report["unreached_origins"],
+                                        "population": road_report["unreached_population"],
+                                        "why": road_report["unreached_why"]}}
         near = costs
         if has_halo:
             own = np.arange(len(all_ids)) < len(fac)
             costs = near_own = subset_dests(costs, own)
-        # Dijkstra from each facility reaches the cut-off anyway: one table serves all.
+        # One search per facility reaches the cut-off anyway: one table serves all.
         catch, supply_pos = costs, np.arange(len(fac))
         tables = {"all_pairs": {"pairs": int(len(costs)), "cutoff_min": cutoff_min}}
         costs_or_builder: CostTable | Callable[[], CostTable] = costs
-        cost_model: StraightLineModel | CostTable = costs
+        # the analyses' sized tables are cuts of the searched table (same figures)
+        cost_model: CostModel = travel.cost_model(xy, fxy, cutoff_min=cutoff_min,
+                                                  origin_ids=unit_ids, dest_ids=fac_ids,
+                                                  table=costs)
     else:
         line = {"speed_kmh": speed_kmh, "detour_factor": detour_factor, "mode": "straight_line"}
         # Nearest per tier and coverage need one pair per unit and tier, whatever the cut-off;
@@ -619,9 +676,13 @@ def run_access(
         supply_pos = np.flatnonzero(supplying)
         catch = straight_line_costs(xy, fxy[supply_pos], cutoff_min=catchment_depth_min,
                                     origin_ids=unit_ids, dest_ids=fac_ids[supply_pos], **line)
-        model = {"model": "straight line x detour factor / speed", "speed_kmh": speed_kmh,
-                 "detour_factor": detour_factor, "cutoff_min": cutoff_min,
-                 "is_estimate": True}
+        model = {"model": "straight line x detour factor / speed", "kind": "straight",
+                 "mode": travel.mode if travel is not None else "",
+                 "label": (travel.label() if travel is not None else
+                           f"straight line x {detour_factor:g} at {speed_kmh:g} km/h: an "
+                           f"estimate"),
+                 "speed_kmh": speed_kmh, "detour_factor": detour_factor,
+                 "cutoff_min": cutoff_min, "is_estimate": True}
         tables = {"nearest_per_tier": {"pairs": int(len(near)), "cutoff_min": cutoff_min},
                   "catchment": {"pairs": int(len(catch)), "cutoff_min": catchment_depth_min,
                                 "facilities": int(len(supply_pos))}}

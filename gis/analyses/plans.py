@@ -23,8 +23,8 @@ from gis.errors import PlanError
 from gis.inputs.plans import Plan, validate_plan
 from gis.inputs.registry import ProvinceRegistry, normalise
 from gis.model.costs import (
+    CostModel,
     CostTable,
-    StraightLineModel,
     nearest_open_time,
     subset_dests,
     within_table,
@@ -193,7 +193,7 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
-             costs: CostTable | StraightLineModel, thresholds_min: tuple[float, ...],
+             costs: CostTable | CostModel, thresholds_min: tuple[float, ...],
              doctors_per_station: float, baseline_time_min: np.ndarray | None = None,
              with_branches: bool = True, station_doctors: pd.Series | None = None) -> Evaluation:
     """Evaluate one scenario: who is how far from the nearest open station.
@@ -205,7 +205,7 @@ def evaluate(plan: Plan, *, population: np.ndarray, commune_codes: np.ndarray,
         Persons per demand cell (origin of ``costs``).
     commune_codes : ndarray
         Post-2025 commune of each demand cell.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand cells -> stations (destinations must include the plan's new sites). A model
         answers from each cell's nearest stations, with an exact second query for the cells
         whose nearest are all closed (:func:`gis.model.costs.nearest_open_time`): the same
@@ -418,7 +418,7 @@ def _tables_used(queries: dict) -> dict:
 
 def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
               reg: ProvinceRegistry, *, demand: gpd.GeoDataFrame,
-              costs: CostTable | StraightLineModel,
+              costs: CostTable | CostModel,
               thresholds_min: tuple[float, ...], doctors_per_station: float,
               cover_min: float = 30.0, extra_plans: list[Plan] | None = None,
               optimise: bool = True, curve_ks: tuple[int, ...] | None = None,
@@ -437,7 +437,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     ----------
     demand : GeoDataFrame
         Demand units (``population``, ``commune_code``), the origins of ``costs``.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> facilities (destinations may include hospitals: only stations count).
         A model gives each analysis the table it needs (see Notes); a table is used whole.
     thresholds_min : tuple of float
@@ -454,7 +454,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
 
     Notes
     -----
-    Tables per analysis, with a :class:`~gis.model.costs.StraightLineModel`: scenario scores
+    Tables per analysis, with a :class:`~gis.model.costs.CostModel`: scenario scores
     and the p-median read each unit's nearest stations (deepened only where needed); the best
     main station the pairs inside each commune; the set cover and the coverage curve the pairs
     within ``cover_min``, merged once into covering rows (units with the same stations within
@@ -478,10 +478,21 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
     sc = subset_dests(costs, station_mask)
     notes: dict[str, dict] = {}
     extra_summary: dict = {}
+    # People no station reaches within the cut-off (far islands) are beyond every plan: the
+    # location models leave them out; the evaluations count them as beyond every threshold.
+    reached = np.isfinite(nearest_open_time(sc, np.ones(sc.n_dests, bool))[0])
+    unreached = float(pop[~reached].sum())
+    opt_pop = np.where(reached, pop, 0.0)
     if optimise:
+        if unreached > 0:
+            notes["unreachable"] = {"population": unreached,
+                                    "units": int((~reached & (pop > 0)).sum()),
+                                    "note": f"no station within the cut-off of "
+                                            f"{sc.cutoff_min:g} min: left out of the location "
+                                            f"models"}
         site_commune = st.set_index("facility_id")["commune_code"].reindex(sc.dest_ids)
         with step("best main station per commune (exact enumeration)"):
-            best = siting.best_in_groups(sc, pop, codes, site_commune.to_numpy())
+            best = siting.best_in_groups(sc, opt_pop, codes, site_commune.to_numpy())
         main = pd.DataFrame({"commune_code": best["group"].to_numpy(),
                              "facility_id": best["dest_id"].to_numpy(),
                              "rule": "minimum population-weighted travel time inside the "
@@ -506,10 +517,10 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         # the covering models' demand, merged once (units with the same stations within
         # cover_min) and shared by the set cover and the coverage curve
         cover_table = within_table(sc, cover_min)
-        rows = siting.cover_rows(cover_table, pop, cover_min, fixed_open=official.main_ids())
+        rows = siting.cover_rows(cover_table, opt_pop, cover_min, fixed_open=official.main_ids())
         with step(f"fewest branch points keeping today's {cover_min:g}-min access "
                   "(set cover)"):
-            cover = siting.set_cover(cover_table, pop, cover_min,
+            cover = siting.set_cover(cover_table, opt_pop, cover_min,
                                      fixed_open=official.main_ids(), rows=rows,
                                      time_limit_s=time_limit_s or 60.0)
         branches = sorted(set(cover.open_ids) - set(official.main_ids()))
@@ -533,7 +544,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                          for f in branches]}
         with step(f"best {n} sites ignoring commune borders (p-median)"):
             # Ha Tinh: proven optimal in about 20 s on an idle machine, 60-90 s on a busy one
-            pm = siting.p_median(sc, pop, n, time_limit_s=time_limit_s or 120.0)
+            pm = siting.p_median(sc, opt_pop, n, time_limit_s=time_limit_s or 120.0)
         free = pd.DataFrame({"facility_id": st["facility_id"].to_numpy(),
                              "action": np.where(st["facility_id"].isin(pm.open_ids), "keep",
                                                 "close"),
@@ -550,7 +561,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         ks = tuple(k for k in ks if 0 <= k <= len(st) - n)
         with step(f"coverage curve: people within {cover_min:g} min for {len(ks)} numbers of "
                   "branch points (maximal covering)"):
-            curve = siting.coverage_curve(cover_table, pop, cover_min,
+            curve = siting.coverage_curve(cover_table, opt_pop, cover_min,
                                           fixed_open=official.main_ids(), rows=rows,
                                           ks=list(ks), time_limit_s=time_limit_s or 60.0)
         del cover_table, rows
@@ -650,7 +661,7 @@ def run_plans(facilities: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
         "plans": per_plan,
         **extra_summary,
     }
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         summary["cost_tables"] = _tables_used(costs.queries)
     return PlansResult(plans=plans, evaluations=evals, table=table, layers=layers,
                        summary=summary, official=official,

@@ -47,7 +47,7 @@ the sorted distinct times with exact set-cover feasibility.
 Tables sized per model
 ----------------------
 Every model takes a :class:`~gis.model.costs.CostTable` or a
-:class:`~gis.model.costs.StraightLineModel`; with the model, each asks for the table it needs
+:class:`~gis.model.costs.CostModel`; with the model, each asks for the table it needs
 and no deeper: the covering models the pairs within their time, :func:`best_in_groups` the
 pairs inside each group, the p-median each unit's nearest sites (read deeper for the units a
 step needs more of), the p-center the pairs within a time doubled until feasible. The results
@@ -75,8 +75,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.errors import SolveError
 from gis.model.costs import (
+    CostModel,
     CostTable,
-    StraightLineModel,
     group_table,
     nearest_open_time,
     sorted_table,
@@ -197,7 +197,7 @@ class _Data:
     pop: np.ndarray      # float64 persons per origin
     fixed: np.ndarray    # bool per dest: fixed open
     allowed: np.ndarray  # bool per dest: not fixed closed
-    costs: CostTable | StraightLineModel
+    costs: CostTable | CostModel
 
     @property
     def n(self) -> int:
@@ -222,10 +222,10 @@ def _as_id_list(ids) -> list:
     return list(ids)
 
 
-def _prepare(costs: CostTable | StraightLineModel, population, fixed_open, fixed_closed, *,
+def _prepare(costs: CostTable | CostModel, population, fixed_open, fixed_closed, *,
              model: str) -> _Data:
     """Validate the inputs (all problems in one error) and cast the table's arrays (none for
-    a :class:`~gis.model.costs.StraightLineModel`, which answers queries instead)."""
+    a :class:`~gis.model.costs.CostModel`, which answers queries instead)."""
     n, m = costs.n_origins, costs.n_dests
     problems = []
     try:
@@ -323,11 +323,11 @@ def _solve_with_groups(model: str, solve, costs: CostTable, population, site_gro
                        **kw) -> SitingResult:
     """Solve ``model`` with at least one open site per group of ``site_groups``; the result's
     figures are recomputed on the original table (the group units left out). A
-    :class:`~gis.model.costs.StraightLineModel` gives the pairs within ``max_time_min`` to the
+    :class:`~gis.model.costs.CostModel` gives the pairs within ``max_time_min`` to the
     covering models, and every pair within its cut-off to the p-median and the p-center (the
     group units are added to a table)."""
     t0 = time.perf_counter()
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         costs = (within_table(costs, max_time_min) if max_time_min is not None
                  else costs.table())
     codes, labels = _group_codes(costs, site_groups, fixed_closed, model=model)
@@ -498,7 +498,7 @@ def _finish(model: str, data: _Data, open_mask: np.ndarray, *, objective: float,
 
 # --- best site per group ----------------------------------------------------------------------
 
-def best_in_groups(costs: CostTable | StraightLineModel, population, demand_group, site_group, *,
+def best_in_groups(costs: CostTable | CostModel, population, demand_group, site_group, *,
                    penalty_min: float | None = None) -> pd.DataFrame:
     """The best site of each group for that group's own people (exact enumeration).
 
@@ -509,7 +509,7 @@ def best_in_groups(costs: CostTable | StraightLineModel, population, demand_grou
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> sites (a model gives the pairs inside each group only).
     population : array-like, shape (n_origins,)
         Persons per demand unit.
@@ -532,7 +532,7 @@ def best_in_groups(costs: CostTable | StraightLineModel, population, demand_grou
     """
     dg = pd.Series(np.asarray(demand_group, dtype=object))
     sg = pd.Series(np.asarray(site_group, dtype=object))
-    if isinstance(costs, StraightLineModel) and (len(dg), len(sg)) == (costs.n_origins,
+    if isinstance(costs, CostModel) and (len(dg), len(sg)) == (costs.n_origins,
                                                                        costs.n_dests):
         costs = group_table(costs, dg.to_numpy(), sg.to_numpy())
     data = _prepare(costs, population, (), (), model="best_in_groups")
@@ -685,7 +685,7 @@ def _cover(data: _Data, max_time_min: float, *, model: str) -> CoverRows:
                      unit_row=unit_row, fixed=data.fixed.copy(), allowed=data.allowed.copy())
 
 
-def cover_rows(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+def cover_rows(costs: CostTable | CostModel, population, max_time_min: float, *,
                fixed_open=(), fixed_closed=()) -> CoverRows:
     """The covering models' demand at ``max_time_min``, built once for every model that
     shares it (pass it as ``rows=`` to :func:`set_cover`, :func:`mclp`,
@@ -696,7 +696,7 @@ def cover_rows(costs: CostTable | StraightLineModel, population, max_time_min: f
     with the same set are one row with their population summed; units covered by a
     ``fixed_open`` site, with population 0, or covered by no allowed site drop out (reported
     as ``fixed_pop``, ``uncoverable_pop``). A
-    :class:`~gis.model.costs.StraightLineModel` gives the pairs within ``max_time_min`` only.
+    :class:`~gis.model.costs.CostModel` gives the pairs within ``max_time_min`` only.
 
     Returns
     -------
@@ -742,7 +742,7 @@ def _solve_cover(cov: CoverRows, *, time_limit_s: float, mip_rel_gap: float,
         "columns": k, "nodes": int(res.mip_node_count or 0)}
 
 
-def set_cover(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+def set_cover(costs: CostTable | CostModel, population, max_time_min: float, *,
               fixed_open=(), fixed_closed=(), time_limit_s: float = 60.0,
               mip_rel_gap: float = 0.0, site_groups=None,
               rows: CoverRows | None = None) -> SitingResult:
@@ -756,7 +756,7 @@ def set_cover(costs: CostTable | StraightLineModel, population, max_time_min: fl
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> candidate sites; a table's cut-off must be >= ``max_time_min`` (a
         model gives the pairs within ``max_time_min`` only).
     population : array-like, shape (n_origins,)
@@ -834,7 +834,7 @@ def _solve_mclp(cov: CoverRows, k: int, *, time_limit_s: float, mip_rel_gap: flo
     return chosen, covered, bound, {"columns": C, "nodes": int(res.mip_node_count or 0)}
 
 
-def mclp(costs: CostTable | StraightLineModel, population, max_time_min: float, p: int, *,
+def mclp(costs: CostTable | CostModel, population, max_time_min: float, p: int, *,
          fixed_open=(), fixed_closed=(), time_limit_s: float = 60.0, mip_rel_gap: float = 0.0,
          site_groups=None, rows: CoverRows | None = None) -> SitingResult:
     """Maximal covering: ``p`` open sites with the most people within ``max_time_min``.
@@ -845,7 +845,7 @@ def mclp(costs: CostTable | StraightLineModel, population, max_time_min: float, 
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> candidate sites; a table's cut-off must be >= ``max_time_min`` (a
         model gives the pairs within ``max_time_min`` only).
     population : array-like, shape (n_origins,)
@@ -900,7 +900,7 @@ def _mclp_result(data: _Data, cov: CoverRows, p: int, *, time_limit_s: float,
                    assign=assign)
 
 
-def coverage_curve(costs: CostTable | StraightLineModel, population, max_time_min: float, *,
+def coverage_curve(costs: CostTable | CostModel, population, max_time_min: float, *,
                    fixed_open=(), ks: Iterable[int], fixed_closed=(), time_limit_s: float = 60.0,
                    mip_rel_gap: float = 0.0, rows: CoverRows | None = None) -> list[dict]:
     """People covered within ``max_time_min`` by ``fixed_open`` plus ``k`` more sites (MCLP).
@@ -953,7 +953,7 @@ class _Levels:
     site, and cut after the level of the unit's nearest ``fixed_open`` site (farther sites can
     never serve it). Groups are the units, numbered 0..U-1.
 
-    A unit read from a :class:`~gis.model.costs.StraightLineModel` may be held only up to a
+    A unit read from a :class:`~gis.model.costs.CostModel` may be held only up to a
     time (its levels below that time, every one complete): it then ends with an empty level
     at that time, the time of its next level, so that ``G`` counts one level more than held
     and ``next_t`` of its last held level is exact. No model ever includes that empty level
@@ -1097,7 +1097,7 @@ def _levels_of(rows: _Rows, pop: np.ndarray) -> _Levels:
 
 class _Depth:
     """The p-median's levels: every pair of the full table, or, from a
-    :class:`~gis.model.costs.StraightLineModel`, each unit's nearest sites only, deepened for
+    :class:`~gis.model.costs.CostModel`, each unit's nearest sites only, deepened for
     the units that need more before any level they lack is used.
 
     What the p-median reads of a unit is always held: the levels of rank < K of every model,
@@ -1329,7 +1329,7 @@ def _greedy_interchange(lv: _Levels, allowed: np.ndarray, fixed: np.ndarray, p: 
     return open_d
 
 
-def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_open=(),
+def p_median(costs: CostTable | CostModel, population, p: int, *, fixed_open=(),
              fixed_closed=(),
              time_limit_s: float = 60.0, mip_rel_gap: float = 1e-4,
              initial_depth: int | None = None, site_groups=None) -> SitingResult:
@@ -1348,8 +1348,8 @@ def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
     proven lower bound), evaluates the solution exactly and extends the levels of the units
     the relaxation under-priced, until the gap is within ``mip_rel_gap`` or time runs out.
 
-    With a :class:`~gis.model.costs.StraightLineModel` in place of the table, each unit's
-    levels are read from its nearest sites only (:meth:`~gis.model.costs.StraightLineModel.
+    With a :class:`~gis.model.costs.CostModel` in place of the table, each unit's
+    levels are read from its nearest sites only (:meth:`~gis.model.costs.CostModel.
     nearest_k`, about ``2 * initial_depth`` of them) and a unit is read deeper only when a step
     needs more of it: a level the model includes, the next level's time, the greedy start's
     depth, or the nearest open site of a solution (found by one exact query over the open
@@ -1358,7 +1358,7 @@ def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> candidate sites.
     population : array-like, shape (n_origins,)
         Persons per demand unit.
@@ -1451,7 +1451,8 @@ def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
             if (K_new != K).any():
                 K = K_new
                 model = _radius_model(lv, K, col_of, n_cols, p, fixed_cols)
-            c, A, blo, bhi, lo, hi, integ, info = model
+        # the model of this round (rebuilt above or after the last round's deepening)
+        c, A, blo, bhi, lo, hi, integ, info = model
         cutoff = ub - const if np.isfinite(ub) else None
         # HiGHS measures its gap on the truncated part only: scale the tolerance to the total
         rel = mip_rel_gap * abs(ub) / max(abs(ub) - const, 1e-12 * abs(ub)) \
@@ -1503,7 +1504,7 @@ def p_median(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
 
 # --- p-center -------------------------------------------------------------------------------
 
-def p_center(costs: CostTable | StraightLineModel, population, p: int, *, fixed_open=(),
+def p_center(costs: CostTable | CostModel, population, p: int, *, fixed_open=(),
              fixed_closed=(), time_limit_s: float = 120.0, fill: bool = True,
              site_groups=None) -> SitingResult:
     """``p`` open sites minimising the longest travel time of a unit with population > 0.
@@ -1522,7 +1523,7 @@ def p_center(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
     R; ``stats["filled"]`` counts the sites beyond the fewest). Without ``fill`` the fewest
     sites reaching R are returned.
 
-    With a :class:`~gis.model.costs.StraightLineModel`, the search needs the pairs up to the
+    With a :class:`~gis.model.costs.CostModel`, the search needs the pairs up to the
     optimal time only: it runs on the pairs within T, from T = the largest nearest-site time,
     doubled (up to the cut-off) until ``p`` sites reach everyone within T. The optimal time
     is the least feasible one in either case, and its sites come from the same set cover, so
@@ -1530,7 +1531,7 @@ def p_center(costs: CostTable | StraightLineModel, population, p: int, *, fixed_
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> candidate sites.
     population : array-like, shape (n_origins,)
         Persons per demand unit (only > 0 matters for the radius; the fill weighs by it).
@@ -1587,7 +1588,14 @@ def _p_center_sized(data: _Data, p: int, *, fixed_open, fixed_closed, t0: float,
         res = _p_center(sub, p, t0=t0, deadline=deadline, strict=depth >= model.cutoff_min,
                         fill=fill, fixed_open=fixed_open, fixed_closed=fixed_closed)
         if res is not None:
-            return replace(res, stats={**res.stats, "within_min": depth})
+            # every unit's nearest open site from the model: units without people may lie
+            # beyond ``depth`` (the search's table), and the full table holds theirs too
+            pos = {_py(v): i for i, v in enumerate(np.asarray(model.dest_ids))}
+            open_mask = np.zeros(model.n_dests, bool)
+            open_mask[[pos[v] for v in res.open_ids]] = True
+            t_near, arg = nearest_open_time(model, open_mask)
+            return replace(res, assignment=arg, time_min=t_near,
+                           stats={**res.stats, "within_min": depth})
         depth = min(2 * depth, model.cutoff_min)
 
 

@@ -19,7 +19,7 @@ from gis import __version__
 from gis.errors import GisError
 
 EXIT_BAD_INPUT = 2
-COMMANDS = ("access", "export", "layers", "network", "plan", "registry", "run")
+COMMANDS = ("access", "export", "layers", "network", "plan", "registry", "roads", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:

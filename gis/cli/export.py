@@ -15,6 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from gis.outputs.capacity import qgis_styles
 from gis.outputs.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from gis.outputs.qgis import write_project_for_geopackage
 from gis.pipeline import export_layers
@@ -54,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _qgis(args: argparse.Namespace) -> int:
     path = write_project_for_geopackage(args.gpkg, project=args.out, title=args.title,
-                                        overwrite=args.overwrite, lang=args.lang)
+                                        overwrite=args.overwrite, lang=args.lang,
+                                        styles=qgis_styles)
     if args.quiet <= 0:
         print(f"written: {path}")
     return 0

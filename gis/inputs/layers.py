@@ -27,6 +27,7 @@ from pyproj import CRS
 
 from gis.errors import LayerError
 from gis.inputs.registry import ProvinceRegistry
+from gis.inputs.stations import LONG_MOVE_M, communes_without_station, site_stations
 from gis.inputs.validate import polygonal_part
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def approximate_outline(reg: ProvinceRegistry) -> shapely.Geometry:
 def _voronoi_in(seeds: np.ndarray, region: shapely.Geometry) -> list[shapely.Geometry]:
     """Voronoi cells of ``seeds`` (n x 2) clipped to ``region``; seeds outside the region are
     first moved to its nearest point so that every seed gets a cell. Order follows seeds."""
+    if not region.is_valid:  # a polygon that self-intersects by a rounding error
+        region = polygonal_part(shapely.make_valid(region))
     if len(seeds) == 1:
         return [region]
     pts = shapely.points(seeds)
@@ -186,9 +189,11 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
         com.loc[unknown_pop, "population_source"] = ESTIMATE_NOTE
         notes.append(f"population of {int(unknown_pop.sum())} post-2025 communes is an estimate "
                      f"(province total {population_total:,.0f} split by type and area)")
+    sites = _station_sites(reg, com, crs=crs, notes=notes)
     legacy = _legacy_layer(reg, com, crs=crs, legacy_population=legacy_population,
-                           label=legacy_population_label, notes=notes)
-    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities)
+                           label=legacy_population_label, notes=notes, sites=sites)
+    fac = _facilities_layer(reg, com, legacy, crs=crs, extra=facilities, sites=sites,
+                            notes=notes)
     cols = ["commune_code", "commune_name", "commune_type", "province_code", "area_km2",
             "population", "population_source", "geometry_source", "admin_center", "geometry"]
     return Layers(communes=com[cols].reset_index(drop=True), communes_legacy=legacy,
@@ -197,13 +202,19 @@ def build_layers(reg: ProvinceRegistry, *, crs: CRS, communes: gpd.GeoDataFrame 
 
 def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
                   legacy_population: pd.Series | None, label: str,
-                  notes: list[str]) -> gpd.GeoDataFrame:
+                  notes: list[str], sites: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Pre-2025 polygons: each new commune split among the legacy communes mapped to it
-    (Voronoi of their registry centres inside the new polygon)."""
+    (Voronoi of their station sites inside the new polygon; a split legacy commune's registry
+    centre in the new communes its station is not in)."""
     lg = reg.legacy.copy()
     seeds_all = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
     xy = seeds_all.get_coordinates().to_numpy()
     pos = {c: i for i, c in enumerate(lg["commune_code"])}
+    site_of: dict[tuple[str, str], tuple[float, float]] = {}
+    if sites is not None:
+        site_of = {(c, n): (g.x, g.y) for c, n, g in
+                   zip(sites["legacy_commune_code"], sites["commune_code"], sites.geometry,
+                       strict=True)}
     by_new = reg.mapping.groupby("new_code")["legacy_code"].apply(list)
     pieces: dict[str, list[shapely.Geometry]] = {c: [] for c in lg["commune_code"]}
     piece_rows = []  # (legacy_code, new_code, piece area, type) for population splits
@@ -213,7 +224,8 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         if poly is None or poly.is_empty:
             continue
         members = sorted(members)
-        cells = _voronoi_in(xy[[pos[m] for m in members]].copy(), poly)
+        seeds = np.array([site_of.get((m, new_code), xy[pos[m]]) for m in members], float)
+        cells = _voronoi_in(seeds, poly)
         for m, cell in zip(members, cells, strict=True):
             cell = polygonal_part(cell)
             if not cell.is_empty:
@@ -233,11 +245,11 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
     out["area_km2"] = out.geometry.area / 1e6
     base = com_idx["geometry_source"].iloc[0] if len(com_idx) else "unknown"
     out["geometry_source"] = ("estimate: the post-2025 polygon split among its pre-2025 communes "
-                              "(Voronoi of registry centres)" if not base.startswith("estimate")
+                              "(Voronoi of their station sites)" if not base.startswith("estimate")
                               else "estimate: Voronoi cell of the registry centre inside an "
                                    "estimated post-2025 polygon")
     notes.append("pre-2025 commune polygons are estimates (post-2025 polygons split by Voronoi "
-                 "of registry centres)")
+                 "of the station sites)")
     # Population: the given table, else each new commune's population split among its pieces.
     pr = pd.DataFrame(piece_rows, columns=["legacy_code", "new_code", "area_km2"])
     pr["type"] = pr["legacy_code"].map(lg.set_index("commune_code")["commune_type"])
@@ -259,7 +271,10 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
         out["population_source"] = np.where(given.isna(), "unknown", label)
         missing = int(given.isna().sum())
         if missing:
-            notes.append(f"{missing} pre-2025 communes have no population in {label}")
+            notes.append(f"{missing} pre-2025 commune has no population in {label} (unknown, "
+                         f"not estimated)" if missing == 1 else
+                         f"{missing} pre-2025 communes have no population in {label} (unknown, "
+                         f"not estimated)")
     else:
         out["population"] = est.to_numpy()
         out["population_source"] = est_label
@@ -267,39 +282,111 @@ def _legacy_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
     return out
 
 
-def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
-                      *, crs: CRS, extra: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """One commune health station per pre-2025 commune at its registry centre, plus extras."""
+def _km(m: float) -> str:
+    return f"{m / 1000:.1f} km" if m >= 1000 else f"{m:.0f} m"
+
+
+def _station_sites(reg: ProvinceRegistry, com: gpd.GeoDataFrame, *, crs: CRS,
+                   notes: list[str]) -> gpd.GeoDataFrame:
+    """The site of each pre-2025 commune's station and the post-2025 commune it belongs to.
+
+    The site is the registry centre of the pre-2025 commune. On real post-2025 polygons it is
+    kept inside the station's post-2025 commune (the polygon it belongs to: the pre-2025
+    pieces are themselves estimated from these sites): a centre outside it moves to the
+    nearest point 50 m inside, or, when that is more than ``LONG_MOVE_M`` away (a centre that
+    is wrong, often shared by several communes), is re-sited in the largest part of the
+    commune away from the other stations (:func:`gis.inputs.stations.site_stations`). On
+    estimated (Voronoi) polygons the centre is kept. A split commune's station belongs to the
+    new commune its centre falls in, when one of them, else the registry's default.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``legacy_commune_code``, ``commune_code``, ``moved_m``, ``location_source``; Point in
+        ``crs``; rows in the order of ``reg.legacy``.
+    """
     lg = reg.legacy
     pts = gpd.GeoSeries(shapely.points(lg["lon"], lg["lat"]), crs=4326).to_crs(crs)
-    kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn"}
+    new_code = lg["new_commune_code"].to_numpy().copy()
+    polys = com.set_index("commune_code").geometry
+    splits = np.flatnonzero(lg["split"].to_numpy(bool))
+    for i in splits:
+        allowed = lg["new_commune_codes"].iloc[i].split(";")
+        inside = [c for c in allowed if c in polys.index
+                  and polys[c].contains(pts.iloc[i])]
+        if inside:
+            new_code[i] = inside[0]
+    options = [lg["new_commune_codes"].iloc[i].split(";") if i in set(splits) else []
+               for i in range(len(lg))]
+    new_code, _ = communes_without_station(new_code, options,
+                                           lg["new_commune_code"].to_numpy(), list(polys.index))
+    source = np.full(len(lg), "estimate: registry centre of the pre-2025 commune (site not "
+                     "published)", dtype=object)
+    moved = np.zeros(len(lg))
+    real = len(com) and not str(com["geometry_source"].iloc[0]).startswith("estimate")
+    sites = pts
+    if real:
+        own = gpd.GeoSeries([polys.get(c) for c in new_code], crs=crs, index=pts.index)
+        sites, moved, how = site_stations(pts, own)
+        gap = shapely.distance(pts.to_numpy(), own.to_numpy())
+        names = com.set_index("commune_code")["commune_name"]
+        for i in np.flatnonzero(how != "kept"):
+            where = f"{names.get(new_code[i], '')} ({new_code[i]})"
+            if how[i] == "moved":
+                source[i] = (f"estimate: registry centre of the pre-2025 commune, moved "
+                             f"inside its post-2025 commune; the centre lay {_km(gap[i])} "
+                             f"outside {where}: moved {_km(moved[i])} to 50 m inside the "
+                             f"border")
+            else:
+                source[i] = (f"estimate: registry centre of the pre-2025 commune, re-sited "
+                             f"inside its post-2025 commune; the centre lies {_km(gap[i])} "
+                             f"outside {where} (more than {_km(LONG_MOVE_M)}: not a usable "
+                             f"site): placed in the largest part of the commune away from its "
+                             f"other stations, {_km(moved[i])} from the centre")
+        n_moved, n_far = int((how == "moved").sum()), int((how == "re-sited").sum())
+        if n_moved or n_far:
+            notes.append(f"station sites: {n_moved} registry centres outside their post-2025 "
+                         f"commune moved inside (up to "
+                         f"{_km(moved[how == 'moved'].max() if n_moved else 0)}), {n_far} more "
+                         f"than {_km(LONG_MOVE_M)} outside re-sited inside it")
+    return gpd.GeoDataFrame({"legacy_commune_code": lg["commune_code"].to_numpy(),
+                             "commune_code": new_code, "moved_m": moved,
+                             "location_source": source},
+                            geometry=np.asarray(sites.to_numpy()), crs=crs)
+
+
+def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.GeoDataFrame,
+                      *, crs: CRS, extra: gpd.GeoDataFrame | None,
+                      sites: gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDataFrame:
+    """One commune health station per pre-2025 commune at its site (:func:`_station_sites`),
+    plus extras. An extra whose site is an estimate at the registry centre of a pre-2025
+    commune whose station moved, moves with it."""
+    lg = reg.legacy
+    kind = {"Phường": "Trạm Y tế phường", "Thị trấn": "Trạm Y tế thị trấn",
+            "Đặc khu": "Trạm Y tế đặc khu"}
     stations = gpd.GeoDataFrame({
         "facility_id": "TYT-" + lg["commune_code"].to_numpy(),
         "name": [f"{kind.get(t, 'Trạm Y tế xã')} {n}" for t, n in
                  zip(lg["commune_type"], lg["commune_name"], strict=True)],
         "tier": "station",
         "specialty": "primary care",
-        "commune_code": lg["new_commune_code"].to_numpy(),
+        "commune_code": sites["commune_code"].to_numpy(),
         "legacy_commune_code": lg["commune_code"].to_numpy(),
         "beds": np.nan, "doctors": np.nan, "nurses": np.nan,
         "status": "active",
-        "location_source": "estimate: registry centre of the pre-2025 commune (site not published)",
+        "location_source": sites["location_source"].to_numpy(),
         "source": "one commune health station per pre-2025 commune (registry: vietnamadminunits)",
         "note": "",
-    }, geometry=pts.to_numpy(), crs=crs)
-    # A split commune's station belongs to the new commune its site falls in, when one of them.
-    splits = lg["split"].to_numpy(bool)
-    if splits.any():
-        joined = gpd.sjoin(stations[splits], com[["commune_code", "geometry"]],
-                           predicate="within", how="left", rsuffix="poly")
-        for idx, row in joined.iterrows():
-            allowed = lg.loc[idx, "new_commune_codes"].split(";")
-            inside = row.get("commune_code_poly")
-            if isinstance(inside, str) and inside in allowed:
-                stations.loc[idx, "commune_code"] = inside
+    }, geometry=sites.geometry.to_numpy(), crs=crs)
     parts = [stations]
+    empty = sorted(set(com["commune_code"]) - set(stations["commune_code"]))
+    if empty:
+        parts.append(_stations_of_empty_communes(reg, com, empty, kind=kind, crs=crs))
+        notes.append(f"stations of post-2025 communes that no former station belongs to, "
+                     f"estimated at the commune's registry centre: {', '.join(empty)}")
     if extra is not None and len(extra):
         ex = extra.to_crs(crs).copy()
+        ex = _follow_stations(ex, reg, sites, crs=crs)
         # Facilities placed by point: their post-2025 commune from the polygons.
         need = ex["commune_code"].fillna("") == ""
         if need.any():
@@ -314,3 +401,62 @@ def _facilities_layer(reg: ProvinceRegistry, com: gpd.GeoDataFrame, legacy: gpd.
                                             " rename them"])
         parts.append(ex[stations.columns])
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=crs)
+
+
+def _stations_of_empty_communes(reg: ProvinceRegistry, com: gpd.GeoDataFrame, codes: list[str],
+                                *, kind: dict[str, str], crs: CRS) -> gpd.GeoDataFrame:
+    """An estimated station for each post-2025 commune in ``codes`` that no former station
+    belongs to (none could be spared, :func:`gis.inputs.stations.communes_without_station`):
+    at the registry centre of the post-2025 commune, kept inside its polygon as the former
+    stations are (:func:`gis.inputs.stations.site_stations`). Id ``TYT-N<commune code>``."""
+    new = reg.new.set_index("commune_code")
+    polys = com.set_index("commune_code").geometry
+    pts = gpd.GeoSeries(shapely.points(new.loc[codes, "lon"], new.loc[codes, "lat"]), crs=4326,
+                        index=range(len(codes))).to_crs(crs)
+    sites, moved, how = site_stations(pts, gpd.GeoSeries([polys[c] for c in codes], crs=crs,
+                                                         index=pts.index))
+    after = {"kept": "", "moved": "; moved inside it: {dist}",
+             "re-sited": "; re-sited inside it: {dist}"}
+    source = ["estimate: registry centre of the post-2025 commune, which no former station "
+              "belongs to (site not published)" + after[h].format(dist=_km(m))
+              for h, m in zip(how, moved, strict=True)]
+    log.warning("%d post-2025 communes have no former station (%s): a station is estimated "
+                "in each", len(codes), ", ".join(codes))
+    return gpd.GeoDataFrame({
+        "facility_id": [f"TYT-N{c}" for c in codes],
+        "name": [f"{kind.get(t, 'Trạm Y tế xã')} {n}" for t, n in
+                 zip(new.loc[codes, "commune_type"], new.loc[codes, "commune_name"],
+                     strict=True)],
+        "tier": "station", "specialty": "primary care", "commune_code": codes,
+        "legacy_commune_code": "", "beds": np.nan, "doctors": np.nan, "nurses": np.nan,
+        "status": "active", "location_source": source,
+        "source": "estimate: a station for a post-2025 commune that no former station belongs to",
+        "note": "",
+    }, geometry=np.asarray(sites.to_numpy()), crs=crs)
+
+
+def _follow_stations(ex: gpd.GeoDataFrame, reg: ProvinceRegistry, sites: gpd.GeoDataFrame, *,
+                     crs: CRS) -> gpd.GeoDataFrame:
+    """Facilities placed by estimate at the registry centre of a pre-2025 commune (within 1 m)
+    whose station was moved: moved to the station's site, ``location_source`` says so."""
+    moved = sites[sites["moved_m"] > 0].set_index("legacy_commune_code")
+    if moved.empty or "legacy_commune_code" not in ex:
+        return ex
+    code = ex["legacy_commune_code"].fillna("").astype(str)
+    est = ex["location_source"].fillna("").astype(str).str.startswith("estimate")
+    cand = est & code.isin(moved.index)
+    if not cand.any():
+        return ex
+    lg = reg.legacy.set_index("commune_code")
+    c = code[cand]
+    centre = gpd.GeoSeries(shapely.points(lg.loc[c, "lon"], lg.loc[c, "lat"]), crs=4326,
+                           index=c.index).to_crs(crs)
+    at_centre = shapely.distance(ex.geometry[cand].to_numpy(), centre.to_numpy()) < 1.0
+    idx = c.index[at_centre]
+    if len(idx):
+        ex = ex.copy()
+        ex.loc[idx, "geometry"] = moved.geometry.reindex(code[idx]).to_numpy()
+        ex.loc[idx, "location_source"] = [
+            f"{src}; moved with the station of that commune: {_km(moved.at[k, 'moved_m'])}"
+            for src, k in zip(ex.loc[idx, "location_source"], code[idx], strict=True)]
+    return ex

@@ -11,8 +11,12 @@ Layers read (GeoDataFrames in the working CRS, metres):
 - ``facilities``: facility_id, name, tier, specialty, commune_code (post-2025),
   legacy_commune_code, beds, doctors, nurses (NaN = unknown), status, location_source, source,
   note; Point.
-- ``roads``: road_class, speed_kmh, oneway; LineString.
-- tables: pre-2025 population, referral table, satellite links.
+- ``roads``: road_class, speed_kmh, oneway (maxspeed_kmh, is_ferry, ferry_duration_min when
+  given, e.g. by ``gis roads extract``); LineString; or an OpenStreetMap ``.osm.pbf`` extract
+  (:func:`gis.inputs.osm.read_osm_roads`).
+- ``landcover``: a land-cover raster (integer classes) for the friction model.
+- tables: pre-2025 population, staffing (doctors, nurses, beds per facility), referral table,
+  satellite links.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import re
 import tomllib
 import warnings
@@ -30,18 +35,21 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import rasterio
+import rasterio.windows
 import shapely
 from pyproj import CRS
-from rasterio.warp import transform as warp_transform
+from rasterio import windows as rio_windows
+from rasterio.warp import transform_bounds
 
 from gis.errors import LayerError, PlanError
 from gis.inputs import filecheck
 from gis.inputs import validate as V
 from gis.inputs.config import TIERS
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
+from gis.inputs.osm import read_osm_roads
 from gis.inputs.plans import Plan, validate_plan
-from gis.inputs.rasters import RasterPoints
-from gis.inputs.registry import ProvinceRegistry, all_commune_codes
+from gis.inputs.rasters import LandCover, PopulationGrid
+from gis.inputs.registry import ProvinceRegistry, all_commune_codes, normalise
 from gis.inputs.validate import normalise_code
 
 log = logging.getLogger(__name__)
@@ -225,10 +233,16 @@ def _codes(gdf: pd.DataFrame, fieldname: str) -> pd.Series:
 
 
 def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set[str],
-                     code_field: str, source: str) -> gpd.GeoDataFrame:
-    """Keep the rows of the province: by a ``province_code`` field when present, else by the
-    commune codes the registry knows for the province."""
-    if "province_code" in gdf:
+                     code_field: str, source: str,
+                     use_province_code: bool = True) -> gpd.GeoDataFrame:
+    """Keep the rows of the province: by a ``province_code`` field when present (and
+    ``use_province_code``), else by the commune codes the registry knows for the province.
+
+    Tables of pre-2025 communes are filtered by commune code only: their ``province_code`` is
+    usually the pre-2025 province's (a province merged in 2025 has several), and pre- and
+    post-2025 province codes overlap.
+    """
+    if use_province_code and "province_code" in gdf:
         keep = gdf["province_code"].map(lambda v: normalise_code(v, 2)) == reg.province.code
         if keep.sum() < len(gdf):
             log.info("%s: kept %d of %d rows (province_code %s)", source, keep.sum(), len(gdf),
@@ -236,6 +250,11 @@ def _filter_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, known: set
         return gdf[keep.to_numpy()]
     codes = _codes(gdf, code_field)
     other = ~codes.isin(known) & codes.isin(all_commune_codes())
+    if "province_code" in gdf:
+        # rows without a code: their province_code (pre- or post-2025) says where they belong
+        mine = {reg.province.code, *reg.province.legacy_codes}
+        prov = gdf["province_code"].map(lambda v: normalise_code(v, 2))
+        other |= (codes == "") & (prov != "") & ~prov.isin(mine)
     if other.any():
         log.info("%s: dropped %d rows of other provinces", source, int(other.sum()))
     return gdf[~other.to_numpy()]
@@ -274,7 +293,8 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
     path : path
         Any GDAL-readable polygon layer. Required fields: ``commune_code``, ``commune_name``
         and the population field (persons; empty = unknown). Rows of other provinces are
-        dropped when the layer has ``province_code`` or their codes belong elsewhere.
+        dropped when the layer has ``province_code`` (post-2025 layers) or their codes belong
+        elsewhere.
     reg : ProvinceRegistry
         The province's registry: codes are checked against it.
     crs : CRS
@@ -296,15 +316,39 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         (unless allowed) or 0 in every commune, geometries, places outside the province.
     """
     path = Path(path)
-    source = _label(path, layer)
     gdf = read_any(path, layer=layer)
+    return communes_from_frame(gdf, reg, crs=crs, source=_label(path, layer),
+                               population_field=population_field, legacy=legacy,
+                               population_label=f"layer: {path.name}, field {population_field}",
+                               geometry_label=f"layer: {path.name}",
+                               allow_missing_population=allow_missing_population)
+
+
+def communes_from_frame(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                        source: str, population_field: str = "population",
+                        legacy: bool = False, population_label: str | None = None,
+                        geometry_label: str | None = None,
+                        allow_missing_population: bool = False) -> gpd.GeoDataFrame:
+    """Validate commune polygons already in memory (e.g. the built-in base data,
+    :func:`gis.inputs.basedata.communes`) as :func:`read_communes` validates a file.
+
+    ``source`` names the layer in messages; ``population_label`` and ``geometry_label`` fill
+    ``population_source`` (where the population is known) and ``geometry_source``;
+    ``allow_missing_population`` as in :func:`read_communes`.
+    """
+    gdf = gdf.copy()
+    if V.ROW not in gdf:
+        gdf[V.ROW] = np.arange(1, len(gdf) + 1)
+    population_label = population_label or f"{source}, field {population_field}"
+    geometry_label = geometry_label or source
     problems = V.missing_fields(gdf, ["commune_code", "commune_name", population_field])
     problems += _check_crs(gdf)
     if problems:
         raise LayerError(source, problems)
     table = reg.legacy if legacy else reg.new
     known = set(table["commune_code"])
-    gdf = _filter_province(gdf, reg, known=known, code_field="commune_code", source=source)
+    gdf = _filter_province(gdf, reg, known=known, code_field="commune_code", source=source,
+                           use_province_code=not legacy)
     gdf = gdf.copy()
     gdf["commune_code"] = _codes(gdf, "commune_code")
     what = "pre-2025" if legacy else "post-2025"
@@ -347,15 +391,69 @@ def read_communes(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | i
         "commune_type": (gdf["commune_type"] if "commune_type" in gdf
                          else gdf["commune_code"].map(info["commune_type"])).to_numpy(),
         "population": population.to_numpy(),
-        "population_source": np.where(population.isna(), "unknown",
-                                      f"layer: {path.name}, field {population_field}"),
-        "geometry_source": f"layer: {path.name}",
+        "population_source": np.where(population.isna(), "unknown", population_label),
+        "geometry_source": geometry_label,
         "admin_center": (gdf["admin_center"].fillna("").astype(str).to_numpy()
                          if "admin_center" in gdf else ""),
     }, geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs).to_crs(crs)
+    out["geometry"] = _valid_after_reprojection(out.geometry.to_numpy(), out["commune_code"],
+                                                source=source)
     out["geometry"] = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
                        for g in out.geometry]
     return out.sort_values("commune_code", ignore_index=True)
+
+
+def _rows_without_code(df: pd.DataFrame, reg: ProvinceRegistry, *, population_field: str,
+                       source: str) -> pd.DataFrame:
+    """Rows of a pre-2025 population table with no commune code, read for what they are.
+
+    A census lists an island district without communes (Bạch Long Vĩ, Lý Sơn, Cồn Cỏ, Hoàng
+    Sa, Côn Đảo) as a row with its district name and no commune code: such a row is the
+    registry's island district (``commune_type`` Huyện đảo, code ``D<district code>``), matched
+    by ``district_name``. Any other row without a code and without a population is not a
+    commune (a heading, a total left empty) and is skipped. Both are logged. A row without a
+    code but with people is left to the checks (an error naming the row).
+    """
+    empty = (df["commune_code"] == "").to_numpy()
+    if not empty.any():
+        return df
+    islands = reg.legacy[reg.legacy["commune_type"] == "Huyện đảo"]
+    by_district = {normalise(str(d)): c for d, c in
+                   zip(islands["district_name"], islands["commune_code"], strict=True)}
+    districts = (df["district_name"].fillna("").astype(str) if "district_name" in df
+                 else pd.Series("", index=df.index))
+    pop_text = df[population_field].fillna("").astype(str).str.strip()
+    keep = np.ones(len(df), bool)
+    df = df.copy()
+    for i in np.flatnonzero(empty):
+        row = df[V.ROW].iat[i] if V.ROW in df else i + 2
+        code = by_district.get(normalise(districts.iat[i]))
+        if code is not None and code not in set(df["commune_code"]):
+            df.iloc[i, df.columns.get_loc("commune_code")] = code
+            log.info("%s: row %s (%s) has no commune code: the island district without "
+                     "communes %s of the registry", source, row, districts.iat[i], code)
+        elif pop_text.iat[i] == "":
+            keep[i] = False
+            log.info("%s: row %s%s has no commune code and no population: not a commune, "
+                     "skipped", source, row, f" ({districts.iat[i]})" if districts.iat[i] else "")
+    return df[keep]
+
+
+def _valid_after_reprojection(geoms: np.ndarray, codes: pd.Series, *, source: str
+                              ) -> np.ndarray:
+    """Polygons valid in the working CRS. A polygon valid in lon/lat (or mended there) may
+    self-intersect once reprojected, where two of its edges nearly touch (Thái Nguyên's Lam Vỹ
+    and Phú Đình in the national file): such a polygon is mended again with ``make_valid``
+    (its polygonal part; the area moves by a rounding error), logged."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            geoms[i] = V.polygonal_part(shapely.make_valid(geoms[i]))
+        log.info("%s: %d polygon(s) invalid after reprojection to the working CRS mended with "
+                 "make_valid: commune_code %s", source, int(bad.sum()),
+                 ", ".join(codes.to_numpy()[bad].astype(str)))
+    return geoms
 
 
 def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
@@ -375,8 +473,10 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
     if problems:
         raise LayerError(source, problems)
     known = set(reg.legacy["commune_code"])
-    df = _filter_province(df, reg, known=known, code_field="commune_code", source=source).copy()
+    df = _filter_province(df, reg, known=known, code_field="commune_code", source=source,
+                          use_province_code=False).copy()
     df["commune_code"] = _codes(df, "commune_code")
+    df = _rows_without_code(df, reg, population_field=population_field, source=source)
     problems += V.duplicate_ids(df, "commune_code")
     unknown = ~df["commune_code"].isin(known)
     if unknown.any():
@@ -400,6 +500,36 @@ def read_population_table(path: Path | str, reg: ProvinceRegistry, *,
                      name="population")
 
 
+def _facilities_of_province(gdf: gpd.GeoDataFrame, reg: ProvinceRegistry, *,
+                            source: str) -> gpd.GeoDataFrame:
+    """The rows of a facility register that belong to the province (see
+    :func:`read_facilities`), as a copy."""
+    tier = gdf["tier"].astype(str).str.strip().str.lower()
+    central = (tier == "central").to_numpy()
+    if "province_code" in gdf:
+        code = gdf["province_code"].map(lambda v: normalise_code(v, 2))
+        other = ((code != "") & (code != reg.province.code)).to_numpy()
+    else:
+        # Without province_code, a register whose host codes all belong to other provinces is
+        # another province's; a mix is left to the checks (a wrong code is then an error).
+        everywhere = all_commune_codes()
+        elsewhere = np.zeros(len(gdf), bool)
+        mine = np.zeros(len(gdf), bool)
+        for fname, table in (("host_legacy_commune_code", reg.legacy),
+                             ("host_commune_code", reg.new)):
+            codes = _codes(gdf, fname)
+            here = codes.isin(set(table["commune_code"])).to_numpy()
+            mine |= here
+            elsewhere |= (codes.isin(everywhere).to_numpy() & ~here)
+        other = elsewhere if elsewhere[~central].any() and not mine.any() else \
+            np.zeros(len(gdf), bool)
+    other = np.asarray(other, bool) & ~central
+    if other.any():
+        log.info("%s: dropped %d of %d facilities of other provinces than %s", source,
+                 int(other.sum()), len(gdf), reg.province.short)
+    return gdf[~other].copy()
+
+
 def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
                     layer: str | None = None) -> gpd.GeoDataFrame:
     """Read and validate a facility register.
@@ -409,8 +539,14 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     with lon/lat columns) or, when the site is not known, ``host_legacy_commune_code`` /
     ``host_commune_code``: the facility is then placed at the registry centre of that commune
     and ``location_source`` says so. Optional: specialty, beds, doctors, nurses (empty =
-    unknown), status (active, ended, planned), source, note. Central hospitals may lie outside
-    the province; other tiers must lie inside.
+    unknown), status (active, ended, planned), location_source (kept for rows with a site;
+    default ``layer: <file name>``), source, note. Central hospitals may lie outside the
+    province; other tiers must lie inside.
+
+    A national (or another province's) register is filtered to the province: rows whose
+    ``province_code`` (post-2025) is another province's are dropped; without that field, a
+    register whose host commune codes all belong to other provinces is another province's and
+    only its central hospitals are kept. The result may then be empty.
     """
     path = Path(path)
     source = _label(path, layer)
@@ -418,7 +554,7 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     problems = V.missing_fields(gdf, ["facility_id", "name", "tier"])
     if problems:
         raise LayerError(source, problems)
-    gdf = gdf.copy()
+    gdf = _facilities_of_province(gdf, reg, source=source)
     gdf["facility_id"] = gdf["facility_id"].astype(str).str.strip()
     problems += V.duplicate_ids(gdf, "facility_id")
     tier = gdf["tier"].astype(str).str.strip().str.lower()
@@ -462,7 +598,9 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
             pts = geom.to_crs(4326)
             pos = np.flatnonzero(gdf.geometry.notna().to_numpy())
             lon[pos], lat[pos] = pts.x.to_numpy(), pts.y.to_numpy()
-            loc_source[pos] = f"layer: {path.name}"
+            given = (gdf["location_source"].fillna("").astype(str).str.strip().to_numpy()
+                     if "location_source" in gdf else np.full(len(gdf), "", dtype=object))
+            loc_source[pos] = np.where(given[pos] != "", given[pos], f"layer: {path.name}")
     for codes, idx, what in ((host_new, new_idx, "post-2025"),
                              (host_legacy, legacy_idx, "pre-2025")):
         use = np.isnan(lon) & (codes != "").to_numpy() & codes.isin(idx.index).to_numpy()
@@ -471,7 +609,7 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
             lon[use] = idx.loc[c, "lon"].to_numpy()
             lat[use] = idx.loc[c, "lat"].to_numpy()
             names = idx.loc[c, "commune_name"].to_numpy()
-            loc_source[use] = [f"estimate: registry centre of the {what} commune {n} ({k})"
+            loc_source[use] = [f"estimate: registry centre of the host {what} commune; {n} ({k})"
                                for n, k in zip(names, c, strict=True)]
     nowhere = np.isnan(lon)
     if nowhere.any():
@@ -512,21 +650,138 @@ def read_facilities(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str |
     return out.to_crs(crs)
 
 
-def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
-               speed_field: str = "speed_kmh", class_field: str = "highway") -> gpd.GeoDataFrame:
-    """Read and validate a road line layer for the road travel model.
+def is_pbf(path: Path | str) -> bool:
+    """An OpenStreetMap PBF extract (``.osm.pbf`` or ``.pbf``), read by
+    :func:`gis.inputs.osm.read_osm_roads` rather than GDAL."""
+    return str(path).lower().endswith(".pbf")
 
-    Any GDAL line layer (an OSM export, national road data). Optional fields: ``highway`` (the
-    road class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
-    ``oneway`` (yes/true/1). Multi-part lines are split into parts.
+
+def read_staffing(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
+    """Read a staffing table: doctors, nurses and beds per facility.
+
+    Any GDAL table or CSV with ``facility_id`` and at least one of ``doctors``, ``nurses``,
+    ``beds`` (numbers >= 0; empty = unknown); optional ``source`` (where the figures come
+    from). Ids are checked against the facilities layer when it is built
+    (:func:`gis.inputs.staffing.apply_staffing`): the generated commune stations are
+    ``TYT-<pre-2025 commune code>``.
+
+    Returns
+    -------
+    DataFrame
+        ``facility_id``, ``doctors``, ``nurses``, ``beds`` (float, NaN = unknown), ``source``
+        (``"table: <file name>"`` where the row gives none), ``_row``.
+
+    Raises
+    ------
+    LayerError
+        Listing every problem with its rows (missing fields, repeated or empty ids, values
+        that are not numbers or are negative).
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    df = pd.DataFrame(read_any(path, layer=layer))
+    problems = V.missing_fields(df, ["facility_id"])
+    if not any(f in df for f in ("doctors", "nurses", "beds")):
+        problems.append("no field doctors, nurses or beds: a staffing table gives at least one "
+                        "of them per facility_id")
+    if problems:
+        raise LayerError(source, problems)
+    df["facility_id"] = df["facility_id"].fillna("").astype(str).str.strip()
+    empty = df["facility_id"] == ""
+    if empty.any():
+        problems.append(f"field 'facility_id', {V.rows_text(df, empty, id_field=None)}: empty "
+                        "id; give the facility_id of the facilities layer (TYT-<code> for a "
+                        "commune station)")
+    problems += V.duplicate_ids(df[~empty], "facility_id")
+    numbers = {}
+    for f in ("doctors", "nurses", "beds"):
+        numbers[f], probs = V.numeric_field(df, f, id_field="facility_id", allow_missing=True,
+                                            what=f)
+        problems += probs
+    if problems:
+        raise LayerError(source, problems)
+    given = (df["source"].fillna("").astype(str).str.strip() if "source" in df
+             else pd.Series("", index=df.index))
+    return pd.DataFrame({
+        "facility_id": df["facility_id"].to_numpy(),
+        **{f: numbers[f].to_numpy() for f in ("doctors", "nurses", "beds")},
+        "source": np.where(given != "", given, f"table: {path.name}"),
+        V.ROW: df[V.ROW].to_numpy(),
+    })
+
+
+def read_candidates(path: Path | str, reg: ProvinceRegistry, *, crs: CRS | str | int,
+                    layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read candidate sites for the scaling up: a point layer, or CSV with lon/lat.
+
+    Optional fields: ``site_id`` (unique; default ``C<row>``), ``name`` (default the id).
+    Sites outside the province's box are reported; sites inside the box but outside every
+    commune are dropped later (counted in the summary).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``site_id``, ``name``; Point geometry in ``crs``.
+    """
+    path = Path(path)
+    source = _label(path, layer)
+    gdf = read_any(path, layer=layer)
+    if not _has_geometry(gdf) or not bool(gdf.geometry.notna().any()):
+        raise LayerError(source, ["no sites: give a point layer, or a CSV with lon and lat "
+                                  "columns"])
+    problems = _check_crs(gdf)
+    if problems:
+        raise LayerError(source, problems)
+    gdf = gdf.copy()
+    ids = (gdf["site_id"].fillna("").astype(str).str.strip() if "site_id" in gdf
+           else pd.Series("", index=gdf.index))
+    ids = ids.where(ids != "", "C" + gdf[V.ROW].astype(str))
+    gdf["site_id"] = ids
+    problems += V.duplicate_ids(gdf, "site_id")
+    nowhere = gdf.geometry.isna().to_numpy()
+    if nowhere.any():
+        problems.append(f"geometry, {V.rows_text(gdf, nowhere, id_field='site_id')}: no site; "
+                        "give lon/lat")
+    geom, probs = V.geometry_problems(gdf[~nowhere], allowed=("Point",), id_field="site_id",
+                                      source=source)
+    problems += probs
+    if not problems:
+        problems += V.location_problems(_lonlat_points(geom), gdf[~nowhere],
+                                        bounds=reg.bounds(), province=reg.province.short,
+                                        id_field="site_id")
+    if problems:
+        raise LayerError(source, problems)
+    names = (gdf["name"].fillna("").astype(str) if "name" in gdf
+             else pd.Series("", index=gdf.index))
+    out = gpd.GeoDataFrame({"site_id": gdf["site_id"].to_numpy(),
+                            "name": np.where(names != "", names, gdf["site_id"])},
+                           geometry=shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs)
+    return out[~nowhere].to_crs(crs).reset_index(drop=True)
+
+
+def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = None,
+               speed_field: str = "speed_kmh", class_field: str = "highway",
+               area=None, margin_m: float = 0.0) -> gpd.GeoDataFrame:
+    """Read and validate a road line layer for the road and friction models.
+
+    Any GDAL line layer (an OSM export, national road data, the GeoPackage that
+    ``gis roads extract`` writes). Optional fields: ``highway`` or ``road_class`` (the road
+    class; another name via ``class_field``), ``speed_kmh`` (overrides the class speed),
+    ``maxspeed_kmh`` (caps it), ``oneway`` (yes/true/1: along the line), ``is_ferry`` and
+    ``ferry_duration_min`` (ferry routes). Multi-part lines are split into parts. An
+    ``.osm.pbf`` file is read with :func:`gis.inputs.osm.read_osm_roads`, cut to ``area``
+    (the province, any CRS) grown by ``margin_m``.
 
     Returns
     -------
     GeoDataFrame
         ``road_class`` (str, "" when unknown), ``speed_kmh`` (float, NaN = from the class),
-        ``oneway`` (bool); LineString in ``crs``.
+        ``maxspeed_kmh`` (NaN = none), ``oneway`` (bool), ``is_ferry`` (bool),
+        ``ferry_duration_min`` (NaN = none); LineString in ``crs``.
     """
     path = Path(path)
+    if is_pbf(path):
+        return read_osm_roads(path, crs=crs, area=area, margin_m=margin_m)
     source = _label(path, layer)
     gdf = read_any(path, layer=layer)
     if not _has_geometry(gdf):
@@ -542,17 +797,83 @@ def read_roads(path: Path | str, *, crs: CRS | str | int, layer: str | None = No
     if zero.any():
         problems.append(f"field '{speed_field}', {V.rows_text(gdf, zero, id_field=None)}: speed 0;"
                         f" leave it empty to use the class speed, or remove impassable roads")
+    optional = {}
+    for name, what in (("maxspeed_kmh", "speed"), ("ferry_duration_min", "duration")):
+        if name in gdf:
+            optional[name], probs = V.numeric_field(gdf, name, id_field=None,
+                                                    allow_missing=True, what=what)
+            problems += probs
     if problems:
         raise LayerError(source, problems)
-    oneway = (gdf["oneway"].astype(str).str.strip().str.lower().isin(["yes", "true", "1"])
-              if "oneway" in gdf else pd.Series(False, index=gdf.index))
+
+    def yes(name: str) -> np.ndarray:
+        if name not in gdf:
+            return np.zeros(len(gdf), bool)
+        return gdf[name].astype(str).str.strip().str.lower().isin(["yes", "true", "1"]) \
+            .to_numpy(bool)
+
+    if class_field not in gdf and "road_class" in gdf:
+        class_field = "road_class"
+    nan = np.full(len(gdf), np.nan)
     out = gpd.GeoDataFrame({
         "road_class": (gdf[class_field].fillna("").astype(str) if class_field in gdf
                        else pd.Series("", index=gdf.index)).to_numpy(),
         "speed_kmh": speed.to_numpy(),
-        "oneway": oneway.to_numpy(bool),
+        "maxspeed_kmh": optional["maxspeed_kmh"].to_numpy() if "maxspeed_kmh" in optional
+        else nan,
+        "oneway": yes("oneway"),
+        "is_ferry": yes("is_ferry"),
+        "ferry_duration_min": optional["ferry_duration_min"].to_numpy()
+        if "ferry_duration_min" in optional else nan,
     }, geometry=shapely.force_2d(geom.to_numpy()), crs=gdf.crs).to_crs(crs)
     return out.explode(index_parts=False).reset_index(drop=True)
+
+
+def read_landcover(path: Path | str, *, bounds: tuple[float, float, float, float] | None = None,
+                   crs: CRS | str | int | None = None, margin_m: float = 0.0) -> LandCover:
+    """Read a land-cover raster (integer classes, e.g. ESA WorldCover) for the friction model:
+    the window covering ``bounds`` (in ``crs``, grown by ``margin_m``), or the whole raster.
+
+    Raises
+    ------
+    LayerError
+        The file cannot be read as a raster, declares no CRS, holds no integer classes, or
+        does not cover the bounds.
+    """
+    path = Path(path)
+    try:
+        src = rasterio.open(path)
+    except Exception as exc:
+        raise LayerError(str(path), [f"cannot be read as a raster: {exc}"]) from None
+    with src:
+        if src.crs is None:
+            raise LayerError(str(path), ["no CRS declared: georeference the raster"])
+        if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+            raise LayerError(str(path), [f"band 1 holds {src.dtypes[0]} values; a land-cover "
+                                         "raster holds integer classes"])
+        window = None
+        if bounds is not None:
+            minx, miny, maxx, maxy = bounds
+            grown = (minx - margin_m, miny - margin_m, maxx + margin_m, maxy + margin_m)
+            left, bottom, right, top = transform_bounds(crs, src.crs, *grown)
+            w = rio_windows.from_bounds(left, bottom, right, top, src.transform)
+            c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+            c1 = min(math.ceil(w.col_off + w.width), src.width)
+            r1 = min(math.ceil(w.row_off + w.height), src.height)
+            c0, r0 = max(c0, 0), max(r0, 0)
+            window = rio_windows.Window(c0, r0, c1 - c0, r1 - r0) if c1 > c0 and r1 > r0 \
+                else None
+            if window is None:
+                raise LayerError(str(path), ["does not cover the province: give a raster "
+                                             "of its area"])
+        values = src.read(1, window=window)
+        transform = src.window_transform(window) if window is not None else src.transform
+        nodata = src.nodata
+        crs_wkt = src.crs.to_wkt()
+    if nodata is not None:
+        values = np.where(values == nodata, -1, values)
+    return LandCover(values=values.astype(np.int64), transform=transform, crs=crs_wkt,
+                     name=path.name)
 
 
 def read_referrals(path: Path | str, *, layer: str | None = None) -> pd.DataFrame:
@@ -711,22 +1032,26 @@ def _plan_toml(path: Path) -> tuple[pd.DataFrame, str | None]:
     return df, name
 
 
-def read_population_raster(path: str | Path, *, crs,
-                           bounds: tuple[float, float, float, float] | None = None,
-                           province: str = "the province") -> RasterPoints:
-    """Read a population raster: every pixel with a positive value, its centre reprojected to
-    ``crs``. Masked, negative and non-finite values count as 0.
+def read_population_raster(path: str | Path, *,
+                           bounds_lonlat: tuple[float, float, float, float] | None = None,
+                           province: str = "the province") -> PopulationGrid:
+    """Read a population raster (persons per pixel, e.g. a WorldPop GeoTIFF), whole or only the
+    window covering ``bounds_lonlat`` (min_lon, min_lat, max_lon, max_lat; widened to whole
+    pixels). Masked, negative and non-finite values count as nobody (NaN in the grid).
 
     Parameters
     ----------
-    bounds : (min_lon, min_lat, max_lon, max_lat), optional
-        The province's box (EPSG:4326): a raster with no populated pixel inside is an error.
+    bounds_lonlat : (min_lon, min_lat, max_lon, max_lat), optional
+        The province's box (EPSG:4326): only that window is read, and a raster with no
+        populated pixel inside it is an error.
+    province : str
+        The province's name, in that error.
 
     Raises
     ------
     LayerError
         The file cannot be read as a raster, declares no CRS, or holds no people in the
-        province.
+        province's box.
     """
     path = Path(path)
     problems = filecheck.file_problems(path, what="raster file")
@@ -741,27 +1066,31 @@ def read_population_raster(path: str | Path, *, crs,
     with src:
         if src.crs is None:
             raise LayerError(str(path), ["no CRS declared: georeference the raster"])
-        band = src.read(1, masked=True).astype(float)
-        values = np.ma.filled(band, 0.0)
-        values[~np.isfinite(values) | (values < 0)] = 0.0
-        rows, cols = np.nonzero(values > 0)
-        xs, ys = rasterio.transform.xy(src.transform, rows, cols, offset="center")
-        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
-        if bounds is not None:
-            lon, lat = (xs, ys) if src.crs == CRS.from_epsg(4326) else (
-                np.asarray(a) for a in warp_transform(src.crs, "EPSG:4326", xs, ys))
-            min_lon, min_lat, max_lon, max_lat = bounds
-            inside = ((lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat))
-            if not inside.any():
-                b = src.bounds
-                raise LayerError(str(path), [
-                    f"no populated pixel inside {province} (lon {min_lon:.2f}..{max_lon:.2f}, "
-                    f"lat {min_lat:.2f}..{max_lat:.2f}); the raster covers {b.left:.2f}.."
-                    f"{b.right:.2f} x {b.bottom:.2f}..{b.top:.2f} in {src.crs}: give a "
-                    f"population raster of the province (e.g. WorldPop's country file) with its "
-                    f"CRS declared"])
-        if src.crs != crs:
-            xs, ys = warp_transform(src.crs, crs, xs, ys)
-            xs, ys = np.asarray(xs), np.asarray(ys)
-        vals = values[rows, cols]
-    return RasterPoints(x=xs, y=ys, value=vals, name=path.name)
+        window = None
+        if bounds_lonlat is not None:
+            left, bottom, right, top = transform_bounds("EPSG:4326", src.crs, *bounds_lonlat)
+            w = rasterio.windows.from_bounds(left, bottom, right, top, src.transform)
+            c0 = max(int(np.floor(w.col_off + 1e-9)), 0)
+            r0 = max(int(np.floor(w.row_off + 1e-9)), 0)
+            c1 = min(int(np.ceil(w.col_off + w.width - 1e-9)), src.width)
+            r1 = min(int(np.ceil(w.row_off + w.height - 1e-9)), src.height)
+            if c1 > c0 and r1 > r0:
+                window = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
+        band = (src.read(1, window=window, masked=True).astype(float)
+                if bounds_lonlat is None or window is not None else None)
+        transform = src.window_transform(window) if window is not None else src.transform
+        crs = src.crs.to_wkt()
+        b = src.bounds
+        covers = (f"{b.left:.2f}..{b.right:.2f} x {b.bottom:.2f}..{b.top:.2f} in "
+                  f"{src.crs.to_string()}")
+    values = np.ma.filled(band, np.nan) if band is not None else np.zeros((0, 0))
+    values[~np.isfinite(values) | (values < 0)] = np.nan
+    grid = PopulationGrid(values=values, transform=transform, crs=crs, name=path.name)
+    if bounds_lonlat is not None and grid.total() <= 0:
+        min_lon, min_lat, max_lon, max_lat = bounds_lonlat
+        raise LayerError(str(path), [
+            f"no populated pixel inside {province} (lon {min_lon:.2f}..{max_lon:.2f}, "
+            f"lat {min_lat:.2f}..{max_lat:.2f}); the raster covers {covers}: give a "
+            f"population raster of the province (e.g. WorldPop's country file) with its "
+            f"CRS declared"])
+    return grid

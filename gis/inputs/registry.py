@@ -16,7 +16,7 @@ import logging
 import re
 import sqlite3
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -267,15 +267,28 @@ class ProvinceRegistry:
     legacy: pd.DataFrame
     new: pd.DataFrame
     mapping: pd.DataFrame
+    extent: tuple[float, float, float, float] | None = None
 
     def bounds(self) -> tuple[float, float, float, float]:
         """The province's box (min_lon, min_lat, max_lon, max_lat, EPSG:4326): the union of the
-        registry's boxes (or centres) of its pre-2025 communes."""
-        lg = self.legacy
-        return (float(np.nanmin(lg["min_lon"].fillna(lg["lon"]))),
-                float(np.nanmin(lg["min_lat"].fillna(lg["lat"]))),
-                float(np.nanmax(lg["max_lon"].fillna(lg["lon"]))),
-                float(np.nanmax(lg["max_lat"].fillna(lg["lat"]))))
+        registry's boxes (or centres) of its pre-2025 communes, the centres of its post-2025
+        communes (an island commune's may lie far from every pre-2025 box: Trường Sa) and
+        ``extent`` when known (the box of the real commune polygons, islands included)."""
+        lg, nw = self.legacy, self.new
+        lo_x = [lg["min_lon"].fillna(lg["lon"]), lg["lon"], nw["lon"]]
+        lo_y = [lg["min_lat"].fillna(lg["lat"]), lg["lat"], nw["lat"]]
+        hi_x = [lg["max_lon"].fillna(lg["lon"]), lg["lon"], nw["lon"]]
+        hi_y = [lg["max_lat"].fillna(lg["lat"]), lg["lat"], nw["lat"]]
+        box = [float(np.nanmin(pd.concat(lo_x))), float(np.nanmin(pd.concat(lo_y))),
+               float(np.nanmax(pd.concat(hi_x))), float(np.nanmax(pd.concat(hi_y)))]
+        if self.extent is not None:
+            e = self.extent
+            box = [min(box[0], e[0]), min(box[1], e[1]), max(box[2], e[2]), max(box[3], e[3])]
+        return (box[0], box[1], box[2], box[3])
+
+    def with_extent(self, extent: tuple[float, float, float, float]) -> ProvinceRegistry:
+        """A copy whose :meth:`bounds` also covers ``extent`` (lon/lat box, EPSG:4326)."""
+        return replace(self, extent=tuple(float(v) for v in extent))
 
     def summary(self) -> dict[str, object]:
         split = self.legacy[self.legacy["split"]]

@@ -13,16 +13,25 @@ destinations; the table of every pair within the cut-off only when asked (:meth:
 query gives bit for bit the times of :func:`straight_line_costs` (one formula), so an analysis
 gives the same figures on a sized table as on the full one. :func:`subset_dests`,
 :func:`nearest` and :func:`nearest_open_time` take either.
+
+Both are cost models (:class:`CostModel`), the interface the plans, the location models,
+the network and the plan editor query. The road and friction models search from every
+facility to the cut-off anyway (one search reaches every cell within it), so their model is a
+:class:`TableModel`: the same queries answered by cuts of that searched table, each the
+answer the full table gives.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
+
+from gis.errors import GisError
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +90,11 @@ class CostTable:
         )
 
 
-def subset_dests(costs: CostTable | StraightLineModel, dest_mask: np.ndarray
-                 ) -> CostTable | StraightLineModel:
+def subset_dests(costs: CostTable | CostModel, dest_mask: np.ndarray
+                 ) -> CostTable | CostModel:
     """The table (or model) restricted to some destinations (renumbered 0..k-1, order kept)."""
     dest_mask = np.asarray(dest_mask, bool)
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         return costs.subset(dest_mask)
     new_pos = np.cumsum(dest_mask) - 1
     keep = dest_mask[costs.dest]
@@ -363,11 +372,12 @@ def _nearest_of(origins_xy: np.ndarray, dests_xy: np.ndarray, members: np.ndarra
 
 # --- queries -------------------------------------------------------------------------------
 
-def nearest(costs: CostTable | StraightLineModel, dest_mask: np.ndarray) -> pd.DataFrame:
+def nearest(costs: CostTable | CostModel, dest_mask: np.ndarray) -> pd.DataFrame:
     """Nearest destination among ``dest_mask`` for every origin.
 
     The least time; among equal times the lowest destination position. A
-    :class:`StraightLineModel` answers by one query over the masked destinations (same result).
+    :class:`CostModel` answers by its own query (the straight line by one query over the
+    masked destinations; same result).
 
     Returns
     -------
@@ -375,7 +385,7 @@ def nearest(costs: CostTable | StraightLineModel, dest_mask: np.ndarray) -> pd.D
         Indexed by origin position: ``dest`` (position, -1 if none within the cut-off),
         ``time_min`` and ``dist_m`` (NaN if none).
     """
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         return costs.nearest(dest_mask)
     n = costs.n_origins
     sel = np.asarray(dest_mask, bool)[costs.dest]
@@ -405,18 +415,18 @@ def _segment_min(o: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
     out[o[starts]] = np.minimum.reduceat(t, starts)
 
 
-def nearest_open_time(costs: CostTable | StraightLineModel, open_mask: np.ndarray
+def nearest_open_time(costs: CostTable | CostModel, open_mask: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Time (min) to, and position of, the nearest open destination for every origin.
 
     The least time; among equal times the lowest destination position. A
-    :class:`StraightLineModel` answers from its first ``k`` destinations per origin, with an
-    exact second query for the origins whose ``k`` are all closed
-    (:meth:`StraightLineModel.nearest_open`): the same result.
+    :class:`CostModel` answers from its first ``k`` destinations per origin, with an exact
+    second query for the origins whose ``k`` are all closed (:meth:`CostModel.nearest_open`):
+    the same result.
 
     Parameters
     ----------
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
     open_mask : ndarray of bool, shape (n_dests,)
 
     Returns
@@ -426,7 +436,7 @@ def nearest_open_time(costs: CostTable | StraightLineModel, open_mask: np.ndarra
     dest : ndarray of int, shape (n_origins,)
         Position of the nearest open destination, -1 where none.
     """
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         return costs.nearest_open(open_mask)
     keep = open_mask[costs.dest]
     o, d, t = costs.origin[keep], costs.dest[keep], costs.time_min[keep]
@@ -443,34 +453,34 @@ def nearest_open_time(costs: CostTable | StraightLineModel, open_mask: np.ndarra
 
 # --- sized queries: each analysis gets the table it needs, no deeper -----------------------
 
-#: Destinations held per origin by :meth:`StraightLineModel.nearest_open` when no deeper
+#: Destinations held per origin by :meth:`CostModel.nearest_open` when no deeper
 #: :class:`NearestK` was asked for. Any k >= 1 gives exact answers (see :class:`NearestK`);
 #: k only sets how often the second query runs.
 NEAREST_K = 16
 
 
-def within_table(costs: CostTable | StraightLineModel, max_min: float, *,
+def within_table(costs: CostTable | CostModel, max_min: float, *,
                  dest_mask: np.ndarray | None = None) -> CostTable:
     """The pairs an analysis at ``max_min`` minutes needs (covering models, satellites).
 
-    A :class:`StraightLineModel` builds the pairs within ``min(max_min, cutoff)`` only (its
+    A :class:`CostModel` gives the pairs within ``min(max_min, cutoff)`` only (its
     ``cutoff_min`` is then that time); a :class:`CostTable` is returned whole (restricted to
     ``dest_mask``), as before sized tables existed. Either way every pair with time <=
     ``max_min`` is there, with the same time.
     """
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         return costs.within(max_min, dest_mask=dest_mask)
     return costs if dest_mask is None else subset_dests(costs, dest_mask)
 
 
-def group_table(costs: CostTable | StraightLineModel, origin_group: np.ndarray,
+def group_table(costs: CostTable | CostModel, origin_group: np.ndarray,
                 dest_group: np.ndarray) -> CostTable:
     """The pairs whose origin and destination are in the same group (best site per commune).
 
-    A :class:`StraightLineModel` builds those pairs only (within its cut-off); a
-    :class:`CostTable` is returned whole.
+    A :class:`CostModel` gives those pairs only (within its cut-off); a :class:`CostTable`
+    is returned whole.
     """
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         return costs.group_pairs(origin_group, dest_group)
     return costs
 
@@ -486,7 +496,7 @@ class NearestK:
     first open one is among them, since every other destination comes after all ``k``. Only an
     origin whose first ``k`` are all closed can have its nearest open destination elsewhere,
     and only if more than ``k`` destinations are within the cut-off (``next_time_min`` finite):
-    :meth:`StraightLineModel.nearest_open` detects those origins per plan and answers them by
+    :meth:`CostModel.nearest_open` detects those origins per plan and answers them by
     an exact query over the open destinations alone.
 
     Attributes
@@ -607,7 +617,122 @@ def _first_k(points: np.ndarray, dests_xy: np.ndarray, need: int, *, radius_m: f
     return D, T
 
 
-class StraightLineModel:
+class CostModel:
+    """A travel model answering each analysis with the table it needs: the interface the
+    plans, the location models, the network and the plan editor query in place of a
+    :class:`CostTable`.
+
+    Every query answers exactly what the same question asked of the model's full table (every
+    pair within the cut-off, :meth:`table`) answers: each origin's first ``k`` destinations
+    (:meth:`nearest_k`), the nearest of some destinations (:meth:`nearest`), the nearest open
+    one (:meth:`nearest_open`), the pairs within a time (:meth:`within`), the pairs inside a
+    group (:meth:`group_pairs`). A model has the attributes of a table that describe it
+    (``origin_ids``, ``dest_ids``, ``n_origins``, ``n_dests``, ``cutoff_min``, ``mode``) and
+    a ``queries`` record of the tables it built. Implementations:
+    :class:`StraightLineModel` (computes each answer), :class:`TableModel` (cuts each answer
+    from a table searched in full: the road and friction models).
+    """
+
+    origin_ids: np.ndarray
+    dest_ids: np.ndarray
+    cutoff_min: float
+    mode: str
+    queries: dict
+    _nk: NearestK | None = None
+
+    @property
+    def n_origins(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def n_dests(self) -> int:
+        raise NotImplementedError
+
+    def subset(self, dest_mask: np.ndarray) -> CostModel:
+        """The model restricted to some destinations (renumbered, order kept)."""
+        raise NotImplementedError
+
+    def with_dests(self, dests_xy: np.ndarray, dest_ids: np.ndarray) -> CostModel:
+        """The model with more destinations after the present ones (e.g. a plan's new sites),
+        costed by the same travel model and cut-off."""
+        raise NotImplementedError
+
+    def nearest_k(self, k: int, *, origins: np.ndarray | None = None) -> NearestK:
+        """The first ``k`` destinations of each origin (of ``origins``: positions, when given)
+        in (time, position) order, and the time of the next one (see :class:`NearestK`)."""
+        raise NotImplementedError
+
+    def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
+                ) -> pd.DataFrame:
+        """Nearest destination among ``dest_mask`` for every origin (of ``origins``), as
+        :func:`nearest` on the full table: ``dest`` (-1 if none within the cut-off),
+        ``time_min``, ``dist_m`` (NaN if none)."""
+        raise NotImplementedError
+
+    def within(self, max_min: float, *, dest_mask: np.ndarray | None = None) -> CostTable:
+        """The pairs with time <= ``min(max_min, cutoff_min)`` (to ``dest_mask``), sorted by
+        origin then destination; the table's ``cutoff_min`` is that time."""
+        raise NotImplementedError
+
+    def group_pairs(self, origin_group: np.ndarray, dest_group: np.ndarray) -> CostTable:
+        """The pairs within the cut-off whose origin and destination are in the same group
+        (missing values are in no group), sorted by origin then destination."""
+        raise NotImplementedError
+
+    def table(self) -> CostTable:
+        """Every pair within the cut-off: only for an analysis that truly needs it."""
+        raise NotImplementedError
+
+    def _note(self, **rec) -> None:
+        self.queries["tables"].append(rec)
+
+    def _ranked_nearest_k(self, D: np.ndarray, T: np.ndarray, k: int, row: np.ndarray, *,
+                          whole: bool) -> NearestK:
+        """The :class:`NearestK` of ``k + 1`` ranked columns per row (destinations ``D``, -1 for
+        none; times ``T``): the first ``k`` and the time of the next. Kept as the model's table
+        (and noted) when it answers every origin (``whole``)."""
+        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
+                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
+                      cutoff_min=self.cutoff_min)
+        if whole:
+            self._nk = nk
+            self._note(table="nearest_k", k=k, rows=int(len(D)),
+                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
+        return nk
+
+    def nearest_open(self, open_mask: np.ndarray, *, k: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Time to, and position of, the nearest open destination of every origin: what
+        :func:`nearest_open_time` gives on the full table (``inf`` / -1 where none).
+
+        The first open one among each origin's first ``k`` (the table of :meth:`nearest_k`,
+        the deepest already built, else ``NEAREST_K``); where all ``k`` are closed and more
+        destinations are within the cut-off, one exact query over the open destinations alone
+        (see :class:`NearestK` for why this is exact)."""
+        open_mask = np.asarray(open_mask, bool)
+        nk = self.nearest_k(k if k is not None else
+                            (self._nk.k if self._nk is not None else NEAREST_K))
+        held = nk.dest >= 0
+        is_open = held & open_mask[np.maximum(nk.dest, 0)]
+        has = is_open.any(axis=1)
+        j = is_open.argmax(axis=1)
+        r = np.arange(len(j))
+        t_row = np.where(has, nk.time_min[r, j], np.inf)
+        d_row = np.where(has, nk.dest[r, j], -1).astype(np.int64)
+        second = np.flatnonzero(~has & np.isfinite(nk.next_time_min) & open_mask.any())
+        if len(second):
+            origin_of_row = np.zeros(len(nk.dest), np.int64)
+            origin_of_row[nk.row] = np.arange(nk.n_origins)
+            near = self.nearest(open_mask, origins=origin_of_row[second])
+            t2 = near["time_min"].to_numpy()
+            t_row[second] = np.where(np.isfinite(t2), t2, np.inf)
+            d_row[second] = near["dest"].to_numpy()
+        self.queries.setdefault("second_queries", []).append(
+            {"open": int(open_mask.sum()), "k": nk.k, "rows": int(len(second))})
+        return t_row[nk.row], d_row[nk.row]
+
+
+class StraightLineModel(CostModel):
     """The straight-line model (distance x detour factor / speed, pairs within a cut-off),
     answering each analysis with the table it needs.
 
@@ -672,9 +797,6 @@ class StraightLineModel:
         return {"speed_kmh": self.speed_kmh, "detour_factor": self.detour_factor,
                 "mode": self.mode}
 
-    def _note(self, **rec) -> None:
-        self.queries["tables"].append(rec)
-
     def _derived(self, dests_xy: np.ndarray, dest_ids: np.ndarray) -> StraightLineModel:
         return StraightLineModel(self.origins_xy, dests_xy, cutoff_min=self.cutoff_min,
                                  origin_ids=self.origin_ids, dest_ids=dest_ids,
@@ -716,14 +838,7 @@ class StraightLineModel:
         D, T = _first_k(pts, self.dests_xy, need, radius_m=self._radius,
                         limit_min=self._limit, detour_factor=self.detour_factor,
                         speed_m_per_min=self._speed)
-        nk = NearestK(dest=D[:, :k].astype(np.int32), time_min=T[:, :k].copy(),
-                      next_time_min=T[:, k].copy(), row=row, dest_ids=self.dest_ids,
-                      cutoff_min=self.cutoff_min)
-        if origins is None:
-            self._nk = nk
-            self._note(table="nearest_k", k=k, rows=int(len(pts)),
-                       pairs=int((D[:, :k] >= 0).sum()), dests=self.n_dests)
-        return nk
+        return self._ranked_nearest_k(D, T, k, row, whole=origins is None)
 
     def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
                 ) -> pd.DataFrame:
@@ -751,37 +866,6 @@ class StraightLineModel:
             p_dist[found[keep]] = dist_m[keep].astype(np.float32)
             dest, time, dist = p_dest[row], p_time[row], p_dist[row]
         return pd.DataFrame({"dest": dest, "time_min": time, "dist_m": dist})
-
-    def nearest_open(self, open_mask: np.ndarray, *, k: int | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Time to, and position of, the nearest open destination of every origin: what
-        :func:`nearest_open_time` gives on the full table (``inf`` / -1 where none).
-
-        The first open one among each origin's first ``k`` (the table of :meth:`nearest_k`,
-        the deepest already built, else ``NEAREST_K``); where all ``k`` are closed and more
-        destinations are within the cut-off, one exact query over the open destinations alone
-        (see :class:`NearestK` for why this is exact)."""
-        open_mask = np.asarray(open_mask, bool)
-        nk = self.nearest_k(k if k is not None else
-                            (self._nk.k if self._nk is not None else NEAREST_K))
-        held = nk.dest >= 0
-        is_open = held & open_mask[np.maximum(nk.dest, 0)]
-        has = is_open.any(axis=1)
-        j = is_open.argmax(axis=1)
-        r = np.arange(len(j))
-        t_row = np.where(has, nk.time_min[r, j], np.inf)
-        d_row = np.where(has, nk.dest[r, j], -1).astype(np.int64)
-        second = np.flatnonzero(~has & np.isfinite(nk.next_time_min) & open_mask.any())
-        if len(second):
-            origin_of_row = np.zeros(len(nk.dest), np.int64)
-            origin_of_row[nk.row] = np.arange(nk.n_origins)
-            near = self.nearest(open_mask, origins=origin_of_row[second])
-            t2 = near["time_min"].to_numpy()
-            t_row[second] = np.where(np.isfinite(t2), t2, np.inf)
-            d_row[second] = near["dest"].to_numpy()
-        self.queries.setdefault("second_queries", []).append(
-            {"open": int(open_mask.sum()), "k": nk.k, "rows": int(len(second))})
-        return t_row[nk.row], d_row[nk.row]
 
     def _expand(self, table: CostTable) -> CostTable:
         """A table over the distinct points as a table over the origins (each origin gets its
@@ -841,6 +925,189 @@ class StraightLineModel:
         self._note(table="all_pairs", time_min=self.cutoff_min, pairs=int(len(out)),
                    dests=self.n_dests)
         return out
+
+
+class TableModel(CostModel):
+    """A model whose table was searched in full, answering every query by a cut of it.
+
+    The road and friction models search from every destination (facility) up to the cut-off:
+    one search reaches every origin within it, so the table of every pair costs no more than
+    a shallower one and is built once (:meth:`gis.model.travel.TravelModel.costs`). The
+    analyses still get the table each needs, no deeper (the p-median each unit's nearest
+    sites, the covering models the pairs within their time, the best site per commune the
+    pairs inside the commune), and every answer is, pair for pair, what the same question
+    asked of the full table gives: they are cuts of it.
+
+    Parameters
+    ----------
+    table : CostTable
+        Every pair within the cut-off (sorted by origin, then destination).
+    extend : callable, optional
+        ``extend(dests_xy, dest_ids) -> CostTable``: the pairs from the table's origins to
+        more destinations by the same travel model and cut-off (a plan's new sites);
+        :meth:`with_dests` needs it.
+    queries : dict, optional
+        Shared record of the tables cut (as :class:`StraightLineModel`'s).
+    """
+
+    def __init__(self, table: CostTable, *,
+                 extend: Callable[[np.ndarray, np.ndarray], CostTable] | None = None,
+                 queries: dict | None = None) -> None:
+        o = np.asarray(table.origin)
+        if len(o) > 1 and not np.all(o[1:] >= o[:-1]):
+            table = sorted_table(table.origin, table.dest, table.dist_m, table.time_min,
+                                 origin_ids=table.origin_ids, dest_ids=table.dest_ids,
+                                 cutoff_min=table.cutoff_min, mode=table.mode)
+        self._table = table
+        self._extend = extend
+        self.origin_ids = np.asarray(table.origin_ids)
+        self.dest_ids = np.asarray(table.dest_ids)
+        self.cutoff_min = float(table.cutoff_min)
+        self.mode = table.mode
+        self._limit = self.cutoff_min * (1 + 1e-12)
+        self._nk = None
+        self._rank: tuple[np.ndarray, np.ndarray] | None = None
+        self.queries: dict = queries if queries is not None else {
+            "distinct_points": table.n_origins, "origins": table.n_origins, "tables": [],
+            "searched": {"pairs": int(len(table)), "cutoff_min": self.cutoff_min}}
+
+    @property
+    def n_origins(self) -> int:
+        return self._table.n_origins
+
+    @property
+    def n_dests(self) -> int:
+        return self._table.n_dests
+
+    def __repr__(self) -> str:
+        return (f"TableModel({self.n_origins} origins, {self.n_dests} destinations, "
+                f"{len(self._table)} pairs within {self.cutoff_min:g} min, {self.mode})")
+
+    def subset(self, dest_mask: np.ndarray) -> TableModel:
+        """The model restricted to some destinations (renumbered, order kept)."""
+        return TableModel(subset_dests(self._table, np.asarray(dest_mask, bool)),
+                          extend=self._extend, queries=self.queries)
+
+    def with_dests(self, dests_xy: np.ndarray, dest_ids: np.ndarray) -> TableModel:
+        """The model with more destinations after the present ones, searched by the model
+        that built the table (``extend``)."""
+        if self._extend is None:
+            msg = (f"{self!r}: no travel model to cost new destinations with; build the "
+                   f"model with extend= (gis.model.travel.TravelModel.cost_model)")
+            raise GisError(msg)
+        extra = self._extend(np.asarray(dests_xy, float).reshape(-1, 2), np.asarray(dest_ids))
+        return TableModel(append_dests(self._table, extra), extend=self._extend,
+                          queries=self.queries)
+
+    def _ranked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pair positions of the table in (origin, time, destination) order, and each one's
+        rank within its origin (0 = nearest); built once."""
+        if self._rank is None:
+            t = self._table
+            order = np.lexsort((t.dest, t.time_min, t.origin))
+            o = t.origin[order]
+            starts = np.searchsorted(o, np.arange(self.n_origins))
+            rank = np.arange(len(o)) - starts[o]
+            self._rank = (order, rank)
+        return self._rank
+
+    def nearest_k(self, k: int, *, origins: np.ndarray | None = None) -> NearestK:
+        """The first ``k`` destinations of each origin (of ``origins``), in (time, position)
+        order, and the time of the next one: the first ``k + 1`` pairs of each origin's
+        pairs of the table sorted so. For all origins the deepest one asked for is kept."""
+        k = max(int(k), 1)
+        if origins is None and self._nk is not None and self._nk.k >= k:
+            return self._nk.head(k)
+        order, rank = self._ranked()
+        t = self._table
+        if origins is None:
+            rows, row = np.arange(self.n_origins), np.arange(self.n_origins, dtype=np.int64)
+        else:
+            rows, row = np.unique(np.asarray(origins, np.int64), return_inverse=True)
+            row = np.asarray(row, np.int64).ravel()
+        row_of = np.full(self.n_origins, -1, np.int64)
+        row_of[rows] = np.arange(len(rows))
+        sel = rank <= k
+        pos = order[sel]
+        r = row_of[t.origin[pos]]
+        held = r >= 0
+        pos, r, c = pos[held], r[held], rank[sel][held]
+        D = np.full((len(rows), k + 1), -1, np.int64)
+        T = np.full((len(rows), k + 1), np.inf)
+        D[r, c] = t.dest[pos]
+        T[r, c] = t.time_min[pos]
+        return self._ranked_nearest_k(D, T, k, row, whole=origins is None)
+
+    def nearest(self, dest_mask: np.ndarray, *, origins: np.ndarray | None = None
+                ) -> pd.DataFrame:
+        """Nearest destination among ``dest_mask`` for every origin (of ``origins``):
+        :func:`nearest` on the table (on those origins' rows only)."""
+        t = self._table
+        if origins is None:
+            return nearest(t, dest_mask)
+        uo, inv = np.unique(np.asarray(origins, np.int64), return_inverse=True)
+        start = np.searchsorted(t.origin, uo)
+        count = np.searchsorted(t.origin, uo, side="right") - start
+        idx = _ranges_of(start, count)
+        rows = CostTable(origin=np.repeat(np.arange(len(uo), dtype=np.int32), count),
+                         dest=t.dest[idx], dist_m=t.dist_m[idx], time_min=t.time_min[idx],
+                         origin_ids=np.asarray(t.origin_ids)[uo], dest_ids=t.dest_ids,
+                         cutoff_min=t.cutoff_min, mode=t.mode)
+        out = nearest(rows, dest_mask)
+        return out.iloc[np.asarray(inv, np.int64).ravel()].reset_index(drop=True)
+
+    def within(self, max_min: float, *, dest_mask: np.ndarray | None = None) -> CostTable:
+        """The table's pairs with time <= ``min(max_min, cutoff_min)`` (inclusive as the
+        model's own cut-off: 1e-12 relative), to ``dest_mask``; its ``cutoff_min`` is that
+        time. At the cut-off it is the table itself."""
+        t = self._table if dest_mask is None else subset_dests(self._table, dest_mask)
+        depth = min(float(max_min), self.cutoff_min)
+        if depth < self.cutoff_min:
+            keep = t.time_min <= depth * (1 + 1e-12)
+            t = CostTable(origin=t.origin[keep], dest=t.dest[keep], dist_m=t.dist_m[keep],
+                          time_min=t.time_min[keep], origin_ids=t.origin_ids,
+                          dest_ids=t.dest_ids, cutoff_min=depth, mode=t.mode)
+        self._note(table="within", time_min=depth, pairs=int(len(t)), dests=t.n_dests)
+        return t
+
+    def group_pairs(self, origin_group: np.ndarray, dest_group: np.ndarray) -> CostTable:
+        """The table's pairs whose origin and destination are in the same group (missing
+        values are in no group)."""
+        codes, _ = pd.factorize(pd.concat([pd.Series(np.asarray(origin_group, dtype=object)),
+                                           pd.Series(np.asarray(dest_group, dtype=object))],
+                                          ignore_index=True), use_na_sentinel=True)
+        og, dg = codes[:self.n_origins], codes[self.n_origins:]
+        t = self._table
+        go = og[t.origin]
+        keep = (go >= 0) & (go == dg[t.dest])
+        self._note(table="group_pairs", pairs=int(keep.sum()), dests=self.n_dests)
+        return CostTable(origin=t.origin[keep], dest=t.dest[keep], dist_m=t.dist_m[keep],
+                         time_min=t.time_min[keep], origin_ids=t.origin_ids,
+                         dest_ids=t.dest_ids, cutoff_min=t.cutoff_min, mode=t.mode)
+
+    def table(self) -> CostTable:
+        """Every pair within the cut-off: the searched table."""
+        self._note(table="all_pairs", time_min=self.cutoff_min, pairs=int(len(self._table)),
+                   dests=self.n_dests)
+        return self._table
+
+
+def append_dests(costs: CostTable, extra: CostTable) -> CostTable:
+    """``costs`` with the destinations of ``extra`` (same origins, same cut-off) after its
+    own, sorted by origin then destination."""
+    if not np.array_equal(np.asarray(extra.origin_ids), np.asarray(costs.origin_ids)):
+        msg = "append_dests: the extra table's origins differ from the table's"
+        raise GisError(msg)
+    o = np.concatenate([costs.origin, extra.origin])
+    d = np.concatenate([costs.dest, extra.dest + costs.n_dests])
+    order = np.lexsort((d, o))
+    return CostTable(origin=o[order].astype(np.int32), dest=d[order].astype(np.int32),
+                     dist_m=np.concatenate([costs.dist_m, extra.dist_m])[order],
+                     time_min=np.concatenate([costs.time_min, extra.time_min])[order],
+                     origin_ids=costs.origin_ids,
+                     dest_ids=np.concatenate([np.asarray(costs.dest_ids).astype(object),
+                                              np.asarray(extra.dest_ids).astype(object)]),
+                     cutoff_min=costs.cutoff_min, mode=costs.mode)
 
 
 def _ranges_of(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

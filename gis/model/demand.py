@@ -1,10 +1,12 @@
 """Demand: a population surface of grid cells.
 
-People are spread over each commune's territory by areal weighting (not stacked on its centre):
-a square grid is laid over the communes, every (cell x commune) piece is a demand unit, and a
-commune's population is split among its pieces in proportion to their area. Totals are preserved
-exactly per commune. With a population raster (e.g. WorldPop GeoTIFF) the split follows the
-raster instead of area.
+People are spread over each commune's territory (not stacked on its centre): a square grid is
+laid over the communes, every (cell x commune) piece is a demand unit, and a commune's population
+is split among its pieces. With a population raster (e.g. WorldPop) the split is dasymetric: each
+piece gets the commune's total x (raster persons in the piece) / (raster persons in the commune),
+a piece's raster persons being the sum over the pixels it overlaps of the pixel's persons x the
+share of the pixel's area inside the piece; where the raster has nobody in a commune, and without
+a raster, the split is by area. Totals are preserved exactly per commune.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from gis.errors import GisError
-from gis.inputs.rasters import RasterPoints
+from gis.inputs.rasters import PopulationGrid
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +210,7 @@ def population_surface(
     *,
     cell_size_m: float = 500.0,
     legacy: gpd.GeoDataFrame | None = None,
-    raster: RasterPoints | None = None,
+    raster: PopulationGrid | None = None,
 ) -> gpd.GeoDataFrame:
     """Population surface of demand units (grid cell x commune pieces).
 
@@ -222,18 +225,22 @@ def population_surface(
         Pre-2025 communes (``commune_code``, ``new_commune_code``) tiling the post-2025 ones.
         Pieces are then cell x pre-2025 commune, and each carries both codes. The population
         spread is still the post-2025 commune's, distributed by area (or raster) over its pieces.
-    raster : RasterPoints, optional
-        Population raster (e.g. WorldPop, read by :func:`gis.inputs.rasters.read_population_raster`
-        in the working CRS). Pixel centres are summed per piece and the result rescaled
-        to each commune's population, so totals stay those of the communes; a commune the raster
-        leaves empty falls back to areal weighting.
+    raster : PopulationGrid, optional
+        Persons per pixel in any CRS (the base data's WorldPop window, or a user's raster read by
+        :func:`gis.inputs.readers.read_population_raster`). Each piece's persons are summed over
+        the pixels it overlaps, by the share of each pixel's area inside the piece (pixel
+        corners reprojected to the working CRS; not by pixel centres, which most pieces smaller
+        than a pixel would miss), and rescaled to its commune's population, so totals stay those
+        of the communes; a commune the raster leaves empty falls back to areal weighting.
 
     Returns
     -------
     GeoDataFrame
         ``unit_id`` (0..n-1), ``cell_id`` ("ix_iy"), ``population`` (persons),
         ``commune_code``, ``legacy_commune_code`` ("" without ``legacy``), ``area_m2``,
-        ``x``, ``y`` (a point inside the piece, working CRS metres); geometry = the piece.
+        ``x``, ``y`` (a point inside the piece, working CRS metres), ``population_source``
+        (categorical: how the commune's people were split, by the raster or by area: both
+        modelled); geometry = the piece.
     """
     if cell_size_m <= 0:
         msg = f"cell_size_m: expected a positive number of metres, found {cell_size_m!r}"
@@ -281,9 +288,11 @@ def population_surface(
     else:
         legacy_code = poly_legacy[poly]
     weight = area.astype(float)
+    by_area = "modelled: the commune's population split by area"
+    source = np.zeros(len(weight), np.int8)      # 0: by area, 1: by the raster
     if raster is not None:
-        weight = _raster_weights(raster, pieces, fallback=weight,
-                                 groups=new_code)
+        weight, source = _raster_weights(raster, pieces, crs=communes.crs, fallback=weight,
+                                         groups=new_code)
     units = pd.DataFrame({"commune_code": new_code, "w": weight})
     total_w = units.groupby("commune_code")["w"].transform("sum").to_numpy()
     com_pop = pd.Series(pop, index=communes["commune_code"].to_numpy())
@@ -307,20 +316,59 @@ def population_surface(
         "area_m2": np.r_[area[:len(area) - len(lost)], np.zeros(len(lost))],
         "x": px,
         "y": py,
+        "population_source": pd.Categorical.from_codes(source, [by_area, (
+            f"modelled: the commune's population split by {raster.name} (dasymetric)"
+            if raster is not None else "modelled: by the raster")]),
     }, geometry=pieces, crs=communes.crs)
     return out
 
 
-def _raster_weights(raster: RasterPoints, pieces: np.ndarray, *, fallback: np.ndarray,
-                    groups: np.ndarray) -> np.ndarray:
-    """Raster population per piece (pixel centres summed), area weights where a whole commune
-    has no raster population."""
+def pixel_polygons(grid: PopulationGrid, rows: np.ndarray, cols: np.ndarray,
+                   crs: CRS | str | int) -> np.ndarray:
+    """The pixels ``(rows, cols)`` of ``grid`` as quadrilaterals in ``crs`` (their four corners
+    reprojected; at 1 km the edges stay straight to well under a metre)."""
+    t = grid.transform
+    c = np.column_stack([cols, cols + 1, cols + 1, cols]).astype(float)
+    r = np.column_stack([rows, rows, rows + 1, rows + 1]).astype(float)
+    x = t.a * c + t.b * r + t.c
+    y = t.d * c + t.e * r + t.f
+    to = Transformer.from_crs(CRS.from_user_input(grid.crs), CRS.from_user_input(crs),
+                              always_xy=True)
+    x, y = to.transform(x.ravel(), y.ravel())
+    ring = np.stack([np.asarray(x).reshape(-1, 4), np.asarray(y).reshape(-1, 4)], axis=-1)
+    return shapely.polygons(ring)
+
+
+def raster_persons(grid: PopulationGrid, pieces: np.ndarray, *,
+                   crs: CRS | str | int) -> np.ndarray:
+    """Persons of ``grid`` in each piece (polygons in ``crs``): the sum over the pixels a piece
+    overlaps of the pixel's persons x (area of the overlap / area of the pixel)."""
+    rows, cols, value = grid.populated()
+    out = np.zeros(len(pieces))
+    if len(value) == 0 or len(pieces) == 0:
+        return out
+    pix = pixel_polygons(grid, rows, cols, crs)
+    pix_area = shapely.area(pix)
     tree = shapely.STRtree(pieces)
-    pt_idx, piece_idx = tree.query(shapely.points(raster.x, raster.y), predicate="within")
-    w = np.bincount(piece_idx, weights=raster.value[pt_idx], minlength=len(pieces))
+    step = 200_000 // 16   # pixels per batch: about 200,000 pixel x piece pairs at a time
+    for a in range(0, len(pix), step):
+        part = slice(a, a + step)
+        p_idx, q_idx = tree.query(pix[part], predicate="intersects")
+        p_idx = p_idx + a
+        overlap = shapely.area(shapely.intersection(pix[p_idx], pieces[q_idx]))
+        out += np.bincount(q_idx, weights=value[p_idx] * overlap / pix_area[p_idx],
+                           minlength=len(pieces))
+    return out
+
+
+def _raster_weights(raster: PopulationGrid, pieces: np.ndarray, *, crs: CRS,
+                    fallback: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raster persons per piece (:func:`raster_persons`), area weights where a whole commune
+    has no raster population; and 1 where the raster was used, 0 where the area."""
+    w = raster_persons(raster, pieces, crs=crs)
     by_group = pd.Series(w).groupby(groups).transform("sum").to_numpy()
     empty = by_group <= 0
     if empty.any():
         log.warning("raster %s has no population in %d communes: areal weighting used there",
                     raster.name, len(set(groups[empty])))
-    return np.where(empty, fallback, w)
+    return np.where(empty, fallback, w), (~empty).astype(np.int8)

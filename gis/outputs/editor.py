@@ -63,7 +63,7 @@ from gis.analyses.plans import baseline_plan, evaluate
 from gis.errors import GisError
 from gis.inputs.plans import SERVICE_TIERS, Plan
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable, StraightLineModel
+from gis.model.costs import CostModel, CostTable
 from gis.outputs import files
 from gis.outputs.i18n import LANGUAGES, N_, Lang, get_lang
 from gis.outputs.maps import LEAFLET_CDN, leaflet_inline, script_json
@@ -238,16 +238,16 @@ def _k_needed(o: np.ndarray, t: np.ndarray, com: np.ndarray, n_origins: int,
 
 # --- building the data ------------------------------------------------------------------------
 
-# Stations per unit first read from a StraightLineModel (read again K_MAX + 1 deep when a unit
+# Stations per unit first read from a CostModel (read again K_MAX + 1 deep when a unit
 # needs more).
 _FIRST_DEPTH = 25
 
 
-def _first_stations(costs: StraightLineModel, station_of_dest: np.ndarray, depth: int
+def _first_stations(costs: CostModel, station_of_dest: np.ndarray, depth: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(unit, station, minutes) of each unit's first ``depth`` stations in (time, position)
     order, as the table's station pairs sorted per unit would start
-    (:meth:`gis.model.costs.StraightLineModel.nearest_k`).
+    (:meth:`gis.model.costs.CostModel.nearest_k`).
 
     Every figure of the page then equals the full table's: a unit's near stations and
     times are its first ``k`` (``depth`` > ``k``); "more within the cut-off than k" is "more
@@ -298,7 +298,7 @@ def _figures(ev: Any, codes: list[str], thresholds: Sequence[float], mid: float)
     return to_jsonable(out)
 
 
-def build_editor_data(demand: pd.DataFrame, costs: CostTable | StraightLineModel,
+def build_editor_data(demand: pd.DataFrame, costs: CostTable | CostModel,
                       facilities: gpd.GeoDataFrame,
                       communes: gpd.GeoDataFrame, *, thresholds_min: Sequence[float],
                       doctors_per_station: float, official_plans: Mapping[str, Plan],
@@ -313,7 +313,7 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable | StraightLineModel
         Demand units, the origins of ``costs`` in order: ``population`` (persons),
         ``commune_code`` (post-2025), ``x``, ``y`` (working CRS, metres; the points the cost
         table measured from). A GeoDataFrame's CRS is used; otherwise ``facilities.crs``.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> facilities within the cut-off (may include hospitals: only the
         active stations count). A model gives each unit's first stations only (25, or
         ``K_MAX + 1`` when a unit needs more) and scores the references exactly: the same
@@ -401,7 +401,7 @@ def build_editor_data(demand: pd.DataFrame, costs: CostTable | StraightLineModel
     station_of_dest = np.full(len(dest_ids), -1, np.int64)
     station_of_dest[dest_pos[st_ids].to_numpy()] = np.arange(n_st)
     per_commune = np.bincount(st_com, minlength=len(com_codes))
-    if isinstance(costs, StraightLineModel):
+    if isinstance(costs, CostModel):
         # each unit's first stations only (see _first_stations): as deep as the page needs;
         # the references are scored on the stations (a plan opens nothing else), from the
         # same first stations
@@ -597,7 +597,8 @@ _SOURCE_LABELS = {"registry": N_("Registry of communes"), "communes": N_("Commun
                   "legacy_population": N_("Population of the former communes"),
                   "facilities": N_("Facility register"), "roads": N_("Roads"),
                   "referrals": N_("Referral table"), "satellite_links": N_("Satellite links"),
-                  "population_raster": N_("Population raster")}
+                  "population_raster": N_("Population raster"), "landcover": N_("Land cover"),
+                  "travel_model": N_("Travel model")}
 
 # Lang.text(html=True) wraps every piece of data in exactly this element (its documented form)
 _DATA_SPAN = re.compile(r'<span translate="no">(.*?)</span>', re.S)

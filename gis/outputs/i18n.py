@@ -23,7 +23,8 @@ tests refuse them, and an untranslated entry). English is the language of the me
 needs no catalog.
 
 Texts that the analyses write into the data (for example a facility's ``location_source``:
-"estimate: registry centre of the pre-2025 commune Nam Hà (18073)") are translated by
+"estimate: registry centre of Cẩm Xuyên (18073), seat of the former district (Cẩm Xuyên)") are
+translated by
 :meth:`Lang.text`: an exact catalog entry, else one of the templates of :data:`DATA_TEMPLATES`
 with its fields filled in (each field translated in turn).
 """
@@ -65,13 +66,15 @@ def N_(message: str) -> str:
 #: Templates of texts that the analyses and readers write into layers and the summary; the
 #: fields in braces are matched by :meth:`Lang.text` and translated in turn. Each template is a
 #: catalog entry (``tests/test_i18n.py`` checks that its fixed parts still occur in the code
-#: that writes it, so a reworded text cannot silently stop being translated).
+#: that writes it, so a reworded text cannot silently stop being translated). They are tried
+#: in this order and the first that matches is used, so a template that another one's field
+#: may hold whole comes after it.
 DATA_TEMPLATES: tuple[str, ...] = (
     # gis/inputs/readers.py and gis/pipeline.py: where a value comes from
     N_("layer: {file}, field {field}"),
     N_("table: {file}, field {field}"),
     N_("layer: {file}"),
-    N_("estimate: registry centre of the {what} commune {name} ({code})"),
+    N_("estimate: registry centre of the host {what} commune"),
     N_("vietnamadminunits (communes before and after 1 July 2025, old->new mapping)"),
     # gis/inputs/layers.py: the estimates
     N_("estimate: registry centre of the pre-2025 commune (site not published)"),
@@ -83,12 +86,71 @@ DATA_TEMPLATES: tuple[str, ...] = (
     N_("commune polygons are estimates (Voronoi cells of registry centres)"),
     N_("population of {n} post-2025 communes is an estimate (province total {total} split by "
        "type and area)"),
-    N_("estimate: the post-2025 polygon split among its pre-2025 communes (Voronoi of registry "
-       "centres)"),
+    N_("estimate: the post-2025 polygon split among its pre-2025 communes (Voronoi of their "
+       "station sites)"),
     N_("estimate: Voronoi cell of the registry centre inside an estimated post-2025 polygon"),
-    N_("pre-2025 commune polygons are estimates (post-2025 polygons split by Voronoi of "
-       "registry centres)"),
-    N_("{n} pre-2025 communes have no population in {label}"),
+    N_("pre-2025 commune polygons are estimates (post-2025 polygons split by Voronoi of the "
+       "station sites)"),
+    N_("{n} pre-2025 commune has no population in {what} (unknown, not estimated)"),
+    N_("{n} pre-2025 communes have no population in {what} (unknown, not estimated)"),
+    # gis/inputs/layers.py: station sites kept inside their commune
+    N_("estimate: registry centre of the pre-2025 commune, moved inside its post-2025 commune"),
+    N_("estimate: registry centre of the pre-2025 commune, moved inside its post-2025 commune; "
+       "the centre lay {dist} outside {name}: moved {moved} to 50 m inside the border"),
+    N_("estimate: registry centre of the pre-2025 commune, re-sited inside its post-2025 "
+       "commune"),
+    N_("estimate: registry centre of the pre-2025 commune, re-sited inside its post-2025 "
+       "commune; the centre lies {dist} outside {name} (more than {limit}: not a usable site): "
+       "placed in the largest part of the commune away from its other stations, {moved} from "
+       "the centre"),
+    N_("moved with the station of that commune: {dist}"),
+    N_("station sites: {n} registry centres outside their post-2025 commune moved inside (up "
+       "to {dist}), {k} more than {limit} outside re-sited inside it"),
+    N_("estimate: registry centre of the post-2025 commune, which no former station belongs to "
+       "(site not published)"),
+    N_("moved inside it: {dist}"),
+    N_("re-sited inside it: {dist}"),
+    N_("estimate: a station for a post-2025 commune that no former station belongs to"),
+    N_("stations of post-2025 communes that no former station belongs to, estimated at the "
+       "commune's registry centre: {code}"),
+    # gis/model/demand.py: how the demand units' people were placed
+    N_("modelled: the commune's population split by area"),
+    N_("modelled: the commune's population split by {what} (dasymetric)"),
+    # gis/pipeline.py and gis/inputs/basedata.py: the base data
+    N_("2025 population (national reorganisation portal sapnhap.bando.com.vn; base data)"),
+    N_("2019 census (General Statistics Office; base data)"),
+    N_("base data: commune polygons (gis.vn via vietnam-3d-map)"),
+    N_("WorldPop 2020 1 km (base data)"),
+    N_("population inside each commune placed by WorldPop 2020 1 km (modelled: dasymetric, "
+       "pixels split by area; commune totals exact)"),
+    N_("population inside each commune placed by the raster {file} (modelled: dasymetric; "
+       "commune totals exact)"),
+    N_("modelled: dasymetric by {what} inside each commune (commune totals exact)"),
+    N_("modelled: by area inside each commune (commune totals exact)"),
+    N_("mixed: {what} | {source}"),
+    N_("hospital sites of {file}: {n} of {total} from OpenStreetMap, {k} placed by estimate"),
+    N_("{file} holds no facility of {name}: hospitals from the base data (OpenStreetMap and the "
+       "former district seats)"),
+    N_("hospital register built from the base data: OpenStreetMap hospitals (tier read from the "
+       "name): {n}; medical centres of former districts placed by estimate: {k}; {source}"),
+    N_("hospital register of {name} built from the base data: OpenStreetMap hospitals (tier "
+       "read from the name): {n}; medical centres of former districts without one, placed by "
+       "estimate at the district seat: {k}"),
+    # gis/inputs/hospitals.py: hospital sites and the register built from OpenStreetMap
+    N_("estimate: no OpenStreetMap site ({what})"),
+    N_("no OSM hospital of this kind and place"),
+    N_("nearest matching OSM hospital {name} is {dist} km from the host site (limit {limit} km)"),
+    N_("ambiguous: equally good OSM hospitals {name}"),
+    N_("its best OSM hospital {name} matches {code} better"),
+    N_("ambiguous: OSM hospital {name} matches {code} equally well"),
+    N_("estimate: registry centre of {name} ({code}), seat of the former district ({what})"),
+    N_("island district without communes: the district itself"),
+    N_("the thị trấn named like the district"),
+    N_("the first-coded thị trấn of the district"),
+    N_("the first-coded phường of the district"),
+    N_("the commune nearest the mean of the district's commune centres"),
+    N_("estimate: one medical centre per former district; no regional OSM hospital found in it"),
+    N_("{source}; tier from the name"),
     N_("pre-2025 commune populations are estimates"),
     N_("estimate: the post-2025 commune's population split by type and area among its "
        "pre-2025 communes"),
@@ -113,6 +175,10 @@ DATA_TEMPLATES: tuple[str, ...] = (
        "within the cut-off; regional -> provincial general hospital; provincial -> its central "
        "satellite core, else the nearest central hospital (when any); a referral table "
        "overrides the rule"),
+    N_("branch point -> main station of its commune; station -> nearest regional hospital "
+       "within the cut-off (beyond it when none is within); regional -> provincial general "
+       "hospital; provincial -> its central satellite core, else the nearest central hospital "
+       "(when any); a referral table overrides the rule"),
     N_("no active regional hospital in the facilities layer: give the province's hospitals in "
        "layers.facilities (tier regional, provincial, central)"),
     # gis/pipeline.py: stages skipped
@@ -134,17 +200,80 @@ DATA_TEMPLATES: tuple[str, ...] = (
     N_("coverage curve: people within {t} min for {k} numbers of branch points (maximal "
        "covering)"),
     N_("evaluating scenario {i} of {n}: {name}"),
+    # gis/model/travel.py, gis/analyses/access.py and gis/pipeline.py: the travel model
+    N_("straight line x detour factor / speed"),
+    N_("straight line x {factor} at {speed} km/h ({mode}): an estimate"),
+    N_("straight line x {factor} at {speed} km/h: an estimate"),
+    N_("road network ({mode}; off-road legs at {speed} km/h, up to {snap} m)"),
+    N_("friction surface ({cell} m pixels, {mode} on roads, off-road {speed} km/h)"),
+    N_("more than {snap} m from a road open to {mode}"),
+    N_("outside the friction grid or on an impassable pixel"),
+    N_("Travel times (estimates): {label}"),
+    N_("Travel times (computed): {label}"),
+    N_("capacity-limited coverage and scaling up"),
+    # gis/analyses/capacity/stage.py: a facility's capacity, from its figure (an estimate
+    # first) and the norm; before the staffing texts, which its last field may hold
+    N_("estimate: {figure} {what} x {norm} people per {unit} ({source}); {basis}: "
+       "{figure_source}"),
+    N_("{figure} {what} x {norm} people per {unit} ({source}); {basis}: {figure_source}"),
+    N_("{norm} people per facility ({source})"),
+    # gis/inputs/staffing.py: province totals spread over the facilities (most specific first)
+    N_("estimate: {setting} = {total} minus {given} given, spread over {n} {tier} ({how})"),
+    N_("estimate: {setting} = {total}, spread over {n} {tier} ({how})"),
+    N_("{how}, at most {cap} per post-2025 commune"),
+    N_("in proportion to the population of each one's pre-2025 commune"),
+    N_("in proportion to the population of the communes nearest each (straight line)"),
+    N_("equally"),
+    N_("the {n} active {tier} give {given} {what}, {rest} less than the total, and none is "
+       "unknown: nothing spread"),
+    N_("no population known for these facilities: spread equally"),
+    N_("facilities layer"),
+    # gis/analyses/access.py: indicators built on estimated figures, per commune health unit
+    N_("{n} of them estimated ({source})"),
+    N_("the stations of each of the {n} post-2025 communes counted together (one commune "
+       "health station per commune after the 2025 reform)"),
+    # gis/analyses/capacity/stage.py: norms, capacities, skipped tiers, the method
+    N_("config capacity.{key}"),
+    N_("derived: {population} people / ({k} doctors x {n} post-2025 communes), the people "
+       "one station doctor serves when every commune's station has the target staff"),
+    N_("derived: 10,000 / {target} {what} per 10,000 people (the target)"),
+    N_("left out: {what} unknown"),
+    # (the scaling up skipped: its reason may be the tier's, which starts with a field)
+    N_("needs the {tier} capacity result: {reason}"),
+    N_("{what} unknown for all {n} active {tier}: give {basis} in the facilities layer or the "
+       "staffing table (layers.staffing), or a province total [capacity.totals] {key}"),
+    N_("no active {tier}"),
+    N_("tier {tier} not analysed"),
+    N_("Each facility serves at most its capacity in people within the tier's time limit "
+       "(inclusive). AccessMod's greedy takes the facilities one at a time in the stated order, "
+       "each catchment growing by travel time over the people earlier ones left; the optimum "
+       "assigns people to facilities to serve the most people, then to travel the fewest "
+       "person-minutes, whatever the order (HiGHS, exact). Per cell: served + not served for "
+       "lack of capacity + beyond the time limit = its population, exactly."),
+    # gis/pipeline.py: the class of new stations when none is configured
+    N_("commune health station ({n} doctors)"),
 )
 
 #: Words that fill the templates' word fields, and single words the data hold.
 DATA_WORDS: tuple[str, ...] = (
     N_("post-2025"), N_("pre-2025"), N_("doctors"), N_("beds"), N_("station doctors"),
     N_("unknown"), N_("optimal"), N_("time_limit"), N_("gaussian"), N_("step"),
-    N_("people behind"),
+    N_("people behind"), N_("nurses"), N_("doctor"), N_("bed"), N_("facility"),
+    N_("station"), N_("regional"), N_("provincial"), N_("central"),
+    N_("stations"), N_("regional hospitals"), N_("provincial hospitals"),
+    N_("central hospitals"), N_("branch points"), N_("motorbike"), N_("car"), N_("walking"),
 )
 
 # Fields of the templates that are themselves texts to translate (the others are data).
-_WORD_FIELDS = {"what", "tier"}
+_WORD_FIELDS = {"what", "tier", "unit", "basis", "how", "source", "figure_source", "reason",
+                "mode", "label"}
+# A number as the analyses write it into a text (1,623,061 or 5,880.7 or 0.5): a data field
+# holding one is written with the language's separators. Plain integers (codes such as 18073)
+# stay as they are.
+_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)")
+# Fields of the templates that hold a plain number (written as Python's ``:g`` writes it, so
+# 2000 too), given back with the language's separators and as many decimals.
+_NUMBER_FIELDS = {"speed", "snap", "cell", "factor"}
 
 
 def catalog_path(lang: str) -> Any:
@@ -190,12 +319,43 @@ def _fill(template: str, fields: dict[str, str], fixed) -> str:
                    for i, p in enumerate(parts))
 
 
+# Fields of the templates that hold a count: they match a number only, so that a template
+# starting with one ("{n} of them estimated ({source})") cannot take in the words before it.
+_COUNT_FIELDS = {"n", "k", "i"}
+
+
 def _template_regex(template: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", template)
     out = []
     for i, p in enumerate(parts):
-        out.append(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)")
+        if i % 2 == 0:
+            out.append(re.escape(p))
+        else:
+            out.append(f"(?P<{p}>-?\\d[\\d,.]*)" if p in _COUNT_FIELDS else f"(?P<{p}>.+?)")
     return re.compile("^" + "".join(out) + "$", re.S)
+
+
+def _balanced(text: str) -> bool:
+    """True when the brackets of ``text`` close in order (a template's field never holds half
+    of a bracketed part: "a (b); c (d)" is not one field "b); c (d")."""
+    depth = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _split_list(text: str) -> list[str]:
+    """``text`` cut at each "; " outside brackets (a list "a; b (c; d)" -> "a", "b (c; d)")."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and text.startswith("; ", i):
+            parts.append(text[start:i])
+            start = i + 2
+    parts.append(text[start:])
+    return parts
 
 
 _TEMPLATES = [(t, _template_regex(t)) for t in DATA_TEMPLATES if "{" in t]
@@ -229,6 +389,12 @@ class Lang:
         (exactly, or as one of :data:`DATA_TEMPLATES` with its fields filled in); other text
         is data (a name, a file, a citation) and is returned as it is.
 
+        A field in braces matches any text, except the counts ``{n}``, ``{k}``, ``{i}`` (a
+        number only) and a field that would hold half of a bracketed part; a text that no
+        template matches whole and that is a list ("a; b (c; d)") is translated item by item.
+        Numbers in English form inside a data field (1,623,061) take the language's
+        separators (:meth:`_number`).
+
         With ``html=True`` the result is escaped HTML in which every piece of data (the whole
         text when the catalog does not know it, else the template's data fields) is wrapped in
         ``<span translate="no">``: the page says which text is a proper name or a citation,
@@ -245,13 +411,31 @@ class Lang:
             return fixed(self.translations.gettext(s))
         for template, rx in _TEMPLATES:
             m = rx.match(s)
-            if m and template in self.known:
-                fields = {k: (self.text(v, html=html) if k in _WORD_FIELDS else data(v))
+            if m and template in self.known and all(_balanced(v) for v in m.groups()):
+                fields = {k: (self.text(v, html=html) if k in _WORD_FIELDS else
+                              fixed(self._number_text(v)) if k in _NUMBER_FIELDS else
+                              data(self._number(v)))
                           for k, v in m.groupdict().items()}
                 return _fill(self.translations.gettext(template), fields, fixed)
-        if "; " in s:  # lists written as "a; b; c"
-            return "; ".join(self.text(x, html=html) for x in s.split("; "))
+        parts = _split_list(s)  # lists written as "a; b; c"
+        if len(parts) > 1:
+            return fixed("; ").join(self.text(x, html=html) for x in parts)
         return data(s)
+
+    def _number_text(self, s: str) -> str:
+        """A number written in the data (``4.5``, ``2000``) with the language's separators
+        and the same decimals; other text as it is."""
+        if not re.fullmatch(r"-?\d+(\.\d+)?", s):
+            return s
+        return self.num(float(s), len(s.partition(".")[2]))
+
+    def _number(self, value: str) -> str:
+        """A number written in English form inside a data text (``1,623,061``, ``5,880.7``),
+        with this language's separators; any other value as it is."""
+        if not _NUMBER.fullmatch(value):
+            return value
+        digits = len(value.split(".")[1]) if "." in value else 0
+        return self.num(float(value.replace(",", "")), digits)
 
     # --- numbers and dates ------------------------------------------------------------------
 

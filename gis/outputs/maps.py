@@ -69,6 +69,7 @@ __all__ = [
     "LEAFLET_CDN",
     "LEAFLET_VERSION",
     "TIER_STYLE",
+    "MapBuilder",
     "accessibility_map",
     "is_estimate",
     "leaflet_inline",
@@ -991,13 +992,17 @@ def _plan_station_features(L: Lang, d: gpd.GeoDataFrame, commune_names: Mapping[
 
 
 def _note_sites(b: _MapBuilder, d: pd.DataFrame) -> None:
-    """Estimate notes for facilities whose site is an estimate (e.g. a commune centroid)."""
+    """Estimate notes for facilities whose site is an estimate (e.g. a commune centroid), one
+    per kind of estimate: the ``location_source`` text before its first ``;`` (the details of
+    each site follow it)."""
     L = b.L
-    for src in sorted({str(s) for s in d.get("location_source", pd.Series(dtype=object))
-                       if is_estimate(s)}):
-        n = int((d["location_source"].astype(str) == src).sum())
+    src = d.get("location_source", pd.Series(dtype=object))
+    est = src.map(is_estimate).astype(bool)
+    kinds = src[est].astype(str).str.split(";").str[0].str.strip()
+    for kind in sorted(set(kinds)):
+        n = int((kinds == kind).sum())
         b.note_estimate(L._("Facility sites: {n} of {total} placed by estimate",
-                            n=L.num(n), total=L.num(len(d))), src)
+                            n=L.num(n), total=L.num(len(d))), kind)
 
 
 def _tier_count(L: Lang, key: str, n: int) -> str:
@@ -2309,6 +2314,17 @@ def write_maps(
     for key, build in builders.items():
         written[key] = write_map(build(), paths[key], overwrite=overwrite)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# for maps made in other output modules (gis.outputs.capacity): the builder (layers, legend,
+# notes, layer control, offline Leaflet) and its helpers, under public names
+
+MapBuilder = _MapBuilder
+feature = _feature
+swatch = _swatch
+popup_table = _table
+escape = _e
 
 
 # --- shared with the other HTML pages (the plan editor, gis.outputs.editor) -------------------

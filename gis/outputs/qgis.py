@@ -41,7 +41,7 @@ import os
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -71,9 +71,12 @@ __all__ = [
 ]
 
 QGIS_VERSION = "3.22.16-Białowieża"
-GROUPS = ("Inputs", "Access", "Plans", "Network", "Other")
+GROUPS = ("Inputs", "Access", "Plans", "Network", "Capacity", "Other")
 _GROUP_TITLES = {"Inputs": N_("Inputs"), "Access": N_("Access"), "Plans": N_("Plans"),
-                 "Network": N_("Network"), "Other": N_("Other")}
+                 "Network": N_("Network"), "Capacity": N_("Capacity"), "Other": N_("Other")}
+#: ``styles(name, layer, lang)`` -> the layer's specs, or None to style it here: lets another
+#: output module (gis.outputs.capacity) style the layers it knows, in the project's language.
+Styles = Callable[[str, gpd.GeoDataFrame, str], "list[LayerSpec] | None"]
 
 _TIER_COLORS = {
     "central": ("#67000d", 4.2, "star", N_("Central hospital")),
@@ -125,6 +128,7 @@ LAYER_TITLES = {
     "hubs_plan": N_("Hubs after the plan (size: people behind)"),
     "referral_chains": N_("Referral chain per commune"),
     "referral_chains_plan": N_("Referral chain per commune after the plan"),
+    "coverage_communes": N_("Coverage per commune"),
     "coverage_legacy": N_("Coverage per former commune"),
     "plan_stations_given": N_("Plans given (field scenario): stations and new sites"),
     "losing_access_given": N_("People losing access under the plans given (field scenario)"),
@@ -343,6 +347,7 @@ def layer_specs(
     load_field: str = "load",
     plans: Sequence[Mapping[str, object]] | None = None,
     lang: str = "en",
+    styles: Styles | None = None,
 ) -> list[LayerSpec]:
     """The styled project layers for the given GeoPackage layers (see the module table).
 
@@ -362,6 +367,9 @@ def layer_specs(
         go into a sub-group of Plans named after the plan.
     lang : {"en", "vi"}
         Language of the titles and legend entries.
+    styles : callable, optional
+        ``styles(name, layer, lang)`` returns the specs of a layer it knows (e.g.
+        :func:`gis.outputs.capacity.qgis_styles`), None for the others.
 
     Returns
     -------
@@ -380,7 +388,10 @@ def layer_specs(
         cols = set(gdf.columns)
         titled = L._(LAYER_TITLES[name]) if name in LAYER_TITLES else None
         per_plan = _PLAN_LAYER.match(name)
-        if per_plan:
+        own = styles(name, gdf, lang) if styles is not None else None
+        if own is not None:
+            specs.extend(own)
+        elif per_plan:
             specs.append(_plan_spec(name, gdf, per_plan.group("slug"), per_plan.group("what"),
                                     plan_names, L))
         elif key == "facilities":
@@ -586,7 +597,8 @@ def _layer_id(spec: LayerSpec) -> str:
 
 
 def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFrame], *,
-                gpkg_name: str, crs: CRS, title: str, lang: str = "en") -> bytes:
+                gpkg_name: str, crs: CRS, title: str, lang: str = "en",
+                sources: Sequence[str] = ()) -> bytes:
     """The QGIS 3.22 project (.qgs) XML for ``specs`` reading the GeoPackage ``gpkg_name``.
 
     Parameters
@@ -604,6 +616,8 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
         Project title.
     lang : {"en", "vi"}
         Language of the group names and the project's abstract.
+    sources : sequence of str
+        Data sources (licences, attribution), listed in the metadata's abstract.
 
     Returns
     -------
@@ -707,7 +721,9 @@ def project_xml(specs: Sequence[LayerSpec], layers: Mapping[str, gpd.GeoDataFram
     ET.SubElement(meta, "title").text = title
     ET.SubElement(meta, "abstract").text = L._(
         "Written by the gis tool (health facility network planning). Layers come from the "
-        "GeoPackage {file} beside this project; paths are relative.", file=gpkg_name)
+        "GeoPackage {file} beside this project; paths are relative.", file=gpkg_name) + (
+        "\n\n" + L._("Data sources") + ":\n" + "\n".join(f"- {L.text(x)}" for x in sources)
+        if sources else "")
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
@@ -728,6 +744,8 @@ def write_qgis_project(
     overwrite: bool = False,
     plans: Sequence[Mapping[str, object]] | None = None,
     lang: str = "en",
+    sources: Sequence[str] = (),
+    styles: Styles | None = None,
 ) -> QgisOutput:
     """Write ``<name>.gpkg`` with every layer and ``<name>.qgz`` beside it.
 
@@ -746,8 +764,11 @@ def write_qgis_project(
         Project title (default: "<province>: health facility network" in the language).
     province : str, optional
         Province name for the default title.
-    time_fields, thresholds_min, coverage_fields, load_field
-        Field names and class limits, see :func:`layer_specs`.
+    time_fields, thresholds_min, coverage_fields, load_field, styles
+        Field names, class limits and other modules' styles, see :func:`layer_specs`.
+    sources : sequence of str
+        Data sources with their licences and attribution, written into the project's
+        metadata (*Project > Properties > Metadata*, abstract).
     overwrite : bool, default False
         Replace existing files; otherwise raise :class:`~gis.errors.OutputError` before
         writing anything.
@@ -789,12 +810,13 @@ def write_qgis_project(
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
                         coverage_fields=coverage_fields, load_field=load_field, plans=plans,
-                        lang=lang)
+                        lang=lang, styles=styles)
     L = get_lang(lang)
     if title is None:
         title = (L._("{province}: health facility network", province=province) if province
                  else L._("Health facility network"))
-    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title, lang=lang)
+    xml = project_xml(specs, present, gpkg_name=gpkg.name, crs=crs, title=title, lang=lang,
+                      sources=list(sources))
     with files.atomic_path(qgz, overwrite=overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{name}.qgs", xml)
@@ -813,6 +835,7 @@ def write_project_for_geopackage(
     load_field: str = "load",
     overwrite: bool = False,
     lang: str = "en",
+    styles: Styles | None = None,
 ) -> Path:
     """Write a styled QGIS project for an existing GeoPackage (every layer), without copying it.
 
@@ -826,7 +849,7 @@ def write_project_for_geopackage(
         referenced by a path relative to the project's folder.
     title : str, optional
         Project title (default: the GeoPackage's stem).
-    time_fields, thresholds_min, coverage_fields, load_field, overwrite, lang
+    time_fields, thresholds_min, coverage_fields, load_field, overwrite, lang, styles
         As in :func:`write_qgis_project`.
 
     Returns
@@ -861,7 +884,8 @@ def write_project_for_geopackage(
         raise OutputError(msg)
     ref = Path(os.path.relpath(gpkg.resolve(), qgz.resolve().parent)).as_posix()
     specs = layer_specs(present, time_fields=time_fields, thresholds_min=thresholds_min,
-                        coverage_fields=coverage_fields, load_field=load_field, lang=lang)
+                        coverage_fields=coverage_fields, load_field=load_field, lang=lang,
+                        styles=styles)
     crs = CRS.from_user_input(next(iter(present.values())).crs)
     xml = project_xml(specs, present, gpkg_name=ref, crs=crs, title=title or gpkg.stem,
                       lang=lang)

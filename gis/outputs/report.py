@@ -872,6 +872,28 @@ def _tier_name(L: Lang, tier: str) -> str:
             "provincial": L._("provincial hospital")}.get(tier, tier)
 
 
+def _travel_model_sentence(L: Lang, tm: Mapping[str, Any]) -> str:
+    """The travel model in one sentence of the language (``summary.access.travel_model``)."""
+    kind = tm.get("kind") or ("straight" if "straight" in str(tm.get("model", "")) else "")
+    mode = L.text(tm.get("mode")) if tm.get("mode") else ""
+    cut = _t(L, tm.get("cutoff_min"))
+    if kind == "straight":
+        return L._("Travel model: straight line × detour factor {d} at {v} km/h, pairs beyond "
+                   "{c} min not stored.", d=L.num(tm.get("detour_factor"), 1),
+                   v=L.num(tm.get("speed_kmh"), 0), c=cut)
+    if kind == "roads":
+        return L._("Travel model: the road network ({mode}), off-road legs on foot at {v} km/h "
+                   "up to {m} m, pairs beyond {c} min not stored.", mode=mode,
+                   v=L.num(tm.get("offroad_speed_kmh"), 1), m=L.num(tm.get("snap_max_m")),
+                   c=cut)
+    if kind == "friction":
+        return L._("Travel model: a friction surface of {s} m pixels ({mode} on roads, "
+                   "{v} km/h off-road), pairs beyond {c} min not stored.",
+                   s=L.num(tm.get("cell_size_m")), mode=mode,
+                   v=L.num(tm.get("offroad_speed_kmh"), 1), c=cut)
+    return L._("Travel model: {m}.", m=L.text(tm.get("model")))
+
+
 def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
     acc = s.get("access") or {}
     if acc.get("skipped"):
@@ -879,15 +901,14 @@ def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
     out = ""
     tm = acc.get("travel_model") or {}
     if tm:
-        out += "<p>" + _e(L._("Travel model: straight line × detour factor {d} at {v} km/h, "
-                              "pairs beyond {c} min not stored.",
-                              d=L.num(tm.get("detour_factor"), 1),
-                              v=L.num(tm.get("speed_kmh"), 0),
-                              c=_t(L, tm.get("cutoff_min")))
-                       if "straight" in str(tm.get("model", "")) else
-                       L._("Travel model: {m}.", m=L.text(tm.get("model")))) + (
+        out += "<p>" + _e(_travel_model_sentence(L, tm)) + (
             f' <span class="est">{_e(L._("estimate"))}</span>' if tm.get("is_estimate")
             else "") + "</p>"
+        lost = tm.get("cells_without_time") or {}
+        if lost.get("cells"):
+            out += "<p>" + _e(L._("{n} demand cells ({p} people) have no travel time: {why}.",
+                                  n=L.num(lost["cells"]), p=L.num(lost.get("population")),
+                                  why=L.text(lost.get("why")))) + "</p>"
     cov = acc.get("coverage") or {}
     rows = []
     for tier, d in cov.items():
@@ -929,7 +950,9 @@ def _access_appendix(L: Lang, s: Mapping[str, Any]) -> str:
 def _indicators(L: Lang, inds: Sequence[Mapping[str, Any]]) -> str:
     names = {"doctors per 10,000 people": L._("Doctors per 10,000 people"),
              "beds per 10,000 people": L._("Hospital beds per 10,000 people"),
-             "doctors per commune station": L._("Doctors per commune station")}
+             "doctors per commune station": L._("Doctors per commune station"),
+             "doctors per commune health unit (post-2025 commune)":
+                 L._("Doctors per commune health unit (post-2025 commune)")}
     rows = []
     for ind in inds:
         value, target = _num(ind.get("value")), _num(ind.get("target"))
@@ -1210,7 +1233,8 @@ def _data_appendix(L: Lang, s: Mapping[str, Any]) -> str:
                   "legacy_population": L._("Population of the former communes"),
                   "facilities": L._("Facility register"), "roads": L._("Roads"),
                   "referrals": L._("Referral table"), "satellite_links": L._("Satellite links"),
-                  "population_raster": L._("Population raster")}
+                  "population_raster": L._("Population raster"), "landcover": L._("Land cover"),
+                  "travel_model": L._("Travel model")}
         lis = []
         for k, v in items:
             head = ""
@@ -1291,9 +1315,15 @@ svg.chart .pt{font-size:11px;fill:#111;font-weight:600}
 """
 
 
+#: A section made by another output module: (anchor, heading, HTML already escaped, the
+#: summary keys it shows, which are then not repeated under "Other results").
+Section = tuple[str, str, str, tuple[str, ...]]
+
+
 def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] | None = None,
                   title: str | None = None, base: str | Path | None = None,
-                  x_key: str = "service_points", lang: str = "en") -> str:
+                  x_key: str = "service_points", lang: str = "en",
+                  sections: Sequence[Section] = ()) -> str:
     """The report as one HTML page (no external resources, no script).
 
     Parameters
@@ -1311,6 +1341,9 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
         service points).
     lang : {"en", "vi"}
         Language of the report.
+    sections : sequence of Section
+        Sections made by other output modules, in the report's language (e.g.
+        :func:`gis.outputs.capacity.report_sections`), placed after the network.
 
     Returns
     -------
@@ -1364,7 +1397,11 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
             f'<li>{d}<span class="why">{w}</span></li>' for d, w in dec) + "</ol>"
     else:
         page1 += f'<p class="unknown">{_e(L._("No decision follows from this run."))}</p>'
+    computed = (summary.get("travel_model") or {}).get("is_estimate") is False
     page1 += '<p class="note">' + _e(L._(
+        "Travel times are computed by the travel model on the roads or the terrain; sites not "
+        "published are placed at commune centres. The detail is in the appendix, the figures "
+        "in report.json.") if computed else L._(
         "Travel times are estimates from the travel model; sites not published are placed at "
         "commune centres. The detail is in the appendix, the figures in report.json.")) + "</p>"
     page1 += "</section>"
@@ -1394,6 +1431,10 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
     if summary.get("network"):
         parts.append(("network", L._("Referral and satellite network"),
                       _network_appendix(L, summary)))
+    shown: set[str] = set()
+    for anchor, heading, content, keys in sections:
+        parts.append((anchor, heading, content))
+        shown.update(keys)
     parts.append(("data", L._("Data and estimates"), _data_appendix(L, summary)))
     links = dict(summary.get("maps") or {})
     links.update({k: str(v) for k, v in (maps or {}).items()})
@@ -1411,7 +1452,8 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
             lis.append(f'<li><a href="{_e(Path(href).as_posix())}">{label}</a> '
                        f'<span class="note">({_d(Path(href).name)})</span></li>')
         parts.append(("maps", L._("Maps"), "<ul>" + "".join(lis) + "</ul>"))
-    other = {k: v for k, v in summary.items() if k not in _KNOWN and k != "underserved"}
+    other = {k: v for k, v in summary.items()
+             if k not in _KNOWN and k != "underserved" and k not in shown}
     if other:
         note = L._("Figures of other parts of the run, under the names of their fields (not "
                    "translated).")
@@ -1433,7 +1475,7 @@ def render_report(summary: Mapping[str, Any], *, maps: Mapping[str, str | Path] 
 def write_report(folder: str | Path, summary: Mapping[str, Any], *,
                  maps: Mapping[str, str | Path] | None = None, name: str = "report",
                  title: str | None = None, overwrite: bool = False,
-                 lang: str = "en") -> dict[str, Path]:
+                 lang: str = "en", sections: Sequence[Section] = ()) -> dict[str, Path]:
     """Write ``<name>.html`` and ``<name>.json`` atomically.
 
     Parameters
@@ -1453,6 +1495,8 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
         writing either.
     lang : {"en", "vi"}
         Language of the HTML report (the JSON has the figures, in no language).
+    sections : sequence of Section
+        Passed to :func:`render_report`.
 
     Returns
     -------
@@ -1467,7 +1511,7 @@ def write_report(folder: str | Path, summary: Mapping[str, Any], *,
         clean["maps"] = {k: os.path.relpath(Path(v).resolve(), folder.resolve())
                          if Path(v).is_absolute() else str(v) for k, v in maps.items()}
     text = json.dumps(clean, ensure_ascii=False, indent=2, allow_nan=False)
-    page = render_report(clean, title=title, base=folder, lang=lang)
+    page = render_report(clean, title=title, base=folder, lang=lang, sections=sections)
     files.write_text(paths["json"], text + "\n", overwrite=overwrite)
     files.write_text(paths["html"], page, overwrite=overwrite)
     return paths

@@ -19,10 +19,9 @@ edges carry ``kind``:
   coordinates in the facilities layer. Several specialties of one pair share one edge
   (``specialty`` joined with ``"; "``).
 
-Every edge has ``time_min`` and ``dist_m`` from the travel model of the access stage
-(:func:`gis.model.costs.straight_line_costs`, or :func:`gis.model.roads.road_costs` when roads
-are given; pairs with a central hospital use the straight line, as roads of the province do not
-reach it).
+Every edge has ``time_min`` and ``dist_m`` from the travel model of the transfer mode
+(:class:`gis.model.travel.TravelModel`: straight line, roads or friction surface; pairs with a
+central hospital use the straight line, as roads of the province do not reach it).
 ``G.graph["crs"]`` holds the working CRS.
 
 Analyses (pure functions): the referral chain of every demand unit and commune with cumulative

@@ -19,7 +19,7 @@ from gis.errors import GisError, NetworkError
 from gis.inputs import validate as V
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.model.costs import CostTable, straight_line_costs
-from gis.model.roads import road_costs
+from gis.model.travel import TravelModel
 
 log = logging.getLogger(__name__)
 
@@ -57,28 +57,24 @@ _NODE_FIELDS = ("name", "tier", "original_tier", "specialty", "commune_code",
                 "what_if", "x", "y")
 
 
-def facility_costs(facilities: gpd.GeoDataFrame, *, speed_kmh: float, detour_factor: float,
-                   roads: gpd.GeoDataFrame | None = None,
-                   road_speeds_kmh: Mapping[str, float] | None = None,
-                   walking_speed_kmh: float = 4.5, plan: Any = None) -> CostTable:
+def facility_costs(facilities: gpd.GeoDataFrame, *, speed_kmh: float | None = None,
+                   detour_factor: float | None = None, travel: TravelModel | None = None,
+                   plan: Any = None) -> CostTable:
     """Travel time and distance between every pair of facilities, without a cut-off.
 
-    The travel model of the access stage: straight line x ``detour_factor`` / ``speed_kmh``, or
-    the road model when ``roads`` is given (pairs with a central hospital then use the straight
-    line: a province's roads do not reach national hospitals elsewhere).
+    The straight line x ``detour_factor`` / ``speed_kmh``, or ``travel``: the road or
+    friction model of the transfer mode (pairs with a central hospital then use the straight
+    line at the model's ``speed_kmh`` and ``detour_factor``: a province's roads and grid do
+    not reach national hospitals elsewhere).
 
     Parameters
     ----------
     facilities : GeoDataFrame
         ``facility_id``, ``tier``; Point geometry in the working CRS (metres).
-    speed_kmh, detour_factor : float
-        Straight-line model.
-    roads : GeoDataFrame, optional
-        Road lines (:func:`gis.inputs.readers.read_roads`).
-    road_speeds_kmh : mapping, optional
-        Speed per road class (``"default"`` for the rest).
-    walking_speed_kmh : float
-        Speed of the off-road legs of the road model.
+    speed_kmh, detour_factor : float, optional
+        Straight-line model (when ``travel`` is None).
+    travel : TravelModel, optional
+        The travel model between facilities (:mod:`gis.model.travel`).
     plan : gis.inputs.plans.Plan, optional
         Its new sites are added after the facilities.
 
@@ -86,8 +82,14 @@ def facility_costs(facilities: gpd.GeoDataFrame, *, speed_kmh: float, detour_fac
     -------
     CostTable
         Origins and destinations are the facilities (same order, ``facility_id`` labels);
-        pairs the road graph cannot join are absent.
+        pairs the road graph or grid cannot join are absent.
     """
+    if travel is None:
+        if speed_kmh is None or detour_factor is None:
+            msg = "facility_costs: give travel=, or speed_kmh= and detour_factor="
+            raise GisError(msg)
+        travel = TravelModel(kind="straight", mode="", speed_kmh=speed_kmh,
+                             detour_factor=detour_factor)
     if plan is not None:
         sites = plan_sites(plan, facilities.crs)
         facilities = gpd.GeoDataFrame(pd.concat(
@@ -95,18 +97,16 @@ def facility_costs(facilities: gpd.GeoDataFrame, *, speed_kmh: float, detour_fac
             crs=facilities.crs)
     ids = facilities["facility_id"].astype(str).to_numpy()
     xy = facilities.geometry.get_coordinates().to_numpy()
-    line = straight_line_costs(xy, xy, speed_kmh=speed_kmh, detour_factor=detour_factor,
-                               cutoff_min=math.inf, origin_ids=ids, dest_ids=ids,
-                               mode="straight_line")
-    if roads is None:
+    line = straight_line_costs(xy, xy, speed_kmh=travel.speed_kmh,
+                               detour_factor=travel.detour_factor, cutoff_min=math.inf,
+                               origin_ids=ids, dest_ids=ids, mode="straight_line")
+    if travel.kind == "straight":
         return line
     local = facilities["tier"].to_numpy() != "central"
     pos = np.flatnonzero(local)
-    rc, _ = road_costs(xy[local], xy[local], roads,
-                       speeds_kmh=dict(road_speeds_kmh or {"default": 25.0}),
-                       walking_speed_kmh=walking_speed_kmh, cutoff_min=math.inf,
-                       origin_ids=ids[local], dest_ids=ids[local])
-    ok = np.isfinite(rc.time_min) & np.isfinite(rc.dist_m)
+    rc, _ = travel.costs(xy[local], xy[local], cutoff_min=math.inf, origin_ids=ids[local],
+                         dest_ids=ids[local])
+    ok = np.isfinite(rc.time_min)
     far = ~(local[line.origin] & local[line.dest])
     o = np.concatenate([pos[rc.origin[ok]], line.origin[far]])
     d = np.concatenate([pos[rc.dest[ok]], line.dest[far]])
@@ -115,7 +115,8 @@ def facility_costs(facilities: gpd.GeoDataFrame, *, speed_kmh: float, detour_fac
     order = np.lexsort((d, o))
     return CostTable(origin=o[order], dest=d[order], dist_m=m[order], time_min=t[order],
                      origin_ids=ids, dest_ids=ids, cutoff_min=math.inf,
-                     mode="road (straight line for central hospitals)")
+                     mode=f"{travel.kind}:{travel.mode} (straight line for central "
+                          f"hospitals)")
 
 
 class DenseCosts:
@@ -257,7 +258,8 @@ def _nearest(dense: DenseCosts, p: int, cands: np.ndarray) -> tuple[int, float]:
 
 
 def _assign_parents(nodes: pd.DataFrame, dense: DenseCosts, *, cutoff_min: float,
-                    referrals: pd.DataFrame | None, cores_of: Mapping[str, list[str]]
+                    referrals: pd.DataFrame | None, cores_of: Mapping[str, list[str]],
+                    refer_beyond_cutoff: bool = False
                     ) -> tuple[dict[str, tuple[str, str]], dict[str, str], list[str]]:
     """Referral parent of every node: ``{child: (parent, source)}``, reasons for the nodes
     below the top that got none, and warnings."""
@@ -320,6 +322,12 @@ def _assign_parents(nodes: pd.DataFrame, dense: DenseCosts, *, cutoff_min: float
             if j < 0:
                 reasons[fid] = (UNREACHABLE_BY_ROAD if str(dense.mode).startswith("road")
                                 else "no regional hospital reachable by the travel model")
+            elif t > cutoff_min and refer_beyond_cutoff:
+                parents[fid] = (ids[regional[j]], f"nearest regional hospital (beyond the "
+                                                  f"cut-off of {cutoff_min:g} min)")
+                warnings.append(f"station {fid}: the nearest regional hospital "
+                                f"{ids[regional[j]]} is {t:.0f} min away, beyond the cut-off of "
+                                f"{cutoff_min:g} min; it refers there all the same")
             elif t > cutoff_min:
                 reasons[fid] = (f"the nearest regional hospital {ids[regional[j]]} is {t:.0f} min "
                                 f"away, beyond the cut-off of {cutoff_min:g} min")
@@ -383,7 +391,8 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
                 referrals: pd.DataFrame | None = None,
                 satellite_links: pd.DataFrame | None = None, plan: Any = None,
                 include: Iterable[str] = (), exclude: Iterable[str] = (),
-                strict: bool = True, name: str = "referral network") -> nx.DiGraph:
+                strict: bool = True, name: str = "referral network",
+                refer_beyond_cutoff: bool = False) -> nx.DiGraph:
     """The referral and satellite-hospital graph (rule in the module docstring).
 
     Parameters
@@ -395,7 +404,7 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         Facility -> facility times (:func:`facility_costs`) covering every node.
     cutoff_min : float
         A station whose nearest regional hospital is farther has no referral parent (a
-        validation problem).
+        validation problem), unless ``refer_beyond_cutoff``.
     referrals : DataFrame, optional
         ``from_id``, ``to_id`` (:func:`check_referral_table`): parents overriding the rule.
     satellite_links : DataFrame, optional
@@ -409,6 +418,9 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         Raise :class:`NetworkError` listing every problem (unknown ids in the tables, referral
         cycles, a facility with two parents, a station without a regional hospital in its
         chain); otherwise keep them in ``G.graph["problems"]``.
+    refer_beyond_cutoff : bool
+        A station with no regional hospital within the cut-off (a far island) refers to the
+        nearest one all the same, with a warning, instead of being a problem.
 
     Returns
     -------
@@ -454,7 +466,8 @@ def build_graph(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
             warnings.append(f"referral table: {rows} name a facility the plan closes: ignored "
                             f"(the rule applies)")
     parents, reasons, more = _assign_parents(nodes, dense, cutoff_min=cutoff_min,
-                                             referrals=referrals, cores_of=cores_of)
+                                             referrals=referrals, cores_of=cores_of,
+                                             refer_beyond_cutoff=refer_beyond_cutoff)
     warnings += more
     G = nx.DiGraph(crs=facilities.crs, name=name, cutoff_min=float(cutoff_min),
                    travel_model=dense.mode, plan=getattr(plan, "name", ""))

@@ -124,7 +124,8 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
                 candidates: Iterable[str] | None = None,
                 referrals: pd.DataFrame | None = None,
                 satellite_links: pd.DataFrame | None = None, plan: Any = None,
-                base: tuple[nx.DiGraph, pd.DataFrame] | None = None) -> pd.DataFrame:
+                base: tuple[nx.DiGraph, pd.DataFrame] | None = None,
+                refer_beyond_cutoff: bool = False) -> pd.DataFrame:
     """Critical facilities: what the loss of each moves, ranked.
 
     For an active candidate the network is rebuilt without it (its children re-referred by the
@@ -145,6 +146,8 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
         ended one.
     base : (graph, chains), optional
         Today's graph and chains when already computed.
+    refer_beyond_cutoff : bool
+        As for :func:`gis.analyses.network.graph.build_graph`.
 
     Returns
     -------
@@ -161,7 +164,8 @@ def loss_impact(facilities: gpd.GeoDataFrame, *, facility_costs: CostTable, cuto
     pop = demand["population"].to_numpy(float)
     primary = primary_thresholds(thresholds_by_level(thresholds_min))
     kw = dict(facility_costs=facility_costs, cutoff_min=cutoff_min, referrals=referrals,
-              satellite_links=satellite_links, plan=plan, strict=False)
+              satellite_links=satellite_links, plan=plan, strict=False,
+              refer_beyond_cutoff=refer_beyond_cutoff)
     cache: dict = {}
     if base is None:
         g0 = build_graph(facilities, **kw)

@@ -42,12 +42,25 @@ from gis.analyses.network.graph import (
 from gis.analyses.network.impact import loss_impact
 from gis.analyses.network.layers import edge_layer, hubs_layer
 from gis.analyses.network.satellites import SatelliteChoice, SatelliteRequest, satellite_planning
+from gis.errors import GisError
 from gis.inputs.network_tables import check_referral_table, check_satellite_links
 from gis.jsonable import to_jsonable
-from gis.model.costs import CostTable, StraightLineModel, within_table
-from gis.model.travel import extend_costs
+from gis.model.costs import CostModel, CostTable, within_table
+from gis.model.travel import TravelModel, extend_costs, straight_model
 
 log = logging.getLogger(__name__)
+
+#: The referral rule, as the summary states it.
+RULE = ("branch point -> main station of its commune; station -> nearest regional hospital "
+        "within the cut-off; regional -> provincial general hospital; provincial -> its central "
+        "satellite core, else the nearest central hospital (when any); a referral table "
+        "overrides the rule")
+#: The rule when stations with no regional hospital within the cut-off refer to the nearest.
+RULE_BEYOND_CUTOFF = (
+    "branch point -> main station of its commune; station -> nearest regional hospital within "
+    "the cut-off (beyond it when none is within); regional -> provincial general hospital; "
+    "provincial -> its central satellite core, else the nearest central hospital (when any); a "
+    "referral table overrides the rule")
 
 @dataclass
 class NetworkResult:
@@ -178,21 +191,20 @@ def run_network(
     communes: gpd.GeoDataFrame,
     *,
     demand: pd.DataFrame,
-    costs: CostTable | StraightLineModel,
-    speed_kmh: float,
-    detour_factor: float,
+    costs: CostTable | CostModel,
+    speed_kmh: float | None = None,
+    detour_factor: float | None = None,
     cutoff_min: float,
     thresholds_min: Mapping[str, float | Sequence[float]],
     beds_per_10k: float,
     referrals: pd.DataFrame | None = None,
     satellite_links: pd.DataFrame | None = None,
     plan: Any = None,
-    roads: gpd.GeoDataFrame | None = None,
-    road_speeds_kmh: Mapping[str, float] | None = None,
-    walking_speed_kmh: float = 4.5,
-    demand_speed_kmh: float | None = None,
+    travel: TravelModel | None = None,
+    demand_travel: TravelModel | None = None,
     loss_candidates: Iterable[str] | None = None,
     satellite_requests: Sequence[SatelliteRequest] = (),
+    refer_beyond_cutoff: bool = False,
 ) -> NetworkResult:
     """Build the referral and satellite network and run every analysis on it.
 
@@ -203,17 +215,21 @@ def run_network(
     demand : DataFrame
         Demand units (``population``, ``commune_code``, ``x``, ``y``), e.g.
         ``AccessResult.demand``.
-    costs : CostTable or StraightLineModel
+    costs : CostTable or CostModel
         Demand units -> active facilities (``AccessResult.cost_model``, or the full table
         ``AccessResult.costs``). A model answers the first contact by one nearest-site query
         per set of service points, and satellite planning with the pairs within its time to
         the hospitals only.
-    speed_kmh, detour_factor, cutoff_min, roads, road_speeds_kmh, walking_speed_kmh
-        The travel model of the access stage, used between facilities.
-    demand_speed_kmh : float, optional
-        Speed of the straight-line model that made ``costs`` (people to facilities), for the
-        plan's new sites (default ``speed_kmh``; the pipeline gives the access mode's speed,
-        as transfers between facilities may use another mode).
+    speed_kmh, detour_factor : float, optional
+        The straight-line model between facilities (when ``travel`` is None).
+    cutoff_min : float
+        The cut-off of the access stage.
+    travel : TravelModel, optional
+        The travel model between facilities (the transfer mode; see
+        :func:`gis.analyses.network.facility_costs`).
+    demand_travel : TravelModel, optional
+        The model that built ``costs`` (the access stage's), for the plan's new sites when
+        ``costs`` is a table (default ``travel``); a model costs them itself.
     thresholds_min : mapping
         Level -> minutes (station = first contact, regional, provincial, central, chain =
         the whole chain), e.g. the config's ``access.thresholds_min``.
@@ -227,6 +243,9 @@ def run_network(
         Facilities for the loss-impact ranking (default every hospital, active or ended).
     satellite_requests : sequence of SatelliteRequest
         Satellite-planning questions.
+    refer_beyond_cutoff : bool
+        A station with no regional hospital within the cut-off refers to the nearest one
+        anyway, with a warning (see :func:`build_graph`).
 
     Raises
     ------
@@ -239,11 +258,14 @@ def run_network(
     if satellite_links is not None:
         satellite_links = check_satellite_links(satellite_links)
     sites = plan_sites(plan, facilities.crs)
-    model = dict(speed_kmh=speed_kmh, detour_factor=detour_factor, roads=roads,
-                 road_speeds_kmh=road_speeds_kmh, walking_speed_kmh=walking_speed_kmh)
-    fcosts = facility_costs(facilities, **model, plan=plan)
+    if travel is None:
+        if speed_kmh is None or detour_factor is None:
+            msg = "run_network: give travel=, or speed_kmh= and detour_factor="
+            raise GisError(msg)
+        travel = straight_model(mode="", speed_kmh=speed_kmh, detour_factor=detour_factor)
+    fcosts = facility_costs(facilities, travel=travel, plan=plan)
     common = dict(facility_costs=fcosts, cutoff_min=cutoff_min, referrals=referrals,
-                  satellite_links=satellite_links)
+                  satellite_links=satellite_links, refer_beyond_cutoff=refer_beyond_cutoff)
     G = build_graph(facilities, **common, name="referral network")
     pop = demand["population"].to_numpy(float)
     chains = referral_chains(G, demand=demand, costs=costs)
@@ -264,13 +286,9 @@ def run_network(
     figures = _network_figures(G, chains, hubs, pop, th)
     total = float(pop.sum())
     summary: dict[str, Any] = {
-        "travel_model": {"between_facilities": fcosts.mode, "speed_kmh": speed_kmh,
-                         "detour_factor": detour_factor, "cutoff_min": cutoff_min,
-                         "is_estimate": roads is None},
-        "rule": ("branch point -> main station of its commune; station -> nearest regional "
-                 "hospital within the cut-off; regional -> provincial general hospital; "
-                 "provincial -> its central satellite core, else the nearest central hospital "
-                 "(when any); a referral table overrides the rule"),
+        "travel_model": {"between_facilities": fcosts.mode, **travel.describe(),
+                         "cutoff_min": cutoff_min},
+        "rule": RULE_BEYOND_CUTOFF if refer_beyond_cutoff else RULE,
         "referral_table": None if referrals is None else {"rows": int(len(referrals))},
         **figures,
         "population": total,
@@ -309,7 +327,7 @@ def run_network(
         sat_costs = within_table(
             costs, max(r.within_min for r in satellite_requests),
             dest_mask=np.isin(np.asarray(costs.dest_ids).astype(str), sorted(sat_ids))
-            if isinstance(costs, StraightLineModel) else None)
+            if isinstance(costs, CostModel) else None)
         for req in satellite_requests:
             choice, links = satellite_planning(G, req, demand=demand, costs=sat_costs,
                                                facility_costs=fcosts)
@@ -337,8 +355,7 @@ def run_network(
     if plan is not None:
         G_plan = build_graph(facilities, **common, plan=plan,
                              name=f"referral network (plan '{plan.name}')")
-        costs_plan = extend_costs(costs, demand, sites, **{
-            **model, "speed_kmh": speed_kmh if demand_speed_kmh is None else demand_speed_kmh})
+        costs_plan = extend_costs(costs, demand, sites, travel=demand_travel or travel)
         chains_plan = referral_chains(G_plan, demand=demand, costs=costs_plan)
         hubs_plan = hub_load(G_plan, chains_plan, pop, beds_per_10k=beds_per_10k)
         after = _network_figures(G_plan, chains_plan, hubs_plan, pop, th)
