@@ -57,6 +57,7 @@ SIZES = (1000.0, 500.0, 250.0, 100.0)
 STEPS = {"reading and building layers": "prepare",
          "population surface, travel costs and access metrics": "access",
          "consolidation scenarios and location models": "plans",
+         "capacity-limited coverage and scaling up": "capacity",
          "plan editor data (each cell's nearest stations, the official plans)": "editor",
          "referral and satellite-hospital network": "network",
          "writing maps, GeoPackage, QGIS project and report": "outputs"}
@@ -92,7 +93,10 @@ def child_run(cell_size_m: float) -> dict:
     stages: dict[str, dict] = {}
 
     @contextmanager
-    def step(label: str):
+    def step(label: str, *, level: int = 1):
+        if level > 1:                       # sub-steps are timed within their step
+            yield
+            return
         _reset_hwm()
         w0, c0 = time.perf_counter(), time.process_time()
         yield
