@@ -53,6 +53,7 @@ def _bucket_search(cost, n_rows, n_cols, sources, limit, delta, n_buckets, targe
     the number of sources done: fewer than given when the entries ran out (the caller
     gives more room and goes on from there).
     """
+    # pragma: no mutate block (numba compiles this function: mutmut's trampoline would not)
     n = n_rows * n_cols
     dist = np.empty(n)
     steps = np.empty(n)
@@ -141,6 +142,7 @@ def _tree_lengths(pred, indptr, indices, w_len, targets, out_m):
     the root and where unreached) from its root to each target (numba-compiled): a walk up
     from each target to a node already measured, then back down; every node is measured
     once per row. NaN where the target was not reached."""
+    # pragma: no mutate block (numba compiles this function: mutmut's trampoline would not)
     k, n = pred.shape
     plen = np.empty(n)
     stack = np.empty(n, np.int64)
