@@ -196,6 +196,8 @@ def test_network_after_a_plan(fac, demand):
     assert parents["S2"] == "S1" and parents["NEW"] == "S3"
     assert G.nodes["S2"]["tier"] == "branch" and G.nodes["S2"]["role"] == "branch point"
     assert G.nodes["NEW"]["status"] == "planned"
+    assert G.edges["S2", "S1"]["source"] == G.edges["NEW", "S3"]["source"] == \
+        "plan: main station of its commune"
     assert G.edges["NEW", "S3"]["time_min"] == pytest.approx(40.0)
     res = N.run_network(fac, _communes(), demand=demand, costs=_costs(fac, demand),
                         thresholds_min=THRESHOLDS, beds_per_10k=45, cutoff_min=100,
@@ -247,8 +249,14 @@ def test_run_network_layers_summary_and_graphml(fac, demand, tmp_path):
     assert sat.loc[("P", "R1"), "specialty"] == "cardiology; obstetrics"
     assert sat.loc[("P", "R1"), "since"] == "2015"
     assert sat.loc[("P", "R1"), "time_min"] == pytest.approx(15)
+    assert set(sat["source"]) == {"satellite links"}
     hubs = lay["hubs"].set_index("facility_id")
     assert {"name", "load"} <= set(hubs.columns) and hubs.loc["P", "load"] == 1050
+    # the loss ranking of test_loss_impact_ranking_by_hand (P, R3, R2, R1, PE) on the hubs
+    assert lay["hubs"].crs == CRS
+    assert hubs.loc[["P", "R2", "R1", "PE"], "loss_rank"].tolist() == [1, 3, 4, 5]
+    assert hubs.loc[["P", "R2", "R1", "PE"], "loss_moved_beyond"].tolist() == [600, 300, 300,
+                                                                               0]
     chains = lay["referral_chains"].set_index("commune_code")
     # commune A: S2 serves most of its people (200 of 300)
     assert chains.loc["A", "path"] == "S2 -> R1 -> P" and chains.loc["B", "population"] == 750
@@ -265,6 +273,9 @@ def test_run_network_layers_summary_and_graphml(fac, demand, tmp_path):
     # 10 (5 min); a satellite at R2 adds the unit at 30 km (10 min: no), S... none within 6
     plan_ = s["satellite_planning"][0]
     assert plan_["covered_before"] == 300 and plan_["exact"] is True
+    assert plan_["method"] == "enumeration" and plan_["combinations"] == 2  # R2 or PE
+    assert [(c.method, c.covered_before) for c in res.satellite_choices] == [
+        ("enumeration", 300.0)]
     out = write_graphml(res.graph, tmp_path / "network.graphml")
     H = nx.read_graphml(out)
     assert H.number_of_nodes() == 8 and H.number_of_edges() == 8
@@ -280,8 +291,11 @@ def test_run_network_layers_summary_and_graphml(fac, demand, tmp_path):
 
 def test_referral_cycle_is_named(fac):
     table = pd.DataFrame({"from_id": ["R1", "R2"], "to_id": ["R2", "R1"]})
-    with pytest.raises(NetworkError, match=r"referral cycle: R1 -> R2 -> R1"):
+    with pytest.raises(NetworkError, match=r"referral cycle: R1 -> R2 -> R1") as info:
         _graph(fac, referrals=table)
+    assert str(info.value).startswith("referral network: 1 problem found\n  - referral cycle")
+    with pytest.raises(NetworkError, match=r"^after the plan: 1 problem found\n"):
+        _graph(fac, referrals=table, name="after the plan")
 
 
 def test_referral_table_overrides_and_warns(fac):
@@ -959,3 +973,147 @@ def test_validate_graph_texts_by_hand():
         "regional hospital); the roads layer does not join them to any regional hospital: "
         "connect its lines (they must share end points where roads meet), or give their "
         "parent in the referral table (layers.referrals)"]
+
+
+# --- edge cases: exact messages, texts and degenerate inputs ----------------------------------
+
+def test_build_graph_names_missing_costs_ended_links_and_stations_without_regional(fac):
+    """Facility costs lacking a node: the exact message; satellite links naming two ended
+    facilities: one warning listing both; without any regional hospital every station is
+    named with that reason (not only the first)."""
+    short = N.facility_costs(fac[~fac["facility_id"].isin(["S4", "P"])], **MODEL)
+    with pytest.raises(GisError) as info:
+        N.build_graph(fac, facility_costs=short, cutoff_min=100)
+    assert str(info.value) == ("facility costs lack 2 facilities (P, S4): compute them with "
+                               "network.facility_costs(facilities, ..., plan=plan)")
+    fac4 = _facilities([*SITES, ("R4", "regional", "general", 70, "B", np.nan, "ended")])
+    links = pd.DataFrame({"core_id": ["P", "P"], "satellite_id": ["R4", "R3"]})
+    G = _graph(fac4, satellite_links=links)
+    assert G.graph["warnings"] == [
+        "satellite links: rows 2, 3 (satellite_id R4, R3) name a facility that is not active "
+        "(R3, R4): ignored"]
+    G = _graph(fac[fac["tier"] != "regional"], strict=False)
+    reason = "no active regional hospital in the facilities layer"
+    assert {s: G.nodes[s].get("unassigned") for s in ("S1", "S2", "S3", "S4")} == dict.fromkeys(
+        ("S1", "S2", "S3", "S4"), reason)
+    assert [p.split(":")[0] for p in G.graph["problems"]] == [
+        f"station S{i} (Facility S{i})" for i in range(1, 5)]
+    assert all(f"({reason})" in p for p in G.graph["problems"])
+
+
+def test_network_nodes_missing_codes_are_empty(fac):
+    """A facility without a commune code (None or NaN) gets "" (no "nan", no "None")."""
+    gaps = fac.assign(commune_code=[None, np.nan, *fac["commune_code"][2:]])
+    nodes = N.network_nodes(gaps).set_index("facility_id")
+    assert nodes.loc[["S1", "S2", "S3"], "commune_code"].tolist() == ["", "", "B"]
+
+
+def test_dense_costs_leave_out_destinations_that_are_not_origins():
+    """A facility -> facility table whose destinations include an id that is no origin: its
+    pairs are left out; the others fill the matrix; unknown pairs inf (time), NaN (metres)."""
+    from gis.analyses.network.graph import DenseCosts
+
+    table = CostTable(origin=np.array([0, 0, 1, 1], np.int32),
+                      dest=np.array([0, 1, 1, 2], np.int32),
+                      dist_m=np.array([500, 900, 800, 700], np.float32),
+                      time_min=np.array([5.0, 9.0, 8.0, 7.0]),
+                      origin_ids=np.array(["A", "B"]), dest_ids=np.array(["B", "X", "A"]),
+                      cutoff_min=math.inf, mode="hand")
+    dense = DenseCosts(table)
+    assert dense.pos == {"A": 0, "B": 1}
+    # A -> B 5 min, B -> A 7 min; A -> X and B -> X dropped; the diagonal 0
+    assert dense.time.tolist() == [[0.0, 5.0], [7.0, 0.0]]
+    assert dense.dist.tolist() == [[0.0, 500.0], [700.0, 0.0]]
+    assert dense.mode == "hand"
+
+
+def test_run_network_messages_and_the_loss_of_a_station(fac, demand):
+    """Only one of speed and detour: the exact message. A station as a loss candidate (its
+    people's first contact moves): S4's 450 people go to S3, 30 min instead of 0 and 2
+    (units at 60 and 62 km), beyond the station threshold of 5 min; no station changes
+    hospital."""
+    kw = dict(demand=demand, costs=_costs(fac, demand), thresholds_min=THRESHOLDS,
+              beds_per_10k=45, cutoff_min=100)
+    for one in ({"speed_kmh": 60.0}, {"detour_factor": 1.0}):
+        with pytest.raises(GisError) as info:
+            N.run_network(fac, _communes(), **kw, **one)
+        assert str(info.value) == "run_network: give travel=, or speed_kmh= and detour_factor="
+    res = N.run_network(fac, _communes(), **kw, loss_candidates=["S4"], **MODEL)
+    r = res.loss.set_index("facility_id").loc["S4"]
+    assert r[["population_rerouted", "population_moved_beyond", "moved_beyond_station_5min",
+              "added_person_min", "mean_added_min", "stations_reassigned"]].tolist() == \
+        pytest.approx([450.0, 450.0, 450.0, 400 * 30 + 50 * 30, 30.0, 0])
+    assert r["level"] == "station" and r["scenario"] == "loss"
+    assert res.layers["hubs"]["loss_rank"].isna().all()  # S4 is no hub
+
+
+def test_network_when_every_facility_has_ended(fac, demand):
+    """No active facility: an empty network; nobody has a first contact, so every chain time
+    is unknown (float NaN), every person is beyond every threshold, per commune too, and the
+    hubs layer is empty (in the working CRS)."""
+    res = N.run_network(fac.assign(status="ended"), _communes(), demand=demand,
+                        costs=_costs(fac, demand), thresholds_min=THRESHOLDS, beds_per_10k=45,
+                        cutoff_min=100, **MODEL)
+    assert res.graph.number_of_nodes() == 0
+    ch = res.chains
+    assert (ch["first_contact_id"] == "").all() and (ch["top_id"] == "").all()
+    times = [c for c in ch.columns if c.endswith("time_min")]
+    assert len(times) == 6
+    assert all(ch[c].dtype == np.float64 and ch[c].isna().all() for c in times)
+    st = res.summary["chains"]
+    assert st["station"]["population_without"] == 1050 and st["station"]["beyond"] == {
+        "5": 1050.0}
+    assert st["chain"]["beyond"] == {"35": 1050.0} and st["chain"]["mean_time_min"] is None
+    layer = res.layers["referral_chains"].set_index("commune_code")
+    assert layer["population"].tolist() == [300.0, 750.0]
+    assert layer["station_id"].tolist() == ["", ""] and layer["path"].tolist() == ["", ""]
+    assert layer["path_time_min"].dtype == np.float64 and layer["path_time_min"].isna().all()
+    for col in ("beyond_station_5min", "beyond_regional_15min", "beyond_chain_35min"):
+        assert layer[col].tolist() == [300.0, 750.0], col
+    hubs = res.layers["hubs"]
+    assert len(hubs) == 0 and hubs.crs == CRS
+    assert sorted(res.loss["facility_id"]) == ["P", "PE", "R1", "R2", "R3"]
+    assert (res.loss["population_rerouted"] == 0).all()
+
+
+def test_commune_chains_with_whole_persons(fac, demand):
+    """Populations given as integers give the same layer as floats (float persons)."""
+    G = _graph(fac)
+    ch = N.referral_chains(G, demand=demand, costs=_costs(fac, demand))
+    whole = demand.assign(population=demand["population"].astype(np.int64))
+    got = N.commune_chains(ch, whole, _communes(), G, thresholds_min=THRESHOLDS)
+    want = N.commune_chains(ch, demand, _communes(), G, thresholds_min=THRESHOLDS)
+    assert got["population"].tolist() == [300.0, 750.0]
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_same_site_means_closer_than_one_metre(fac, demand):
+    """The loss note names another facility of the tier less than 1 m away: 0.5 m is the
+    same site, exactly 1 m is not."""
+    sites = [*SITES, ("R5", "regional", "general", 5, "A", np.nan, "active"),
+             ("R6", "regional", "general", 40, "B", np.nan, "active")]
+    fac = _facilities(sites)
+    fac.loc[fac["facility_id"] == "R5", "geometry"] = shapely.Point(5_000.5, 0.0)
+    fac.loc[fac["facility_id"] == "R6", "geometry"] = shapely.Point(40_001.0, 0.0)
+    loss = N.loss_impact(fac, facility_costs=N.facility_costs(fac, **MODEL), cutoff_min=100,
+                         demand=demand, costs=_costs(fac, demand), thresholds_min=THRESHOLDS,
+                         candidates=["R1", "R2"]).set_index("facility_id")
+    assert loss.loc["R1", "note"] == "same site as R5 (same tier)"
+    assert loss.loc["R2", "note"] == ""
+
+
+def test_loss_reroutes_when_only_the_top_of_the_chains_changes(fac, demand):
+    """A referral table sends P on to SX, a far station with no regional hospital within the
+    cut-off (so SX is the top of every chain). Losing SX ends every chain at P: no level
+    changes (station, regional, provincial), but all 1,050 people are rerouted."""
+    sites = [*SITES, ("SX", "station", "primary care", 200, "Z", np.nan, "active")]
+    fac = _facilities(sites)
+    table = pd.DataFrame({"from_id": ["P"], "to_id": ["SX"]})
+    fcosts = N.facility_costs(fac, **MODEL)
+    G = N.build_graph(fac, facility_costs=fcosts, cutoff_min=100, referrals=table, strict=False)
+    assert N.node_chains(G).loc["S1", "path"] == "S1 -> R1 -> P -> SX"
+    loss = N.loss_impact(fac, facility_costs=fcosts, cutoff_min=100, demand=demand,
+                         costs=_costs(fac, demand), thresholds_min=THRESHOLDS,
+                         candidates=["SX"], referrals=table).set_index("facility_id")
+    assert loss.loc["SX", ["population_rerouted", "population_moved_beyond",
+                           "added_person_min", "mean_added_min"]].tolist() == [1050, 0, 0, 0]
