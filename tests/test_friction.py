@@ -13,9 +13,15 @@ import numpy as np
 import pytest
 import shapely
 from affine import Affine
+from pyproj import CRS
 
 from gis.errors import GisError
-from gis.model.friction import friction_costs, friction_surface, grid_times_mcp
+from gis.model.friction import (
+    FrictionSurface,
+    friction_costs,
+    friction_surface,
+    grid_times_mcp,
+)
 from gis.model.search import grid_times
 
 R2 = math.sqrt(2)
@@ -229,3 +235,107 @@ def test_grid_times_equal_scikit_image_on_a_real_surface_with_a_cutoff():
     assert np.array_equal(np.isfinite(got), np.isfinite(ref))
     fin = np.isfinite(ref)
     assert np.abs(got[fin] - ref[fin]).max() <= 1e-9
+
+
+def test_surface_grid_from_bounds_and_cell_size():
+    # 250 m x 100 m from (1000, 2000): 3 columns (the last one widened), 1 row; the top-left
+    # corner at (1000, 2100)
+    s = friction_surface((1000, 2000, 1250, 2100), cell_size_m=100, crs=32648)
+    assert s.shape == (1, 3)
+    assert s.transform == Affine(100, 0, 1000, 0, -100, 2100)
+    assert (s.speed_kmh == 4.5).all()
+    # pixels under a metre are allowed: 2 m x 1 m in half-metre pixels
+    half = friction_surface((0, 0, 2, 1), cell_size_m=0.5, crs=32648, offroad_speed_kmh=3.0)
+    assert half.shape == (2, 4) and half.cell_size_m == 0.5
+    # 0.5 m at 3 km/h (50 m/min): 0.01 min
+    assert np.allclose(half.minutes_per_cell(), 0.01, rtol=1e-12, atol=0)
+    for bad in (0, -100.0):
+        with pytest.raises(GisError) as e:
+            friction_surface((0, 0, 500, 500), cell_size_m=bad, crs=32648)
+        assert str(e.value) == f"friction cell size: expected metres above 0, found {bad!r}"
+    with pytest.raises(GisError) as e:
+        friction_surface((0, 0, 0, 500), cell_size_m=100, crs=32648)
+    assert str(e.value) == ("friction surface: empty bounds (0, 0, 0, 500); "
+                            "give (minx, miny, maxx, maxy)")
+
+
+def test_slow_roads_and_ferries_by_duration_are_burned():
+    # 5 x 4 pixels of 100 m over (0, 0)-(500, 400), one line along each row's centre
+    roads = _roads([("track", [(0, 350), (500, 350)]),           # row 0: a track at 0.5 km/h
+                    ("ferry", [(0, 250), (500, 250)]),           # row 1: 500 m in 1 min
+                    ("ferry", [(0, 150), (500, 150)]),           # row 2: no duration
+                    ("ferry", [(0, 50), (500, 50)])])            # row 3: a duration of 0
+    roads["is_ferry"] = [False, True, True, True]
+    roads["ferry_duration_min"] = [np.nan, 1.0, np.nan, 0.0]
+    s = friction_surface((0, 0, 500, 400), cell_size_m=100, crs=32648, roads=roads,
+                         class_speeds_kmh={"track": 0.5, "default": 0.0},
+                         offroad_speed_kmh=4.5, ferry_speed_kmh=12.0)
+    assert (s.speed_kmh[0] == 0.5).all()          # slower than walking, still a road
+    assert (s.speed_kmh[1] == 30.0).all()         # 0.5 km in 1/60 h
+    assert (s.speed_kmh[2] == 12.0).all() and (s.speed_kmh[3] == 12.0).all()
+    # 100 m at 0.5 km/h (8.333 m/min): 12 min; at 30 km/h (500 m/min): 0.2 min
+    minutes = s.minutes_per_cell()
+    assert minutes[0] == pytest.approx([12.0] * 5) and minutes[1] == pytest.approx([0.2] * 5)
+
+
+def test_landcover_without_its_transform_crs_or_table_exact_messages():
+    lc = np.zeros((2, 2), np.int64)
+    tail = ": give the raster's transform, CRS and a class -> speed table"
+    with pytest.raises(GisError) as e:
+        friction_surface((0, 0, 200, 200), cell_size_m=100, crs=32648, landcover=lc)
+    assert str(e.value) == ("land cover given without landcover_transform, landcover_crs, "
+                            "landcover_speeds_kmh" + tail)
+    with pytest.raises(GisError) as e:
+        friction_surface((0, 0, 200, 200), cell_size_m=100, crs=32648, landcover=lc,
+                         landcover_transform=Affine(100, 0, 0, 0, -100, 200),
+                         landcover_speeds_kmh={0: 3.0})
+    assert str(e.value) == "land cover given without landcover_crs" + tail
+
+
+def _strip_surface():
+    """One row of 8 pixels of 100 m at 6 km/h (1 min each) over x 0-800, y 0-100; pixel 3
+    is impassable, so pixels 0-2 and 4-7 are cut apart (a row has no diagonal way round)."""
+    speed = np.array([[6.0, 6, 6, 0, 6, 6, 6, 6]])
+    return FrictionSurface(speed_kmh=speed, transform=Affine(100, 0, 0, 0, -100, 100),
+                           crs=CRS.from_epsg(32648), cell_size_m=100.0)
+
+
+def test_costs_report_outside_impassable_and_unreachable_by_hand():
+    s = _strip_surface()
+    # origins in pixels 0, 2, 4, 3 (impassable) and outside; facilities in pixel 1, outside,
+    # in pixel 3, in pixel 5 and in pixel 7
+    origins = np.array([[50.0, 50], [250, 50], [450, 50], [350, 50], [850, 50]])
+    dests = np.array([[150.0, 50], [-10, 50], [350, 50], [550, 50], [750, 50]])
+    # by hand, cut-off 2 min: pixel 0 -> 1 and 2 -> 1 one minute each, 4 -> 5 one minute,
+    # 4 -> 7 three minutes (beyond the cut-off); 0 and 2 cannot cross pixel 3
+    hand = [(0, 0, 1.0, 100.0), (1, 0, 1.0, 100.0), (2, 3, 1.0, 100.0)]
+    for block_mb in (1e-9, 2 * 16 * 3 / 2**20, 128.0):     # 1, 2 and all facilities a block
+        table, rep = friction_costs(origins, dests, s, cutoff_min=2.0, block_mb=block_mb)
+        got = list(zip(table.origin.tolist(), table.dest.tolist(), table.time_min.tolist(),
+                       table.dist_m.tolist(), strict=True))
+        assert got == hand, block_mb
+    assert rep.outside_origins.tolist() == [4] and rep.outside_dests.tolist() == [1]
+    assert rep.impassable_origins.tolist() == [3] and rep.impassable_dests.tolist() == [2]
+    assert rep.unreachable_origins.tolist() == [3, 4]
+    assert rep.unreachable_dests.tolist() == [1, 2, 4]
+    assert rep.as_dict() == {"shape": [1, 8], "cell_size_m": 100.0, "engine": "dijkstra",
+                             "outside_origins": 1, "outside_dests": 1,
+                             "impassable_origins": 1, "impassable_dests": 1,
+                             "unreachable_origins": 2, "unreachable_dests": 3}
+
+
+def test_pixel_of_inverts_any_affine_transform_as_rasterio_does():
+    """pixel_of is the inverse of the whole affine transform, not only of a north-up one:
+    on a grid turned a quarter turn (x grows with the row, y with the column) it agrees with
+    rasterio's rowcol."""
+    from rasterio.transform import rowcol
+
+    t = Affine(0, 100, 0, 100, 0, 0)               # x = 100 x row, y = 100 x column
+    s = FrictionSurface(speed_kmh=np.full((4, 3), 6.0), transform=t,
+                        crs=CRS.from_epsg(32648), cell_size_m=100.0)
+    xy = np.array([[250.0, 50], [50, 250], [350, 150], [450, 50], [30, -20]])
+    row, col, inside = s.pixel_of(xy)
+    ref_row, ref_col = rowcol(t, xy[:, 0], xy[:, 1])
+    assert row.tolist() == [2, 0, 3, 4, 0] and col.tolist() == [0, 2, 1, 0, -1]
+    assert row.tolist() == list(ref_row) and col.tolist() == list(ref_col)
+    assert inside.tolist() == [True, True, True, False, False]
