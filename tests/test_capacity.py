@@ -577,3 +577,50 @@ def test_errors_name_the_problem():
     with pytest.raises(GisError, match="missing column"):
         scale_up(c, [1.0], max_time_min=2, classes=[{"name": "x"}], budget=1)
     assert isinstance(pd.DataFrame(CLASSES), pd.DataFrame)
+
+
+# --- the optimum's exact reduction: private groups beyond a facility's capacity ----------------
+
+def test_optimum_drops_private_cells_beyond_capacity_by_hand():
+    # F0 (capacity 10) alone reaches c0 (1 min, 4 people), c1 and c2 (2 min, 6 and 3 people)
+    # and c3 (3 min, 5 people): its private cells fill it at 2 min, so c3 can never be served
+    # in an optimum and is left out of the LP; the two cells at 2 min (a tie) both stay.
+    # F0 and F1 (capacity 100) share c4 (F0 at 0.5 min, F1 at 4 min, 2 people).
+    # By hand: F1 reaches only c4, so the most served is 12: F1 takes c4 (2 x 4 = 8) and F0
+    # its nearest 10 private people, c0 (4 x 1) and 6 of c1 + c2 at 2 min (12): 24 minutes.
+    D = np.array([[1.0, np.inf], [2.0, np.inf], [2.0, np.inf], [3.0, np.inf], [0.5, 4.0]])
+    pop = np.array([4.0, 6.0, 3.0, 5.0, 2.0])
+    cap = np.array([10.0, 100.0])
+    o = capacity_optimum(table(D), pop, cap, max_time_min=5.0)
+    assert o.stats["private_pairs_dropped"] == 1
+    assert o.served_population == pytest.approx(12.0)
+    assert o.person_minutes == pytest.approx(24.0)
+    served, minutes = two_phase_lp(D, pop, cap, 5.0)
+    assert (served, minutes) == (pytest.approx(12.0), pytest.approx(24.0))
+    c = o.cells
+    assert c["served_population"].iloc[0] == 4.0
+    assert c["served_population"].iloc[1] + c["served_population"].iloc[2] == pytest.approx(6.0)
+    assert c["served_population"].iloc[3] == 0.0 and c["not_served_capacity"].iloc[3] == 5.0
+    assert c["served_by_id"].iloc[4] == "F1"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_optimum_with_private_cells_dropped_equals_two_phase_lp(seed):
+    # sparse reach (short time limit) and small capacities: many cells have one facility in
+    # reach and are beyond what it can take; the reduced LP must give the full LP's figures
+    T, pop, cap = grid_case(500 + seed, side=7, m=4)
+    cap = cap / 4
+    max_time = 4.0
+    o = capacity_optimum(table(T, cutoff=max_time), pop, cap, max_time_min=max_time)
+    served, minutes = two_phase_lp(T, pop, cap, max_time)
+    assert o.served_population == pytest.approx(served, rel=1e-9, abs=1e-6)
+    assert o.person_minutes == pytest.approx(minutes, rel=1e-7, abs=1e-5)
+    assert identity_holds(o)
+    assert (o.facilities["served_population"] <= cap + 1e-9).all()
+
+
+def test_optimum_private_reduction_happens_on_the_random_cases():
+    dropped = [capacity_optimum(table(T, cutoff=4.0), pop, cap / 4, max_time_min=4.0)
+               .stats["private_pairs_dropped"]
+               for T, pop, cap in (grid_case(500 + s, side=7, m=4) for s in range(12))]
+    assert sum(d > 0 for d in dropped) >= 6

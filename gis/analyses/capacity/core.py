@@ -663,6 +663,48 @@ def _identical_rows(o: np.ndarray, d: np.ndarray, t: np.ndarray,
     return group.ravel(), reps
 
 
+def _needed_pairs(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
+                  cap: np.ndarray) -> np.ndarray:
+    """The pairs an optimum may use: all but the *private* pairs (a group's only pair) of a
+    facility beyond the time at which its private groups alone fill its capacity.
+
+    Exact: let t* be the time at which facility j's private groups, taken by increasing time,
+    first hold at least its capacity. Were j to serve a private group at a time t2 > t*, some
+    private group at t1 <= t* would be short of people served by j (j serves at most its
+    capacity), and nobody else can serve it; moving the persons from the first to the second
+    keeps the people served and lowers the person-minutes by (t2 - t1) each. So no optimum
+    serves a private group beyond t* (groups at t* itself are kept, ties included), and
+    dropping those pairs changes neither the optimum nor the set of optimal assignments.
+    One facility's tier (the provincial hospital at 120 min) keeps only its catchment.
+
+    ``go`` sorted (the pairs of each group together). Returns a mask over the pairs.
+    """
+    keep = np.ones(len(go), bool)
+    if not len(go):
+        return keep
+    per = np.bincount(go, minlength=len(P))
+    private = np.flatnonzero((per[go] == 1) & np.isfinite(cap[gd]))
+    if not len(private):
+        return keep
+    # by facility, then time, then group
+    private = private[np.lexsort((go[private], gt[private], gd[private]))]
+    f = gd[private]
+    first = np.r_[True, f[1:] != f[:-1]]
+    start = np.flatnonzero(first)
+    seg = np.cumsum(first) - 1
+    cum = np.cumsum(P[go[private]])
+    cum -= np.repeat(np.r_[0.0, cum[start[1:] - 1]], np.diff(np.r_[start, len(f)]))
+    full = cum >= cap[f]
+    # t* of each facility: the time of its first private group with cum >= capacity
+    t_star = np.full(len(start), np.inf)
+    hit = np.flatnonzero(full)
+    if len(hit):
+        at = hit[np.r_[True, seg[hit][1:] != seg[hit][:-1]]]
+        t_star[seg[at]] = gt[private[at]]
+    keep[private[gt[private] > t_star[seg]]] = False
+    return keep
+
+
 def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
                  cap: np.ndarray, M: float, *, deadline: float,
                  max_iter: int = 500) -> tuple[np.ndarray, dict]:
@@ -719,9 +761,14 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
         if best_ub - lb <= _PRICE_TOL * abs(best_ub) or time.perf_counter() > deadline:
             break
         k, j = clus[served], gd[fi[served]]
-        key = np.unique(k * np.int64(m) + j, return_inverse=True)
-        ukey, inv = key[0], key[1].ravel()
-        load = np.bincount(inv, weights=w_p[served])
+        kj = k * np.int64(m) + j
+        if m * m <= _DENSE_KEYS:    # the same sums as np.unique's, without a sort
+            load = np.bincount(kj, weights=w_p[served], minlength=m * m)
+            ukey = np.flatnonzero(np.bincount(kj, minlength=m * m))
+            load = load[ukey]
+        else:
+            ukey, inv = np.unique(kj, return_inverse=True)
+            load = np.bincount(inv.ravel(), weights=w_p[served])
         rk, rj = ukey // m, ukey % m
         R = np.bincount(k, weights=w_p[served] * (M - gt[fi[served]]), minlength=m)
         # row r (cluster r): theta_r + sum_j load_rj v_j >= R_r
@@ -749,6 +796,8 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
 # its cheapest under the near-optimal prices. Only speed depends on it (too small: more
 # rounds; too large: a larger first LP); the optimum is proven over all pairs either way.
 _START_SLACK_MIN = 0.05
+# Facility pairs (k, j) counted in a dense array below this many (m x m) keys.
+_DENSE_KEYS = 4_000_000
 # Relative gap at which the price rounds stop. Looser prices cost far more column-generation
 # rounds than they save (measured: 1e-6 took 6x the time of 1e-9 at 100,000 x 209).
 _PRICE_TOL = 1e-9
@@ -892,7 +941,10 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     Any assignment serving fewer people than the maximum has an augmenting path that visits
     each facility at most once, which changes the travel by at most k x T_max per person and
     the penalty by M per person, so it cannot be optimal: the one objective is exactly the
-    lexicographic one. Cells with identical lists of (facility, time) pairs are merged (exact).
+    lexicographic one. Cells with identical lists of (facility, time) pairs are merged (exact),
+    and a cell group whose only facility is j is left out when j's capacity is filled by such
+    groups nearer to it (exact: no optimum serves it, see ``_needed_pairs``; the one hospital
+    of a tier at 120 min keeps only its catchment).
     The LP is solved by HiGHS (dual simplex) with column generation: first each cell's
     fastest facility only, then the pairs whose reduced cost under the LP's duals is negative
     are added until none is left, which proves the optimum over all pairs.
@@ -935,6 +987,10 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     k_fac = len(np.unique(gd))
     t_max = float(gt.max()) if len(gt) else 0.0
     M = k_fac * t_max + 1.0
+    keep = _needed_pairs(go, gd, gt, P, cap)
+    dropped = int(len(go) - keep.sum())
+    if dropped:
+        go, gd, gt = go[keep], gd[keep], gt[keep]
     finite = np.isfinite(cap)
     fac_row = np.full(m, -1, np.int64)
     fac_row[finite] = np.arange(int(finite.sum()))
@@ -1000,7 +1056,8 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     return CapacityResult(
         method="optimum", max_time_min=T, facilities=facilities, cells=cells,
         assignments=assignments, person_minutes=math.fsum(a_p * a_t), status="optimal",
-        stats={"pairs": int(len(o)), "groups": int(G), "big_m": M, "rounds": len(rounds),
+        stats={"pairs": int(len(o)), "groups": int(G), "private_pairs_dropped": dropped,
+               "big_m": M, "rounds": len(rounds),
                "columns": rounds[-1]["columns"], "rows": rounds[-1]["rows"],
                "lp_served_population": lp_served, "lp_person_minutes": lp_minutes,
                "round_seconds": [r["seconds"] for r in rounds], **price_stats,
