@@ -624,3 +624,54 @@ def test_optimum_private_reduction_happens_on_the_random_cases():
                .stats["private_pairs_dropped"]
                for T, pop, cap in (grid_case(500 + s, side=7, m=4) for s in range(12))]
     assert sum(d > 0 for d in dropped) >= 6
+
+
+def test_catchments_drawn_on_the_grid_match_the_exact_union(monkeypatch):
+    # 8 x 6 cells of 100 m, the cells of the fourth column cut in two pieces (a commune
+    # border at x = 350): 54 units. Drawn on the grid (what runs of more than
+    # CATCHMENT_GRID_UNITS units get), each catchment is the exact union with every cut cell
+    # whole; the figures are the same.
+    import gis.analyses.capacity.core as core
+
+    geoms, xy = [], []
+    for iy in range(6):
+        for ix in range(8):
+            x0, y0 = ix * 100.0, iy * 100.0
+            parts = ([shapely.box(x0, y0, 350.0, y0 + 100), shapely.box(350.0, y0, x0 + 100,
+                                                                         y0 + 100)]
+                     if ix == 3 else [shapely.box(x0, y0, x0 + 100, y0 + 100)])
+            for g in parts:
+                geoms.append(g)
+                c = g.centroid
+                xy.append((c.x, c.y))
+    xy = np.array(xy)
+    rng = np.random.default_rng(7)
+    pop = rng.integers(1, 20, len(xy)).astype(float)
+    fxy = np.array([[50.0, 50.0], [650.0, 550.0], [360.0, 250.0]])
+    D = np.sqrt(((xy[:, None, :] - fxy[None, :, :]) ** 2).sum(-1)) / 50.0   # minutes
+    demand = gpd.GeoDataFrame({"population": pop}, geometry=geoms, crs=32648)
+    costs = table(D, cutoff=6.0)
+    cap = np.array([150.0, 120.0, 200.0])
+    widened = 0
+    for res in (capacity_optimum(costs, pop, cap, max_time_min=6.0),
+                capacity_coverage(costs, pop, cap, max_time_min=6.0)):
+        for by in ("capacity", "time"):
+            exact = catchment_polygons(res, demand, by=by, costs=costs)
+            monkeypatch.setattr(core, "CATCHMENT_GRID_UNITS", 10)
+            grid = catchment_polygons(res, demand, by=by, costs=costs)
+            monkeypatch.undo()
+            assert "drawn_on_grid_m" not in exact.attrs
+            assert grid.attrs["drawn_on_grid_m"] == pytest.approx(100.0)
+            assert grid["facility_id"].tolist() == exact["facility_id"].tolist()
+            assert grid["cells"].tolist() == exact["cells"].tolist()
+            np.testing.assert_allclose(grid["population"], exact["population"], rtol=1e-12)
+            assert grid["served_population"].tolist() == exact["served_population"].tolist()
+            units = np.array(geoms, dtype=object)
+            for g, e in zip(grid.geometry, exact.geometry, strict=True):
+                assert e.difference(g).area == pytest.approx(0.0, abs=1e-6)
+                # the grid drawing is the exact union with the grid cells of its units whole
+                inside = shapely.within(units, e.buffer(1e-6))
+                cells = {(int(x // 100), int(y // 100)) for x, y in xy[inside]}
+                assert g.area == pytest.approx(100.0 * 100.0 * len(cells))
+                widened += g.area > e.area + 1.0
+    assert widened >= 2     # cut cells drawn whole in some catchments

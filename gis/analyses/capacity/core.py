@@ -98,6 +98,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from gis.errors import GisError, SolveError
 from gis.model.costs import CostTable
+from gis.model.demand import demand_grid, grid_cells_polygon
 
 log = logging.getLogger(__name__)
 
@@ -451,9 +452,11 @@ class _Catchments:
     def __init__(self, o: np.ndarray, d: np.ndarray, t: np.ndarray, m: int, *,
                  bands: str) -> None:
         z_all = t if bands == "exact" else np.ceil(t)
-        # two stable sorts (time, then facility) of pairs already in origin order
+        # two stable sorts (time, then facility) of pairs already in origin order; positions
+        # of up to 65,535 facilities sorted as uint16 (numpy's radix sort)
         srt = np.argsort(z_all, kind="stable")
-        srt = srt[np.argsort(d[srt], kind="stable")]
+        dk = d[srt].astype(np.uint16) if m <= np.iinfo(np.uint16).max else d[srt]
+        srt = srt[np.argsort(dk, kind="stable")]
         self.o, self.d, self.t, self.z = o[srt], d[srt], t[srt], z_all[srt]
         self.fstart = np.searchsorted(self.d, np.arange(m + 1))
 
@@ -987,16 +990,17 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     k_fac = len(np.unique(gd))
     t_max = float(gt.max()) if len(gt) else 0.0
     M = k_fac * t_max + 1.0
-    keep = _needed_pairs(go, gd, gt, P, cap)
-    dropped = int(len(go) - keep.sum())
-    if dropped:
-        go, gd, gt = go[keep], gd[keep], gt[keep]
     finite = np.isfinite(cap)
     fac_row = np.full(m, -1, np.int64)
     fac_row[finite] = np.arange(int(finite.sum()))
     # start: under near-optimal facility prices, each group's cheapest pairs (and those within
     # _START_SLACK_MIN); the column generation then proves the optimum over all pairs
     v, price_stats = _dual_prices(go, gd, gt, P, cap, M, deadline=t0 + 0.5 * time_limit_s)
+    # the pairs no optimum uses are left out of the LP (the prices cost little on them)
+    keep = _needed_pairs(go, gd, gt, P, cap)
+    dropped = int(len(go) - keep.sum())
+    if dropped:
+        go, gd, gt = go[keep], gd[keep], gt[keep]
     w = gt + v[gd]
     gstart = np.flatnonzero(np.r_[True, go[1:] != go[:-1]]) if len(go) else np.zeros(0, int)
     start_cols = np.zeros(0, np.int64)
@@ -1265,8 +1269,9 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     target_share : float, optional
         Share of the population to serve, existing facilities included (target mode).
         Give exactly one of ``budget`` and ``target_share``.
-    existing : CapacityResult, optional
-        The existing facilities' result on the same cells; None = no existing facility.
+    existing : CapacityResult or array-like, optional
+        The existing facilities' result on the same cells, or the persons they serve per
+        cell; None = no existing facility.
     bands : {"exact", "minute"}
         Bands of the greedy's catchments (as in :func:`capacity_coverage`).
     time_limit_s, mip_rel_gap : float
@@ -1276,65 +1281,115 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     -------
     ScaleUpResult
     """
+    return _scale_up_runs(costs_candidates, population, max_time_min=max_time_min,
+                          classes=classes, questions=[(budget, target_share)],
+                          existing=existing, bands=bands, time_limit_s=time_limit_s,
+                          mip_rel_gap=mip_rel_gap)[0]
+
+
+def scale_up_budgets(costs_candidates: CostTable, population, *, max_time_min: float, classes,
+                     budgets: Sequence[float], existing=None, bands: str = "exact",
+                     time_limit_s: float = 60.0,
+                     mip_rel_gap: float = 0.01) -> list[ScaleUpResult]:
+    """:func:`scale_up` in budget mode for each of ``budgets`` (in that order), the inputs
+    checked and the pairs and their groups prepared once: each result is the one
+    :func:`scale_up` gives for that budget alone."""
+    return _scale_up_runs(costs_candidates, population, max_time_min=max_time_min,
+                          classes=classes, questions=[(float(b), None) for b in budgets],
+                          existing=existing, bands=bands, time_limit_s=time_limit_s,
+                          mip_rel_gap=mip_rel_gap)
+
+
+def _existing_served(existing, n: int, problems: list[str]) -> np.ndarray | None:
+    """Persons the existing facilities serve per cell (None: none), from a result or an
+    array."""
+    if existing is None:
+        return None
+    if isinstance(existing, CapacityResult):
+        if len(existing.cells) != n:
+            problems.append(f"existing has {len(existing.cells)} cells but the cost table has "
+                            f"{n} origins: give the result on the same cells")
+            return None
+        return existing.cells["served_population"].to_numpy(float)
+    try:
+        served = np.asarray(existing, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        problems.append("existing: give a capacity result or the persons served per cell")
+        return None
+    if served.shape != (n,) or not np.all(np.isfinite(served)):
+        problems.append(f"existing has {served.size} values but the cost table has {n} "
+                        f"origins: give the persons served per origin (finite), in its order")
+        return None
+    return served
+
+
+def _scale_up_runs(costs: CostTable, population, *, max_time_min: float, classes,
+                   questions: list[tuple[float | None, float | None]], existing, bands: str,
+                   time_limit_s: float, mip_rel_gap: float) -> list[ScaleUpResult]:
+    """:func:`scale_up` for each (budget, target_share) of ``questions`` on one preparation
+    (inputs checked, cells with people left, their pairs and, for the MILP, their groups)."""
     t0 = time.perf_counter()
     problems: list[str] = []
-    costs = costs_candidates
     pop = _check_population(costs, population, problems)
     T = _check_time(costs, max_time_min, problems)
     cls = _classes_frame(classes, problems)
-    if (budget is None) == (target_share is None):
-        problems.append("give exactly one of budget (most people within a budget) and "
-                        "target_share (cheapest way to a share of the population)")
-    if budget is not None and not (np.isfinite(budget) and budget >= 0):
-        problems.append(f"budget must be a finite amount >= 0, got {budget!r}")
-    if target_share is not None and not (0 <= target_share <= 1):
-        problems.append(f"target_share must be between 0 and 1, got {target_share!r}")
-    if existing is not None and len(existing.cells) != costs.n_origins:
-        problems.append(f"existing has {len(existing.cells)} cells but the cost table has "
-                        f"{costs.n_origins} origins: give the result on the same cells")
+    for budget, target_share in questions:
+        if (budget is None) == (target_share is None):
+            problems.append("give exactly one of budget (most people within a budget) and "
+                            "target_share (cheapest way to a share of the population)")
+        if budget is not None and not (np.isfinite(budget) and budget >= 0):
+            problems.append(f"budget must be a finite amount >= 0, got {budget!r}")
+        if target_share is not None and not (0 <= target_share <= 1):
+            problems.append(f"target_share must be between 0 and 1, got {target_share!r}")
+    served_in = _existing_served(existing, costs.n_origins, problems)
     if bands not in BANDS:
         problems.append(f"bands must be one of {', '.join(BANDS)}, got {bands!r}")
     _fail("scale_up", problems)
     n, m = costs.n_origins, costs.n_dests
-    served0 = np.zeros(n) if existing is None else \
-        np.minimum(existing.cells["served_population"].to_numpy(float), pop)
+    served0 = np.zeros(n) if served_in is None else np.minimum(served_in, pop)
     demand = np.where(served0 > 0, _complement(pop, served0), pop)
     # what an LP leaves behind as rounding (under a millionth of a person) is nobody
     demand = np.where(demand > 1e-6, demand, 0.0)
     total = math.fsum(pop)
     served_existing = math.fsum(served0)
-    need = None
-    if target_share is not None:
-        need = max(target_share * total - served_existing, 0.0)
     pairs = _pairs(costs, pop, T)
     keep = demand[pairs.o] > 0          # only cells with people left to serve matter
     pairs = _Pairs(o=pairs.o[keep], d=pairs.d[keep], t=pairs.t[keep], pop=pop, T=T,
                    costs=costs)
-    greedy = _scale_up_greedy(pairs, demand, cls, m, budget=budget, need=need, bands=bands,
-                              base=served_existing, ids=np.asarray(costs.dest_ids))
-    milp_out = _scale_up_milp(pairs, demand, cls, m, budget=budget, need=need,
-                              time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                              incumbent=(greedy["site_pos"], greedy["class_pos"]))
+    groups = _milp_groups(pairs, demand, m)
     ids = np.asarray(costs.dest_ids)
-    sites = milp_out["sites"]
-    sites.insert(0, "site_id", ids[sites.pop("site")] if len(sites) else [])
-    new_served = milp_out["new_served_cells"]
-    cells = pd.DataFrame({"origin_id": np.asarray(costs.origin_ids), "population": pop,
-                          "existing_served": served0, "new_served": new_served,
-                          "greedy_new_served": greedy["new_served_cells"]})
-    new_total = math.fsum(new_served)
-    log.info("scale_up %s: %d new sites, %.0f more people served (greedy: %d sites, %.0f), "
-             "gap %.4g", milp_out["mode"], len(sites), new_total, len(greedy["sites"]),
-             greedy["served"], milp_out["gap"])
-    return ScaleUpResult(
-        mode=milp_out["mode"], sites=sites, served_population=served_existing + new_total,
-        new_served_population=new_total, total_population=total,
-        cost=math.fsum(sites["cost"]) if len(sites) else 0.0,
-        objective=milp_out["objective"], bound=milp_out["bound"], gap=milp_out["gap"],
-        status=milp_out["status"], greedy_sites=greedy["sites"],
-        greedy_served_population=served_existing + greedy["served"],
-        greedy_cost=greedy["cost"], cells=cells,
-        stats={**milp_out["stats"], "seconds": time.perf_counter() - t0})
+    prep_s = time.perf_counter() - t0
+    out = []
+    for budget, target_share in questions:
+        t1 = time.perf_counter()
+        need = None
+        if target_share is not None:
+            need = max(target_share * total - served_existing, 0.0)
+        greedy = _scale_up_greedy(pairs, demand, cls, m, budget=budget, need=need,
+                                  bands=bands, base=served_existing, ids=ids)
+        milp_out = _scale_up_milp(groups, demand, cls, m, budget=budget, need=need,
+                                  time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                                  incumbent=(greedy["site_pos"], greedy["class_pos"]))
+        sites = milp_out["sites"]
+        sites.insert(0, "site_id", ids[sites.pop("site")] if len(sites) else [])
+        new_served = milp_out["new_served_cells"]
+        cells = pd.DataFrame({"origin_id": np.asarray(costs.origin_ids), "population": pop,
+                              "existing_served": served0, "new_served": new_served,
+                              "greedy_new_served": greedy["new_served_cells"]})
+        new_total = math.fsum(new_served)
+        log.info("scale_up %s: %d new sites, %.0f more people served (greedy: %d sites, "
+                 "%.0f), gap %.4g", milp_out["mode"], len(sites), new_total,
+                 len(greedy["sites"]), greedy["served"], milp_out["gap"])
+        out.append(ScaleUpResult(
+            mode=milp_out["mode"], sites=sites, served_population=served_existing + new_total,
+            new_served_population=new_total, total_population=total,
+            cost=math.fsum(sites["cost"]) if len(sites) else 0.0,
+            objective=milp_out["objective"], bound=milp_out["bound"], gap=milp_out["gap"],
+            status=milp_out["status"], greedy_sites=greedy["sites"],
+            greedy_served_population=served_existing + greedy["served"],
+            greedy_cost=greedy["cost"], cells=cells,
+            stats={**milp_out["stats"], "seconds": prep_s + time.perf_counter() - t1}))
+    return out
 
 
 def _max_flow(go: np.ndarray, gd: np.ndarray, D: np.ndarray, site_cap: np.ndarray):
@@ -1366,7 +1421,27 @@ def _max_flow(go: np.ndarray, gd: np.ndarray, D: np.ndarray, site_cap: np.ndarra
     return x, math.fsum(x)
 
 
-def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int, *,
+def _milp_groups(pairs: _Pairs, demand: np.ndarray, m: int) -> dict:
+    """What the MILP of :func:`scale_up` needs of the pairs, the same for every budget: the
+    cells with the same candidates in reach merged (exact: times do not enter the model),
+    their people ``D``, the pairs of the groups, each candidate's people in reach and its
+    pairs."""
+    n = len(demand)
+    sel = demand[pairs.o] > 0
+    o, d = pairs.o[sel], pairs.d[sel]
+    group, reps = _identical_rows(o, d, np.zeros(len(o)), n)
+    G = len(reps)
+    D = np.bincount(group, weights=demand, minlength=G)
+    rep = np.isin(o, reps)
+    go, gd = group[o[rep]], d[rep]
+    reach = np.bincount(gd, weights=D[go], minlength=m)
+    by_site = np.argsort(gd, kind="stable")          # pairs by site, for N(S)
+    site_ptr = np.searchsorted(gd[by_site], np.arange(m + 1))
+    return {"group": group, "D": D, "go": go, "gd": gd, "reach": reach,
+            "by_site": by_site, "site_ptr": site_ptr}
+
+
+def _scale_up_milp(groups: dict, demand: np.ndarray, cls: pd.DataFrame, m: int, *,
                    budget: float | None, need: float | None, time_limit_s: float,
                    mip_rel_gap: float,
                    incumbent: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
@@ -1386,7 +1461,6 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    n = len(demand)
     mode = "budget" if budget is not None else "target"
     capv = cls["capacity"].to_numpy(float)
     costv = cls["cost"].to_numpy(float)
@@ -1396,20 +1470,13 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
                               for k in range(len(capv))) for c in range(len(capv))])
     keep_cls = np.flatnonzero(~dominated)
     keep_cls = keep_cls[np.argsort(capv[keep_cls], kind="stable")]
-    sel = demand[pairs.o] > 0
-    o, d = pairs.o[sel], pairs.d[sel]
-    group, reps = _identical_rows(o, d, np.zeros(len(o)), n)
-    G = len(reps)
-    D = np.bincount(group, weights=demand, minlength=G)
-    rep = np.isin(o, reps)
-    go, gd = group[o[rep]], d[rep]
-    reach = np.bincount(gd, weights=D[go], minlength=m)
+    group, D, go, gd, reach = (groups[k] for k in ("group", "D", "go", "gd", "reach"))
+    by_site, site_ptr = groups["by_site"], groups["site_ptr"]
+    G = len(D)
     cand = np.flatnonzero(reach > 0)
     nc = len(cand)
     s_of = np.full(m, -1, np.int64)
     s_of[cand] = np.arange(nc)
-    by_site = np.argsort(gd, kind="stable")          # pairs by site, for N(S)
-    site_ptr = np.searchsorted(gd[by_site], np.arange(m + 1))
     yj, yc = [], []
     for c_pos, c in enumerate(keep_cls):
         smaller_holds = reach <= capv[keep_cls[c_pos - 1]] if c_pos else np.zeros(m, bool)
@@ -1767,10 +1834,10 @@ def scale_up_curve(costs_candidates: CostTable, population, *, max_time_min: flo
         (AccessMod's greedy under the same budget), ``sites_ids``.
     """
     rows = []
-    for b in budgets:
-        r = scale_up(costs_candidates, population, max_time_min=max_time_min, classes=classes,
-                     budget=float(b), existing=existing, time_limit_s=time_limit_s,
-                     mip_rel_gap=mip_rel_gap)
+    results = scale_up_budgets(costs_candidates, population, max_time_min=max_time_min,
+                               classes=classes, budgets=budgets, existing=existing,
+                               time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    for b, r in zip(budgets, results, strict=True):
         base = r.served_population - r.new_served_population
         rows.append({"budget": float(b), "served_population": r.served_population,
                      "served_share": r.served_share, "cost": r.cost, "sites": len(r.sites),
@@ -1783,6 +1850,10 @@ def scale_up_curve(costs_candidates: CostTable, population, *, max_time_min: flo
 # --- catchment layers -----------------------------------------------------------------------
 
 CATCHMENT_KINDS = ("capacity", "time")
+# Catchments over more demand units than this are drawn on the demand grid (each grid cell
+# whole when any of its pieces is in the catchment), as the maps draw such surfaces: a union
+# of the pieces of 600,000 units (100 m) takes minutes, the traced grid a second.
+CATCHMENT_GRID_UNITS = 100_000
 
 
 def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
@@ -1809,7 +1880,10 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         One row per facility with a catchment: ``facility_id``, ``catchment`` (``by``),
         ``cells``, ``population`` (persons in the cells), ``served_population`` (persons the
         facility serves), ``catchment_time_min``, geometry (the union of the cells). New
-        object; the inputs are not changed.
+        object; the inputs are not changed. Over more than ``CATCHMENT_GRID_UNITS`` demand
+        units (pieces of one square grid) the geometry is drawn on the grid: each grid cell
+        whole when any of its pieces is in the catchment (``attrs["drawn_on_grid_m"]`` = the
+        cell side); the figures are the units' own either way.
     """
     import geopandas as gpd
 
@@ -1842,12 +1916,15 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         o, d = np.asarray(costs.origin, np.int64)[sel], cd[sel]
     pop = result.cells["population"].to_numpy(float)
     geoms = demand.geometry.to_numpy()
-    frame = gpd.GeoDataFrame({"dest": d, "population": pop[o]}, geometry=geoms[o],
-                             crs=demand.crs)
-    if len(frame) == 0:
+    if len(o) == 0:
         return gpd.GeoDataFrame({"facility_id": [], "catchment": [], "cells": [],
                                  "population": [], "served_population": [],
                                  "catchment_time_min": []}, geometry=[], crs=demand.crs)
+    grid = demand_grid(geoms) if len(demand) > CATCHMENT_GRID_UNITS else None
+    if grid is not None:
+        return _grid_catchments(o, d, pop, fac, grid, by=by, crs=demand.crs)
+    frame = gpd.GeoDataFrame({"dest": d, "population": pop[o]}, geometry=geoms[o],
+                             crs=demand.crs)
     frame["cells"] = 1
     out = frame.dissolve(by="dest", aggfunc={"population": "sum", "cells": "sum"})
     pos = out.index.to_numpy(np.int64)
@@ -1858,3 +1935,27 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         "catchment_time_min": fac["catchment_time_min"].to_numpy(float)[pos]},
         geometry=out.geometry.to_numpy(), crs=demand.crs)
     return out.reset_index(drop=True)
+
+
+def _grid_catchments(o: np.ndarray, d: np.ndarray, pop: np.ndarray, fac: pd.DataFrame,
+                     grid: tuple[np.ndarray, np.ndarray, float], *, by: str, crs):
+    """:func:`catchment_polygons` drawn on the demand grid: per facility, the grid cells
+    holding a unit of its catchment, traced whole. The figures are the units' own."""
+    import geopandas as gpd
+
+    ix, iy, cs = grid
+    m = len(fac)
+    srt = np.argsort(d, kind="stable")
+    start = np.searchsorted(d[srt], np.arange(m + 1))
+    pos = np.flatnonzero(np.diff(start) > 0)
+    geoms = [grid_cells_polygon(ix[o[srt[start[j]:start[j + 1]]]],
+                                iy[o[srt[start[j]:start[j + 1]]]], cs) for j in pos]
+    out = gpd.GeoDataFrame({
+        "facility_id": fac["facility_id"].to_numpy()[pos], "catchment": by,
+        "cells": np.diff(start)[pos].astype(np.int64),
+        "population": np.bincount(d, weights=pop[o], minlength=m)[pos],
+        "served_population": fac["served_population"].to_numpy(float)[pos],
+        "catchment_time_min": fac["catchment_time_min"].to_numpy(float)[pos]},
+        geometry=geoms, crs=crs)
+    out.attrs["drawn_on_grid_m"] = cs
+    return out
