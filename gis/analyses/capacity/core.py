@@ -729,12 +729,13 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
     if not len(starts):
         return np.zeros(m), {"price_rounds": 0, "price_gap": 0.0}
     groups = go[starts]
-    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(go)]))
+    count = np.diff(np.r_[starts, len(go)])
+    seg = np.repeat(np.arange(len(starts)), count)
     w_p = P[groups]
 
     def cheapest(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wmin = np.minimum.reduceat(w, starts)
-        fi = np.flatnonzero(w == wmin[seg])
+        fi = np.flatnonzero(w == np.repeat(wmin, count))
         fi = fi[np.r_[True, seg[fi][1:] != seg[fi][:-1]]]
         return wmin, fi
 
@@ -755,7 +756,7 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
     base = 0.0
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (rounds reported)
-        wmin, fi = cheapest(gt + v[gd])
+        wmin, fi = cheapest(gt + v.take(gd))
         served = wmin < M
         ub = base + float(np.dot(np.where(finite, cap, 0.0), v)) + \
             float(np.sum(w_p * np.maximum(0.0, M - wmin)))
@@ -1019,21 +1020,17 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     pos = x_col > 0
     cols, x_col = cols[pos], np.minimum(x_col[pos], P[go[cols[pos]]])
     # back to cells: each group's flow shared by its members in proportion to population
-    mem = np.flatnonzero(active)
-    mo, md, mt = pairs.o[mem], pairs.d[mem], pairs.t[mem]
-    key_col = go[cols] * np.int64(m) + gd[cols]
-    key_pair = group[mo] * np.int64(m) + md
-    srt = np.argsort(key_col)
-    at = np.searchsorted(key_col[srt], key_pair)
-    at = np.minimum(at, max(len(srt) - 1, 0))
-    hit = (len(srt) > 0) & (key_col[srt][at] == key_pair) if len(srt) else \
-        np.zeros(len(key_pair), bool)
-    flow = np.where(hit, x_col[srt][at] if len(srt) else 0.0, 0.0)
-    share = np.where(P[group[mo]] > 0, pop[mo] / np.where(P[group[mo]] > 0, P[group[mo]], 1),
-                     0.0)
-    people = flow * share
-    sel = people > 0
-    a_o, a_d, a_t, a_p = mo[sel], md[sel], mt[sel], people[sel]
+    # (the members of a group have the same pairs, times included)
+    members = np.argsort(group, kind="stable")
+    gptr = np.searchsorted(group[members], np.arange(G + 1))
+    gcol = go[cols]
+    col_of = np.repeat(np.arange(len(cols)), gptr[gcol + 1] - gptr[gcol])
+    mo = members[_ranges_of(gptr, gcol)]
+    md, mt = gd[cols][col_of], gt[cols][col_of]
+    people = x_col[col_of] * (pop[mo] / P[gcol][col_of])
+    srt = np.lexsort((md, mo))                     # by cell, then facility
+    srt = srt[people[srt] > 0]
+    a_o, a_d, a_t, a_p = mo[srt], md[srt], mt[srt], people[srt]
     reach = np.zeros(n, bool)
     reach[pairs.o] = True
     cells = _cells_frame(costs, pop, reach, a_o, a_d, a_p, a_t, np.arange(m))

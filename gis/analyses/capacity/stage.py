@@ -187,6 +187,20 @@ def _commune_of(points: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> np.ndar
     return out
 
 
+def _unique_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, axis=0, return_inverse=True)`` of integer pairs (the same rows in the
+    same order, the inverse flat) through one integer per row: a row sort costs seconds at
+    600,000 rows."""
+    if not len(key):
+        return key.reshape(0, 2), np.zeros(0, np.int64)
+    lo = key.min(axis=0)
+    span = key[:, 1].max() - lo[1] + 1
+    flat = (key[:, 0] - lo[0]) * span + (key[:, 1] - lo[1])
+    u, inv = np.unique(flat, return_inverse=True)
+    rows = np.column_stack([u // span + lo[0], u % span + lo[1]])
+    return rows, np.asarray(inv, np.int64).ravel()
+
+
 def candidate_grid(demand: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *,
                    grid_m: float) -> tuple[gpd.GeoDataFrame, dict]:
     """Candidate sites on the province's populated land: one per square of a grid of side
@@ -208,8 +222,7 @@ def candidate_grid(demand: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, *,
     xy = demand[["x", "y"]].to_numpy(float)
     pop = demand["population"].to_numpy(float)
     key = np.floor(xy / grid_m).astype(np.int64)
-    uniq, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    uniq, inv = _unique_rows(key)
     bp = np.bincount(inv, weights=pop, minlength=len(uniq))
     cx = np.bincount(inv, weights=xy[:, 0] * pop, minlength=len(uniq))
     cy = np.bincount(inv, weights=xy[:, 1] * pop, minlength=len(uniq))
@@ -293,8 +306,7 @@ def merge_demand(demand: gpd.GeoDataFrame, left, *, cell_m: float
     left = np.asarray(left, float)
     pop = demand["population"].to_numpy(float)
     key = np.floor(xy / cell_m).astype(np.int64)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = np.asarray(inv, np.int64).ravel()
+    _, inv = _unique_rows(key)
     k = int(inv.max()) + 1 if len(inv) else 0
     wl = np.bincount(inv, weights=left, minlength=k)
     w = np.where(wl[inv] > 0, left, np.where(np.bincount(inv, weights=pop, minlength=k)[inv] > 0,
@@ -303,7 +315,7 @@ def merge_demand(demand: gpd.GeoDataFrame, left, *, cell_m: float
     cx = np.bincount(inv, weights=w * xy[:, 0], minlength=k) / ws
     cy = np.bincount(inv, weights=w * xy[:, 1], minlength=k) / ws
     d2 = (xy[:, 0] - cx[inv]) ** 2 + (xy[:, 1] - cy[inv]) ** 2
-    order = np.lexsort((np.arange(len(inv)), d2, inv))
+    order = np.lexsort((d2, inv))              # stable: ties to the first unit
     first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]] if len(order) else order
     return inv, xy[first], {"cell_m": float(cell_m), "units": int(len(demand)),
                             "merged_units": k}
