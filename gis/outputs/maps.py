@@ -1299,7 +1299,8 @@ def accessibility_map(
             is_estimate(s) for s in cells["population_source"].unique())
         if pop_est:
             b.note_estimate(L._("Population of demand cells: estimate"),
-                            "; ".join(sorted({str(s) for s in cells["population_source"]
+                            "; ".join(sorted({str(s) for s in
+                                              cells["population_source"].unique()
                                               if is_estimate(s)})))
         for target, field in fields.items():
             if field not in cells.columns:
