@@ -675,3 +675,15 @@ def test_catchments_drawn_on_the_grid_match_the_exact_union(monkeypatch):
                 assert g.area == pytest.approx(100.0 * 100.0 * len(cells))
                 widened += g.area > e.area + 1.0
     assert widened >= 2     # cut cells drawn whole in some catchments
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.25, 7.0, 1e-300, 30.0]) |
+                       st.floats(0, 60, allow_nan=False), max_size=300))
+def test_greedy_time_sort_equals_a_stable_sort(values):
+    # the greedy's bands: numpy's unstable sort with runs of equal times put back in
+    # position order must be exactly the stable sort (ties keep the cells' order)
+    from gis.analyses.capacity.core import _stable_argsort
+
+    z = np.array(values, dtype=float)
+    assert np.array_equal(_stable_argsort(z), np.argsort(z, kind="stable"))

@@ -444,6 +444,24 @@ def _take_sorted(o: np.ndarray, z: np.ndarray, C: float, residual: np.ndarray) -
                  res_cap, math.fsum(people), end, pos, people[pos])
 
 
+def _stable_argsort(z: np.ndarray) -> np.ndarray:
+    """``np.argsort(z, kind="stable")`` of floats, by numpy's faster unstable sort with each
+    run of equal values put back in position order (equal times are few)."""
+    srt = np.argsort(z)
+    zs = z[srt]
+    tie = np.flatnonzero(zs[1:] == zs[:-1])      # sorted position i equals i + 1
+    if len(tie):
+        new_run = np.r_[True, np.diff(tie) > 1]
+        first = tie[new_run]
+        last = np.r_[tie[np.flatnonzero(new_run)[1:] - 1], tie[-1]] + 1
+        lengths = last - first + 1
+        idx = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths - first,
+                                                        lengths)
+        run = np.repeat(np.arange(len(first)), lengths)
+        srt[idx] = srt[idx][np.lexsort((srt[idx], run))]
+    return srt
+
+
 class _Catchments:
     """The pairs within the time limit sorted by facility, then band (time), then origin,
     with each facility's range, so that each facility's catchment is a few vector operations.
@@ -454,7 +472,7 @@ class _Catchments:
         z_all = t if bands == "exact" else np.ceil(t)
         # two stable sorts (time, then facility) of pairs already in origin order; positions
         # of up to 65,535 facilities sorted as uint16 (numpy's radix sort)
-        srt = np.argsort(z_all, kind="stable")
+        srt = _stable_argsort(z_all) if bands == "exact" else np.argsort(z_all, kind="stable")
         dk = d[srt].astype(np.uint16) if m <= np.iinfo(np.uint16).max else d[srt]
         srt = srt[np.argsort(dk, kind="stable")]
         self.o, self.d, self.t, self.z = o[srt], d[srt], t[srt], z_all[srt]
