@@ -872,8 +872,15 @@ def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity],
         pop = acc.demand["population"].to_numpy(float)
         left = pop - np.minimum(tier_run.optimum.cells["served_population"].to_numpy(float), pop)
         groups, points, merged = merge_demand(acc.demand, left, cell_m=up.demand_cell_m)
-        costs = candidate_costs(prep, points, np.arange(len(points)), xy,
-                                sites["site_id"].to_numpy(), cutoff_min=T)
+        # pairs only for the squares with people left to serve (the others take no part)
+        has = np.flatnonzero(np.bincount(groups, weights=left, minlength=len(points)) > 0)
+        part = candidate_costs(prep, points[has], has, xy, sites["site_id"].to_numpy(),
+                               cutoff_min=T)
+        costs = CostTable(origin=has[part.origin].astype(np.int32), dest=part.dest,
+                          dist_m=part.dist_m, time_min=part.time_min,
+                          origin_ids=np.arange(len(points)), dest_ids=part.dest_ids,
+                          cutoff_min=part.cutoff_min, mode=part.mode)
+        merged = merged | {"squares_with_people_left": int(len(has))}
     else:
         costs = candidate_costs(prep, acc.demand[["x", "y"]].to_numpy(float),
                                 acc.demand["unit_id"].to_numpy(), xy,

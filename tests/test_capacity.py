@@ -20,6 +20,7 @@ from gis.analyses.capacity import (
     capacity_optimum,
     catchment_polygons,
     scale_up,
+    scale_up_budgets,
     scale_up_curve,
 )
 from gis.errors import GisError, SolveError
@@ -687,3 +688,37 @@ def test_greedy_time_sort_equals_a_stable_sort(values):
 
     z = np.array(values, dtype=float)
     assert np.array_equal(_stable_argsort(z), np.argsort(z, kind="stable"))
+
+
+def _same_scale_up(a, b) -> None:
+    """Two scaling-up results equal, figure for figure."""
+    for k in ("mode", "served_population", "new_served_population", "total_population",
+              "cost", "objective", "bound", "gap", "status", "greedy_served_population",
+              "greedy_cost"):
+        assert getattr(a, k) == getattr(b, k), k
+    pd.testing.assert_frame_equal(a.sites, b.sites)
+    pd.testing.assert_frame_equal(a.greedy_sites, b.greedy_sites)
+    pd.testing.assert_frame_equal(a.cells, b.cells)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scale_up_budgets_equal_scale_up_alone(seed):
+    # the curve's budgets on one preparation give, for each budget, exactly scale_up alone;
+    # the existing result given as the persons served per cell changes nothing
+    D, pop = scale_case(seed)
+    costs = table(D, cutoff=6.0)
+    existing = capacity_optimum(table(D[:, :1], cutoff=6.0), pop, [7.0], max_time_min=3.0)
+    budgets = [3.0, 1.0, 2.0, 5.0]
+    many = scale_up_budgets(costs, pop, max_time_min=6.0, classes=CLASSES, budgets=budgets,
+                            existing=existing)
+    assert len(many) == len(budgets)
+    for b, r in zip(budgets, many, strict=True):
+        alone = scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=b,
+                         existing=existing)
+        _same_scale_up(r, alone)
+        as_array = scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=b,
+                            existing=existing.cells["served_population"].to_numpy())
+        _same_scale_up(as_array, alone)
+    with pytest.raises(GisError, match="existing has 3 values but the cost table has 9"):
+        scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=1.0,
+                 existing=[1.0, 2.0, 3.0])

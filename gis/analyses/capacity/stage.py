@@ -110,7 +110,8 @@ class ScaleUpRequest:
     ``curve_budgets``: budgets for the curve (the MILP per budget); empty: no curve.
     ``demand_groups``: when the scaling up works on merged demand units (:func:`merge_demand`),
     the merged unit of every demand unit, and ``candidate_costs`` runs from the merged units
-    (in their order) to the candidates; ``demand_merged`` says how (the summary's
+    (in their order; a unit with nobody left to serve may have no pair, it takes no part) to
+    the candidates; ``demand_merged`` says how (the summary's
     ``demand_merged``). None: from the demand units themselves.
     """
 
