@@ -470,13 +470,21 @@ class _Catchments:
     def __init__(self, o: np.ndarray, d: np.ndarray, t: np.ndarray, m: int, *,
                  bands: str) -> None:
         z_all = t if bands == "exact" else np.ceil(t)
-        # two stable sorts (time, then facility) of pairs already in origin order; positions
-        # of up to 65,535 facilities sorted as uint16 (numpy's radix sort)
-        srt = _stable_argsort(z_all) if bands == "exact" else np.argsort(z_all, kind="stable")
-        dk = d[srt].astype(np.uint16) if m <= np.iinfo(np.uint16).max else d[srt]
-        srt = srt[np.argsort(dk, kind="stable")]
+        # pairs already in origin order: a stable sort by facility (positions of up to 65,535
+        # facilities as uint16: numpy's radix sort), then each facility's pairs by time,
+        # stably (ties keep the origin order): the order of a stable sort by (facility, time)
+        dk = d.astype(np.uint16) if m <= np.iinfo(np.uint16).max else d
+        srt = np.argsort(dk, kind="stable")
+        fstart = np.searchsorted(d[srt], np.arange(m + 1))
+        z_f = z_all[srt]
+        for j in range(m):
+            s, e = fstart[j], fstart[j + 1]
+            if e - s > 1:
+                part = z_f[s:e]
+                srt[s:e] = srt[s:e][_stable_argsort(part) if bands == "exact"
+                                    else np.argsort(part, kind="stable")]
         self.o, self.d, self.t, self.z = o[srt], d[srt], t[srt], z_all[srt]
-        self.fstart = np.searchsorted(self.d, np.arange(m + 1))
+        self.fstart = fstart
 
     def within(self, residual: np.ndarray) -> np.ndarray:
         """Residual population within the time limit of every facility."""
