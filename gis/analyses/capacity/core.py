@@ -700,10 +700,11 @@ def _needed_pairs(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
     Exact: let t* be the time at which facility j's private groups, taken by increasing time,
     first hold at least its capacity. Were j to serve a private group at a time t2 > t*, some
     private group at t1 <= t* would be short of people served by j (j serves at most its
-    capacity), and nobody else can serve it; moving the persons from the first to the second
-    keeps the people served and lowers the person-minutes by (t2 - t1) each. So no optimum
-    serves a private group beyond t* (groups at t* itself are kept, ties included), and
-    dropping those pairs changes neither the optimum nor the set of optimal assignments.
+    capacity), and nobody else can serve it; moving persons served from the group at t2 to
+    the one at t1 keeps the people served and lowers the person-minutes by (t2 - t1) each. So
+    no optimum serves a private group beyond t* (groups at t* itself are kept, ties
+    included), and dropping those pairs changes neither the optimum nor the set of optimal
+    assignments.
     One facility's tier (the provincial hospital at 120 min) keeps only its catchment.
 
     ``go`` sorted (the pairs of each group together). Returns a mask over the pairs.
