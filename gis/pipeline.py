@@ -28,6 +28,7 @@ from gis.analyses.capacity import (
     candidate_grid,
     capacity_norm,
     listed_candidates,
+    merge_demand,
     run_capacity,
     scale_up_blocker,
     skip_scale_up,
@@ -827,20 +828,26 @@ def capacity_tiers(prep: Prepared, population: float) -> list[TierCapacity]:
     return specs
 
 
-def candidate_costs(prep: Prepared, demand: gpd.GeoDataFrame, sites_xy: np.ndarray,
-                    site_ids: np.ndarray, *, cutoff_min: float) -> CostTable:
-    """Demand units -> candidate sites with the run's travel model (:func:`travel_model`:
+def candidate_costs(prep: Prepared, origins_xy: np.ndarray, origin_ids: np.ndarray,
+                    sites_xy: np.ndarray, site_ids: np.ndarray, *,
+                    cutoff_min: float) -> CostTable:
+    """Demand points -> candidate sites with the run's travel model (:func:`travel_model`:
     straight line, roads or friction surface)."""
-    dxy = demand[["x", "y"]].to_numpy(float)
-    costs, _ = travel_model(prep).costs(dxy, sites_xy, cutoff_min=cutoff_min,
-                                        origin_ids=demand["unit_id"].to_numpy(),
+    costs, _ = travel_model(prep).costs(np.asarray(origins_xy, float), sites_xy,
+                                        cutoff_min=cutoff_min, origin_ids=origin_ids,
                                         dest_ids=site_ids)
     return costs
 
 
-def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
-                     ) -> ScaleUpRequest | None:
-    """The scaling up the config asks for (None: budget and target_share are 0)."""
+def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity],
+                     run: CapacityRun | None = None) -> ScaleUpRequest | None:
+    """The scaling up the config asks for (None: budget and target_share are 0).
+
+    With demand cells finer than ``scale_up.demand_cell_m`` and the tier's result in ``run``,
+    the scaling up works on the demand merged into squares of that side
+    (:func:`gis.analyses.capacity.merge_demand`, labelled in the summary): the candidates'
+    table of every unit within the time limit (at 100 m, 200 million pairs for 6,000
+    candidates) is what does not fit."""
     cfg = prep.config
     up = cfg.scale_up
     if up.budget <= 0 and up.target_share <= 0:
@@ -858,7 +865,26 @@ def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
         sites, info = listed_candidates(points, lay.communes, source=str(path))
         prep.sources["scale_up candidates"] = str(path)
     xy = sites.geometry.get_coordinates().to_numpy()
-    costs = candidate_costs(prep, acc.demand, xy, sites["site_id"].to_numpy(), cutoff_min=T)
+    groups, merged = None, {}
+    tier_run = run.tiers.get(up.tier) if run is not None else None
+    if (0 < cfg.demand.cell_size_m < up.demand_cell_m and tier_run is not None
+            and tier_run.optimum is not None):
+        pop = acc.demand["population"].to_numpy(float)
+        left = pop - np.minimum(tier_run.optimum.cells["served_population"].to_numpy(float), pop)
+        groups, points, merged = merge_demand(acc.demand, left, cell_m=up.demand_cell_m)
+        # pairs only for the squares with people left to serve (the others take no part)
+        has = np.flatnonzero(np.bincount(groups, weights=left, minlength=len(points)) > 0)
+        part = candidate_costs(prep, points[has], has, xy, sites["site_id"].to_numpy(),
+                               cutoff_min=T)
+        costs = CostTable(origin=has[part.origin].astype(np.int32), dest=part.dest,
+                          dist_m=part.dist_m, time_min=part.time_min,
+                          origin_ids=np.arange(len(points)), dest_ids=part.dest_ids,
+                          cutoff_min=part.cutoff_min, mode=part.mode)
+        merged = merged | {"squares_with_people_left": int(len(has))}
+    else:
+        costs = candidate_costs(prep, acc.demand[["x", "y"]].to_numpy(float),
+                                acc.demand["unit_id"].to_numpy(), xy,
+                                sites["site_id"].to_numpy(), cutoff_min=T)
     tg = cfg.targets
     population = float(acc.demand["population"].sum())
 
@@ -904,7 +930,7 @@ def scale_up_request(prep: Prepared, acc, specs: Sequence[TierCapacity]
         budget=up.budget if up.budget > 0 else None,
         target_share=up.target_share if up.target_share > 0 else None,
         curve_budgets=budgets, time_limit_s=up.time_limit_s, mip_rel_gap=up.mip_rel_gap,
-        candidates_info=info)
+        candidates_info=info, demand_groups=groups, demand_merged=merged)
 
 
 def run_capacity_stage(prep: Prepared, acc, *, full_table: bool = False) -> CapacityRun:
@@ -927,7 +953,7 @@ def run_capacity_stage(prep: Prepared, acc, *, full_table: bool = False) -> Capa
     if why:   # no candidate table is built for a scaling up that cannot run
         run.scale_up_summary = skip_scale_up(up.tier, why)
         return run
-    return with_scale_up(run, scale_up_request(prep, acc, specs), acc.demand,
+    return with_scale_up(run, scale_up_request(prep, acc, specs, run), acc.demand,
                          communes=prep.layers.communes, bands=cap.bands)
 
 

@@ -20,6 +20,7 @@ from gis.analyses.capacity import (
     capacity_optimum,
     catchment_polygons,
     scale_up,
+    scale_up_budgets,
     scale_up_curve,
 )
 from gis.errors import GisError, SolveError
@@ -577,3 +578,147 @@ def test_errors_name_the_problem():
     with pytest.raises(GisError, match="missing column"):
         scale_up(c, [1.0], max_time_min=2, classes=[{"name": "x"}], budget=1)
     assert isinstance(pd.DataFrame(CLASSES), pd.DataFrame)
+
+
+# --- the optimum's exact reduction: private groups beyond a facility's capacity ----------------
+
+def test_optimum_drops_private_cells_beyond_capacity_by_hand():
+    # F0 (capacity 10) alone reaches c0 (1 min, 4 people), c1 and c2 (2 min, 6 and 3 people)
+    # and c3 (3 min, 5 people): its private cells fill it at 2 min, so c3 can never be served
+    # in an optimum and is left out of the LP; the two cells at 2 min (a tie) both stay.
+    # F0 and F1 (capacity 100) share c4 (F0 at 0.5 min, F1 at 4 min, 2 people).
+    # By hand: F1 reaches only c4, so the most served is 12: F1 takes c4 (2 x 4 = 8) and F0
+    # its nearest 10 private people, c0 (4 x 1) and 6 of c1 + c2 at 2 min (12): 24 minutes.
+    D = np.array([[1.0, np.inf], [2.0, np.inf], [2.0, np.inf], [3.0, np.inf], [0.5, 4.0]])
+    pop = np.array([4.0, 6.0, 3.0, 5.0, 2.0])
+    cap = np.array([10.0, 100.0])
+    o = capacity_optimum(table(D), pop, cap, max_time_min=5.0)
+    assert o.stats["private_pairs_dropped"] == 1
+    assert o.served_population == pytest.approx(12.0)
+    assert o.person_minutes == pytest.approx(24.0)
+    served, minutes = two_phase_lp(D, pop, cap, 5.0)
+    assert (served, minutes) == (pytest.approx(12.0), pytest.approx(24.0))
+    c = o.cells
+    assert c["served_population"].iloc[0] == 4.0
+    assert c["served_population"].iloc[1] + c["served_population"].iloc[2] == pytest.approx(6.0)
+    assert c["served_population"].iloc[3] == 0.0 and c["not_served_capacity"].iloc[3] == 5.0
+    assert c["served_by_id"].iloc[4] == "F1"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_optimum_with_private_cells_dropped_equals_two_phase_lp(seed):
+    # sparse reach (short time limit) and small capacities: many cells have one facility in
+    # reach and are beyond what it can take; the reduced LP must give the full LP's figures
+    T, pop, cap = grid_case(500 + seed, side=7, m=4)
+    cap = cap / 4
+    max_time = 4.0
+    o = capacity_optimum(table(T, cutoff=max_time), pop, cap, max_time_min=max_time)
+    served, minutes = two_phase_lp(T, pop, cap, max_time)
+    assert o.served_population == pytest.approx(served, rel=1e-9, abs=1e-6)
+    assert o.person_minutes == pytest.approx(minutes, rel=1e-7, abs=1e-5)
+    assert identity_holds(o)
+    assert (o.facilities["served_population"] <= cap + 1e-9).all()
+
+
+def test_optimum_private_reduction_happens_on_the_random_cases():
+    dropped = [capacity_optimum(table(T, cutoff=4.0), pop, cap / 4, max_time_min=4.0)
+               .stats["private_pairs_dropped"]
+               for T, pop, cap in (grid_case(500 + s, side=7, m=4) for s in range(12))]
+    assert sum(d > 0 for d in dropped) >= 6
+
+
+def test_catchments_drawn_on_the_grid_match_the_exact_union(monkeypatch):
+    # 8 x 6 cells of 100 m, the cells of the fourth column cut in two pieces (a commune
+    # border at x = 350): 54 units. Drawn on the grid (what runs of more than
+    # CATCHMENT_GRID_UNITS units get), each catchment is the exact union with every cut cell
+    # whole; the figures are the same.
+    import gis.analyses.capacity.core as core
+
+    geoms, xy = [], []
+    for iy in range(6):
+        for ix in range(8):
+            x0, y0 = ix * 100.0, iy * 100.0
+            parts = ([shapely.box(x0, y0, 350.0, y0 + 100), shapely.box(350.0, y0, x0 + 100,
+                                                                         y0 + 100)]
+                     if ix == 3 else [shapely.box(x0, y0, x0 + 100, y0 + 100)])
+            for g in parts:
+                geoms.append(g)
+                c = g.centroid
+                xy.append((c.x, c.y))
+    xy = np.array(xy)
+    rng = np.random.default_rng(7)
+    pop = rng.integers(1, 20, len(xy)).astype(float)
+    fxy = np.array([[50.0, 50.0], [650.0, 550.0], [360.0, 250.0]])
+    D = np.sqrt(((xy[:, None, :] - fxy[None, :, :]) ** 2).sum(-1)) / 50.0   # minutes
+    demand = gpd.GeoDataFrame({"population": pop}, geometry=geoms, crs=32648)
+    costs = table(D, cutoff=6.0)
+    cap = np.array([150.0, 120.0, 200.0])
+    widened = 0
+    for res in (capacity_optimum(costs, pop, cap, max_time_min=6.0),
+                capacity_coverage(costs, pop, cap, max_time_min=6.0)):
+        for by in ("capacity", "time"):
+            exact = catchment_polygons(res, demand, by=by, costs=costs)
+            monkeypatch.setattr(core, "CATCHMENT_GRID_UNITS", 10)
+            grid = catchment_polygons(res, demand, by=by, costs=costs)
+            monkeypatch.undo()
+            assert "drawn_on_grid_m" not in exact.attrs
+            assert grid.attrs["drawn_on_grid_m"] == pytest.approx(100.0)
+            assert grid["facility_id"].tolist() == exact["facility_id"].tolist()
+            assert grid["cells"].tolist() == exact["cells"].tolist()
+            np.testing.assert_allclose(grid["population"], exact["population"], rtol=1e-12)
+            assert grid["served_population"].tolist() == exact["served_population"].tolist()
+            units = np.array(geoms, dtype=object)
+            for g, e in zip(grid.geometry, exact.geometry, strict=True):
+                assert e.difference(g).area == pytest.approx(0.0, abs=1e-6)
+                # the grid drawing is the exact union with the grid cells of its units whole
+                inside = shapely.within(units, e.buffer(1e-6))
+                cells = {(int(x // 100), int(y // 100)) for x, y in xy[inside]}
+                assert g.area == pytest.approx(100.0 * 100.0 * len(cells))
+                widened += g.area > e.area + 1.0
+    assert widened >= 2     # cut cells drawn whole in some catchments
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, 2.25, 7.0, 1e-300, 30.0]) |
+                       st.floats(0, 60, allow_nan=False), max_size=300))
+def test_greedy_time_sort_equals_a_stable_sort(values):
+    # the greedy's bands: numpy's unstable sort with runs of equal times put back in
+    # position order must be exactly the stable sort (ties keep the cells' order)
+    from gis.analyses.capacity.core import _stable_argsort
+
+    z = np.array(values, dtype=float)
+    assert np.array_equal(_stable_argsort(z), np.argsort(z, kind="stable"))
+
+
+def _same_scale_up(a, b) -> None:
+    """Two scaling-up results equal, figure for figure."""
+    for k in ("mode", "served_population", "new_served_population", "total_population",
+              "cost", "objective", "bound", "gap", "status", "greedy_served_population",
+              "greedy_cost"):
+        assert getattr(a, k) == getattr(b, k), k
+    pd.testing.assert_frame_equal(a.sites, b.sites)
+    pd.testing.assert_frame_equal(a.greedy_sites, b.greedy_sites)
+    pd.testing.assert_frame_equal(a.cells, b.cells)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scale_up_budgets_equal_scale_up_alone(seed):
+    # the curve's budgets on one preparation give, for each budget, exactly scale_up alone;
+    # the existing result given as the persons served per cell changes nothing
+    D, pop = scale_case(seed)
+    costs = table(D, cutoff=6.0)
+    existing = capacity_optimum(table(D[:, :1], cutoff=6.0), pop, [7.0], max_time_min=3.0)
+    budgets = [3.0, 1.0, 2.0, 5.0]
+    many = scale_up_budgets(costs, pop, max_time_min=6.0, classes=CLASSES, budgets=budgets,
+                            existing=existing)
+    assert len(many) == len(budgets)
+    for b, r in zip(budgets, many, strict=True):
+        alone = scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=b,
+                         existing=existing)
+        _same_scale_up(r, alone)
+        as_array = scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=b,
+                            existing=existing.cells["served_population"].to_numpy())
+        _same_scale_up(as_array, alone)
+    with pytest.raises(GisError, match="existing has 3 values but the cost table has 9"):
+        scale_up(costs, pop, max_time_min=6.0, classes=CLASSES, budget=1.0,
+                 existing=[1.0, 2.0, 3.0])

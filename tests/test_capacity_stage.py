@@ -19,7 +19,9 @@ from gis.analyses.capacity import (
     TierCapacity,
     candidate_grid,
     capacity_norm,
+    merge_demand,
     run_capacity,
+    with_scale_up,
 )
 from gis.errors import ConfigError, GisError
 from gis.inputs.config import parse_config
@@ -272,3 +274,132 @@ def test_capacity_and_scale_up_config_keys():
             ({"scale_up": {"candidates": ""}}, r"scale_up.candidates: expected grid")):
         with pytest.raises(ConfigError, match=match):
             parse_config(bad, base_dir=Path("."), source="c.toml")
+
+
+# --- the scaling up on merged demand (demand cells finer than scale_up.demand_cell_m) ----------
+
+def _grid_case():
+    """12 x 4 cells of 100 m (grid-aligned) in one commune, 10 to 40 people each; a station
+    S1 (1 doctor = 300 people) at the west end; candidates C1 (middle) and C2 (east end).
+    60 km/h, detour 1: 1 min per km."""
+    rng = np.random.default_rng(11)
+    ix, iy = np.meshgrid(np.arange(12), np.arange(4))
+    xs = X0 + 100.0 * ix.ravel() + 50.0
+    ys = Y0 + 100.0 * iy.ravel() + 50.0
+    n = len(xs)
+    demand = gpd.GeoDataFrame({
+        "unit_id": np.arange(n), "population": rng.integers(10, 41, n).astype(float),
+        "commune_code": "A", "x": xs, "y": ys},
+        geometry=[shapely.box(x - 50, y - 50, x + 50, y + 50) for x, y in zip(xs, ys,
+                                                                               strict=True)],
+        crs=CRS)
+    fac = gpd.GeoDataFrame({
+        "facility_id": ["S1"], "name": ["Trạm S1"], "tier": ["station"], "status": "active",
+        "commune_code": ["A"], "doctors": [1.0], "beds": [np.nan],
+        "doctors_source": ["register"], "beds_source": ["unknown"]},
+        geometry=shapely.points([X0 + 50.0], [Y0 + 50.0]), crs=CRS)
+    communes = gpd.GeoDataFrame({"commune_code": ["A"], "commune_name": ["Xã A"]},
+                                geometry=[shapely.box(X0, Y0, X0 + 1200, Y0 + 400)], crs=CRS)
+    cxy = np.array([[X0 + 650.0, Y0 + 200.0], [X0 + 1150.0, Y0 + 200.0]])
+    cand = gpd.GeoDataFrame({"site_id": ["C1", "C2"], "name": ["site one", "site two"],
+                             "commune_code": ["A", "A"], "population": np.nan},
+                            geometry=shapely.points(cxy), crs=CRS)
+    costs = _costs(demand, fac.geometry.get_coordinates().to_numpy(),
+                   fac["facility_id"].to_numpy(), 10.0)
+    run = run_capacity(demand, fac, costs, communes=communes,
+                       tiers=[TierCapacity("station", 0.45, "doctors", 300.0, "test norm")])
+    return demand, communes, cand, cxy, run
+
+
+def _request(demand, cand, cxy, run, *, cell_m: float | None, capacity: float):
+    kw = {}
+    if cell_m is None:
+        table = _costs(demand, cxy, np.array(["C1", "C2"]), 0.7)
+    else:
+        pop = demand["population"].to_numpy()
+        left = pop - run.tiers["station"].optimum.cells["served_population"].to_numpy()
+        groups, points, info = merge_demand(demand, left, cell_m=cell_m)
+        table = straight_line_costs(points, cxy, speed_kmh=60.0, detour_factor=1.0,
+                                    cutoff_min=0.7, origin_ids=np.arange(len(points)),
+                                    dest_ids=np.array(["C1", "C2"]))
+        kw = {"demand_groups": groups, "demand_merged": info}
+    return ScaleUpRequest(tier="station", candidates=cand, candidate_costs=table,
+                          max_time_min=0.7,
+                          classes=[{"name": "new", "capacity": capacity, "cost": 1.0}],
+                          budget=1.0, curve_budgets=(1.0, 2.0),
+                          candidates_info={"kind": "list", "sites": 2}, **kw)
+
+
+def test_scale_up_on_squares_of_one_unit_is_the_unit_route():
+    # merged into 100 m squares, each square holds one unit at its own point: the merged
+    # route (people per square, served per square, shares back to the units) must give
+    # exactly the figures of the route on the units
+    demand, communes, cand, cxy, run = _grid_case()
+    for capacity in (150.0, 400.0, 5000.0):
+        units = with_scale_up(run, _request(demand, cand, cxy, run, cell_m=None,
+                                            capacity=capacity), demand, communes=communes)
+        merged = with_scale_up(run, _request(demand, cand, cxy, run, cell_m=100.0,
+                                             capacity=capacity), demand, communes=communes)
+        a, b = units.scale_up_summary, merged.scale_up_summary
+        assert b["demand_merged"] == {"cell_m": 100.0, "units": 48, "merged_units": 48}
+        assert "demand_merged" not in a
+        for k in ("served_population", "new_served_population", "existing_served",
+                  "total_population", "cost", "gap", "sites", "greedy", "curve"):
+            assert a[k] == b[k], k
+        ca, cb = units.layers["capacity_cells"], merged.layers["capacity_cells"]
+        for col in ("scale_up_new_served", "scale_up_greedy_new_served"):
+            assert ca[col].tolist() == cb[col].tolist()
+
+
+def test_scale_up_on_merged_squares_by_hand():
+    # 400 m squares (3 squares of 4 x 4 units): the station (300 people within 0.45 min)
+    # leaves people unserved; one new facility of capacity 5,000 (more than everyone) at C1
+    # serves every square whose point is within 0.7 min of it, all their people left. Each
+    # unit gets its square's new served in proportion to the people left in it: here its own
+    # people left, exactly.
+    demand, communes, cand, cxy, run = _grid_case()
+    pop = demand["population"].to_numpy()
+    left = pop - run.tiers["station"].optimum.cells["served_population"].to_numpy()
+    groups, points, info = merge_demand(demand, left, cell_m=400.0)
+    assert info == {"cell_m": 400.0, "units": 48, "merged_units": 3}
+    assert sorted(np.bincount(groups).tolist()) == [16, 16, 16]
+    # each square's point is one of its units, the nearest to its people left
+    for g in range(3):
+        members = np.flatnonzero(groups == g)
+        xy = demand[["x", "y"]].to_numpy()[members]
+        w = left[members] if left[members].sum() > 0 else pop[members]
+        centre = (xy * w[:, None]).sum(0) / w.sum()
+        best = xy[np.argmin(((xy - centre) ** 2).sum(1))]
+        assert points[g].tolist() == best.tolist()
+    out = with_scale_up(run, _request(demand, cand, cxy, run, cell_m=400.0, capacity=5000.0),
+                        demand, communes=communes)
+    up = out.scale_up_summary
+    reach = np.sqrt(((points - cxy[0]) ** 2).sum(1)) / 1000.0 <= 0.7
+    expect = float(np.bincount(groups, weights=left)[reach].sum())
+    assert up["new_served_population"] == pytest.approx(expect)
+    new_u = out.layers["capacity_cells"]["scale_up_new_served"].to_numpy()
+    np.testing.assert_allclose(new_u, np.where(reach[groups], left, 0.0), rtol=1e-12,
+                               atol=1e-9)
+    assert math.fsum(new_u) == pytest.approx(up["new_served_population"])
+    assert up["demand_merged"]["merged_units"] == 3
+
+
+def test_capacity_map_statuses_drawn_on_the_grid(monkeypatch):
+    # over MAX_UNION_UNITS cells the status areas are traced from the demand grid: the same
+    # figures per status, an area of whole 100 m cells, and the legend says so
+    from gis.outputs import maps
+
+    demand, communes, cand, cxy, run = _grid_case()
+    cells = run.layers["capacity_cells"]
+    exact = out._dissolve_status(cells, "station")
+    monkeypatch.setattr(maps, "MAX_UNION_UNITS", 10)
+    grid = out._dissolve_status(cells, "station")
+    assert "drawn_on_grid_m" not in exact.attrs
+    assert grid.attrs["drawn_on_grid_m"] == pytest.approx(100.0)
+    cols = ["status", "cells", "population", "served", "not_served", "beyond"]
+    assert grid[cols].to_dict("records") == exact[cols].to_dict("records")
+    for g, e in zip(grid.geometry, exact.geometry, strict=True):
+        assert g.symmetric_difference(e).area == pytest.approx(0.0, abs=1e-6)
+    page = out.capacity_map(run.layers, {"capacity": run.summary}, title="t", offline=True,
+                            lang="en").get_root().render()
+    assert "Drawn on the 100 m grid of demand cells: each grid cell whole, in the status" in page

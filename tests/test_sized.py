@@ -208,6 +208,29 @@ def test_tables_within_a_time_and_inside_groups_are_the_full_tables_pairs():
         assert np.array_equal(getattr(t, col), getattr(full, col))
 
 
+def test_within_asked_again_is_the_same_table():
+    # the last within() answer is kept for the model and the models derived from it (the
+    # capacity stage asks for the stations within 30 min as the plans stage did): the same
+    # table; another time or other destinations build anew, and equal the full table's pairs
+    rng = np.random.default_rng(8)
+    o = rng.uniform(0, 20_000, (800, 2))
+    d = rng.uniform(0, 20_000, (12, 2))
+    full, m = _both(o, d, 40.0)
+    mask = np.arange(12) % 3 != 0
+    a = m.subset(mask).within(25.0)
+    b = m.within(25.0, dest_mask=mask)
+    assert b is a and m.queries["tables"][-1].get("reused") is True
+    c = m.within(20.0, dest_mask=mask)
+    e = m.within(25.0)
+    assert c is not a and e is not a
+    sub = subset_dests(full, mask)
+    for got, t in ((a, 25.0), (c, 20.0)):
+        sel = sub.time_min <= t * (1 + 1e-12)
+        for col in ("origin", "dest", "time_min", "dist_m"):
+            assert np.array_equal(getattr(got, col), getattr(sub, col)[sel])
+        assert list(got.dest_ids) == list(sub.dest_ids)
+
+
 # --- exact aggregation of the covering models' demand ------------------------------------
 
 

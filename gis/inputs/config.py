@@ -211,7 +211,9 @@ class ScaleUpConfig:
     lon, lat. ``budget`` (in the classes' cost unit) or ``target_share`` (> 0: the cheapest
     way to serve that share) says what is asked; both 0: no scaling up. ``classes`` empty: one
     class, a commune health station with ``targets.doctors_per_station`` doctors, cost 1.
-    ``max_time_min`` 0: the tier's ``capacity.max_time_min``.
+    ``max_time_min`` 0: the tier's ``capacity.max_time_min``. ``demand_cell_m``: with
+    demand cells finer than this, the scaling up works on the demand merged into squares of
+    this side (labelled); 0: never (memory then grows with cells x candidates in reach).
     """
 
     tier: str = "station"
@@ -224,6 +226,7 @@ class ScaleUpConfig:
     classes: tuple[ScaleUpClass, ...] = ()
     time_limit_s: float = 60.0
     mip_rel_gap: float = 0.01
+    demand_cell_m: float = 500.0
 
 
 @dataclass(frozen=True)
@@ -710,7 +713,9 @@ def _parse_scale_up(t: dict[str, Any]) -> ScaleUpConfig:
         budget=budget, target_share=share, curve=_bool("scale_up.curve", t.get("curve", d.curve)),
         classes=classes,
         time_limit_s=_number("scale_up.time_limit_s", t.get("time_limit_s", d.time_limit_s)),
-        mip_rel_gap=gap)
+        mip_rel_gap=gap,
+        demand_cell_m=_number("scale_up.demand_cell_m", t.get("demand_cell_m", d.demand_cell_m),
+                              allow_zero=True))
 
 
 def _parse_output(t: dict[str, Any]) -> OutputConfig:

@@ -761,7 +761,8 @@ class StraightLineModel(CostModel):
     def __init__(self, origins_xy: np.ndarray, dests_xy: np.ndarray, *, speed_kmh: float,
                  detour_factor: float, cutoff_min: float, origin_ids: np.ndarray | None = None,
                  dest_ids: np.ndarray | None = None, mode: str = "straight_line",
-                 queries: dict | None = None, _points: tuple | None = None) -> None:
+                 queries: dict | None = None, _points: tuple | None = None,
+                 _last_within: dict | None = None) -> None:
         self.origins_xy = np.asarray(origins_xy, dtype=np.float64).reshape(-1, 2)
         self.dests_xy = np.asarray(dests_xy, dtype=np.float64).reshape(-1, 2)
         n_o, n_d = len(self.origins_xy), len(self.dests_xy)
@@ -779,6 +780,9 @@ class StraightLineModel(CostModel):
         self._nk: NearestK | None = None
         self.queries: dict = queries if queries is not None else {
             "distinct_points": int(len(self._points)), "origins": n_o, "tables": []}
+        # the last answer of within(), shared with the models derived from this one: the
+        # capacity stage asks for the stations within 30 min as the plans stage did
+        self._last_within: dict = _last_within if _last_within is not None else {}
 
     # attributes of a table
     @property
@@ -801,7 +805,7 @@ class StraightLineModel(CostModel):
         return StraightLineModel(self.origins_xy, dests_xy, cutoff_min=self.cutoff_min,
                                  origin_ids=self.origin_ids, dest_ids=dest_ids,
                                  queries=self.queries, _points=(self._points, self._point_of),
-                                 **self._line())
+                                 _last_within=self._last_within, **self._line())
 
     def subset(self, dest_mask: np.ndarray) -> StraightLineModel:
         """The model restricted to some destinations (renumbered, order kept)."""
@@ -884,10 +888,20 @@ class StraightLineModel(CostModel):
         origin then destination; the table's ``cutoff_min`` is that time."""
         model = self if dest_mask is None else self.subset(dest_mask)
         depth = min(float(max_min), self.cutoff_min)
+        key = (depth, model.dests_xy.tobytes(), tuple(np.asarray(model.dest_ids).tolist()),
+               self.origins_xy.shape)
+        last = self._last_within
+        if last.get("key") == key:     # asked before: the same table (tables are not changed)
+            out = last["table"]
+            self._note(table="within", time_min=depth, pairs=int(len(out)),
+                       dests=model.n_dests, reused=True)
+            return out
         pts = straight_line_costs(self._points, model.dests_xy, cutoff_min=depth,
                                   dest_ids=model.dest_ids, **self._line())
         out = self._expand(pts)
         self._note(table="within", time_min=depth, pairs=int(len(out)), dests=model.n_dests)
+        last.clear()
+        last.update(key=key, table=out)
         return out
 
     def group_pairs(self, origin_group: np.ndarray, dest_group: np.ndarray) -> CostTable:

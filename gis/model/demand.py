@@ -372,3 +372,49 @@ def _raster_weights(raster: PopulationGrid, pieces: np.ndarray, *, crs: CRS,
         log.warning("raster %s has no population in %d communes: areal weighting used there",
                     raster.name, len(set(groups[empty])))
     return np.where(empty, fallback, w), (~empty).astype(np.int8)
+
+
+# --- the demand grid, for drawing large surfaces ------------------------------------------------
+
+def demand_grid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The grid cell of every demand unit: column ``ix``, row ``iy`` (cell ``[ix cs, (ix + 1)
+    cs) x [iy cs, (iy + 1) cs)``) and the side ``cs`` (metres), read from the geometries (the
+    middle of each piece's box lies in its cell). None when the units are not the pieces of
+    one square grid (whole cells as squares, every piece inside one cell), e.g. a surface
+    built otherwise."""
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return None
+    b = shapely.bounds(geoms)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    area = shapely.area(geoms)
+    square = (w > 0) & np.isclose(w, h, rtol=1e-9) & np.isclose(area, w * h, rtol=1e-9)
+    if not square.any():
+        return None
+    cs = float(np.median(w[square]))
+    ix = np.floor((b[:, 0] + b[:, 2]) / (2 * cs)).astype(np.int64)
+    iy = np.floor((b[:, 1] + b[:, 3]) / (2 * cs)).astype(np.int64)
+    tol = 1e-6 * cs
+    if not (np.all(b[:, 0] >= ix * cs - tol) and np.all(b[:, 2] <= (ix + 1) * cs + tol)
+            and np.all(b[:, 1] >= iy * cs - tol) and np.all(b[:, 3] <= (iy + 1) * cs + tol)):
+        return None
+    return ix, iy, cs
+
+
+def grid_cells_polygon(ix: np.ndarray, iy: np.ndarray, cs: float) -> shapely.Geometry:
+    """The union of the grid cells ``(ix, iy)`` (repeats allowed) of side ``cs``, traced from a
+    raster of them: exact for whole cells, and far cheaper than a union of squares. A
+    MultiPolygon (holes kept); empty when no cell is given."""
+    if not len(ix):
+        return shapely.MultiPolygon()
+    # rasterio traces the polygons (heavy optional dependency, as in the access dissolve)
+    from rasterio.features import shapes
+    from rasterio.transform import Affine
+
+    x0, y1 = int(ix.min()), int(iy.max())
+    raster = np.zeros((int(y1 - iy.min() + 1), int(ix.max() - x0 + 1)), np.uint8)
+    raster[y1 - iy, ix - x0] = 1
+    polys = [shapely.geometry.shape(g) for g, _ in
+             shapes(raster, mask=raster.astype(bool),
+                    transform=Affine(cs, 0.0, x0 * cs, 0.0, -cs, (y1 + 1) * cs))]
+    return shapely.multipolygons(polys)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -181,25 +182,54 @@ def qgis_styles(name: str, gdf: gpd.GeoDataFrame, lang: str = "en"
 # --- the map --------------------------------------------------------------------------------
 
 def _dissolve_status(cells: gpd.GeoDataFrame, tier: str) -> gpd.GeoDataFrame:
-    """One polygon per status of the tier, with the people served, not served and beyond."""
+    """One polygon per status of the tier, with the people served, not served and beyond.
+    Over more than :data:`gis.outputs.maps.MAX_UNION_UNITS` cells, drawn on the demand grid
+    (:func:`gis.outputs.maps.grid_view`: each grid cell whole, in the status of its largest
+    piece; ``attrs["drawn_on_grid_m"]`` the cell side); the figures are the cells' own."""
     rows = []
     status = cells[f"{tier}_status"].to_numpy()
-    for s in STATUSES:
+    grid = None
+    if len(cells) > maps.MAX_UNION_UNITS:
+        code = pd.Categorical(status, categories=list(STATUSES)).codes
+        grid = maps.grid_view(cells, np.where(code >= 0, code, 255).astype(np.uint8))
+    for k, s in enumerate(STATUSES):
         mask = status == s
         if not mask.any():
             continue
-        geoms = cells.geometry.to_numpy()[mask]
-        try:
-            geom = shapely.coverage_union_all(geoms)
-        except Exception:  # noqa: BLE001 - overlapping pieces: the general union
-            geom = shapely.union_all(geoms)
+        if grid is not None:
+            if k not in grid[0]:  # every piece of it drawn in its cell's larger status
+                continue
+            geom = grid[0][k]
+        else:
+            geoms = cells.geometry.to_numpy()[mask]
+            try:
+                geom = shapely.coverage_union_all(geoms)
+            except Exception:  # noqa: BLE001 - overlapping pieces: the general union
+                geom = shapely.union_all(geoms)
         rows.append({"status": s, "cells": int(mask.sum()),
                      "population": float(cells["population"].to_numpy()[mask].sum()),
                      "served": float(cells[f"{tier}_served"].to_numpy()[mask].sum()),
                      "not_served": float(cells[f"{tier}_not_served"].to_numpy()[mask].sum()),
                      "beyond": float(cells[f"{tier}_beyond"].to_numpy()[mask].sum()),
                      "geometry": geom})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+    out = gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+    if grid is not None:
+        out.attrs["drawn_on_grid_m"] = grid[1]
+    return out
+
+
+def _merged_note(L: Lang, merged: Mapping[str, Any]) -> str:
+    """The scaling up's demand merged into coarser squares, in words."""
+    return L._("Scaling up on the demand merged into {size} m squares at this resolution "
+               "({units} demand units in {merged} squares, each at the unit nearest to the "
+               "centre of its people left unserved): its figures are approximate",
+               size=L.num(merged.get("cell_m"), 0), units=L.num(merged.get("units")),
+               merged=L.num(merged.get("merged_units")))
+
+
+def _key_note(text: str) -> str:
+    """A line of text in a legend section (escaped)."""
+    return f'<div class="gis-key">{_e(text)}</div>'
 
 
 def _facility_rows(L: Lang, row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -258,7 +288,9 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                                 n=L.num(info.get("capacity_estimated_facilities", 0))),
                             info.get("norm_source") or None)
         limit = info.get("max_time_min")
-        d = b.display(_dissolve_status(cells, t), f"capacity {t}")
+        ds = _dissolve_status(cells, t)
+        grid_m = ds.attrs.get("drawn_on_grid_m")
+        d = b.display(ds, f"capacity {t}")
         feats = []
         for row, geom in zip(d.to_dict("records"), d.geometry, strict=True):
             status = L._(STATUS_LABELS[row["status"]])
@@ -280,9 +312,13 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
         layer = b.add(feats, layer_name,
                       L.ngettext("{n} area", "{n} areas", len(feats)) + ", "
                       + L.ngettext("{n} person", "{n} people", round(people)), show=first)
+        note = [_key_note(L._(
+            "Drawn on the {size} m grid of demand cells: each grid cell whole, in the status "
+            "of its largest piece ({cells} demand cells); people and counts are the cells' "
+            "own", size=L.num(grid_m, 0), cells=L.num(len(cells), 0)))] if grid_m else []
         b.legend_section(L._("Capacity, {tier} (the optimum)", tier=tier),
                          [maps.swatch(STATUS_COLORS[s], L._(STATUS_LABELS[s]), opacity=0.6)
-                          for s in STATUSES], layers=[layer])
+                          for s in STATUSES] + note, layers=[layer])
         catch = layers.get(f"catchments_{t}_capacity")
         if catch is not None and len(catch):
             dc = b.display(catch, f"catchments {t}")
@@ -303,9 +339,15 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
             clayer = b.add(cfeats, L._("{tier}: catchments by capacity", tier=_first_up(tier)),
                            L.ngettext("{n} catchment", "{n} catchments", len(cfeats)),
                            show=False)
+            on_grid = (cap.get("catchments_drawn_on_grid") or {}).get("cell_m")
+            note = [_key_note(L._(
+                "Drawn on the {size} m grid of demand cells: each grid cell whole when any of "
+                "its pieces is in the catchment ({cells} demand cells); people and counts are "
+                "the cells' own", size=L.num(on_grid, 0), cells=L.num(len(cells), 0)))] \
+                if on_grid else []
             b.legend_section(L._("Catchments"), [maps.swatch(
-                "#9ecae1", L._("the cells a facility serves (the optimum)"), opacity=0.5)],
-                layers=[clayer])
+                "#9ecae1", L._("the cells a facility serves (the optimum)"), opacity=0.5)]
+                + note, layers=[clayer])
         if fac is not None and len(fac):
             ft = b.display(fac[fac["tier"] == t], f"facilities {t}")
             pfeats = [maps.feature(geom.centroid if geom.geom_type != "Point" else geom, {
@@ -346,6 +388,8 @@ def capacity_map(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, A
                                           method=_first_up(L._(METHOD_LABELS[method]))),
                                L.ngettext("{n} site", "{n} sites", len(feats)), show=True))
             items.append(maps.swatch(color, L._(METHOD_LABELS[method]), opacity=0.9))
+        if up.get("demand_merged"):
+            items.append(_key_note(_merged_note(L, up["demand_merged"])))
         b.legend_section(L._("Scaling up: {n} new facilities, {tier}",
                              n=L.num(len(up.get("sites") or [])),
                              tier=_tier_name(L, up.get("tier", ""))), items, layers=added)
@@ -486,6 +530,8 @@ def _scale_html(L: Lang, up: Mapping[str, Any]) -> str:
         new=L.people(up.get("new_served_population")), cost=_g(L, up.get("cost", 0)),
         gap=L.pct(up.get("gap")), status=L.text(up.get("status", "")),
         greedy=L.people((up.get("greedy") or {}).get("served_population")))) + "</p>"
+    if up.get("demand_merged"):
+        out += '<p class="note">' + _e(_merged_note(L, up["demand_merged"])) + "</p>"
     sites = up.get("sites") or []
     if sites:
         out += "<h4>" + _e(L._("New facilities: the exact choice")) + "</h4>"

@@ -71,6 +71,7 @@ __all__ = [
     "TIER_STYLE",
     "MapBuilder",
     "accessibility_map",
+    "grid_view",
     "is_estimate",
     "leaflet_inline",
     "map_html",
@@ -1052,7 +1053,7 @@ def _time_bands(cells: gpd.GeoDataFrame, field: str, thresholds: Sequence[float]
     colors.append("#6a51a3")
     rows = []
     pop = pd.to_numeric(cells["population"], errors="coerce") if "population" in cells else None
-    grid = _grid_view(cells, band) if len(cells) > MAX_UNION_UNITS else None
+    grid = grid_view(cells, band) if len(cells) > MAX_UNION_UNITS else None
     for k, label in enumerate(labels):
         mask = band == k
         if not mask.any():
@@ -1076,7 +1077,7 @@ def _time_bands(cells: gpd.GeoDataFrame, field: str, thresholds: Sequence[float]
     return bands, list(zip(labels, colors, strict=True))
 
 
-def _grid_view(cells: gpd.GeoDataFrame, value: np.ndarray
+def grid_view(cells: gpd.GeoDataFrame, value: np.ndarray
                ) -> tuple[dict[int, shapely.Geometry], float] | None:
     """The demand grid drawn by value: per value, the grid cells whose largest piece has it,
     as polygons traced from a raster of the grid (a coarser view for display: a cell split
@@ -1298,7 +1299,8 @@ def accessibility_map(
             is_estimate(s) for s in cells["population_source"].unique())
         if pop_est:
             b.note_estimate(L._("Population of demand cells: estimate"),
-                            "; ".join(sorted({str(s) for s in cells["population_source"]
+                            "; ".join(sorted({str(s) for s in
+                                              cells["population_source"].unique()
                                               if is_estimate(s)})))
         for target, field in fields.items():
             if field not in cells.columns:

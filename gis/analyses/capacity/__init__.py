@@ -13,6 +13,7 @@ from gis.analyses.capacity.core import (
     capacity_optimum,
     catchment_polygons,
     scale_up,
+    scale_up_budgets,
     scale_up_curve,
 )
 from gis.analyses.capacity.stage import (
@@ -24,6 +25,7 @@ from gis.analyses.capacity.stage import (
     candidate_grid,
     capacity_norm,
     listed_candidates,
+    merge_demand,
     run_capacity,
     scale_up_blocker,
     skip_scale_up,
@@ -48,9 +50,11 @@ __all__ = [
     "capacity_optimum",
     "catchment_polygons",
     "listed_candidates",
+    "merge_demand",
     "run_capacity",
     "scale_up",
     "scale_up_blocker",
+    "scale_up_budgets",
     "scale_up_curve",
     "skip_scale_up",
     "station_candidates",

@@ -98,6 +98,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from gis.errors import GisError, SolveError
 from gis.model.costs import CostTable
+from gis.model.demand import demand_grid, grid_cells_polygon
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +444,24 @@ def _take_sorted(o: np.ndarray, z: np.ndarray, C: float, residual: np.ndarray) -
                  res_cap, math.fsum(people), end, pos, people[pos])
 
 
+def _stable_argsort(z: np.ndarray) -> np.ndarray:
+    """``np.argsort(z, kind="stable")`` of floats, by numpy's faster unstable sort with each
+    run of equal values put back in position order (equal times are few)."""
+    srt = np.argsort(z)
+    zs = z[srt]
+    tie = np.flatnonzero(zs[1:] == zs[:-1])      # sorted position i equals i + 1
+    if len(tie):
+        new_run = np.r_[True, np.diff(tie) > 1]
+        first = tie[new_run]
+        last = np.r_[tie[np.flatnonzero(new_run)[1:] - 1], tie[-1]] + 1
+        lengths = last - first + 1
+        idx = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths - first,
+                                                        lengths)
+        run = np.repeat(np.arange(len(first)), lengths)
+        srt[idx] = srt[idx][np.lexsort((srt[idx], run))]
+    return srt
+
+
 class _Catchments:
     """The pairs within the time limit sorted by facility, then band (time), then origin,
     with each facility's range, so that each facility's catchment is a few vector operations.
@@ -451,11 +470,21 @@ class _Catchments:
     def __init__(self, o: np.ndarray, d: np.ndarray, t: np.ndarray, m: int, *,
                  bands: str) -> None:
         z_all = t if bands == "exact" else np.ceil(t)
-        # two stable sorts (time, then facility) of pairs already in origin order
-        srt = np.argsort(z_all, kind="stable")
-        srt = srt[np.argsort(d[srt], kind="stable")]
+        # pairs already in origin order: a stable sort by facility (positions of up to 65,535
+        # facilities as uint16: numpy's radix sort), then each facility's pairs by time,
+        # stably (ties keep the origin order): the order of a stable sort by (facility, time)
+        dk = d.astype(np.uint16) if m <= np.iinfo(np.uint16).max else d
+        srt = np.argsort(dk, kind="stable")
+        fstart = np.searchsorted(d[srt], np.arange(m + 1))
+        z_f = z_all[srt]
+        for j in range(m):
+            s, e = fstart[j], fstart[j + 1]
+            if e - s > 1:
+                part = z_f[s:e]
+                srt[s:e] = srt[s:e][_stable_argsort(part) if bands == "exact"
+                                    else np.argsort(part, kind="stable")]
         self.o, self.d, self.t, self.z = o[srt], d[srt], t[srt], z_all[srt]
-        self.fstart = np.searchsorted(self.d, np.arange(m + 1))
+        self.fstart = fstart
 
     def within(self, residual: np.ndarray) -> np.ndarray:
         """Residual population within the time limit of every facility."""
@@ -663,6 +692,49 @@ def _identical_rows(o: np.ndarray, d: np.ndarray, t: np.ndarray,
     return group.ravel(), reps
 
 
+def _needed_pairs(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
+                  cap: np.ndarray) -> np.ndarray:
+    """The pairs an optimum may use: all but the *private* pairs (a group's only pair) of a
+    facility beyond the time at which its private groups alone fill its capacity.
+
+    Exact: let t* be the time at which facility j's private groups, taken by increasing time,
+    first hold at least its capacity. Were j to serve a private group at a time t2 > t*, some
+    private group at t1 <= t* would be short of people served by j (j serves at most its
+    capacity), and nobody else can serve it; moving persons served from the group at t2 to
+    the one at t1 keeps the people served and lowers the person-minutes by (t2 - t1) each. So
+    no optimum serves a private group beyond t* (groups at t* itself are kept, ties
+    included), and dropping those pairs changes neither the optimum nor the set of optimal
+    assignments.
+    One facility's tier (the provincial hospital at 120 min) keeps only its catchment.
+
+    ``go`` sorted (the pairs of each group together). Returns a mask over the pairs.
+    """
+    keep = np.ones(len(go), bool)
+    if not len(go):
+        return keep
+    per = np.bincount(go, minlength=len(P))
+    private = np.flatnonzero((per[go] == 1) & np.isfinite(cap[gd]))
+    if not len(private):
+        return keep
+    # by facility, then time, then group
+    private = private[np.lexsort((go[private], gt[private], gd[private]))]
+    f = gd[private]
+    first = np.r_[True, f[1:] != f[:-1]]
+    start = np.flatnonzero(first)
+    seg = np.cumsum(first) - 1
+    cum = np.cumsum(P[go[private]])
+    cum -= np.repeat(np.r_[0.0, cum[start[1:] - 1]], np.diff(np.r_[start, len(f)]))
+    full = cum >= cap[f]
+    # t* of each facility: the time of its first private group with cum >= capacity
+    t_star = np.full(len(start), np.inf)
+    hit = np.flatnonzero(full)
+    if len(hit):
+        at = hit[np.r_[True, seg[hit][1:] != seg[hit][:-1]]]
+        t_star[seg[at]] = gt[private[at]]
+    keep[private[gt[private] > t_star[seg]]] = False
+    return keep
+
+
 def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
                  cap: np.ndarray, M: float, *, deadline: float,
                  max_iter: int = 500) -> tuple[np.ndarray, dict]:
@@ -684,12 +756,13 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
     if not len(starts):
         return np.zeros(m), {"price_rounds": 0, "price_gap": 0.0}
     groups = go[starts]
-    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(go)]))
+    count = np.diff(np.r_[starts, len(go)])
+    seg = np.repeat(np.arange(len(starts)), count)
     w_p = P[groups]
 
     def cheapest(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wmin = np.minimum.reduceat(w, starts)
-        fi = np.flatnonzero(w == wmin[seg])
+        fi = np.flatnonzero(w == np.repeat(wmin, count))
         fi = fi[np.r_[True, seg[fi][1:] != seg[fi][:-1]]]
         return wmin, fi
 
@@ -710,7 +783,7 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
     base = 0.0
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (rounds reported)
-        wmin, fi = cheapest(gt + v[gd])
+        wmin, fi = cheapest(gt + v.take(gd))
         served = wmin < M
         ub = base + float(np.dot(np.where(finite, cap, 0.0), v)) + \
             float(np.sum(w_p * np.maximum(0.0, M - wmin)))
@@ -719,9 +792,14 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
         if best_ub - lb <= _PRICE_TOL * abs(best_ub) or time.perf_counter() > deadline:
             break
         k, j = clus[served], gd[fi[served]]
-        key = np.unique(k * np.int64(m) + j, return_inverse=True)
-        ukey, inv = key[0], key[1].ravel()
-        load = np.bincount(inv, weights=w_p[served])
+        kj = k * np.int64(m) + j
+        if m * m <= _DENSE_KEYS:    # the same sums as np.unique's, without a sort
+            load = np.bincount(kj, weights=w_p[served], minlength=m * m)
+            ukey = np.flatnonzero(np.bincount(kj, minlength=m * m))
+            load = load[ukey]
+        else:
+            ukey, inv = np.unique(kj, return_inverse=True)
+            load = np.bincount(inv.ravel(), weights=w_p[served])
         rk, rj = ukey // m, ukey % m
         R = np.bincount(k, weights=w_p[served] * (M - gt[fi[served]]), minlength=m)
         # row r (cluster r): theta_r + sum_j load_rj v_j >= R_r
@@ -749,6 +827,8 @@ def _dual_prices(go: np.ndarray, gd: np.ndarray, gt: np.ndarray, P: np.ndarray,
 # its cheapest under the near-optimal prices. Only speed depends on it (too small: more
 # rounds; too large: a larger first LP); the optimum is proven over all pairs either way.
 _START_SLACK_MIN = 0.05
+# Facility pairs (k, j) counted in a dense array below this many (m x m) keys.
+_DENSE_KEYS = 4_000_000
 # Relative gap at which the price rounds stop. Looser prices cost far more column-generation
 # rounds than they save (measured: 1e-6 took 6x the time of 1e-9 at 100,000 x 209).
 _PRICE_TOL = 1e-9
@@ -892,7 +972,10 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     Any assignment serving fewer people than the maximum has an augmenting path that visits
     each facility at most once, which changes the travel by at most k x T_max per person and
     the penalty by M per person, so it cannot be optimal: the one objective is exactly the
-    lexicographic one. Cells with identical lists of (facility, time) pairs are merged (exact).
+    lexicographic one. Cells with identical lists of (facility, time) pairs are merged (exact),
+    and a cell group whose only facility is j is left out when j's capacity is filled by such
+    groups nearer to it (exact: no optimum serves it, see ``_needed_pairs``; the one hospital
+    of a tier at 120 min keeps only its catchment).
     The LP is solved by HiGHS (dual simplex) with column generation: first each cell's
     fastest facility only, then the pairs whose reduced cost under the LP's duals is negative
     are added until none is left, which proves the optimum over all pairs.
@@ -941,6 +1024,11 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     # start: under near-optimal facility prices, each group's cheapest pairs (and those within
     # _START_SLACK_MIN); the column generation then proves the optimum over all pairs
     v, price_stats = _dual_prices(go, gd, gt, P, cap, M, deadline=t0 + 0.5 * time_limit_s)
+    # the pairs no optimum uses are left out of the LP (the prices cost little on them)
+    keep = _needed_pairs(go, gd, gt, P, cap)
+    dropped = int(len(go) - keep.sum())
+    if dropped:
+        go, gd, gt = go[keep], gd[keep], gt[keep]
     w = gt + v[gd]
     gstart = np.flatnonzero(np.r_[True, go[1:] != go[:-1]]) if len(go) else np.zeros(0, int)
     start_cols = np.zeros(0, np.int64)
@@ -959,21 +1047,17 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     pos = x_col > 0
     cols, x_col = cols[pos], np.minimum(x_col[pos], P[go[cols[pos]]])
     # back to cells: each group's flow shared by its members in proportion to population
-    mem = np.flatnonzero(active)
-    mo, md, mt = pairs.o[mem], pairs.d[mem], pairs.t[mem]
-    key_col = go[cols] * np.int64(m) + gd[cols]
-    key_pair = group[mo] * np.int64(m) + md
-    srt = np.argsort(key_col)
-    at = np.searchsorted(key_col[srt], key_pair)
-    at = np.minimum(at, max(len(srt) - 1, 0))
-    hit = (len(srt) > 0) & (key_col[srt][at] == key_pair) if len(srt) else \
-        np.zeros(len(key_pair), bool)
-    flow = np.where(hit, x_col[srt][at] if len(srt) else 0.0, 0.0)
-    share = np.where(P[group[mo]] > 0, pop[mo] / np.where(P[group[mo]] > 0, P[group[mo]], 1),
-                     0.0)
-    people = flow * share
-    sel = people > 0
-    a_o, a_d, a_t, a_p = mo[sel], md[sel], mt[sel], people[sel]
+    # (the members of a group have the same pairs, times included)
+    members = np.argsort(group, kind="stable")
+    gptr = np.searchsorted(group[members], np.arange(G + 1))
+    gcol = go[cols]
+    col_of = np.repeat(np.arange(len(cols)), gptr[gcol + 1] - gptr[gcol])
+    mo = members[_ranges_of(gptr, gcol)]
+    md, mt = gd[cols][col_of], gt[cols][col_of]
+    people = x_col[col_of] * (pop[mo] / P[gcol][col_of])
+    srt = np.lexsort((md, mo))                     # by cell, then facility
+    srt = srt[people[srt] > 0]
+    a_o, a_d, a_t, a_p = mo[srt], md[srt], mt[srt], people[srt]
     reach = np.zeros(n, bool)
     reach[pairs.o] = True
     cells = _cells_frame(costs, pop, reach, a_o, a_d, a_p, a_t, np.arange(m))
@@ -1000,7 +1084,8 @@ def capacity_optimum(costs: CostTable, population, capacity, *, max_time_min: fl
     return CapacityResult(
         method="optimum", max_time_min=T, facilities=facilities, cells=cells,
         assignments=assignments, person_minutes=math.fsum(a_p * a_t), status="optimal",
-        stats={"pairs": int(len(o)), "groups": int(G), "big_m": M, "rounds": len(rounds),
+        stats={"pairs": int(len(o)), "groups": int(G), "private_pairs_dropped": dropped,
+               "big_m": M, "rounds": len(rounds),
                "columns": rounds[-1]["columns"], "rows": rounds[-1]["rows"],
                "lp_served_population": lp_served, "lp_person_minutes": lp_minutes,
                "round_seconds": [r["seconds"] for r in rounds], **price_stats,
@@ -1208,8 +1293,9 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     target_share : float, optional
         Share of the population to serve, existing facilities included (target mode).
         Give exactly one of ``budget`` and ``target_share``.
-    existing : CapacityResult, optional
-        The existing facilities' result on the same cells; None = no existing facility.
+    existing : CapacityResult or array-like, optional
+        The existing facilities' result on the same cells, or the persons they serve per
+        cell; None = no existing facility.
     bands : {"exact", "minute"}
         Bands of the greedy's catchments (as in :func:`capacity_coverage`).
     time_limit_s, mip_rel_gap : float
@@ -1219,65 +1305,115 @@ def scale_up(costs_candidates: CostTable, population, *, max_time_min: float, cl
     -------
     ScaleUpResult
     """
+    return _scale_up_runs(costs_candidates, population, max_time_min=max_time_min,
+                          classes=classes, questions=[(budget, target_share)],
+                          existing=existing, bands=bands, time_limit_s=time_limit_s,
+                          mip_rel_gap=mip_rel_gap)[0]
+
+
+def scale_up_budgets(costs_candidates: CostTable, population, *, max_time_min: float, classes,
+                     budgets: Sequence[float], existing=None, bands: str = "exact",
+                     time_limit_s: float = 60.0,
+                     mip_rel_gap: float = 0.01) -> list[ScaleUpResult]:
+    """:func:`scale_up` in budget mode for each of ``budgets`` (in that order), the inputs
+    checked and the pairs and their groups prepared once: each result is the one
+    :func:`scale_up` gives for that budget alone."""
+    return _scale_up_runs(costs_candidates, population, max_time_min=max_time_min,
+                          classes=classes, questions=[(float(b), None) for b in budgets],
+                          existing=existing, bands=bands, time_limit_s=time_limit_s,
+                          mip_rel_gap=mip_rel_gap)
+
+
+def _existing_served(existing, n: int, problems: list[str]) -> np.ndarray | None:
+    """Persons the existing facilities serve per cell (None: none), from a result or an
+    array."""
+    if existing is None:
+        return None
+    if isinstance(existing, CapacityResult):
+        if len(existing.cells) != n:
+            problems.append(f"existing has {len(existing.cells)} cells but the cost table has "
+                            f"{n} origins: give the result on the same cells")
+            return None
+        return existing.cells["served_population"].to_numpy(float)
+    try:
+        served = np.asarray(existing, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        problems.append("existing: give a capacity result or the persons served per cell")
+        return None
+    if served.shape != (n,) or not np.all(np.isfinite(served)):
+        problems.append(f"existing has {served.size} values but the cost table has {n} "
+                        f"origins: give the persons served per origin (finite), in its order")
+        return None
+    return served
+
+
+def _scale_up_runs(costs: CostTable, population, *, max_time_min: float, classes,
+                   questions: list[tuple[float | None, float | None]], existing, bands: str,
+                   time_limit_s: float, mip_rel_gap: float) -> list[ScaleUpResult]:
+    """:func:`scale_up` for each (budget, target_share) of ``questions`` on one preparation
+    (inputs checked, cells with people left, their pairs and, for the MILP, their groups)."""
     t0 = time.perf_counter()
     problems: list[str] = []
-    costs = costs_candidates
     pop = _check_population(costs, population, problems)
     T = _check_time(costs, max_time_min, problems)
     cls = _classes_frame(classes, problems)
-    if (budget is None) == (target_share is None):
-        problems.append("give exactly one of budget (most people within a budget) and "
-                        "target_share (cheapest way to a share of the population)")
-    if budget is not None and not (np.isfinite(budget) and budget >= 0):
-        problems.append(f"budget must be a finite amount >= 0, got {budget!r}")
-    if target_share is not None and not (0 <= target_share <= 1):
-        problems.append(f"target_share must be between 0 and 1, got {target_share!r}")
-    if existing is not None and len(existing.cells) != costs.n_origins:
-        problems.append(f"existing has {len(existing.cells)} cells but the cost table has "
-                        f"{costs.n_origins} origins: give the result on the same cells")
+    for budget, target_share in questions:
+        if (budget is None) == (target_share is None):
+            problems.append("give exactly one of budget (most people within a budget) and "
+                            "target_share (cheapest way to a share of the population)")
+        if budget is not None and not (np.isfinite(budget) and budget >= 0):
+            problems.append(f"budget must be a finite amount >= 0, got {budget!r}")
+        if target_share is not None and not (0 <= target_share <= 1):
+            problems.append(f"target_share must be between 0 and 1, got {target_share!r}")
+    served_in = _existing_served(existing, costs.n_origins, problems)
     if bands not in BANDS:
         problems.append(f"bands must be one of {', '.join(BANDS)}, got {bands!r}")
     _fail("scale_up", problems)
     n, m = costs.n_origins, costs.n_dests
-    served0 = np.zeros(n) if existing is None else \
-        np.minimum(existing.cells["served_population"].to_numpy(float), pop)
+    served0 = np.zeros(n) if served_in is None else np.minimum(served_in, pop)
     demand = np.where(served0 > 0, _complement(pop, served0), pop)
     # what an LP leaves behind as rounding (under a millionth of a person) is nobody
     demand = np.where(demand > 1e-6, demand, 0.0)
     total = math.fsum(pop)
     served_existing = math.fsum(served0)
-    need = None
-    if target_share is not None:
-        need = max(target_share * total - served_existing, 0.0)
     pairs = _pairs(costs, pop, T)
     keep = demand[pairs.o] > 0          # only cells with people left to serve matter
     pairs = _Pairs(o=pairs.o[keep], d=pairs.d[keep], t=pairs.t[keep], pop=pop, T=T,
                    costs=costs)
-    greedy = _scale_up_greedy(pairs, demand, cls, m, budget=budget, need=need, bands=bands,
-                              base=served_existing, ids=np.asarray(costs.dest_ids))
-    milp_out = _scale_up_milp(pairs, demand, cls, m, budget=budget, need=need,
-                              time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                              incumbent=(greedy["site_pos"], greedy["class_pos"]))
+    groups = _milp_groups(pairs, demand, m)
     ids = np.asarray(costs.dest_ids)
-    sites = milp_out["sites"]
-    sites.insert(0, "site_id", ids[sites.pop("site")] if len(sites) else [])
-    new_served = milp_out["new_served_cells"]
-    cells = pd.DataFrame({"origin_id": np.asarray(costs.origin_ids), "population": pop,
-                          "existing_served": served0, "new_served": new_served,
-                          "greedy_new_served": greedy["new_served_cells"]})
-    new_total = math.fsum(new_served)
-    log.info("scale_up %s: %d new sites, %.0f more people served (greedy: %d sites, %.0f), "
-             "gap %.4g", milp_out["mode"], len(sites), new_total, len(greedy["sites"]),
-             greedy["served"], milp_out["gap"])
-    return ScaleUpResult(
-        mode=milp_out["mode"], sites=sites, served_population=served_existing + new_total,
-        new_served_population=new_total, total_population=total,
-        cost=math.fsum(sites["cost"]) if len(sites) else 0.0,
-        objective=milp_out["objective"], bound=milp_out["bound"], gap=milp_out["gap"],
-        status=milp_out["status"], greedy_sites=greedy["sites"],
-        greedy_served_population=served_existing + greedy["served"],
-        greedy_cost=greedy["cost"], cells=cells,
-        stats={**milp_out["stats"], "seconds": time.perf_counter() - t0})
+    prep_s = time.perf_counter() - t0
+    out = []
+    for budget, target_share in questions:
+        t1 = time.perf_counter()
+        need = None
+        if target_share is not None:
+            need = max(target_share * total - served_existing, 0.0)
+        greedy = _scale_up_greedy(pairs, demand, cls, m, budget=budget, need=need,
+                                  bands=bands, base=served_existing, ids=ids)
+        milp_out = _scale_up_milp(groups, demand, cls, m, budget=budget, need=need,
+                                  time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                                  incumbent=(greedy["site_pos"], greedy["class_pos"]))
+        sites = milp_out["sites"]
+        sites.insert(0, "site_id", ids[sites.pop("site")] if len(sites) else [])
+        new_served = milp_out["new_served_cells"]
+        cells = pd.DataFrame({"origin_id": np.asarray(costs.origin_ids), "population": pop,
+                              "existing_served": served0, "new_served": new_served,
+                              "greedy_new_served": greedy["new_served_cells"]})
+        new_total = math.fsum(new_served)
+        log.info("scale_up %s: %d new sites, %.0f more people served (greedy: %d sites, "
+                 "%.0f), gap %.4g", milp_out["mode"], len(sites), new_total,
+                 len(greedy["sites"]), greedy["served"], milp_out["gap"])
+        out.append(ScaleUpResult(
+            mode=milp_out["mode"], sites=sites, served_population=served_existing + new_total,
+            new_served_population=new_total, total_population=total,
+            cost=math.fsum(sites["cost"]) if len(sites) else 0.0,
+            objective=milp_out["objective"], bound=milp_out["bound"], gap=milp_out["gap"],
+            status=milp_out["status"], greedy_sites=greedy["sites"],
+            greedy_served_population=served_existing + greedy["served"],
+            greedy_cost=greedy["cost"], cells=cells,
+            stats={**milp_out["stats"], "seconds": prep_s + time.perf_counter() - t1}))
+    return out
 
 
 def _max_flow(go: np.ndarray, gd: np.ndarray, D: np.ndarray, site_cap: np.ndarray):
@@ -1309,7 +1445,27 @@ def _max_flow(go: np.ndarray, gd: np.ndarray, D: np.ndarray, site_cap: np.ndarra
     return x, math.fsum(x)
 
 
-def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int, *,
+def _milp_groups(pairs: _Pairs, demand: np.ndarray, m: int) -> dict:
+    """What the MILP of :func:`scale_up` needs of the pairs, the same for every budget: the
+    cells with the same candidates in reach merged (exact: times do not enter the model),
+    their people ``D``, the pairs of the groups, each candidate's people in reach and its
+    pairs."""
+    n = len(demand)
+    sel = demand[pairs.o] > 0
+    o, d = pairs.o[sel], pairs.d[sel]
+    group, reps = _identical_rows(o, d, np.zeros(len(o)), n)
+    G = len(reps)
+    D = np.bincount(group, weights=demand, minlength=G)
+    rep = np.isin(o, reps)
+    go, gd = group[o[rep]], d[rep]
+    reach = np.bincount(gd, weights=D[go], minlength=m)
+    by_site = np.argsort(gd, kind="stable")          # pairs by site, for N(S)
+    site_ptr = np.searchsorted(gd[by_site], np.arange(m + 1))
+    return {"group": group, "D": D, "go": go, "gd": gd, "reach": reach,
+            "by_site": by_site, "site_ptr": site_ptr}
+
+
+def _scale_up_milp(groups: dict, demand: np.ndarray, cls: pd.DataFrame, m: int, *,
                    budget: float | None, need: float | None, time_limit_s: float,
                    mip_rel_gap: float,
                    incumbent: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
@@ -1329,7 +1485,6 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
-    n = len(demand)
     mode = "budget" if budget is not None else "target"
     capv = cls["capacity"].to_numpy(float)
     costv = cls["cost"].to_numpy(float)
@@ -1339,20 +1494,13 @@ def _scale_up_milp(pairs: _Pairs, demand: np.ndarray, cls: pd.DataFrame, m: int,
                               for k in range(len(capv))) for c in range(len(capv))])
     keep_cls = np.flatnonzero(~dominated)
     keep_cls = keep_cls[np.argsort(capv[keep_cls], kind="stable")]
-    sel = demand[pairs.o] > 0
-    o, d = pairs.o[sel], pairs.d[sel]
-    group, reps = _identical_rows(o, d, np.zeros(len(o)), n)
-    G = len(reps)
-    D = np.bincount(group, weights=demand, minlength=G)
-    rep = np.isin(o, reps)
-    go, gd = group[o[rep]], d[rep]
-    reach = np.bincount(gd, weights=D[go], minlength=m)
+    group, D, go, gd, reach = (groups[k] for k in ("group", "D", "go", "gd", "reach"))
+    by_site, site_ptr = groups["by_site"], groups["site_ptr"]
+    G = len(D)
     cand = np.flatnonzero(reach > 0)
     nc = len(cand)
     s_of = np.full(m, -1, np.int64)
     s_of[cand] = np.arange(nc)
-    by_site = np.argsort(gd, kind="stable")          # pairs by site, for N(S)
-    site_ptr = np.searchsorted(gd[by_site], np.arange(m + 1))
     yj, yc = [], []
     for c_pos, c in enumerate(keep_cls):
         smaller_holds = reach <= capv[keep_cls[c_pos - 1]] if c_pos else np.zeros(m, bool)
@@ -1710,10 +1858,10 @@ def scale_up_curve(costs_candidates: CostTable, population, *, max_time_min: flo
         (AccessMod's greedy under the same budget), ``sites_ids``.
     """
     rows = []
-    for b in budgets:
-        r = scale_up(costs_candidates, population, max_time_min=max_time_min, classes=classes,
-                     budget=float(b), existing=existing, time_limit_s=time_limit_s,
-                     mip_rel_gap=mip_rel_gap)
+    results = scale_up_budgets(costs_candidates, population, max_time_min=max_time_min,
+                               classes=classes, budgets=budgets, existing=existing,
+                               time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    for b, r in zip(budgets, results, strict=True):
         base = r.served_population - r.new_served_population
         rows.append({"budget": float(b), "served_population": r.served_population,
                      "served_share": r.served_share, "cost": r.cost, "sites": len(r.sites),
@@ -1726,6 +1874,10 @@ def scale_up_curve(costs_candidates: CostTable, population, *, max_time_min: flo
 # --- catchment layers -----------------------------------------------------------------------
 
 CATCHMENT_KINDS = ("capacity", "time")
+# Catchments over more demand units than this are drawn on the demand grid (each grid cell
+# whole when any of its pieces is in the catchment), as the maps draw such surfaces: a union
+# of the pieces of 600,000 units (100 m) takes minutes, the traced grid a second.
+CATCHMENT_GRID_UNITS = 100_000
 
 
 def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
@@ -1752,7 +1904,10 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         One row per facility with a catchment: ``facility_id``, ``catchment`` (``by``),
         ``cells``, ``population`` (persons in the cells), ``served_population`` (persons the
         facility serves), ``catchment_time_min``, geometry (the union of the cells). New
-        object; the inputs are not changed.
+        object; the inputs are not changed. Over more than ``CATCHMENT_GRID_UNITS`` demand
+        units (pieces of one square grid) the geometry is drawn on the grid: each grid cell
+        whole when any of its pieces is in the catchment (``attrs["drawn_on_grid_m"]`` = the
+        cell side); the figures are the units' own either way.
     """
     import geopandas as gpd
 
@@ -1785,12 +1940,15 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         o, d = np.asarray(costs.origin, np.int64)[sel], cd[sel]
     pop = result.cells["population"].to_numpy(float)
     geoms = demand.geometry.to_numpy()
-    frame = gpd.GeoDataFrame({"dest": d, "population": pop[o]}, geometry=geoms[o],
-                             crs=demand.crs)
-    if len(frame) == 0:
+    if len(o) == 0:
         return gpd.GeoDataFrame({"facility_id": [], "catchment": [], "cells": [],
                                  "population": [], "served_population": [],
                                  "catchment_time_min": []}, geometry=[], crs=demand.crs)
+    grid = demand_grid(geoms) if len(demand) > CATCHMENT_GRID_UNITS else None
+    if grid is not None:
+        return _grid_catchments(o, d, pop, fac, grid, by=by, crs=demand.crs)
+    frame = gpd.GeoDataFrame({"dest": d, "population": pop[o]}, geometry=geoms[o],
+                             crs=demand.crs)
     frame["cells"] = 1
     out = frame.dissolve(by="dest", aggfunc={"population": "sum", "cells": "sum"})
     pos = out.index.to_numpy(np.int64)
@@ -1801,3 +1959,27 @@ def catchment_polygons(result: CapacityResult, demand, *, by: str = "capacity",
         "catchment_time_min": fac["catchment_time_min"].to_numpy(float)[pos]},
         geometry=out.geometry.to_numpy(), crs=demand.crs)
     return out.reset_index(drop=True)
+
+
+def _grid_catchments(o: np.ndarray, d: np.ndarray, pop: np.ndarray, fac: pd.DataFrame,
+                     grid: tuple[np.ndarray, np.ndarray, float], *, by: str, crs):
+    """:func:`catchment_polygons` drawn on the demand grid: per facility, the grid cells
+    holding a unit of its catchment, traced whole. The figures are the units' own."""
+    import geopandas as gpd
+
+    ix, iy, cs = grid
+    m = len(fac)
+    srt = np.argsort(d, kind="stable")
+    start = np.searchsorted(d[srt], np.arange(m + 1))
+    pos = np.flatnonzero(np.diff(start) > 0)
+    geoms = [grid_cells_polygon(ix[o[srt[start[j]:start[j + 1]]]],
+                                iy[o[srt[start[j]:start[j + 1]]]], cs) for j in pos]
+    out = gpd.GeoDataFrame({
+        "facility_id": fac["facility_id"].to_numpy()[pos], "catchment": by,
+        "cells": np.diff(start)[pos].astype(np.int64),
+        "population": np.bincount(d, weights=pop[o], minlength=m)[pos],
+        "served_population": fac["served_population"].to_numpy(float)[pos],
+        "catchment_time_min": fac["catchment_time_min"].to_numpy(float)[pos]},
+        geometry=geoms, crs=crs)
+    out.attrs["drawn_on_grid_m"] = cs
+    return out
