@@ -65,6 +65,33 @@ def test_main_station_rule_uses_the_seat(reg, lay):
     assert set(main0["rule"]) <= {P.RULE_NEAREST, P.RULE_SINGLE}
 
 
+def test_no_seat_means_the_nearest_station_whatever_the_former_names(reg, lay):
+    """Communes read without seats (no ``admin_center`` field): a commune with several
+    stations gets the one nearest to its registry centre, even when a former commune has a
+    one-letter name ("X"): an absent seat names no former commune."""
+    import dataclasses
+
+    import geopandas as gpd
+
+    st = lay.facilities[(lay.facilities["tier"] == "station")
+                        & (lay.facilities["status"] == "active")]
+    sizes = st.groupby("commune_code").size()
+    code = sizes.index[sizes >= 2][0]
+    members = st[st["commune_code"] == code]
+    legacy = reg.legacy.copy()
+    legacy.loc[legacy["commune_code"] == members["legacy_commune_code"].iloc[0],
+               "commune_name"] = "X"
+    odd = dataclasses.replace(reg, legacy=legacy)
+    communes = lay.communes.drop(columns="admin_center")
+    main = P.choose_main_stations(lay.facilities, communes, odd).set_index("commune_code")
+    new = reg.new.set_index("commune_code")
+    centre = gpd.GeoSeries(gpd.points_from_xy([new.loc[code, "lon"]], [new.loc[code, "lat"]]),
+                           crs=4326).to_crs(lay.facilities.crs).iloc[0]
+    nearest = members.loc[members.geometry.distance(centre).idxmin(), "facility_id"]
+    assert main.loc[code, "rule"] == P.RULE_NEAREST
+    assert main.loc[code, "facility_id"] == nearest
+
+
 def test_plan_validation_lists_every_problem_with_rows(tmp_path, lay, reg, official):
     df = official.actions[["facility_id", "action", "target_commune_code"]].copy()
     # make a mess: unknown id, unknown action, two mains in one commune, a commune left
@@ -459,15 +486,26 @@ def test_every_scenario_gets_its_layers(lay, reg, coarse, official):
     """run_plans: each scenario but today has its stations, the people losing access (whose
     population is the table's figure) and its communes before and after."""
     demand, costs = coarse
+    # one seat given (Cẩm Bình's, as in test_main_station_rule_uses_the_seat): the rule's
+    # counts are then one seat, the communes with a single station, the rest nearest
+    communes = lay.communes.copy()
+    seat_code = reg.legacy.set_index("commune_code").loc["18685", "new_commune_code"]
+    communes["admin_center"] = ""
+    communes.loc[communes["commune_code"] == seat_code, "admin_center"] = "UBND xã Cẩm Bình"
+    st_all = lay.facilities[(lay.facilities["tier"] == "station")
+                            & (lay.facilities["status"] == "active")]
+    singles = int((st_all.groupby("commune_code").size() == 1).sum())
     edited = Plan(name="official + 5", actions=official.actions.assign(
         action=np.where(official.actions["action"] == "keep", "keep", "close")))
     closed = edited.actions.index[edited.actions["action"] == "close"][:5]
     a = edited.actions.copy()
     a.loc[closed, "action"] = "branch"
     edited = Plan(name="official + 5", actions=a)
-    res = P.run_plans(lay.facilities, lay.communes, reg, demand=demand, costs=costs,
+    res = P.run_plans(lay.facilities, communes, reg, demand=demand, costs=costs,
                       thresholds_min=(15.0, 30.0, 60.0), doctors_per_station=4.0,
                       optimise=False, extra_plans=[edited])
+    assert res.summary["main_station_rule_counts"] == {
+        P.RULE_SEAT: 1, P.RULE_SINGLE: singles, P.RULE_NEAREST: 69 - 1 - singles}
     rows = {r["scenario"]: r for r in res.summary["scenarios"]}
     assert rows["official + 5"]["scenario_kind"] == "user"
     assert rows["official + 5"]["slug"] == "user_official_5"
@@ -480,6 +518,13 @@ def test_every_scenario_gets_its_layers(lay, reg, coarse, official):
         com = res.layers[item["layers"]["communes"]]
         assert len(com) == 69
         assert com["losing_30min"].sum() == pytest.approx(lose["population"].sum())
+        # cover_min (30) is one of the thresholds: the summary's threshold and figure
+        assert item["threshold_min"] == 30.0
+        assert item["losing_population"] == pytest.approx(rows[item["scenario"]]["losing_30min"])
     assert {p["slug"] for p in res.summary["plans"]} == {"official", "official_only",
                                                         "user_official_5"}
     assert res.summary["plans"][2]["actions"]["branch"] == 5
+    # the given plans' layers keep the coordinates of their sources
+    assert res.layers["plan_stations_given"].crs == lay.facilities.crs
+    assert res.layers["losing_access_given"].crs == demand.crs
+    assert res.layers["plan_stations_given"]["scenario"].unique().tolist() == ["official + 5"]

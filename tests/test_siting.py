@@ -649,3 +649,158 @@ def test_identical_rows_grouped_even_when_their_fold_collides():
     _, want_first, want_inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     assert first.tolist() == want_first.tolist()
     assert inverse.tolist() == np.asarray(want_inv).ravel().tolist()
+
+
+# --- surviving mutants of issue 19's second sample: messages, narrow tables, the model's depth --
+
+def test_set_cover_warns_of_uncoverable_people_only_when_there_are_some(caplog):
+    """On the line at T = 0.5 u1 and u2 (10 000 persons each here) have no site within
+    0.5 min: one warning with the figures; at T = 1 everyone is coverable: no warning."""
+    import logging
+
+    pop = LINE_POP * 1000
+    with caplog.at_level(logging.WARNING, logger="gis.analyses.siting"):
+        siting.set_cover(line(), pop, 1.0)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    with caplog.at_level(logging.WARNING, logger="gis.analyses.siting"):
+        siting.set_cover(line(), pop, 0.5)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [
+        "20,000 people (2 demand units) are more than 0.5 min from every site that may open: "
+        "no choice of sites brings them within 0.5 min, so the model leaves them out and "
+        "reports them as not coverable"]
+
+
+def test_best_in_groups_names_itself_in_input_errors():
+    with pytest.raises(SolveError) as err:
+        siting.best_in_groups(line(), np.array([1.0, -1.0, 1.0, 1.0]), ["L"] * 4, ["L"] * 4)
+    assert str(err.value) == ("best_in_groups: population must be finite and >= 0; 1 origin(s) "
+                              "are not (first: 'u1')")
+
+
+def test_p_median_without_people_costs_nothing():
+    """No unit has people: any p sites do, at 0 person-minutes, without a model round."""
+    r = siting.p_median(line(), np.zeros(4), 2)
+    assert r.objective == 0.0 and r.n_open == 2 and r.stats["rounds"] == 0
+    assert r.gap == 0.0 and r.status == "optimal"
+
+
+def test_p_median_on_a_model_names_a_unit_no_site_reaches():
+    """A StraightLineModel of the line plus a unit at 30 km (5 persons), 18 min from its
+    nearest site D with a 5-min cut-off: the same message as with a table."""
+    from gis.model.costs import StraightLineModel
+
+    x = np.r_[LINE_X, 30.0]
+    model = StraightLineModel(np.column_stack([x, np.zeros(5)]) * 1000,
+                              np.column_stack([LINE_SITES, np.zeros(4)]) * 1000,
+                              speed_kmh=60.0, detour_factor=1.0, cutoff_min=5.0,
+                              origin_ids=np.array(["u0", "u1", "u2", "u3", "far"]),
+                              dest_ids=LINE_IDS)
+    with pytest.raises(SolveError) as err:
+        siting.p_median(model, np.r_[LINE_POP, 5.0], 2)
+    assert str(err.value) == (
+        "p_median: 1 demand unit(s) with 5 persons reach no allowed site within the cost "
+        "table's cut-off of 5 min (first: 'far'); rebuild the table with a larger cutoff_min, "
+        "set their population to 0, or allow more sites")
+
+
+def _model_depth(k: int, *, n: int = 12, m: int = 15, seed: int = 4):
+    """A p-median's depth on a StraightLineModel (1 min per km, cut-off 1000 min: every site
+    within reach) holding each unit's nearest ``k`` sites, and the dense times."""
+    from gis.model.costs import StraightLineModel
+
+    rng = np.random.default_rng(seed)
+    xy, sxy = rng.uniform(0, 50_000, (n, 2)), rng.uniform(0, 50_000, (m, 2))
+    model = StraightLineModel(xy, sxy, speed_kmh=60.0, detour_factor=1.0, cutoff_min=1000.0)
+    data = siting._prepare(model, np.ones(n), (), (), model="p_median")
+    D = np.hypot(*(xy[:, None, :] - sxy[None, :, :]).transpose(2, 0, 1)) / 1000.0
+    return siting._Depth(data, k=k), D
+
+
+def test_model_depth_is_deepened_only_for_units_holding_fewer_sites_than_asked():
+    """need(sites=s) deepens the units holding fewer than s pairs, and they then hold at least
+    their nearest s sites (random points: no ties, so k sites are k pairs)."""
+    depth, D = _model_depth(3)
+    assert (np.diff(depth.rows.start) == 3).all() and not depth.complete
+    depth.need(sites=3)                 # everyone holds 3: nothing to do
+    assert depth.deepened == 0 and (np.diff(depth.rows.start) == 3).all()
+    depth.need(sites=4)
+    held = np.diff(depth.rows.start)
+    assert depth.deepened == 12 and (held >= 4).all()
+    for u in range(12):                 # the pairs held are the unit's nearest sites, in order
+        t = depth.rows.t[depth.rows.start[u]:depth.rows.start[u + 1]]
+        assert np.allclose(t, np.sort(D[u])[:held[u]], rtol=1e-12)
+
+
+def test_model_depth_holds_a_unit_whole_when_no_open_site_reaches_it():
+    """hold_open with only a site beyond every unit's cut-off open: no unit can hold its
+    nearest open site, so each is held whole (every site within the cut-off)."""
+    from gis.model.costs import StraightLineModel
+
+    # units at 0, 1.2, 2.6 km; sites at 0, 0.5, 1.7, 2.9 and 40 km; 1 min per km, cut-off 10
+    xy = np.column_stack([[0.0, 1200.0, 2600.0], np.zeros(3)])
+    sxy = np.column_stack([[0.0, 500.0, 1700.0, 2900.0, 40_000.0], np.zeros(5)])
+    model = StraightLineModel(xy, sxy, speed_kmh=60.0, detour_factor=1.0, cutoff_min=10.0)
+    data = siting._prepare(model, np.ones(3), (), (), model="p_median")
+    depth = siting._Depth(data, k=1)
+    assert np.diff(depth.rows.start).tolist() == [1, 1, 1] and not depth.complete
+    depth.hold_open(np.array([False, False, False, False, True]))
+    assert depth.complete and np.diff(depth.rows.start).tolist() == [4, 4, 4]
+
+
+def test_greedy_start_adds_the_site_saving_the_most():
+    """The greedy addition alone (deadline passed: no substitution). Line, cut-off 5 min:
+    u0 at 0 (1000 persons), u1 at 10 (5); sites A at 0, Y at 5, X at 10. A serves u0 at 0 and
+    comes first (Y would leave u0 5 min away). Then u1: X serves it at 0 min, Y at 5 (and
+    saves u0 nothing): X."""
+    c = table(np.array([[0.0, 5.0, np.inf], [np.inf, 5.0, 0.0]]), cutoff=5.0,
+              dest_ids=["A", "Y", "X"])
+    data = siting._prepare(c, np.array([1000.0, 5.0]), (), (), model="p_median")
+    lv = siting._Depth(data, k=3).lv
+    got = siting._greedy_interchange(lv, data.allowed, data.fixed, 2, depth=3, deadline=0.0)
+    assert c.dest_ids[got].tolist() == ["A", "X"]
+
+
+def test_coverage_compares_the_stored_time_even_in_float32():
+    """A float32 table stores 10.1 min as 10.1000004: above T = 10.1, so not covered (the
+    plan evaluation, nearest_open_time, says the same); 10.0 is exact and covered."""
+    D = np.array([[10.1, np.inf], [np.inf, 10.0]])
+    c = table(D, cutoff=20.0)
+    narrow = CostTable(origin=c.origin, dest=c.dest, dist_m=c.dist_m,
+                       time_min=c.time_min.astype(np.float32), origin_ids=c.origin_ids,
+                       dest_ids=c.dest_ids, cutoff_min=c.cutoff_min, mode=c.mode)
+    assert float(np.float32(10.1)) > 10.1
+    pop = np.array([7.0, 3.0])
+    t, _ = nearest_open_time(narrow, np.ones(2, bool))
+    assert (t <= 10.1).tolist() == [False, True]
+    r = siting.set_cover(narrow, pop, 10.1)
+    assert r.uncovered_population == 7.0 and r.open_ids == ["S1"]
+    assert siting.mclp(narrow, pop, 10.1, 1).objective == 3.0
+
+
+def test_p_median_incumbent_is_optimal_when_highs_finds_nothing_below_it(monkeypatch, caplog):
+    """HiGHS answering "infeasible" to a MIP round with the incumbent's value as cut-off means
+    nothing beats the incumbent: it is returned as proven optimal (bound = objective) and the
+    round is logged as "mip". Here HiGHS is made to answer so (on this case it would really
+    find better sites); the relaxation still runs. The objective is the returned sites' own
+    person-minutes."""
+    import logging
+    from types import SimpleNamespace
+
+    real = siting._highs
+
+    def cut_off_infeasible(*args, objective_bound=None, **kw):
+        if objective_bound is None:
+            return real(*args, **kw)
+        return SimpleNamespace(status=2, x=None, fun=np.nan, mip_dual_bound=None,
+                               message="infeasible", mip_node_count=0)
+
+    rc, rpop = random_case(29, n=14, m=7, cutoff=30.0)
+    monkeypatch.setattr(siting, "_highs", cut_off_infeasible)
+    with caplog.at_level(logging.INFO, logger="gis.analyses.siting"):
+        r = siting.p_median(rc, rpop, 2, mip_rel_gap=1e-9)
+    assert [m.getMessage().split(":")[0] for m in caplog.records
+            if m.getMessage().startswith("p_median")] == ["p_median lp", "p_median mip"]
+    assert r.stats["rounds"] == 2 and r.bound == r.objective and r.status == "optimal"
+    t, _ = nearest_open_time(rc, np.isin(rc.dest_ids, r.open_ids))
+    assert r.n_open == 2 and r.objective == pytest.approx(np.sum(rpop * t), rel=1e-12)
