@@ -137,6 +137,30 @@ def test_indicators_unknown_is_unknown_not_zero():
     assert st["value"] == 3.0 and st["gap"] == 3.0      # S1 lacks 3, S2 has 5
 
 
+def test_indicators_of_commune_units_and_estimates():
+    """Doctors per commune health unit: unknown (value None, not missing) while a station's
+    doctors are unknown; with all known, each post-2025 commune's stations counted together
+    (A: 1 + 2, B: 5 -> 4 per unit, A lacks 1); figures built on values whose source says
+    "estimate" are labelled estimates, per figure (doctors, not beds)."""
+    fac = gpd.GeoDataFrame({
+        "facility_id": ["S1", "S2", "S3", "H1"], "tier": ["station"] * 3 + ["regional"],
+        "commune_code": ["A", "A", "B", ""], "beds": [np.nan] * 3 + [100.0],
+        "doctors": [1.0, np.nan, 5.0, 20.0], "status": "active",
+        "doctors_source": ["estimate: spread", "estimate: spread", "estimate: spread", "x"],
+        "beds_source": ["", "", "", "register"]},
+        geometry=shapely.points([(0, 0)] * 4), crs=32648)
+    kw = {"doctors_per_10k": 14.6, "beds_per_10k": 45, "doctors_per_station": 4}
+    ind = {i["name"]: i for i in A.indicators(fac, 10_000, **kw)}
+    unit = ind["doctors per commune health unit (post-2025 commune)"]
+    assert "value" in unit and unit["value"] is None and unit["gap"] is None
+    assert ind["doctors per 10,000 people"]["is_estimate"] is True
+    assert ind["beds per 10,000 people"]["is_estimate"] is False
+    fac.loc[1, "doctors"] = 2.0
+    ind = {i["name"]: i for i in A.indicators(fac, 10_000, **kw)}
+    unit = ind["doctors per commune health unit (post-2025 commune)"]
+    assert unit["value"] == 4.0 and unit["gap"] == 1.0 and unit["is_estimate"] is True
+
+
 def _grid():
     """A 4 x 1 row of 1 km cells, 100 people each, and one station in the west cell.
     60 km/h: cells 0..3 are 0, 1, 2, 3 min from it."""

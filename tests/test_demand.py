@@ -84,6 +84,24 @@ def test_raster_weights_keep_commune_totals(tmp_path):
     assert d.loc[d["commune_code"] == "C", "population"].sum() == pytest.approx(30)
 
 
+def test_raster_of_less_than_one_person_still_splits_the_whole_total(tmp_path):
+    """A commune whose pixels hold less than one person in all (0.01 per pixel in A's
+    south-west cell) still gets its whole population, split as the raster says."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    data = np.zeros((10, 10), dtype="float32")
+    data[5:, :5] = 0.01   # 25 pixels of 0.01: 0.25 persons, all in A's south-west cell
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=10, width=10, count=1,
+                       dtype="float32", crs="EPSG:32648",
+                       transform=from_origin(0, 1000, 100, 100)) as dst:
+        dst.write(data, 1)
+    d = population_surface(_communes(), cell_size_m=500, raster=read_population_raster(path))
+    a = d[d["commune_code"] == "A"].set_index("cell_id")["population"]
+    assert a["0_0"] == pytest.approx(400) and a.drop("0_0").sum() == pytest.approx(0)
+
+
 def test_unknown_population_and_bad_crs_are_errors():
     com = _communes()
     com.loc[1, "population"] = np.nan

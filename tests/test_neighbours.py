@@ -150,6 +150,9 @@ def test_run_access_with_a_halo_of_two_tiers(by_road):
         T = np.hypot(xy[:, None, 0] - fxy[None, :, 0], xy[:, None, 1] - fxy[None, :, 1]) / 500
     ids = np.array(["S1", "R1", "T1", "T2"])
     cross = res.summary["cross_border"]
+    assert cross["note"] == ("facilities of neighbouring provinces within reach count for the "
+                             "nearest facility, coverage and under-served areas; not for the "
+                             "floating catchments, the indicators, the plans or the network")
     for tier, cols, thresholds in (("station", [0, 2], (10, 20)),
                                    ("regional", [1, 3], (15, 30))):
         sub = T[:, cols]
