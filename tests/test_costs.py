@@ -129,3 +129,49 @@ def test_table_dtypes_and_infinite_cutoff():
     empty = straight_line_costs(o, np.zeros((0, 2)), speed_kmh=60, detour_factor=1.0,
                                 cutoff_min=5)
     assert len(empty) == 0 and empty.n_origins == 2 and empty.origin.dtype == np.int32
+
+
+def test_columns_grow_when_the_first_chunk_underestimates():
+    """The first chunk (100 origins far from every site) has no pair, so the columns start
+    with room for 100,000 pairs; the 400 origins after it have 300 sites each within reach
+    (120,000 pairs): the columns grow, and every pair is kept with its brute-force time."""
+    rng = np.random.default_rng(11)
+    far = np.column_stack([np.full(100, 1e6), np.arange(100.0)])
+    near = rng.uniform(0, 1000, (400, 2))
+    d = rng.uniform(0, 1000, (300, 2))
+    o = np.vstack([far, near])
+    t = straight_line_costs(o, d, speed_kmh=60, detour_factor=1.0, cutoff_min=10.0,
+                            chunk_size=100)
+    assert len(t) == 400 * 300
+    assert t.origin.min() == 100 and (np.diff(t.origin) >= 0).all()
+    want = np.hypot(o[t.origin, 0] - d[t.dest, 0], o[t.origin, 1] - d[t.dest, 1]) / 1000.0
+    assert np.allclose(t.time_min, want, rtol=1e-12)
+    assert np.array_equal(np.bincount(t.origin, minlength=500)[100:], np.full(400, 300))
+
+
+def test_road_model_pairs_as_sorted_pairs_and_every_site_reached():
+    """The hand case of test_road_model_by_hand gathered as pairs sorted at the end
+    (dense_mb=0) instead of dense columns: the same table; both sites are reached."""
+    origins = np.array([[0.0, 0.0], [0.0, 30.0], [9000.0, 9000.0], [0.0, 1000.0]])
+    dests = np.array([[1000.0, 1000.0], [0.0, 1000.0]])
+    t, rep = road_costs(origins, dests, _roads(), cutoff_min=60, dense_mb=0.0, **ROAD)
+    assert list(zip(t.origin.tolist(), t.dest.tolist(), strict=True)) == [
+        (0, 0), (0, 1), (1, 0), (1, 1), (3, 1)]
+    assert t.time_min == pytest.approx([5.0, 7.0, 5.4, 7.4, 0.0])
+    assert t.dist_m[:3] == pytest.approx([2000.0, 3000.0, 2030.0])
+    assert t.origin.dtype == np.int32 and t.dest.dtype == np.int32
+    assert t.dist_m.dtype == np.float32
+    assert rep.unreachable_dests.tolist() == []
+    assert rep.unreachable_origins.tolist() == [2]
+    # only the site at D within 1 minute (origin 3 stands on it): C is unreached
+    t1, rep1 = road_costs(origins, dests, _roads(), cutoff_min=1.0, **ROAD)
+    assert t1.origin.tolist() == [3] and t1.dest.tolist() == [1]
+    assert rep1.unreachable_dests.tolist() == [0]
+
+
+def test_road_model_without_facilities():
+    origins = np.array([[0.0, 0.0], [0.0, 30.0]])
+    t, rep = road_costs(origins, np.zeros((0, 2)), _roads(), cutoff_min=60, **ROAD)
+    assert len(t) == 0 and t.n_origins == 2 and t.n_dests == 0
+    assert rep.unreachable_origins.tolist() == [0, 1]
+    assert rep.unreachable_dests.tolist() == []

@@ -18,12 +18,13 @@ from gis import pipeline
 from gis.analyses import siting
 from gis.analyses.network.chains import referral_chains
 from gis.analyses.plans import evaluate
-from gis.errors import SolveError
+from gis.errors import GisError, SolveError
 from gis.inputs.config import load_config
 from gis.inputs.plans import Plan
 from gis.jsonable import to_jsonable
 from gis.model.costs import (
     StraightLineModel,
+    TableModel,
     nearest,
     nearest_open_time,
     straight_line_costs,
@@ -469,3 +470,41 @@ def test_real_plan_editor_data_equal_with_and_without_the_full_table(hatinh_1km)
     full = pipeline.editor_data(prep, acc, full_table=True)
     assert sized["k"] == full["k"] and sized["k_needed"] == full["k_needed"]
     assert json.dumps(sized, sort_keys=True) == json.dumps(full, sort_keys=True)
+
+
+def test_nearest_open_gives_positions_that_index_the_sites():
+    """Sites at x = 1, 2, 3 km (ids "a", "b", "c"), origins at 0 and 2.5 km; only "a" and "c"
+    open: the first origin's nearest open site is "a" (1 min), the second's "c" (0.5 min),
+    from the first-k rows and from the second query (k = 1, its one site closed)."""
+    o = np.array([[0.0, 0.0], [2500.0, 0.0]])
+    d = np.array([[1000.0, 0.0], [2000.0, 0.0], [3000.0, 0.0]])
+    m = StraightLineModel(o, d, cutoff_min=10.0, dest_ids=np.array(["a", "b", "c"]), **KM)
+    for k in (1, 3):
+        t, a = m.nearest_open(np.array([True, False, True]), k=k)
+        assert a.dtype == np.int64
+        assert m.dest_ids[a].tolist() == ["a", "c"]
+        assert t == pytest.approx([1.0, 0.5])
+
+
+def test_straight_line_model_table_keeps_origin_ids():
+    o = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    m = StraightLineModel(o, o, cutoff_min=1.0, origin_ids=np.array(["u", "v"]),
+                          dest_ids=np.array(["P", "Q"]), **KM)
+    f = m.table().to_frame()
+    assert list(zip(f["origin_id"], f["dest_id"], f["time_min"], strict=True)) == [
+        ("u", "P", 0.0), ("u", "Q", 1.0), ("v", "P", 1.0), ("v", "Q", 0.0)]
+
+
+def test_table_model_has_the_tables_mode_and_names_what_it_lacks():
+    o = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    d = np.array([[0.0, 0.0], [5000.0, 0.0]])
+    # pairs within 3 min at 1 km/min: (0, 0) and (1, 0) only
+    t = straight_line_costs(o, d, cutoff_min=3.0, mode="walk", **KM)
+    m = TableModel(t)
+    assert m.mode == "walk" and len(t) == 2
+    with pytest.raises(GisError) as err:
+        m.with_dests(np.array([[500.0, 0.0]]), np.array(["N"]))
+    assert str(err.value) == (
+        "TableModel(2 origins, 2 destinations, 2 pairs within 3 min, walk): no travel model "
+        "to cost new destinations with; build the model with extend= "
+        "(gis.model.travel.TravelModel.cost_model)")

@@ -353,3 +353,21 @@ def test_extend_a_straight_line_model_adds_its_destinations():
     pd.testing.assert_frame_equal(_frame(ext.table()), _frame(full))
     assert extend_costs(model, demand, sites.iloc[:1], speed_kmh=30.0,
                         detour_factor=1.4) is model
+
+
+def test_straight_line_travel_model_names_its_tables_and_origins():
+    """The straight-line model's table (costs) and model (cost_model) are both of mode
+    "straight_line", and the model keeps the origin and destination ids given."""
+    tm = straight_model(mode="motorbike", speed_kmh=60.0, detour_factor=1.0)
+    o = np.array([[0.0, 0.0], [1000.0, 0.0]])
+    d = np.array([[0.0, 0.0]])
+    table, info = tm.costs(o, d, cutoff_min=5.0, origin_ids=np.array(["u", "v"]))
+    assert table.mode == "straight_line" and info["unreached_origins"] == 0
+    model = tm.cost_model(o, d, cutoff_min=5.0, origin_ids=np.array(["u", "v"]),
+                          dest_ids=np.array(["P"]))
+    assert model.mode == "straight_line"
+    assert model.origin_ids.tolist() == ["u", "v"] and model.dest_ids.tolist() == ["P"]
+    f = model.within(5.0).to_frame()
+    assert list(zip(f["origin_id"], f["dest_id"], f["time_min"], strict=True)) == [
+        ("u", "P", 0.0), ("v", "P", 1.0)]
+    assert model.table().mode == "straight_line"
