@@ -58,6 +58,7 @@ from folium.map import Layer, LayerControl
 from folium.template import Template
 
 from gis.errors import OutputError
+from gis.model.demand import demand_grid
 from gis.outputs import files
 from gis.outputs.i18n import N_, Lang, get_lang
 
@@ -1086,20 +1087,11 @@ def grid_view(cells: gpd.GeoDataFrame, value: np.ndarray
     if cells.empty:
         return None
     geoms = cells.geometry.values
-    b = shapely.bounds(geoms)
-    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    grid = demand_grid(geoms)
+    if grid is None:
+        return None
+    ix, iy, cs = grid
     area = shapely.area(geoms)
-    square = (w > 0) & np.isclose(w, h, rtol=1e-9) & np.isclose(area, w * h, rtol=1e-9)
-    if not square.any():
-        return None
-    cs = float(np.median(w[square]))
-    # the grid cell of each piece: the middle of its box lies in the cell
-    ix = np.floor((b[:, 0] + b[:, 2]) / (2 * cs)).astype(np.int64)
-    iy = np.floor((b[:, 1] + b[:, 3]) / (2 * cs)).astype(np.int64)
-    if not (np.all(b[:, 0] >= ix * cs - 1e-6 * cs) and np.all(b[:, 2] <= (ix + 1) * cs + 1e-6 * cs)
-            and np.all(b[:, 1] >= iy * cs - 1e-6 * cs)
-            and np.all(b[:, 3] <= (iy + 1) * cs + 1e-6 * cs)):
-        return None
     # one value per grid cell: its largest piece's
     order = np.lexsort((-area, iy, ix))
     first = order[np.r_[True, (ix[order][1:] != ix[order][:-1])
