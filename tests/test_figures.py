@@ -541,22 +541,28 @@ def test_loss_impact_by_brute_force(run, network):
     assert moved == sorted(moved, reverse=True) and top[0]["facility_id"] == "HT-PGH"
 
 
-def test_network_after_the_official_plan_by_brute_force(run, network, plans):
-    """After the plan, branch points refer to their commune's main station: the README's
-    24.0 min on average, 47,656 beyond 60 min, 194,164 people changing regional hospital."""
-    pop, ids = run["pop"], network["ids"]
-    official = plans["official"]
+def _after_official(network, plans):
+    """After the official plan: each branch point's position -> its commune's main station's
+    (``hop``), and the brute-force chains with branch points referring to them."""
+    ids, official = network["ids"], plans["official"]
     pos = {f: i for i, f in enumerate(ids)}
-    main_of = dict(zip(official.loc[official["plan_role"] == "main station",
-                                    "target_commune_code"],
-                       official.loc[official["plan_role"] == "main station", "facility_id"],
-                       strict=True))
+    main = official["plan_role"] == "main station"
+    main_of = dict(zip(official.loc[main, "target_commune_code"],
+                       official.loc[main, "facility_id"], strict=True))
     hop = {pos[f]: pos[main_of[c]] for f, c, r in zip(
         official["facility_id"], official["target_commune_code"], official["plan_role"],
         strict=True) if r == "branch point"}
     after = network["chains"](np.ones(len(network["regional"]), bool),
                               np.ones(len(network["general"]), bool), network["t0"],
                               network["j0"], parent_of_first=hop)
+    return hop, after
+
+
+def test_network_after_the_official_plan_by_brute_force(run, network, plans):
+    """After the plan, branch points refer to their commune's main station: the README's
+    24.0 min on average, 47,656 beyond 60 min, 194,164 people changing regional hospital."""
+    pop, ids = run["pop"], network["ids"]
+    hop, after = _after_official(network, plans)
     # main stations refer to their nearest regional hospital, as every station did
     plan = run["s"]["network"]["plan"]
     reg = plan["chains"]["regional"]
@@ -608,18 +614,8 @@ def test_network_layers_per_commune_by_brute_force(run, network, plans):
     proposed satellite links, each against the brute-force chains."""
     pop, codes, ids = run["pop"], run["codes"], network["ids"]
     b = network["base"]
-    official = plans["official"]
     pos = {f: i for i, f in enumerate(ids)}
-    main_of = dict(zip(official.loc[official["plan_role"] == "main station",
-                                    "target_commune_code"],
-                       official.loc[official["plan_role"] == "main station", "facility_id"],
-                       strict=True))
-    hop = {pos[f]: pos[main_of[c]] for f, c, r in zip(
-        official["facility_id"], official["target_commune_code"], official["plan_role"],
-        strict=True) if r == "branch point"}
-    after = network["chains"](np.ones(len(network["regional"]), bool),
-                              np.ones(len(network["general"]), bool), network["t0"],
-                              network["j0"], parent_of_first=hop)
+    hop, after = _after_official(network, plans)
     for name, ch, step in (("referral_chains", b, {}), ("referral_chains_plan", after, hop)):
         layer = run["layer"](name).set_index("commune_code")
         assert len(layer) == 69
